@@ -83,6 +83,9 @@ BT_API void  bt_free(void *p);
 BT_API char *bt_strdup(const char *s);
 BT_API char *bt_strndup(const char *s, size_t n);
 BT_API void *bt_memdup(const void *p, size_t n);
+/* JSON values and strings from jansson are allocated through bt_alloc too
+ * (core installs it as jansson's allocator), so free json_dumps results with
+ * bt_free. */
 /* bt_free_secret zeroizes n bytes at p before freeing it (NULL-safe). */
 BT_API void bt_free_secret(void *p, size_t n);
 /* bt_zeroize clears n bytes in a way the compiler cannot elide. */

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "bt/core.h"
 
 static atomic_long live;
@@ -146,4 +148,21 @@ bt_free_secret(void *p, size_t n)
 		return;
 	bt_zeroize(p, n);
 	bt_free(p);
+}
+
+/*
+ * jansson allocates through our functions too, so its memory is counted and
+ * tortured like ours, and a string from json_dumps is freed with bt_free.
+ * This is the one process-wide setting core makes, before main runs.
+ */
+static void *
+json_alloc(size_t n)
+{
+	return bt_alloc(n);
+}
+
+__attribute__((constructor)) static void
+alloc_init(void)
+{
+	json_set_alloc_funcs(json_alloc, bt_free);
 }
