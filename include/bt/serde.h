@@ -45,6 +45,12 @@ struct bt_serde_limits {
 #define BT_SERDE_MAX_LEN_DEFAULT   ((size_t)16 << 20) /* 16 MiB */
 #define BT_SERDE_MAX_COUNT_DEFAULT ((size_t)1 << 20)
 #define BT_SERDE_MAX_DEPTH_DEFAULT 32u
+/*
+ * Decoding and encoding recurse once per struct level, so a larger
+ * max_depth is clamped to this hard cap (which also stops encode on a
+ * value whose optional pointers form a cycle).
+ */
+#define BT_SERDE_DEPTH_CAP 256u
 #define BT_SERDE_LIMITS_DEFAULT                                               \
 	{ .max_len = BT_SERDE_MAX_LEN_DEFAULT,                                \
 		.max_count = BT_SERDE_MAX_COUNT_DEFAULT,                      \
@@ -122,8 +128,9 @@ struct bt_serde_dec {
 
 /*
  * bt_serde_dec_init sets d up to read len bytes at ptr (borrowed; ptr may
- * be NULL when len is 0) under lim (copied; NULL for the defaults),
- * reporting faults into diag (optional, borrowed). Cannot fail.
+ * be NULL when len is 0) under lim (copied, max_depth clamped to
+ * BT_SERDE_DEPTH_CAP; NULL for the defaults), reporting faults into diag
+ * (optional, borrowed). Cannot fail.
  */
 BT_API void bt_serde_dec_init(struct bt_serde_dec *d, const void *ptr,
     size_t len, const struct bt_serde_limits *lim, struct bt_diag *diag);
@@ -359,7 +366,8 @@ struct bt_serde_schema {
  * bt_serde_encode appends the encoding of *val (a struct described by s) to
  * out. Returns 0; BT_ELIMIT if out would grow past its max; -ENOMEM;
  * -EINVAL if val cannot be encoded (an enum over its max, a byte string or
- * sequence with a count but a NULL pointer). On failure out is left as it
+ * sequence with a count but a NULL pointer); BT_ELIMIT if structs nest
+ * deeper than BT_SERDE_DEPTH_CAP (a cycle). On failure out is left as it
  * was. Encoding does not apply decode limits: a value may encode to bytes
  * that a decoder with tight limits refuses.
  */
