@@ -32,7 +32,9 @@
  * bt_cred_verify decides validity.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -113,6 +115,18 @@ static size_t
 svarint_len(int64_t v)
 {
 	return uvarint_len(((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+/* fmt_time writes t as an ISO 8601 UTC time, for diagnostics. */
+static void
+fmt_time(char *buf, size_t cap, int64_t t)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if ((int64_t)tt != t || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, cap, "@%lld", (long long)t);
 }
 
 /* collect puts the links of c in links[0..n), leaf first; returns n. */
@@ -544,6 +558,7 @@ bt_cred_verify(const bt_cred *c, const char *path, int64_t now_s,
 {
 	const bt_cred *links[BT_CRED_CHAIN_MAX];
 	char s1[BT_PRINCIPAL_STR_LEN + 1], s2[BT_PRINCIPAL_STR_LEN + 1];
+	char t[40];
 	struct bt_principal root;
 	struct bt_dbuf b;
 	int n, rc = 0;
@@ -597,16 +612,16 @@ bt_cred_verify(const bt_cred *c, const char *path, int64_t now_s,
 			}
 		}
 		if (now_s < l->not_before) {
+			fmt_time(t, sizeof(t), l->not_before);
 			bt_diag_set(diag, -1, "link %d (for %s): not valid "
-					      "until %lld",
-			    num, l->path, (long long)l->not_before);
+					      "until %s", num, l->path, t);
 			rc = BT_ENOTYET;
 			goto out;
 		}
 		if (now_s >= l->expires) {
-			bt_diag_set(diag, -1, "link %d (for %s): expired at "
-					      "%lld",
-			    num, l->path, (long long)l->expires);
+			fmt_time(t, sizeof(t), l->expires);
+			bt_diag_set(diag, -1, "link %d (for %s): expired at %s",
+			    num, l->path, t);
 			rc = BT_EEXPIRED;
 			goto out;
 		}
