@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bt/serde.h"
 #include "../src/serde/testschema.h"
+#include "bt/serde.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,16 +32,16 @@ check_one(const struct bt_serde_schema *s, void *val, size_t val_size,
 {
 	struct bt_diag diag;
 	struct bt_dbuf b;
-	int	       rc;
+	int            rc;
 
 	memset(&diag, 0, sizeof(diag));
 	rc = bt_serde_decode(s, val, data, size, &lim, &diag);
 	if (rc != 0) {
-		if (rc != BT_ETRUNC && rc != BT_ENONCANON &&
-		    rc != BT_ECORRUPT && rc != BT_ELIMIT && rc != -ENOMEM)
+		if (rc != BT_ETRUNC && rc != BT_ENONCANON && rc != BT_ECORRUPT
+		    && rc != BT_ELIMIT && rc != -ENOMEM)
 			abort();
-		if (diag.msg[0] == '\0' || diag.off < 0 ||
-		    (size_t)diag.off > size)
+		if (diag.msg[0] == '\0' || diag.off < 0
+		    || (size_t)diag.off > size)
 			abort();
 		for (size_t i = 0; i < val_size; i++)
 			if (((const uint8_t *)val)[i] != 0)
@@ -50,8 +50,8 @@ check_one(const struct bt_serde_schema *s, void *val, size_t val_size,
 	}
 	bt_dbuf_init(&b, size);
 	rc = bt_serde_encode(&b, s, val);
-	if (rc != 0 || b.len != size ||
-	    (size > 0 && memcmp(b.ptr, data, size) != 0))
+	if (rc != 0 || b.len != size
+	    || (size > 0 && memcmp(b.ptr, data, size) != 0))
 		abort();
 	bt_dbuf_fini(&b);
 	bt_serde_free(s, val);
@@ -60,7 +60,7 @@ check_one(const struct bt_serde_schema *s, void *val, size_t val_size,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ex_note	note;
+	struct ex_note  note;
 	struct ex_entry entry;
 
 	check_one(&ex_note_schema, &note, sizeof(note), data, size);

@@ -37,8 +37,8 @@
  *             nested, optional or sequence-element struct adds one).
  */
 struct bt_serde_limits {
-	size_t	 max_len;
-	size_t	 max_count;
+	size_t   max_len;
+	size_t   max_count;
 	unsigned max_depth;
 };
 
@@ -52,9 +52,11 @@ struct bt_serde_limits {
  */
 #define BT_SERDE_DEPTH_CAP 256u
 #define BT_SERDE_LIMITS_DEFAULT                                               \
-	{ .max_len = BT_SERDE_MAX_LEN_DEFAULT,                                \
+	{                                                                     \
+		.max_len = BT_SERDE_MAX_LEN_DEFAULT,                          \
 		.max_count = BT_SERDE_MAX_COUNT_DEFAULT,                      \
-		.max_depth = BT_SERDE_MAX_DEPTH_DEFAULT }
+		.max_depth = BT_SERDE_MAX_DEPTH_DEFAULT                       \
+	}
 
 /* The defaults above, as an object (what a NULL limits pointer means). */
 BT_API extern const struct bt_serde_limits bt_serde_limits_default;
@@ -116,14 +118,14 @@ BT_API int bt_serde_put_enum(struct bt_dbuf *b, uint32_t tag);
  * Nothing asserts on input; any byte string is safe to decode.
  */
 struct bt_serde_dec {
-	const uint8_t	      *ptr; /* the whole input (borrowed) */
-	size_t		       len;
-	size_t		       off;   /* next byte to read */
-	unsigned	       depth; /* current struct nesting */
+	const uint8_t         *ptr; /* the whole input (borrowed) */
+	size_t                 len;
+	size_t                 off; /* next byte to read */
+	unsigned               depth; /* current struct nesting */
 	struct bt_serde_limits lim;
-	struct bt_diag	      *diag;  /* optional, borrowed */
-	const char	      *scope; /* for messages, may be NULL */
-	const char	      *what;  /* for messages, may be NULL */
+	struct bt_diag        *diag; /* optional, borrowed */
+	const char            *scope; /* for messages, may be NULL */
+	const char            *what; /* for messages, may be NULL */
 };
 
 /*
@@ -175,8 +177,8 @@ BT_API int bt_serde_get_opt(struct bt_serde_dec *d, bool *present);
  * bt_serde_get_enum: a uvarint tag that must be <= max (BT_ECORRUPT "tag N
  * out of range").
  */
-BT_API int bt_serde_get_enum(struct bt_serde_dec *d, uint32_t max,
-    uint32_t *out);
+BT_API int bt_serde_get_enum(
+    struct bt_serde_dec *d, uint32_t max, uint32_t *out);
 /*
  * bt_serde_get_count: a sequence count. BT_ELIMIT if over max_count;
  * BT_ETRUNC if count * min_size exceeds the bytes remaining, where min_size
@@ -184,8 +186,8 @@ BT_API int bt_serde_get_enum(struct bt_serde_dec *d, uint32_t max,
  * empty). This bounds what a caller allocates for the elements by the input
  * it was given.
  */
-BT_API int bt_serde_get_count(struct bt_serde_dec *d, size_t min_size,
-    size_t *out);
+BT_API int bt_serde_get_count(
+    struct bt_serde_dec *d, size_t min_size, size_t *out);
 
 /*
  * bt_serde_dec_enter and bt_serde_dec_leave bracket a nested struct in a
@@ -236,7 +238,7 @@ BT_API void bt_serde_dec_leave(struct bt_serde_dec *d);
 /* An owned byte string (free through bt_serde_free, or bt_free(ptr)). */
 struct bt_serde_bytes {
 	uint8_t *ptr;
-	size_t	 len;
+	size_t   len;
 };
 
 enum bt_serde_kind {
@@ -265,21 +267,21 @@ struct bt_serde_schema;
  * readers of the implementation, not for hand-filling.
  */
 struct bt_serde_field {
-	const char		     *name;
-	int			      kind;	 /* enum bt_serde_kind */
-	size_t			      off;	 /* offsetof the member */
-	size_t			      size;	 /* sizeof the member */
-	uint32_t		      max;	 /* ENUM: highest tag */
-	const struct bt_serde_schema *sub;	 /* STRUCT, OPT_STRUCT */
-	const struct bt_serde_field  *elem;	 /* SEQ: one element at off 0 */
-	size_t			      count_off; /* SEQ: offsetof the count */
+	const char                   *name;
+	int                           kind; /* enum bt_serde_kind */
+	size_t                        off; /* offsetof the member */
+	size_t                        size; /* sizeof the member */
+	uint32_t                      max; /* ENUM: highest tag */
+	const struct bt_serde_schema *sub; /* STRUCT, OPT_STRUCT */
+	const struct bt_serde_field  *elem; /* SEQ: one element at off 0 */
+	size_t                        count_off; /* SEQ: offsetof the count */
 };
 
 struct bt_serde_schema {
-	const char		    *name;
-	size_t			     size; /* sizeof the C struct */
+	const char                  *name;
+	size_t                       size; /* sizeof the C struct */
 	const struct bt_serde_field *fields;
-	size_t			     nfields;
+	size_t                       nfields;
 };
 
 /* Internal: a compile-time check usable inside an initializer (0 if ok). */
@@ -287,25 +289,27 @@ struct bt_serde_schema {
 	(0 * sizeof(struct { int bt_serde_size_check : (cond) ? 1 : -1; }))
 #define BT_SERDE__MSIZE(T, m) sizeof(((T *)0)->m)
 #define BT_SERDE__F(T, m, k, sz, ...)                                         \
-	{ .name = #m, .kind = (k), .off = offsetof(T, m),                     \
-		.size = BT_SERDE__MSIZE(T, m) +                               \
-		    BT_SERDE__CHECK(BT_SERDE__MSIZE(T, m) == (sz)),           \
-		__VA_ARGS__ }
+	{                                                                     \
+		.name = #m, .kind = (k), .off = offsetof(T, m),               \
+		.size = BT_SERDE__MSIZE(T, m)                                 \
+		    + BT_SERDE__CHECK(BT_SERDE__MSIZE(T, m) == (sz)),         \
+		__VA_ARGS__                                                   \
+	}
 /* The C size each primitive kind needs (for BT_SERDE_SEQ_OF). */
-#define BT_SERDE__CSIZE_U8	1
-#define BT_SERDE__CSIZE_U32	4
-#define BT_SERDE__CSIZE_U64	8
-#define BT_SERDE__CSIZE_I64	8
-#define BT_SERDE__CSIZE_BOOL	sizeof(bool)
+#define BT_SERDE__CSIZE_U8      1
+#define BT_SERDE__CSIZE_U32     4
+#define BT_SERDE__CSIZE_U64     8
+#define BT_SERDE__CSIZE_I64     8
+#define BT_SERDE__CSIZE_BOOL    sizeof(bool)
 #define BT_SERDE__CSIZE_FIXED32 4
 #define BT_SERDE__CSIZE_FIXED64 8
-#define BT_SERDE__CSIZE_BYTES	sizeof(struct bt_serde_bytes)
-#define BT_SERDE__CSIZE_STR	sizeof(char *)
+#define BT_SERDE__CSIZE_BYTES   sizeof(struct bt_serde_bytes)
+#define BT_SERDE__CSIZE_STR     sizeof(char *)
 
-#define BT_SERDE_U8(T, m)      BT_SERDE__F(T, m, BT_SERDE_KIND_U8, 1, )
-#define BT_SERDE_U32(T, m)     BT_SERDE__F(T, m, BT_SERDE_KIND_U32, 4, )
-#define BT_SERDE_U64(T, m)     BT_SERDE__F(T, m, BT_SERDE_KIND_U64, 8, )
-#define BT_SERDE_I64(T, m)     BT_SERDE__F(T, m, BT_SERDE_KIND_I64, 8, )
+#define BT_SERDE_U8(T, m)  BT_SERDE__F(T, m, BT_SERDE_KIND_U8, 1, )
+#define BT_SERDE_U32(T, m) BT_SERDE__F(T, m, BT_SERDE_KIND_U32, 4, )
+#define BT_SERDE_U64(T, m) BT_SERDE__F(T, m, BT_SERDE_KIND_U64, 8, )
+#define BT_SERDE_I64(T, m) BT_SERDE__F(T, m, BT_SERDE_KIND_I64, 8, )
 #define BT_SERDE_BOOL(T, m)                                                   \
 	BT_SERDE__F(T, m, BT_SERDE_KIND_BOOL, sizeof(bool), )
 #define BT_SERDE_FIXED32(T, m) BT_SERDE__F(T, m, BT_SERDE_KIND_FIXED32, 4, )
@@ -326,8 +330,8 @@ struct bt_serde_schema {
 	    .sub = (schema))
 /* A pointer member to a struct described by *schema; NULL = absent. */
 #define BT_SERDE_OPT_STRUCT(T, m, schema)                                     \
-	BT_SERDE__F(T, m, BT_SERDE_KIND_OPT_STRUCT, sizeof(void *),           \
-	    .sub = (schema))
+	BT_SERDE__F(                                                          \
+	    T, m, BT_SERDE_KIND_OPT_STRUCT, sizeof(void *), .sub = (schema))
 #define BT_SERDE_OPT_BYTES(T, m)                                              \
 	BT_SERDE__F(T, m, BT_SERDE_KIND_OPT_BYTES, sizeof(void *), )
 #define BT_SERDE_OPT_STR(T, m)                                                \
@@ -335,32 +339,36 @@ struct bt_serde_schema {
 
 #define BT_SERDE__SEQ(T, m, cnt, k, esz, mx, sb)                              \
 	BT_SERDE__F(T, m, BT_SERDE_KIND_SEQ, sizeof(void *),                  \
-	    .count_off = offsetof(T, cnt) +                                   \
-		BT_SERDE__CHECK(BT_SERDE__MSIZE(T, cnt) == sizeof(size_t)),   \
+	    .count_off = offsetof(T, cnt)                                     \
+	        + BT_SERDE__CHECK(BT_SERDE__MSIZE(T, cnt) == sizeof(size_t)), \
 	    .elem = &(const struct bt_serde_field) { .name = #m,              \
-		.kind = (k), .off = 0,                                        \
-		.size = sizeof(*((T *)0)->m) +                                \
-		    BT_SERDE__CHECK(sizeof(*((T *)0)->m) == (esz)),           \
-		.max = (mx), .sub = (sb) })
+	        .kind = (k),                                                  \
+	        .off = 0,                                                     \
+	        .size = sizeof(*((T *)0)->m)                                  \
+	            + BT_SERDE__CHECK(sizeof(*((T *)0)->m) == (esz)),         \
+	        .max = (mx),                                                  \
+	        .sub = (sb) })
 /* Sequence of structs: member struct x *m, count member size_t cnt. */
 #define BT_SERDE_SEQ(T, m, cnt, schema)                                       \
-	BT_SERDE__SEQ(T, m, cnt, BT_SERDE_KIND_STRUCT,                        \
-	    sizeof(*((T *)0)->m), 0, (schema))
+	BT_SERDE__SEQ(T, m, cnt, BT_SERDE_KIND_STRUCT, sizeof(*((T *)0)->m),  \
+	    0, (schema))
 /* Sequence of a primitive kind K (U8 U32 U64 I64 BOOL FIXED32 FIXED64
  * BYTES STR): BT_SERDE_SEQ_OF(struct x, vals, nvals, U64). */
 #define BT_SERDE_SEQ_OF(T, m, cnt, K)                                         \
-	BT_SERDE__SEQ(T, m, cnt, BT_SERDE_KIND_##K, BT_SERDE__CSIZE_##K, 0,  \
-	    NULL)
+	BT_SERDE__SEQ(                                                        \
+	    T, m, cnt, BT_SERDE_KIND_##K, BT_SERDE__CSIZE_##K, 0, NULL)
 #define BT_SERDE_SEQ_ENUM(T, m, cnt, mx)                                      \
 	BT_SERDE__SEQ(T, m, cnt, BT_SERDE_KIND_ENUM, 4, (mx), NULL)
 /* Sequence of N-byte arrays: member uint8_t (*m)[N]. */
 #define BT_SERDE_SEQ_RAW(T, m, cnt)                                           \
-	BT_SERDE__SEQ(T, m, cnt, BT_SERDE_KIND_RAW, sizeof(*((T *)0)->m), 0,  \
-	    NULL)
+	BT_SERDE__SEQ(                                                        \
+	    T, m, cnt, BT_SERDE_KIND_RAW, sizeof(*((T *)0)->m), 0, NULL)
 
 #define BT_SERDE_SCHEMA(T, field_array)                                       \
-	{ .name = #T, .size = sizeof(T), .fields = (field_array),             \
-		.nfields = sizeof(field_array) / sizeof((field_array)[0]) }
+	{                                                                     \
+		.name = #T, .size = sizeof(T), .fields = (field_array),       \
+		.nfields = sizeof(field_array) / sizeof((field_array)[0])     \
+	}
 
 /*
  * bt_serde_encode appends the encoding of *val (a struct described by s) to
@@ -371,8 +379,8 @@ struct bt_serde_schema {
  * was. Encoding does not apply decode limits: a value may encode to bytes
  * that a decoder with tight limits refuses.
  */
-BT_API int bt_serde_encode(struct bt_dbuf *out,
-    const struct bt_serde_schema *s, const void *val);
+BT_API int bt_serde_encode(
+    struct bt_dbuf *out, const struct bt_serde_schema *s, const void *val);
 
 /*
  * bt_serde_decode decodes exactly len bytes at ptr (borrowed) as one struct
@@ -395,8 +403,8 @@ BT_API int bt_serde_decode(const struct bt_serde_schema *s, void *val_out,
  * of depth. Same results as bt_serde_decode, but trailing bytes are left
  * for the caller and d advances only on success.
  */
-BT_API int bt_serde_decode_cursor(struct bt_serde_dec *d,
-    const struct bt_serde_schema *s, void *val_out);
+BT_API int bt_serde_decode_cursor(
+    struct bt_serde_dec *d, const struct bt_serde_schema *s, void *val_out);
 
 /*
  * bt_serde_free releases everything *val owns (strings, byte strings,

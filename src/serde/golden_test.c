@@ -40,11 +40,11 @@ build_entry_a(void *p)
 	e->dir = false;
 }
 
-static struct ex_entry small_entries[1] = { { .name = "" } };
-static uint64_t	       small_ids[] = { 0, 128 };
-static char	      *small_labels[] = { "L" };
+static struct ex_entry       small_entries[1] = { { .name = "" } };
+static uint64_t              small_ids[] = { 0, 128 };
+static char                 *small_labels[] = { "L" };
 static struct bt_serde_bytes small_sig = { (uint8_t *)"\xff", 1 };
-static struct ex_note  small_reply;
+static struct ex_note        small_reply;
 
 static void
 build_note_small(void *p)
@@ -78,12 +78,12 @@ build_note_small(void *p)
 
 struct vec {
 	const char *name;
-	enum vt	    type;
-	int	    err; /* 0 for a valid vector */
+	enum vt     type;
+	int         err; /* 0 for a valid vector */
 	uint64_t    u;
-	int64_t	    i;
+	int64_t     i;
 	const char *s;
-	size_t	    slen;
+	size_t      slen;
 	void (*build)(void *);
 	int seen;
 };
@@ -96,52 +96,116 @@ static struct vec vecs[] = {
 	{ .name = "uvarint.300", .type = VT_UVARINT, .err = 0, .u = 300 },
 	{ .name = "uvarint.16383", .type = VT_UVARINT, .err = 0, .u = 16383 },
 	{ .name = "uvarint.16384", .type = VT_UVARINT, .err = 0, .u = 16384 },
-	{ .name = "uvarint.u32max", .type = VT_UVARINT, .err = 0, .u = UINT32_MAX },
-	{ .name = "uvarint.u64max", .type = VT_UVARINT, .err = 0, .u = UINT64_MAX },
+	{ .name = "uvarint.u32max",
+	    .type = VT_UVARINT,
+	    .err = 0,
+	    .u = UINT32_MAX },
+	{ .name = "uvarint.u64max",
+	    .type = VT_UVARINT,
+	    .err = 0,
+	    .u = UINT64_MAX },
 	{ .name = "svarint.0", .type = VT_SVARINT, .err = 0, .i = 0 },
 	{ .name = "svarint.-1", .type = VT_SVARINT, .err = 0, .i = -1 },
 	{ .name = "svarint.1", .type = VT_SVARINT, .err = 0, .i = 1 },
 	{ .name = "svarint.-2", .type = VT_SVARINT, .err = 0, .i = -2 },
 	{ .name = "svarint.-64", .type = VT_SVARINT, .err = 0, .i = -64 },
 	{ .name = "svarint.64", .type = VT_SVARINT, .err = 0, .i = 64 },
-	{ .name = "svarint.i64max", .type = VT_SVARINT, .err = 0, .i = INT64_MAX },
-	{ .name = "svarint.i64min", .type = VT_SVARINT, .err = 0, .i = INT64_MIN },
-	{ .name = "u32.4294967295", .type = VT_U32, .err = 0, .u = UINT32_MAX },
+	{ .name = "svarint.i64max",
+	    .type = VT_SVARINT,
+	    .err = 0,
+	    .i = INT64_MAX },
+	{ .name = "svarint.i64min",
+	    .type = VT_SVARINT,
+	    .err = 0,
+	    .i = INT64_MIN },
+	{ .name = "u32.4294967295",
+	    .type = VT_U32,
+	    .err = 0,
+	    .u = UINT32_MAX },
 	{ .name = "bool.false", .type = VT_BOOL, .err = 0, .u = 0 },
 	{ .name = "bool.true", .type = VT_BOOL, .err = 0, .u = 1 },
 	{ .name = "opt.absent", .type = VT_OPT, .err = 0, .u = 0 },
 	{ .name = "opt.present", .type = VT_OPT, .err = 0, .u = 1 },
-	{ .name = "fixed32.0x12345678", .type = VT_FIXED32, .err = 0, .u = 0x12345678 },
-	{ .name = "fixed64.0x0102030405060708", .type = VT_FIXED64, .err = 0,
+	{ .name = "fixed32.0x12345678",
+	    .type = VT_FIXED32,
+	    .err = 0,
+	    .u = 0x12345678 },
+	{ .name = "fixed64.0x0102030405060708",
+	    .type = VT_FIXED64,
+	    .err = 0,
 	    .u = 0x0102030405060708ULL },
-	{ .name = "bytes.empty", .type = VT_BYTES, .err = 0, .s = "", .slen = 0 },
-	{ .name = "bytes.abc", .type = VT_BYTES, .err = 0, .s = "abc", .slen = 3 },
-	{ .name = "str.hello", .type = VT_STR, .err = 0, .s = "hello", .slen = 5 },
+	{ .name = "bytes.empty",
+	    .type = VT_BYTES,
+	    .err = 0,
+	    .s = "",
+	    .slen = 0 },
+	{ .name = "bytes.abc",
+	    .type = VT_BYTES,
+	    .err = 0,
+	    .s = "abc",
+	    .slen = 3 },
+	{ .name = "str.hello",
+	    .type = VT_STR,
+	    .err = 0,
+	    .s = "hello",
+	    .slen = 5 },
 	{ .name = "count.3", .type = VT_COUNT, .err = 0, .u = 3 },
 	{ .name = "entry.empty", .type = VT_ENTRY, .err = 0 },
-	{ .name = "entry.a", .type = VT_ENTRY, .err = 0, .build = build_entry_a },
+	{ .name = "entry.a",
+	    .type = VT_ENTRY,
+	    .err = 0,
+	    .build = build_entry_a },
 	{ .name = "note.zero", .type = VT_NOTE, .err = 0 },
-	{ .name = "note.small", .type = VT_NOTE, .err = 0, .build = build_note_small },
-	{ .name = "reject.uvarint.empty-continuation", .type = VT_UVARINT, .err = BT_ENONCANON },
-	{ .name = "reject.uvarint.padded-one", .type = VT_UVARINT, .err = BT_ENONCANON },
-	{ .name = "reject.uvarint.padded-127", .type = VT_UVARINT, .err = BT_ENONCANON },
-	{ .name = "reject.uvarint.overflow", .type = VT_UVARINT, .err = BT_ECORRUPT },
-	{ .name = "reject.uvarint.eleven-bytes", .type = VT_UVARINT, .err = BT_ECORRUPT },
-	{ .name = "reject.uvarint.truncated", .type = VT_UVARINT, .err = BT_ETRUNC },
+	{ .name = "note.small",
+	    .type = VT_NOTE,
+	    .err = 0,
+	    .build = build_note_small },
+	{ .name = "reject.uvarint.empty-continuation",
+	    .type = VT_UVARINT,
+	    .err = BT_ENONCANON },
+	{ .name = "reject.uvarint.padded-one",
+	    .type = VT_UVARINT,
+	    .err = BT_ENONCANON },
+	{ .name = "reject.uvarint.padded-127",
+	    .type = VT_UVARINT,
+	    .err = BT_ENONCANON },
+	{ .name = "reject.uvarint.overflow",
+	    .type = VT_UVARINT,
+	    .err = BT_ECORRUPT },
+	{ .name = "reject.uvarint.eleven-bytes",
+	    .type = VT_UVARINT,
+	    .err = BT_ECORRUPT },
+	{ .name = "reject.uvarint.truncated",
+	    .type = VT_UVARINT,
+	    .err = BT_ETRUNC },
 	{ .name = "reject.u32.2pow32", .type = VT_U32, .err = BT_ECORRUPT },
 	{ .name = "reject.bool.two", .type = VT_BOOL, .err = BT_ECORRUPT },
 	{ .name = "reject.opt.two", .type = VT_OPT, .err = BT_ECORRUPT },
-	{ .name = "reject.fixed32.short", .type = VT_FIXED32, .err = BT_ETRUNC },
+	{ .name = "reject.fixed32.short",
+	    .type = VT_FIXED32,
+	    .err = BT_ETRUNC },
 	{ .name = "reject.bytes.short", .type = VT_BYTES, .err = BT_ETRUNC },
-	{ .name = "reject.bytes.over-max-len", .type = VT_BYTES, .err = BT_ELIMIT },
+	{ .name = "reject.bytes.over-max-len",
+	    .type = VT_BYTES,
+	    .err = BT_ELIMIT },
 	{ .name = "reject.str.nul", .type = VT_STR, .err = BT_ECORRUPT },
-	{ .name = "reject.count.over-max-count", .type = VT_COUNT, .err = BT_ELIMIT },
-	{ .name = "reject.entry.bool-two", .type = VT_ENTRY, .err = BT_ECORRUPT },
-	{ .name = "reject.entry.padded-size", .type = VT_ENTRY, .err = BT_ENONCANON },
-	{ .name = "reject.entry.trailing", .type = VT_ENTRY, .err = BT_ECORRUPT },
+	{ .name = "reject.count.over-max-count",
+	    .type = VT_COUNT,
+	    .err = BT_ELIMIT },
+	{ .name = "reject.entry.bool-two",
+	    .type = VT_ENTRY,
+	    .err = BT_ECORRUPT },
+	{ .name = "reject.entry.padded-size",
+	    .type = VT_ENTRY,
+	    .err = BT_ENONCANON },
+	{ .name = "reject.entry.trailing",
+	    .type = VT_ENTRY,
+	    .err = BT_ECORRUPT },
 	{ .name = "reject.note.kind-3", .type = VT_NOTE, .err = BT_ECORRUPT },
 	{ .name = "reject.note.truncated", .type = VT_NOTE, .err = BT_ETRUNC },
-	{ .name = "reject.note.ids-past-input", .type = VT_NOTE, .err = BT_ETRUNC },
+	{ .name = "reject.note.ids-past-input",
+	    .type = VT_NOTE,
+	    .err = BT_ETRUNC },
 };
 
 #define NVECS (sizeof(vecs) / sizeof(vecs[0]))
@@ -151,7 +215,7 @@ static void
 encode_expected(const struct vec *v, struct bt_dbuf *b)
 {
 	struct ex_entry e;
-	struct ex_note	n;
+	struct ex_note  n;
 
 	switch (v->type) {
 	case VT_UVARINT:
@@ -205,18 +269,18 @@ static int
 decode_check(const struct vec *v, const uint8_t *p, size_t n)
 {
 	const struct bt_serde_schema *s = NULL;
-	struct bt_serde_dec	      d;
-	struct bt_diag		      diag;
-	struct bt_buf		      view;
-	struct ex_note		      val; // large enough for either
-	struct bt_dbuf		      again;
-	uint64_t		      u = 0;
-	int64_t			      i = 0;
-	uint32_t		      u32 = 0;
-	size_t			      count = 0;
-	bool			      f = false;
-	char			     *str = NULL;
-	int			      rc;
+	struct bt_serde_dec           d;
+	struct bt_diag                diag;
+	struct bt_buf                 view;
+	struct ex_note                val; // large enough for either
+	struct bt_dbuf                again;
+	uint64_t                      u = 0;
+	int64_t                       i = 0;
+	uint32_t                      u32 = 0;
+	size_t                        count = 0;
+	bool                          f = false;
+	char                         *str = NULL;
+	int                           rc;
 
 	if (v->type == VT_ENTRY || v->type == VT_NOTE) {
 		s = v->type == VT_ENTRY ? &ex_entry_schema : &ex_note_schema;
@@ -299,7 +363,7 @@ decode_check(const struct vec *v, const uint8_t *p, size_t n)
 
 static const struct {
 	const char *name;
-	int	    rc;
+	int         rc;
 } err_names[] = {
 	{ "ECORRUPT", BT_ECORRUPT },
 	{ "ENONCANON", BT_ENONCANON },
@@ -310,24 +374,25 @@ static const struct {
 /* check_vector runs one vector from the doc: bytes p[0..n), err_name or
  * NULL for a valid one. */
 static void
-check_vector(const char *name, const uint8_t *p, size_t n,
-    const char *err_name)
+check_vector(
+    const char *name, const uint8_t *p, size_t n, const char *err_name)
 {
 	struct vec    *v = NULL;
 	struct bt_dbuf b;
-	int	       want = 0, rc;
+	int            want = 0, rc;
 
 	for (size_t k = 0; k < NVECS; k++)
 		if (strcmp(vecs[k].name, name) == 0)
 			v = &vecs[k];
 	if (v == NULL)
-		fail_msg("docs/serde.md has a vector %s this test lacks", name);
+		fail_msg(
+		    "docs/serde.md has a vector %s this test lacks", name);
 	if (v->seen++)
 		fail_msg("vector %s appears twice in docs/serde.md", name);
 	if (err_name != NULL) {
 		want = 1;
-		for (size_t k = 0; k < sizeof(err_names) / sizeof(err_names[0]);
-		     k++)
+		for (size_t k = 0;
+		     k < sizeof(err_names) / sizeof(err_names[0]); k++)
 			if (strcmp(err_names[k].name, err_name) == 0)
 				want = err_names[k].rc;
 		if (want == 1)
@@ -347,7 +412,8 @@ check_vector(const char *name, const uint8_t *p, size_t n,
 	encode_expected(v, &b);
 	if (b.len != n || (n > 0 && memcmp(b.ptr, p, n) != 0))
 		fail_msg("%s: encoder writes %zu bytes that differ from the "
-		    "doc's %zu", name, b.len, n);
+		         "doc's %zu",
+		    name, b.len, n);
 	bt_dbuf_fini(&b);
 	rc = decode_check(v, p, n);
 	if (rc != 0)
@@ -366,11 +432,11 @@ hexval(int c)
 
 /* Vector being assembled from a line and its continuations. */
 struct pending {
-	char	name[96];
+	char    name[96];
 	uint8_t bytes[256];
-	size_t	n;
-	char	err[16];
-	int	active;
+	size_t  n;
+	char    err[16];
+	int     active;
 };
 
 static void
@@ -397,17 +463,18 @@ parse_tokens(struct pending *pv, const char *s)
 			s += 2;
 			while (isspace((unsigned char)*s))
 				s++;
-			while (isalnum((unsigned char)*s) &&
-			    k + 1 < sizeof(pv->err))
+			while (isalnum((unsigned char)*s)
+			    && k + 1 < sizeof(pv->err))
 				pv->err[k++] = *s++;
 			pv->err[k] = '\0';
 			continue;
 		}
-		if (hexval(s[0]) < 0 || hexval(s[1]) < 0 ||
-		    (s[2] != '\0' && !isspace((unsigned char)s[2])))
+		if (hexval(s[0]) < 0 || hexval(s[1]) < 0
+		    || (s[2] != '\0' && !isspace((unsigned char)s[2])))
 			fail_msg("%s: bad token near \"%.10s\"", pv->name, s);
 		assert_true(pv->n < sizeof(pv->bytes));
-		pv->bytes[pv->n++] = (uint8_t)(hexval(s[0]) * 16 + hexval(s[1]));
+		pv->bytes[pv->n++]
+		    = (uint8_t)(hexval(s[0]) * 16 + hexval(s[1]));
 		s += 2;
 	}
 }
@@ -415,10 +482,10 @@ parse_tokens(struct pending *pv, const char *s)
 static void
 test_doc_vectors_match_the_code_byte_for_byte(void **state)
 {
-	char	       path[4096], line[512];
+	char           path[4096], line[512];
 	struct pending pv;
-	FILE	      *f;
-	int	       in_block = 0, nvec = 0;
+	FILE          *f;
+	int            in_block = 0, nvec = 0;
 
 	(void)state;
 	memset(&pv, 0, sizeof(pv));
@@ -466,7 +533,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_doc_vectors_match_the_code_byte_for_byte),
+		cmocka_unit_test(
+		    test_doc_vectors_match_the_code_byte_for_byte),
 	};
 
 	return cmocka_run_group_tests_name("serde.golden", tests, NULL, NULL);

@@ -18,8 +18,7 @@
 
 #include "serde_int.h"
 
-const struct bt_serde_limits bt_serde_limits_default =
-    BT_SERDE_LIMITS_DEFAULT;
+const struct bt_serde_limits bt_serde_limits_default = BT_SERDE_LIMITS_DEFAULT;
 
 /* Encoders. */
 
@@ -137,13 +136,13 @@ bt_serde_put_enum(struct bt_dbuf *b, uint32_t tag)
 /* The cursor. */
 
 int
-bt__serde_fail(struct bt_serde_dec *d, size_t off, int rc, const char *fmt,
-    ...)
+bt__serde_fail(
+    struct bt_serde_dec *d, size_t off, int rc, const char *fmt, ...)
 {
 	const char *scope = d->scope;
 	const char *what = d->what;
-	char	    msg[160];
-	va_list	    ap;
+	char        msg[160];
+	va_list     ap;
 
 	if (d->diag == NULL)
 		return rc;
@@ -159,8 +158,8 @@ bt__serde_fail(struct bt_serde_dec *d, size_t off, int rc, const char *fmt,
 		bt_diag_set(d->diag, (int64_t)off, "%s: %s (offset %zu)",
 		    scope != NULL ? scope : what, msg, off);
 	else
-		bt_diag_set(d->diag, (int64_t)off, "%s (offset %zu)", msg,
-		    off);
+		bt_diag_set(
+		    d->diag, (int64_t)off, "%s (offset %zu)", msg, off);
 	return rc;
 }
 
@@ -206,9 +205,9 @@ need(struct bt_serde_dec *d, size_t start, size_t n, const char *kind)
 int
 bt_serde_get_uvarint(struct bt_serde_dec *d, uint64_t *out)
 {
-	size_t	 start = d->off;
+	size_t   start = d->off;
 	uint64_t v = 0;
-	size_t	 i;
+	size_t   i;
 
 	for (i = 0;; i++) {
 		uint8_t c;
@@ -232,7 +231,8 @@ bt_serde_get_uvarint(struct bt_serde_dec *d, uint64_t *out)
 			if (i > 0 && c == 0)
 				return bt__serde_fail(d, start, BT_ENONCANON,
 				    "non-minimal varint (%zu bytes for a "
-				    "value that needs fewer)", i + 1);
+				    "value that needs fewer)",
+				    i + 1);
 			break;
 		}
 	}
@@ -244,9 +244,9 @@ bt_serde_get_uvarint(struct bt_serde_dec *d, uint64_t *out)
 int
 bt_serde_get_u32(struct bt_serde_dec *d, uint32_t *out)
 {
-	size_t	 start = d->off;
+	size_t   start = d->off;
 	uint64_t v;
-	int	 rc;
+	int      rc;
 
 	rc = bt_serde_get_uvarint(d, &v);
 	if (rc != 0)
@@ -264,7 +264,7 @@ int
 bt_serde_get_svarint(struct bt_serde_dec *d, int64_t *out)
 {
 	uint64_t u;
-	int	 rc;
+	int      rc;
 
 	rc = bt_serde_get_uvarint(d, &u);
 	if (rc != 0)
@@ -290,7 +290,7 @@ static int
 flag(struct bt_serde_dec *d, bool *out, const char *kind)
 {
 	uint8_t c;
-	int	rc;
+	int     rc;
 
 	rc = need(d, d->off, 1, kind);
 	if (rc != 0)
@@ -345,9 +345,9 @@ bt_serde_get_fixed64(struct bt_serde_dec *d, uint64_t *out)
 int
 bt_serde_get_bytes(struct bt_serde_dec *d, struct bt_buf *out)
 {
-	size_t	 start = d->off;
+	size_t   start = d->off;
 	uint64_t n;
-	int	 rc;
+	int      rc;
 
 	rc = bt_serde_get_uvarint(d, &n);
 	if (rc != 0)
@@ -375,21 +375,21 @@ bt_serde_get_bytes(struct bt_serde_dec *d, struct bt_buf *out)
 int
 bt_serde_get_str(struct bt_serde_dec *d, char **out)
 {
-	size_t	      start = d->off;
+	size_t        start = d->off;
 	struct bt_buf v;
-	char	     *s;
-	int	      rc;
+	char         *s;
+	int           rc;
 
 	rc = bt_serde_get_bytes(d, &v);
 	if (rc != 0)
 		return rc;
 	if (v.len > 0 && memchr(v.ptr, 0, v.len) != NULL) {
-		size_t at = (size_t)((const uint8_t *)memchr(v.ptr, 0, v.len) -
-		    d->ptr);
+		size_t at = (size_t)((const uint8_t *)memchr(v.ptr, 0, v.len)
+		    - d->ptr);
 
 		d->off = start;
-		return bt__serde_fail(d, at, BT_ECORRUPT,
-		    "NUL byte inside a string");
+		return bt__serde_fail(
+		    d, at, BT_ECORRUPT, "NUL byte inside a string");
 	}
 	s = bt_alloc(v.len + 1);
 	if (s == NULL) {
@@ -420,9 +420,9 @@ bt_serde_get_raw(struct bt_serde_dec *d, void *out, size_t n)
 int
 bt_serde_get_enum(struct bt_serde_dec *d, uint32_t max, uint32_t *out)
 {
-	size_t	 start = d->off;
+	size_t   start = d->off;
 	uint64_t v;
-	int	 rc;
+	int      rc;
 
 	rc = bt_serde_get_uvarint(d, &v);
 	if (rc != 0)
@@ -440,9 +440,9 @@ bt_serde_get_enum(struct bt_serde_dec *d, uint32_t max, uint32_t *out)
 int
 bt_serde_get_count(struct bt_serde_dec *d, size_t min_size, size_t *out)
 {
-	size_t	 start = d->off;
+	size_t   start = d->off;
 	uint64_t n;
-	int	 rc;
+	int      rc;
 
 	rc = bt_serde_get_uvarint(d, &n);
 	if (rc != 0)
@@ -459,7 +459,8 @@ bt_serde_get_count(struct bt_serde_dec *d, size_t min_size, size_t *out)
 		d->off = start;
 		return bt__serde_fail(d, start, BT_ETRUNC,
 		    "truncated: %llu elements of at least %zu bytes but %zu "
-		    "bytes remain", (unsigned long long)n, min_size, left);
+		    "bytes remain",
+		    (unsigned long long)n, min_size, left);
 	}
 	*out = (size_t)n;
 	return 0;

@@ -26,8 +26,8 @@
 
 static int enc_struct(struct bt_dbuf *b, const struct bt_serde_schema *s,
     const uint8_t *val, unsigned depth);
-static int dec_struct(struct bt_serde_dec *d, const struct bt_serde_schema *s,
-    uint8_t *val);
+static int dec_struct(
+    struct bt_serde_dec *d, const struct bt_serde_schema *s, uint8_t *val);
 static void free_struct(const struct bt_serde_schema *s, uint8_t *val);
 
 /* Member access through memcpy: no alignment or aliasing assumptions. */
@@ -109,11 +109,11 @@ enc_field(struct bt_dbuf *b, const struct bt_serde_field *f,
     const uint8_t *base, unsigned depth)
 {
 	const struct bt_serde_bytes *bp;
-	const uint8_t		    *p;
-	size_t			     n;
-	uint32_t		     tag;
-	bool			     flag;
-	int			     rc;
+	const uint8_t               *p;
+	size_t                       n;
+	uint32_t                     tag;
+	bool                         flag;
+	int                          rc;
 
 	switch (f->kind) {
 	case BT_SERDE_KIND_U8:
@@ -168,8 +168,8 @@ enc_field(struct bt_dbuf *b, const struct bt_serde_field *f,
 			return -EINVAL;
 		rc = bt_serde_put_count(b, n);
 		for (size_t i = 0; rc == 0 && i < n; i++)
-			rc = enc_field(b, f->elem, p + i * f->elem->size,
-			    depth);
+			rc = enc_field(
+			    b, f->elem, p + i * f->elem->size, depth);
 		return rc;
 	default:
 		return -EINVAL;
@@ -193,8 +193,8 @@ enc_struct(struct bt_dbuf *b, const struct bt_serde_schema *s,
 }
 
 int
-bt_serde_encode(struct bt_dbuf *out, const struct bt_serde_schema *s,
-    const void *val)
+bt_serde_encode(
+    struct bt_dbuf *out, const struct bt_serde_schema *s, const void *val)
 {
 	size_t start = out->len;
 	int    rc;
@@ -218,7 +218,7 @@ static int
 dec_bytes(struct bt_serde_dec *d, struct bt_serde_bytes *bp)
 {
 	struct bt_buf v;
-	int	      rc;
+	int           rc;
 
 	rc = bt_serde_get_bytes(d, &v);
 	if (rc != 0)
@@ -237,18 +237,18 @@ dec_bytes(struct bt_serde_dec *d, struct bt_serde_bytes *bp)
  * it may leave allocations stored there (invariant 1).
  */
 static int
-dec_field(struct bt_serde_dec *d, const struct bt_serde_field *f,
-    uint8_t *base)
+dec_field(
+    struct bt_serde_dec *d, const struct bt_serde_field *f, uint8_t *base)
 {
 	uint8_t *dst = base + f->off;
 	uint8_t *p;
 	uint64_t u64;
-	int64_t	 i64;
+	int64_t  i64;
 	uint32_t u32;
-	size_t	 n;
-	bool	 flag;
-	char	*str;
-	int	 rc;
+	size_t   n;
+	bool     flag;
+	char    *str;
+	int      rc;
 
 	d->what = f->name;
 	switch (f->kind) {
@@ -312,8 +312,9 @@ dec_field(struct bt_serde_dec *d, const struct bt_serde_field *f,
 				set_ptr(base, f->off, str);
 			return rc;
 		}
-		n = f->kind == BT_SERDE_KIND_OPT_STRUCT ?
-		    f->sub->size : sizeof(struct bt_serde_bytes);
+		n = f->kind == BT_SERDE_KIND_OPT_STRUCT
+		    ? f->sub->size
+		    : sizeof(struct bt_serde_bytes);
 		p = bt_zalloc(n);
 		if (p == NULL)
 			return oom(d);
@@ -343,8 +344,8 @@ dec_field(struct bt_serde_dec *d, const struct bt_serde_field *f,
 }
 
 static int
-dec_struct(struct bt_serde_dec *d, const struct bt_serde_schema *s,
-    uint8_t *val)
+dec_struct(
+    struct bt_serde_dec *d, const struct bt_serde_schema *s, uint8_t *val)
 {
 	int rc;
 
@@ -362,14 +363,14 @@ dec_struct(struct bt_serde_dec *d, const struct bt_serde_schema *s,
 }
 
 int
-bt_serde_decode_cursor(struct bt_serde_dec *d,
-    const struct bt_serde_schema *s, void *val_out)
+bt_serde_decode_cursor(
+    struct bt_serde_dec *d, const struct bt_serde_schema *s, void *val_out)
 {
-	size_t	    off = d->off;
+	size_t      off = d->off;
 	unsigned    depth = d->depth;
 	const char *scope = d->scope;
 	const char *what = d->what;
-	int	    rc;
+	int         rc;
 
 	memset(val_out, 0, s->size);
 	rc = dec_struct(d, s, val_out);
@@ -389,7 +390,7 @@ bt_serde_decode(const struct bt_serde_schema *s, void *val_out,
     struct bt_diag *diag)
 {
 	struct bt_serde_dec d;
-	int		    rc;
+	int                 rc;
 
 	bt_serde_dec_init(&d, ptr, len, lim, diag);
 	rc = bt_serde_decode_cursor(&d, s, val_out);
@@ -409,8 +410,8 @@ static void
 free_field(const struct bt_serde_field *f, uint8_t *base)
 {
 	struct bt_serde_bytes *bp;
-	uint8_t		      *p;
-	size_t		       n;
+	uint8_t               *p;
+	size_t                 n;
 
 	switch (f->kind) {
 	case BT_SERDE_KIND_BYTES:

@@ -12,8 +12,8 @@
 #include "testing.h"
 #include "testschema.h"
 
-static uint64_t	       ids[] = { 1, 300, UINT64_MAX };
-static char	      *labels[] = { "x", "", "longer label" };
+static uint64_t        ids[] = { 1, 300, UINT64_MAX };
+static char           *labels[] = { "x", "", "longer label" };
 static struct ex_entry entries[] = {
 	{ .name = "a.txt", .size = 1000, .mtime = -1, .dir = false },
 	{ .name = "dir", .size = 0, .mtime = 1700000000, .dir = true },
@@ -116,16 +116,17 @@ assert_note_equal(const struct ex_note *a, const struct ex_note *b)
 static void
 test_schema_round_trips_every_kind(void **state)
 {
-	struct ex_note	src, replies[3], got;
-	struct bt_dbuf	b, again;
-	struct bt_diag	diag;
-	long		live = bt_alloc_live();
+	struct ex_note src, replies[3], got;
+	struct bt_dbuf b, again;
+	struct bt_diag diag;
+	long           live = bt_alloc_live();
 
 	(void)state;
 	fill_note(&src, replies, 4);
 	encode_note(&b, &src);
-	assert_int_equal(bt_serde_decode(&ex_note_schema, &got, b.ptr, b.len,
-	    NULL, &diag), 0);
+	assert_int_equal(
+	    bt_serde_decode(&ex_note_schema, &got, b.ptr, b.len, NULL, &diag),
+	    0);
 	assert_note_equal(&src, &got);
 	encode_note(&again, &got);
 	assert_int_equal(again.len, b.len);
@@ -146,8 +147,9 @@ test_zero_value_round_trips_with_empty_strings(void **state)
 	(void)state;
 	memset(&zero, 0, sizeof(zero));
 	encode_note(&b, &zero);
-	assert_int_equal(bt_serde_decode(&ex_note_schema, &got, b.ptr, b.len,
-	    NULL, NULL), 0);
+	assert_int_equal(
+	    bt_serde_decode(&ex_note_schema, &got, b.ptr, b.len, NULL, NULL),
+	    0);
 	// A required string decodes to "", never NULL; absent stays NULL.
 	assert_non_null(got.title);
 	assert_string_equal(got.title, "");
@@ -168,17 +170,17 @@ test_zero_value_round_trips_with_empty_strings(void **state)
  * that nothing leaked, and that the message contains want.
  */
 static void
-expect_decode_error(const void *p, size_t n,
-    const struct bt_serde_limits *lim, int want_rc, const char *want)
+expect_decode_error(const void *p, size_t n, const struct bt_serde_limits *lim,
+    int want_rc, const char *want)
 {
 	struct ex_note got;
 	struct bt_diag diag;
-	long	       live = bt_alloc_live();
+	long           live = bt_alloc_live();
 
 	memset(&got, 0xa5, sizeof(got));
 	bt_diag_clear(&diag);
-	assert_int_equal(bt_serde_decode(&ex_note_schema, &got, p, n, lim,
-	    &diag), want_rc);
+	assert_int_equal(
+	    bt_serde_decode(&ex_note_schema, &got, p, n, lim, &diag), want_rc);
 	assert_zeroed(&got, sizeof(got));
 	assert_int_equal(bt_alloc_live(), live);
 	if (want != NULL && strstr(diag.msg, want) == NULL)
@@ -221,7 +223,7 @@ zero_note_bytes(uint8_t *out)
 static void
 test_decode_errors_name_the_field_and_offset(void **state)
 {
-	uint8_t	       p[ZERO_NOTE_LEN + 8];
+	uint8_t        p[ZERO_NOTE_LEN + 8];
 	struct ex_note got;
 	struct bt_diag diag;
 
@@ -258,7 +260,8 @@ test_decode_errors_name_the_field_and_offset(void **state)
 	p[ZERO_NOTE_LEN] = 0;
 	memset(&got, 0, sizeof(got));
 	assert_int_equal(bt_serde_decode(&ex_note_schema, &got, p,
-	    ZERO_NOTE_LEN + 1, NULL, &diag), BT_ECORRUPT);
+	                     ZERO_NOTE_LEN + 1, NULL, &diag),
+	    BT_ECORRUPT);
 	assert_non_null(strstr(diag.msg, "1 trailing bytes"));
 	assert_int_equal(diag.off, ZERO_NOTE_LEN);
 	assert_zeroed(&got, sizeof(got));
@@ -296,8 +299,8 @@ static void
 test_limits_apply_to_fields(void **state)
 {
 	struct bt_serde_limits lim = BT_SERDE_LIMITS_DEFAULT;
-	struct ex_note	       src, replies[1];
-	struct bt_dbuf	       b;
+	struct ex_note         src, replies[1];
+	struct bt_dbuf         b;
 
 	(void)state;
 	fill_note(&src, replies, 1);
@@ -316,28 +319,29 @@ static void
 test_nesting_beyond_max_depth_is_a_limit(void **state)
 {
 	struct bt_serde_limits lim = BT_SERDE_LIMITS_DEFAULT;
-	struct ex_note	       src, replies[5], got;
-	struct bt_dbuf	       b;
+	struct ex_note         src, replies[5], got;
+	struct bt_dbuf         b;
 
 	(void)state;
 	// Six notes deep; the innermost entry struct is level 7.
 	fill_note(&src, replies, 6);
 	encode_note(&b, &src);
 	lim.max_depth = 7;
-	assert_int_equal(bt_serde_decode(&ex_note_schema, &got, b.ptr, b.len,
-	    &lim, NULL), 0);
+	assert_int_equal(
+	    bt_serde_decode(&ex_note_schema, &got, b.ptr, b.len, &lim, NULL),
+	    0);
 	bt_serde_free(&ex_note_schema, &got);
 	lim.max_depth = 6;
-	expect_decode_error(b.ptr, b.len, &lim, BT_ELIMIT,
-	    "nesting deeper than max_depth 6");
+	expect_decode_error(
+	    b.ptr, b.len, &lim, BT_ELIMIT, "nesting deeper than max_depth 6");
 	bt_dbuf_fini(&b);
 }
 
 static void
 test_huge_count_on_small_input_fails_before_allocating(void **state)
 {
-	uint8_t	 p[ZERO_NOTE_LEN + 4];
-	long	 calls;
+	uint8_t p[ZERO_NOTE_LEN + 4];
+	long    calls;
 
 	(void)state;
 	zero_note_bytes(p);
@@ -349,7 +353,8 @@ test_huge_count_on_small_input_fails_before_allocating(void **state)
 	p[OFF_ENTRIES + 2] = 0x3f;
 	calls = bt_alloc_calls();
 	expect_decode_error(p, ZERO_NOTE_LEN + 2, NULL, BT_ETRUNC,
-	    "ex_note.entries: truncated: 1048575 elements of at least 4 bytes");
+	    "ex_note.entries: truncated: 1048575 elements of at least 4 "
+	    "bytes");
 	// Only the strings title and entry.name were allocated (and freed).
 	assert_int_equal(bt_alloc_calls() - calls, 2);
 }
@@ -358,12 +363,12 @@ static int
 torture_decode(void *arg)
 {
 	const struct bt_dbuf *b = arg;
-	struct ex_note	      got;
-	struct bt_dbuf	      again;
-	int		      rc;
+	struct ex_note        got;
+	struct bt_dbuf        again;
+	int                   rc;
 
-	rc = bt_serde_decode(&ex_note_schema, &got, b->ptr, b->len, NULL,
-	    NULL);
+	rc = bt_serde_decode(
+	    &ex_note_schema, &got, b->ptr, b->len, NULL, NULL);
 	if (rc != 0) {
 		assert_int_equal(rc, -ENOMEM);
 		assert_zeroed(&got, sizeof(got));
@@ -384,7 +389,7 @@ test_decode_survives_allocation_torture(void **state)
 {
 	struct ex_note src, replies[2];
 	struct bt_dbuf b;
-	int	       runs;
+	int            runs;
 
 	(void)state;
 	fill_note(&src, replies, 3);
@@ -399,8 +404,8 @@ static int
 torture_encode(void *arg)
 {
 	const struct ex_note *src = arg;
-	struct bt_dbuf	      b;
-	int		      rc;
+	struct bt_dbuf        b;
+	int                   rc;
 
 	bt_dbuf_init(&b, 1 << 20);
 	rc = bt_serde_put_u8(&b, 0x42);
@@ -454,8 +459,8 @@ test_encode_refuses_values_decode_would_refuse(void **state)
 	// A cycle of optional pointers cannot recurse forever.
 	fill_note(&src, replies, 1);
 	src.reply = &src;
-	assert_int_equal(bt_serde_encode(&b, &ex_note_schema, &src),
-	    BT_ELIMIT);
+	assert_int_equal(
+	    bt_serde_encode(&b, &ex_note_schema, &src), BT_ELIMIT);
 	assert_int_equal(b.len, 1);
 	assert_int_equal(b.ptr[0], 0x42);
 	bt_dbuf_fini(&b);
@@ -471,8 +476,8 @@ test_encode_into_a_full_buffer_leaves_it_unchanged(void **state)
 	fill_note(&src, replies, 1);
 	bt_dbuf_init(&b, 40);
 	assert_int_equal(bt_serde_put_u8(&b, 0x42), 0);
-	assert_int_equal(bt_serde_encode(&b, &ex_note_schema, &src),
-	    BT_ELIMIT);
+	assert_int_equal(
+	    bt_serde_encode(&b, &ex_note_schema, &src), BT_ELIMIT);
 	assert_int_equal(b.len, 1);
 	bt_dbuf_fini(&b);
 }
@@ -494,12 +499,12 @@ test_free_is_null_and_zero_safe(void **state)
 static void
 test_decode_cursor_embeds_in_a_hand_written_format(void **state)
 {
-	struct ex_note	    src, replies[1], got;
-	struct bt_dbuf	    b;
+	struct ex_note      src, replies[1], got;
+	struct bt_dbuf      b;
 	struct bt_serde_dec d;
-	struct bt_diag	    diag;
-	uint8_t		    magic;
-	uint32_t	    trailer;
+	struct bt_diag      diag;
+	uint8_t             magic;
+	uint32_t            trailer;
 
 	(void)state;
 	fill_note(&src, replies, 2);
@@ -510,8 +515,7 @@ test_decode_cursor_embeds_in_a_hand_written_format(void **state)
 
 	bt_serde_dec_init(&d, b.ptr, b.len, NULL, &diag);
 	assert_int_equal(bt_serde_get_u8(&d, &magic), 0);
-	assert_int_equal(bt_serde_decode_cursor(&d, &ex_note_schema, &got),
-	    0);
+	assert_int_equal(bt_serde_decode_cursor(&d, &ex_note_schema, &got), 0);
 	assert_note_equal(&src, &got);
 	assert_int_equal(d.depth, 0);
 	assert_int_equal(bt_serde_get_fixed32(&d, &trailer), 0);
@@ -522,8 +526,8 @@ test_decode_cursor_embeds_in_a_hand_written_format(void **state)
 	// Cut the note short: the cursor stays where it was.
 	bt_serde_dec_init(&d, b.ptr, 10, NULL, &diag);
 	assert_int_equal(bt_serde_get_u8(&d, &magic), 0);
-	assert_int_equal(bt_serde_decode_cursor(&d, &ex_note_schema, &got),
-	    BT_ETRUNC);
+	assert_int_equal(
+	    bt_serde_decode_cursor(&d, &ex_note_schema, &got), BT_ETRUNC);
 	assert_int_equal(d.off, 1);
 	assert_int_equal(d.depth, 0);
 	assert_zeroed(&got, sizeof(got));
@@ -537,13 +541,13 @@ test_decode_cursor_embeds_in_a_hand_written_format(void **state)
 static void
 test_single_byte_mutations_fail_or_round_trip(void **state)
 {
-	static const uint8_t vals[] = { 0x00, 0x01, 0x02, 0x03, 0x7f, 0x80,
-		0xff };
-	struct ex_note	     src, replies[1], got;
-	struct bt_dbuf	     b, again;
-	uint8_t		    *p;
-	long		     live = bt_alloc_live();
-	int		     ok = 0, bad = 0;
+	static const uint8_t vals[]
+	    = { 0x00, 0x01, 0x02, 0x03, 0x7f, 0x80, 0xff };
+	struct ex_note src, replies[1], got;
+	struct bt_dbuf b, again;
+	uint8_t       *p;
+	long           live = bt_alloc_live();
+	int            ok = 0, bad = 0;
 
 	(void)state;
 	fill_note(&src, replies, 2);
@@ -553,11 +557,12 @@ test_single_byte_mutations_fail_or_round_trip(void **state)
 	for (size_t i = 0; i < b.len; i++) {
 		for (size_t k = 0; k <= sizeof(vals); k++) {
 			uint8_t old = p[i];
-			int	rc;
+			int     rc;
 
-			p[i] = k < sizeof(vals) ? vals[k] : (uint8_t)(old ^ 0x40);
-			rc = bt_serde_decode(&ex_note_schema, &got, p, b.len,
-			    NULL, NULL);
+			p[i] = k < sizeof(vals) ? vals[k]
+			                        : (uint8_t)(old ^ 0x40);
+			rc = bt_serde_decode(
+			    &ex_note_schema, &got, p, b.len, NULL, NULL);
 			if (rc == 0) {
 				encode_note(&again, &got);
 				assert_int_equal(again.len, b.len);
@@ -566,9 +571,9 @@ test_single_byte_mutations_fail_or_round_trip(void **state)
 				bt_serde_free(&ex_note_schema, &got);
 				ok++;
 			} else {
-				assert_true(rc == BT_ECORRUPT ||
-				    rc == BT_ETRUNC || rc == BT_ENONCANON ||
-				    rc == BT_ELIMIT);
+				assert_true(rc == BT_ECORRUPT
+				    || rc == BT_ETRUNC || rc == BT_ENONCANON
+				    || rc == BT_ELIMIT);
 				assert_zeroed(&got, sizeof(got));
 				bad++;
 			}
@@ -586,7 +591,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_schema_round_trips_every_kind),
-		cmocka_unit_test(test_zero_value_round_trips_with_empty_strings),
+		cmocka_unit_test(
+		    test_zero_value_round_trips_with_empty_strings),
 		cmocka_unit_test(test_decode_errors_name_the_field_and_offset),
 		cmocka_unit_test(
 		    test_non_minimal_varint_inside_a_struct_is_non_canonical),
@@ -597,13 +603,15 @@ main(void)
 		    test_huge_count_on_small_input_fails_before_allocating),
 		cmocka_unit_test(test_decode_survives_allocation_torture),
 		cmocka_unit_test(test_encode_survives_allocation_torture),
-		cmocka_unit_test(test_encode_refuses_values_decode_would_refuse),
+		cmocka_unit_test(
+		    test_encode_refuses_values_decode_would_refuse),
 		cmocka_unit_test(
 		    test_encode_into_a_full_buffer_leaves_it_unchanged),
 		cmocka_unit_test(test_free_is_null_and_zero_safe),
 		cmocka_unit_test(
 		    test_decode_cursor_embeds_in_a_hand_written_format),
-		cmocka_unit_test(test_single_byte_mutations_fail_or_round_trip),
+		cmocka_unit_test(
+		    test_single_byte_mutations_fail_or_round_trip),
 	};
 
 	return cmocka_run_group_tests_name("serde.schema", tests, NULL, NULL);

@@ -11,8 +11,8 @@ static const struct bt_serde_field ex_entry_fields[] = {
 	BT_SERDE_BOOL(struct ex_entry, dir),
 };
 
-const struct bt_serde_schema ex_entry_schema =
-    BT_SERDE_SCHEMA(struct ex_entry, ex_entry_fields);
+const struct bt_serde_schema ex_entry_schema
+    = BT_SERDE_SCHEMA(struct ex_entry, ex_entry_fields);
 
 static const struct bt_serde_field ex_note_fields[] = {
 	BT_SERDE_U8(struct ex_note, version),
@@ -32,5 +32,5 @@ static const struct bt_serde_field ex_note_fields[] = {
 	BT_SERDE_OPT_STRUCT(struct ex_note, reply, &ex_note_schema),
 };
 
-const struct bt_serde_schema ex_note_schema =
-    BT_SERDE_SCHEMA(struct ex_note, ex_note_fields);
+const struct bt_serde_schema ex_note_schema
+    = BT_SERDE_SCHEMA(struct ex_note, ex_note_fields);

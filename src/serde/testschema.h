@@ -16,31 +16,31 @@ enum ex_kind {
 };
 
 struct ex_entry {
-	char	*name;	/* str */
-	uint64_t size;	/* u64 */
-	int64_t	 mtime; /* i64 */
-	bool	 dir;	/* bool */
+	char    *name; /* str */
+	uint64_t size; /* u64 */
+	int64_t  mtime; /* i64 */
+	bool     dir; /* bool */
 };
 
 struct ex_note {
-	uint8_t		       version;	 /* u8 */
-	enum ex_kind	       kind;	 /* enum, 0..2 */
-	uint32_t	       flags;	 /* u32 */
-	uint32_t	       crc;	 /* fixed32 */
-	uint64_t	       stamp;	 /* fixed64 */
-	uint8_t		       digest[4]; /* raw */
-	struct bt_serde_bytes  body;	 /* bytes */
-	char		      *title;	 /* str */
-	char		      *comment;	 /* optional str */
-	struct bt_serde_bytes *sig;	 /* optional bytes */
-	struct ex_entry	       entry;	 /* struct */
-	struct ex_entry	      *entries;	 /* sequence of struct */
-	size_t		       nentries;
-	uint64_t	      *ids; /* sequence of u64 */
-	size_t		       nids;
-	char		     **labels; /* sequence of str */
-	size_t		       nlabels;
-	struct ex_note	      *reply; /* optional struct, recursive */
+	uint8_t                version; /* u8 */
+	enum ex_kind           kind; /* enum, 0..2 */
+	uint32_t               flags; /* u32 */
+	uint32_t               crc; /* fixed32 */
+	uint64_t               stamp; /* fixed64 */
+	uint8_t                digest[4]; /* raw */
+	struct bt_serde_bytes  body; /* bytes */
+	char                  *title; /* str */
+	char                  *comment; /* optional str */
+	struct bt_serde_bytes *sig; /* optional bytes */
+	struct ex_entry        entry; /* struct */
+	struct ex_entry       *entries; /* sequence of struct */
+	size_t                 nentries;
+	uint64_t              *ids; /* sequence of u64 */
+	size_t                 nids;
+	char                 **labels; /* sequence of str */
+	size_t                 nlabels;
+	struct ex_note        *reply; /* optional struct, recursive */
 };
 
 extern const struct bt_serde_schema ex_entry_schema;

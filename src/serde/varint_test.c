@@ -20,20 +20,21 @@ dec_of(struct bt_serde_dec *d, struct bt_diag *diag, const void *p, size_t n)
 static void
 test_uvarint_round_trips_at_every_length_boundary(void **state)
 {
-	struct bt_dbuf	    b;
+	struct bt_dbuf      b;
 	struct bt_serde_dec d;
-	struct bt_diag	    diag;
+	struct bt_diag      diag;
 
 	(void)state;
 	bt_dbuf_init(&b, 1 << 20);
 	for (unsigned bits = 0; bits <= 64; bits++) {
-		uint64_t base = bits == 64 ? UINT64_MAX :
-		    bits == 0 ? 0 : ((uint64_t)1 << bits);
+		uint64_t base = bits == 64 ? UINT64_MAX
+		    : bits == 0            ? 0
+		                           : ((uint64_t)1 << bits);
 		uint64_t vals[3] = { base - 1, base, base + 1 };
 
 		for (int k = 0; k < 3; k++) {
 			uint64_t v = vals[k], got;
-			size_t	 want_len = 1;
+			size_t   want_len = 1;
 
 			for (uint64_t t = v; t >= 0x80; t >>= 7)
 				want_len++;
@@ -53,16 +54,22 @@ static void
 test_svarint_zigzag_maps_small_magnitudes_to_small_codes(void **state)
 {
 	static const struct {
-		int64_t	 v;
+		int64_t  v;
 		uint64_t code;
 	} cases[] = {
-		{ 0, 0 }, { -1, 1 }, { 1, 2 }, { -2, 3 }, { 2, 4 },
-		{ -64, 127 }, { 64, 128 }, { INT64_MAX, UINT64_MAX - 1 },
+		{ 0, 0 },
+		{ -1, 1 },
+		{ 1, 2 },
+		{ -2, 3 },
+		{ 2, 4 },
+		{ -64, 127 },
+		{ 64, 128 },
+		{ INT64_MAX, UINT64_MAX - 1 },
 		{ INT64_MIN, UINT64_MAX },
 	};
-	struct bt_dbuf	    b, u;
+	struct bt_dbuf      b, u;
 	struct bt_serde_dec d;
-	struct bt_diag	    diag;
+	struct bt_diag      diag;
 
 	(void)state;
 	bt_dbuf_init(&b, 64);
@@ -89,11 +96,11 @@ test_fixed_width_values_are_little_endian(void **state)
 {
 	static const uint8_t want[] = { 0x78, 0x56, 0x34, 0x12, 0x08, 0x07,
 		0x06, 0x05, 0x04, 0x03, 0x02, 0x01 };
-	struct bt_dbuf	     b;
+	struct bt_dbuf       b;
 	struct bt_serde_dec  d;
-	struct bt_diag	     diag;
-	uint32_t	     v32;
-	uint64_t	     v64;
+	struct bt_diag       diag;
+	uint32_t             v32;
+	uint64_t             v64;
 
 	(void)state;
 	bt_dbuf_init(&b, 64);
@@ -115,15 +122,15 @@ test_bytes_str_raw_opt_bool_round_trip(void **state)
 {
 	static const uint8_t want[] = { 0x03, 'a', 'b', 'c', 0x00, 0x02, 'h',
 		'i', 0xde, 0xad, 0x01, 0x00, 0x01, 0x00, 0x07, 0x02, 0x05 };
-	struct bt_dbuf	     b;
+	struct bt_dbuf       b;
 	struct bt_serde_dec  d;
-	struct bt_diag	     diag;
-	struct bt_buf	     v;
-	char		    *s;
-	uint8_t		     raw[2], u8;
-	bool		     f;
-	size_t		     n;
-	uint32_t	     tag;
+	struct bt_diag       diag;
+	struct bt_buf        v;
+	char                *s;
+	uint8_t              raw[2], u8;
+	bool                 f;
+	size_t               n;
+	uint32_t             tag;
 
 	(void)state;
 	bt_dbuf_init(&b, 64);
@@ -177,13 +184,13 @@ test_bytes_str_raw_opt_bool_round_trip(void **state)
  * and checks rc, that nothing moved, and the reported offset.
  */
 static void
-expect_uvarint_error(const uint8_t *p, size_t n, int want_rc,
-    const char *want_msg)
+expect_uvarint_error(
+    const uint8_t *p, size_t n, int want_rc, const char *want_msg)
 {
-	uint8_t		    buf[32] = { 0x05 };
+	uint8_t             buf[32] = { 0x05 };
 	struct bt_serde_dec d;
-	struct bt_diag	    diag;
-	uint64_t	    v = 12345, first;
+	struct bt_diag      diag;
+	uint64_t            v = 12345, first;
 
 	// One valid byte first, so the error offset must be 1, not 0.
 	memcpy(buf + 1, p, n);
@@ -201,12 +208,13 @@ static void
 test_uvarint_rejects_non_minimal_encodings(void **state)
 {
 	(void)state;
-	expect_uvarint_error((const uint8_t *)"\x80\x00", 2, BT_ENONCANON,
-	    "non-minimal");
-	expect_uvarint_error((const uint8_t *)"\xff\x80\x00", 3,
-	    BT_ENONCANON, "non-minimal");
+	expect_uvarint_error(
+	    (const uint8_t *)"\x80\x00", 2, BT_ENONCANON, "non-minimal");
+	expect_uvarint_error(
+	    (const uint8_t *)"\xff\x80\x00", 3, BT_ENONCANON, "non-minimal");
 	expect_uvarint_error((const uint8_t *)"\x80\x80\x80\x80\x80\x80\x80"
-	    "\x80\x80\x00", 10, BT_ENONCANON, "non-minimal");
+	                                      "\x80\x80\x00",
+	    10, BT_ENONCANON, "non-minimal");
 }
 
 static void
@@ -215,11 +223,14 @@ test_uvarint_rejects_overflow_and_overlong(void **state)
 	(void)state;
 	// 2^64: the 10th byte may only be 0 or 1.
 	expect_uvarint_error((const uint8_t *)"\x80\x80\x80\x80\x80\x80\x80"
-	    "\x80\x80\x02", 10, BT_ECORRUPT, "overflows 64 bits");
+	                                      "\x80\x80\x02",
+	    10, BT_ECORRUPT, "overflows 64 bits");
 	expect_uvarint_error((const uint8_t *)"\xff\xff\xff\xff\xff\xff\xff"
-	    "\xff\xff\x7f", 10, BT_ECORRUPT, "overflows 64 bits");
+	                                      "\xff\xff\x7f",
+	    10, BT_ECORRUPT, "overflows 64 bits");
 	expect_uvarint_error((const uint8_t *)"\x80\x80\x80\x80\x80\x80\x80"
-	    "\x80\x80\x80\x01", 11, BT_ECORRUPT, "longer than 10 bytes");
+	                                      "\x80\x80\x80\x01",
+	    11, BT_ECORRUPT, "longer than 10 bytes");
 }
 
 static void
@@ -227,10 +238,10 @@ test_uvarint_rejects_truncation(void **state)
 {
 	(void)state;
 	expect_uvarint_error((const uint8_t *)"", 0, BT_ETRUNC, "truncated");
-	expect_uvarint_error((const uint8_t *)"\x80", 1, BT_ETRUNC,
-	    "truncated");
-	expect_uvarint_error((const uint8_t *)"\xff\xff\xff", 3, BT_ETRUNC,
-	    "truncated");
+	expect_uvarint_error(
+	    (const uint8_t *)"\x80", 1, BT_ETRUNC, "truncated");
+	expect_uvarint_error(
+	    (const uint8_t *)"\xff\xff\xff", 3, BT_ETRUNC, "truncated");
 }
 
 static void
@@ -239,8 +250,8 @@ test_u32_rejects_values_over_32_bits(void **state)
 	static const uint8_t max[] = { 0xff, 0xff, 0xff, 0xff, 0x0f };
 	static const uint8_t over[] = { 0x80, 0x80, 0x80, 0x80, 0x10 };
 	struct bt_serde_dec  d;
-	struct bt_diag	     diag;
-	uint32_t	     v = 9;
+	struct bt_diag       diag;
+	uint32_t             v = 9;
 
 	(void)state;
 	dec_of(&d, &diag, max, sizeof(max));
@@ -258,8 +269,8 @@ static void
 test_bool_and_presence_bytes_must_be_0_or_1(void **state)
 {
 	struct bt_serde_dec d;
-	struct bt_diag	    diag;
-	bool		    f = true;
+	struct bt_diag      diag;
+	bool                f = true;
 
 	(void)state;
 	dec_of(&d, &diag, "\x02", 1);
@@ -277,8 +288,8 @@ static void
 test_enum_tags_out_of_range_are_corrupt(void **state)
 {
 	struct bt_serde_dec d;
-	struct bt_diag	    diag;
-	uint32_t	    tag = 77;
+	struct bt_diag      diag;
+	uint32_t            tag = 77;
 
 	(void)state;
 	dec_of(&d, &diag, "\x03", 1);
@@ -295,18 +306,24 @@ test_bytes_over_max_len_are_a_limit_and_past_input_truncated(void **state)
 {
 	struct bt_serde_limits lim = BT_SERDE_LIMITS_DEFAULT;
 	struct bt_serde_dec    d;
-	struct bt_diag	       diag;
-	struct bt_buf	       v = { NULL, 0 };
+	struct bt_diag         diag;
+	struct bt_buf          v = { NULL, 0 };
 
 	(void)state;
 	lim.max_len = 2;
-	bt_serde_dec_init(&d, "\x03" "abc", 4, &lim, &diag);
+	bt_serde_dec_init(&d,
+	    "\x03"
+	    "abc",
+	    4, &lim, &diag);
 	assert_int_equal(bt_serde_get_bytes(&d, &v), BT_ELIMIT);
 	assert_null(v.ptr);
 	assert_int_equal(d.off, 0);
 	assert_non_null(strstr(diag.msg, "length 3 exceeds max_len 2"));
 
-	dec_of(&d, &diag, "\x04" "abc", 4);
+	dec_of(&d, &diag,
+	    "\x04"
+	    "abc",
+	    4);
 	assert_int_equal(bt_serde_get_bytes(&d, &v), BT_ETRUNC);
 	assert_non_null(strstr(diag.msg, "length 4 but 3 bytes remain"));
 
@@ -319,11 +336,14 @@ static void
 test_str_rejects_embedded_nul(void **state)
 {
 	struct bt_serde_dec d;
-	struct bt_diag	    diag;
-	char		   *s = NULL;
+	struct bt_diag      diag;
+	char               *s = NULL;
 
 	(void)state;
-	dec_of(&d, &diag, "\x03" "a\0b", 4);
+	dec_of(&d, &diag,
+	    "\x03"
+	    "a\0b",
+	    4);
 	assert_int_equal(bt_serde_get_str(&d, &s), BT_ECORRUPT);
 	assert_null(s);
 	assert_int_equal(d.off, 0);
@@ -335,12 +355,15 @@ static void
 test_str_returns_enomem_cleanly(void **state)
 {
 	struct bt_serde_dec d;
-	struct bt_diag	    diag;
-	char		   *s = NULL;
-	long		    live = bt_alloc_live();
+	struct bt_diag      diag;
+	char               *s = NULL;
+	long                live = bt_alloc_live();
 
 	(void)state;
-	dec_of(&d, &diag, "\x02" "ok", 3);
+	dec_of(&d, &diag,
+	    "\x02"
+	    "ok",
+	    3);
 	bt_alloc_fail_at(1);
 	assert_int_equal(bt_serde_get_str(&d, &s), -ENOMEM);
 	bt_alloc_fail_at(0);
@@ -354,8 +377,8 @@ test_count_is_bounded_by_limit_and_by_input(void **state)
 {
 	struct bt_serde_limits lim = BT_SERDE_LIMITS_DEFAULT;
 	struct bt_serde_dec    d;
-	struct bt_diag	       diag;
-	size_t		       n = 5;
+	struct bt_diag         diag;
+	size_t                 n = 5;
 
 	(void)state;
 	lim.max_count = 3;
@@ -378,7 +401,7 @@ test_enter_stops_at_max_depth(void **state)
 {
 	struct bt_serde_limits lim = BT_SERDE_LIMITS_DEFAULT;
 	struct bt_serde_dec    d;
-	struct bt_diag	       diag;
+	struct bt_diag         diag;
 
 	(void)state;
 	lim.max_depth = 2;
@@ -401,8 +424,8 @@ static void
 test_dec_end_rejects_trailing_bytes(void **state)
 {
 	struct bt_serde_dec d;
-	struct bt_diag	    diag;
-	uint64_t	    v;
+	struct bt_diag      diag;
+	uint64_t            v;
 
 	(void)state;
 	dec_of(&d, &diag, "\x01\x02\x03", 3);
@@ -416,10 +439,10 @@ static void
 test_fixed_and_raw_report_truncation(void **state)
 {
 	struct bt_serde_dec d;
-	struct bt_diag	    diag;
-	uint32_t	    v32;
-	uint64_t	    v64;
-	uint8_t		    raw[4];
+	struct bt_diag      diag;
+	uint32_t            v32;
+	uint64_t            v64;
+	uint8_t             raw[4];
 
 	(void)state;
 	dec_of(&d, &diag, "\x01\x02\x03", 3);
@@ -434,8 +457,8 @@ static void
 test_diag_names_scope_and_value(void **state)
 {
 	struct bt_serde_dec d;
-	struct bt_diag	    diag;
-	bool		    f;
+	struct bt_diag      diag;
+	bool                f;
 
 	(void)state;
 	dec_of(&d, &diag, "\x09", 1);
