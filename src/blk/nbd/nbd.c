@@ -1,0 +1,702 @@
+/*
+ * blk/nbd/nbd.c: the thin NBD adapter. It speaks the fixed newstyle
+ * handshake and simple replies, and turns each request into one
+ * bt_blk_dev_* call. All storage logic lives in blk/.
+ *
+ * Threads: one accept thread per server; per connection one reader thread
+ * (reads requests, and WRITE payloads, in order) and `workers` threads
+ * that run requests and send replies, so requests pipeline (a client at
+ * depth 16 keeps the workers busy). A reply is written whole under the
+ * connection's send_mu. Jobs come from a bounded per-connection pool, so a
+ * client that never reads its replies stops being read (back-pressure).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "../sock.h"
+#include "bt/blk.h"
+#include "nbd_proto.h"
+
+#define NBD_JOBS	 32u
+#define NBD_OPTIONS_MAX	 1024u
+#define NBD_BUF_KEEP	 (4u * 1024u * 1024u)
+
+struct nbd_job {
+	struct nbd_job *next;
+	struct nbd_req	req;
+	uint8_t	       *buf;
+	size_t		cap;
+};
+
+struct nbd_conn {
+	bt_blk_dev     *dev;
+	int		rfd;
+	int		wfd;
+	const char     *export_name;
+	pthread_mutex_t send_mu;
+	bool		send_failed;
+
+	unsigned	nworkers;
+	pthread_t	threads[64];
+	pthread_mutex_t mu;
+	pthread_cond_t	cv_work;
+	pthread_cond_t	cv_free;
+	struct nbd_job *head, *tail, *free;
+	struct nbd_job	jobs[NBD_JOBS];
+	bool		stopping;
+};
+
+/* ------------------------------------------------------------------ */
+/* Wire helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+static int
+send_all(struct nbd_conn *c, const struct iovec *iov, int n)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&c->send_mu);
+	for (int i = 0; i < n && rc == 0; i++)
+		rc = bt__blk_write_full(c->wfd, iov[i].iov_base, iov[i].iov_len);
+	if (rc != 0)
+		c->send_failed = true;
+	pthread_mutex_unlock(&c->send_mu);
+	return rc;
+}
+
+static int
+opt_reply(struct nbd_conn *c, uint32_t opt, uint32_t type, const void *data,
+    uint32_t len)
+{
+	uint8_t	     hdr[20];
+	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)data, len}};
+
+	bt_put_be64(hdr, NBD_REP_MAGIC);
+	bt_put_be32(hdr + 8, opt);
+	bt_put_be32(hdr + 12, type);
+	bt_put_be32(hdr + 16, len);
+	return send_all(c, iov, len ? 2 : 1);
+}
+
+static int
+opt_error(struct nbd_conn *c, uint32_t opt, uint32_t type, const char *msg)
+{
+	return opt_reply(c, opt, type, msg, (uint32_t)strlen(msg));
+}
+
+static uint16_t
+tx_flags(void)
+{
+	return NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA |
+	    NBD_FLAG_SEND_TRIM | NBD_FLAG_SEND_WRITE_ZEROES |
+	    NBD_FLAG_CAN_MULTI_CONN;
+}
+
+static bool
+name_ok(struct nbd_conn *c, const uint8_t *name, uint32_t len)
+{
+	return len == 0 || (strlen(c->export_name) == len &&
+	    memcmp(c->export_name, name, len) == 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Handshake                                                          */
+/* ------------------------------------------------------------------ */
+
+static int
+send_info(struct nbd_conn *c, uint32_t opt, const struct nbd_go *go)
+{
+	uint8_t	 b[14];
+	uint64_t size = bt_blk_dev_size(c->dev);
+	int	 rc;
+
+	bt_put_be16(b, NBD_INFO_EXPORT);
+	bt_put_be64(b + 2, size);
+	bt_put_be16(b + 10, tx_flags());
+	rc = opt_reply(c, opt, NBD_REP_INFO, b, 12);
+	if (rc != 0)
+		return rc;
+	// Block size: sent whether or not it was asked for (allowed), so
+	// clients align to 4 KiB and avoid read-modify-write.
+	bt_put_be16(b, NBD_INFO_BLOCK_SIZE);
+	bt_put_be32(b + 2, 1);
+	bt_put_be32(b + 6, BT_BLK_SECTOR_SIZE);
+	bt_put_be32(b + 10, BT_BLK_REQ_MAX);
+	rc = opt_reply(c, opt, NBD_REP_INFO, b, 14);
+	if (rc != 0)
+		return rc;
+	for (uint16_t i = 0; i < go->ninfo; i++) {
+		if (bt_get_be16(go->infos + 2 * i) == NBD_INFO_NAME) {
+			uint8_t nb[2 + NBD_NAME_MAX];
+			size_t	nl = strlen(c->export_name);
+
+			if (nl > NBD_NAME_MAX)
+				nl = NBD_NAME_MAX;
+			bt_put_be16(nb, NBD_INFO_NAME);
+			memcpy(nb + 2, c->export_name, nl);
+			rc = opt_reply(c, opt, NBD_REP_INFO, nb,
+			    (uint32_t)(2 + nl));
+			if (rc != 0)
+				return rc;
+			break;
+		}
+	}
+	return opt_reply(c, opt, NBD_REP_ACK, NULL, 0);
+}
+
+/*
+ * handshake returns 1 to enter transmission, 0 for a clean abort, or a
+ * negative errno / -EPROTO to drop the client.
+ */
+static int
+handshake(struct nbd_conn *c)
+{
+	uint8_t	 buf[NBD_OPT_DATA_MAX];
+	uint8_t	 hello[18];
+	uint32_t cflags;
+	bool	 no_zeroes;
+	int	 rc;
+
+	bt_put_be64(hello, NBD_MAGIC);
+	bt_put_be64(hello + 8, NBD_OPTS_MAGIC);
+	bt_put_be16(hello + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
+	rc = bt__blk_write_full(c->wfd, hello, sizeof(hello));
+	if (rc != 0)
+		return rc;
+	rc = bt__blk_read_full(c->rfd, buf, 4);
+	if (rc != 0)
+		return rc;
+	cflags = bt_get_be32(buf);
+	if ((cflags & ~(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES)) != 0)
+		return -EPROTO; /* the spec: unknown client flags, hang up */
+	no_zeroes = (cflags & NBD_FLAG_C_NO_ZEROES) != 0;
+	for (unsigned n = 0; n < NBD_OPTIONS_MAX; n++) {
+		uint8_t	 oh[NBD_OPT_HDR_LEN];
+		uint32_t opt, len;
+
+		rc = bt__blk_read_full(c->rfd, oh, sizeof(oh));
+		if (rc != 0)
+			return rc;
+		if (bt_get_be64(oh) != NBD_OPTS_MAGIC)
+			return -EPROTO;
+		opt = bt_get_be32(oh + 8);
+		len = bt_get_be32(oh + 12);
+		if (len > sizeof(buf))
+			return -EPROTO; /* cannot be sensible; hang up */
+		rc = bt__blk_read_full(c->rfd, buf, len);
+		if (rc != 0)
+			return rc;
+		switch (opt) {
+		case NBD_OPT_EXPORT_NAME: {
+			uint8_t r[10 + 124];
+
+			if (!name_ok(c, buf, len))
+				return -ENOENT; /* no way to say no but hang up */
+			memset(r, 0, sizeof(r));
+			bt_put_be64(r, bt_blk_dev_size(c->dev));
+			bt_put_be16(r + 8, tx_flags());
+			rc = bt__blk_write_full(c->wfd, r,
+			    no_zeroes ? 10 : sizeof(r));
+			return rc != 0 ? rc : 1;
+		}
+		case NBD_OPT_ABORT:
+			(void)opt_reply(c, opt, NBD_REP_ACK, NULL, 0);
+			return 0;
+		case NBD_OPT_LIST: {
+			uint8_t r[4 + NBD_NAME_MAX];
+			size_t	nl = strlen(c->export_name);
+
+			if (len != 0) {
+				rc = opt_error(c, opt, NBD_REP_ERR_INVALID,
+				    "NBD_OPT_LIST takes no data");
+				break;
+			}
+			if (nl > NBD_NAME_MAX)
+				nl = NBD_NAME_MAX;
+			bt_put_be32(r, (uint32_t)nl);
+			memcpy(r + 4, c->export_name, nl);
+			rc = opt_reply(c, opt, NBD_REP_SERVER, r,
+			    (uint32_t)(4 + nl));
+			if (rc == 0)
+				rc = opt_reply(c, opt, NBD_REP_ACK, NULL, 0);
+			break;
+		}
+		case NBD_OPT_INFO:
+		case NBD_OPT_GO: {
+			struct nbd_go  go;
+			struct bt_diag diag;
+
+			if (bt__nbd_go_parse(buf, len, &go, &diag) != 0) {
+				rc = opt_error(c, opt, NBD_REP_ERR_INVALID,
+				    diag.msg);
+				break;
+			}
+			if (!name_ok(c, go.name, go.namelen)) {
+				rc = opt_error(c, opt, NBD_REP_ERR_UNKNOWN,
+				    "no such export");
+				break;
+			}
+			rc = send_info(c, opt, &go);
+			if (rc == 0 && opt == NBD_OPT_GO)
+				return 1;
+			break;
+		}
+		default:
+			rc = opt_error(c, opt, NBD_REP_ERR_UNSUP,
+			    "option not supported");
+			break;
+		}
+		if (rc != 0)
+			return rc;
+	}
+	return -EPROTO;
+}
+
+/* ------------------------------------------------------------------ */
+/* Transmission                                                       */
+/* ------------------------------------------------------------------ */
+
+static uint32_t
+to_nbd_errno(int rc)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case -EROFS:
+	case -EPERM:
+		return NBD_EPERM;
+	case -EINVAL:
+		return NBD_EINVAL;
+	case -ENOSPC:
+		return NBD_ENOSPC;
+	case -ENOMEM:
+		return NBD_ENOMEM;
+	default:
+		return NBD_EIO;
+	}
+}
+
+static int
+job_buf(struct nbd_job *j, size_t len)
+{
+	if (j->cap >= len)
+		return 0;
+	bt_free(j->buf);
+	j->buf = bt_alloc(len);
+	j->cap = j->buf != NULL ? len : 0;
+	return j->buf != NULL ? 0 : -ENOMEM;
+}
+
+/* run executes one checked request and sends its reply. */
+static void
+run(struct nbd_conn *c, struct nbd_job *j)
+{
+	struct nbd_req *r = &j->req;
+	uint8_t		hdr[16];
+	struct iovec	iov[2] = {{hdr, sizeof(hdr)}, {NULL, 0}};
+	unsigned	fl = (r->flags & NBD_CMD_FLAG_FUA) ? BT_BLK_FUA : 0;
+	uint32_t	err = bt__nbd_req_check(r, bt_blk_dev_size(c->dev));
+	int		n = 1, rc = 0;
+
+	if (err == 0) {
+		switch (r->type) {
+		case NBD_CMD_READ:
+			rc = job_buf(j, r->len);
+			if (rc == 0)
+				rc = bt_blk_dev_read(c->dev, j->buf, r->len,
+				    r->off);
+			if (rc == 0) {
+				iov[1].iov_base = j->buf;
+				iov[1].iov_len = r->len;
+				n = 2;
+			}
+			break;
+		case NBD_CMD_WRITE:
+			rc = bt_blk_dev_write(c->dev, j->buf, r->len, r->off,
+			    fl);
+			break;
+		case NBD_CMD_FLUSH:
+			rc = bt_blk_dev_flush(c->dev);
+			break;
+		case NBD_CMD_TRIM:
+		case NBD_CMD_WRITE_ZEROES:
+			rc = bt_blk_dev_zero(c->dev, r->off, r->len, fl);
+			break;
+		default:
+			break;
+		}
+		err = to_nbd_errno(rc);
+	}
+	bt_put_be32(hdr, NBD_SIMPLE_REPLY_MAGIC);
+	bt_put_be32(hdr + 4, err);
+	bt_put_be64(hdr + 8, r->cookie);
+	(void)send_all(c, iov, err == 0 ? n : 1);
+	if (j->cap > NBD_BUF_KEEP) {
+		bt_free(j->buf);
+		j->buf = NULL;
+		j->cap = 0;
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct nbd_conn *c = arg;
+
+	for (;;) {
+		struct nbd_job *j;
+
+		pthread_mutex_lock(&c->mu);
+		while (c->head == NULL && !c->stopping)
+			pthread_cond_wait(&c->cv_work, &c->mu);
+		j = c->head;
+		if (j == NULL) {
+			pthread_mutex_unlock(&c->mu);
+			return NULL;
+		}
+		c->head = j->next;
+		if (c->head == NULL)
+			c->tail = NULL;
+		pthread_mutex_unlock(&c->mu);
+		run(c, j);
+		pthread_mutex_lock(&c->mu);
+		j->next = c->free;
+		c->free = j;
+		pthread_cond_signal(&c->cv_free);
+		pthread_mutex_unlock(&c->mu);
+	}
+}
+
+static struct nbd_job *
+job_take(struct nbd_conn *c)
+{
+	struct nbd_job *j;
+
+	pthread_mutex_lock(&c->mu);
+	while (c->free == NULL)
+		pthread_cond_wait(&c->cv_free, &c->mu);
+	j = c->free;
+	c->free = j->next;
+	pthread_mutex_unlock(&c->mu);
+	return j;
+}
+
+static void
+job_give(struct nbd_conn *c, struct nbd_job *j, bool queue)
+{
+	pthread_mutex_lock(&c->mu);
+	if (queue) {
+		j->next = NULL;
+		if (c->tail != NULL)
+			c->tail->next = j;
+		else
+			c->head = j;
+		c->tail = j;
+		pthread_cond_signal(&c->cv_work);
+	} else {
+		j->next = c->free;
+		c->free = j;
+		pthread_cond_signal(&c->cv_free);
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* drain reads and drops len payload bytes. */
+static int
+drain(int fd, uint64_t len)
+{
+	uint8_t b[4096];
+
+	while (len > 0) {
+		size_t n = len < sizeof(b) ? (size_t)len : sizeof(b);
+		int    rc = bt__blk_read_full(fd, b, n);
+
+		if (rc != 0)
+			return rc;
+		len -= n;
+	}
+	return 0;
+}
+
+static int
+transmission(struct nbd_conn *c)
+{
+	for (;;) {
+		uint8_t		hdr[NBD_REQ_HDR_LEN];
+		struct nbd_job *j;
+		int		rc;
+
+		if (c->send_failed)
+			return -EPIPE;
+		rc = bt__blk_read_full(c->rfd, hdr, sizeof(hdr));
+		if (rc != 0)
+			return rc == BT_ECLOSED ? -EPIPE : rc;
+		j = job_take(c);
+		rc = bt__nbd_req_parse(hdr, &j->req, NULL);
+		if (rc != 0) {
+			job_give(c, j, false);
+			return rc;
+		}
+		if (j->req.type == NBD_CMD_DISC) {
+			job_give(c, j, false);
+			return 0;
+		}
+		if (j->req.type == NBD_CMD_WRITE) {
+			if (j->req.len > BT_BLK_REQ_MAX) {
+				// Keep the stream in step, then say EOVERFLOW.
+				if (j->req.len > NBD_WRITE_DRAIN_MAX) {
+					job_give(c, j, false);
+					return -EPROTO;
+				}
+				rc = drain(c->rfd, j->req.len);
+			} else {
+				rc = job_buf(j, j->req.len);
+				if (rc == 0)
+					rc = bt__blk_read_full(c->rfd, j->buf,
+					    j->req.len);
+			}
+			if (rc != 0) {
+				job_give(c, j, false);
+				return rc == BT_ECLOSED ? -EPROTO : rc;
+			}
+		}
+		if (c->nworkers == 0) {
+			run(c, j);
+			job_give(c, j, false);
+		} else {
+			job_give(c, j, true);
+		}
+	}
+}
+
+static int
+conn_run(bt_blk_dev *dev, int rfd, int wfd, const char *name,
+    unsigned nworkers)
+{
+	struct nbd_conn *c;
+	unsigned	 started = 0;
+	int		 rc;
+
+	c = bt_zalloc(sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->dev = dev;
+	c->rfd = rfd;
+	c->wfd = wfd;
+	c->export_name = name;
+	c->nworkers = nworkers > 64 ? 64 : nworkers;
+	pthread_mutex_init(&c->send_mu, NULL);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv_work, NULL);
+	pthread_cond_init(&c->cv_free, NULL);
+	for (unsigned i = 0; i < NBD_JOBS; i++) {
+		c->jobs[i].next = c->free;
+		c->free = &c->jobs[i];
+	}
+	rc = handshake(c);
+	if (rc <= 0)
+		goto out;
+	for (; started < c->nworkers; started++) {
+		if (pthread_create(&c->threads[started], NULL, worker_main,
+			c) != 0)
+			break;
+	}
+	if (started == 0)
+		c->nworkers = 0;
+	rc = transmission(c);
+	pthread_mutex_lock(&c->mu);
+	c->stopping = true;
+	pthread_cond_broadcast(&c->cv_work);
+	pthread_mutex_unlock(&c->mu);
+	// Workers finish what is queued (replies to a DISC'd client may fail).
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(c->threads[i], NULL);
+out:
+	for (unsigned i = 0; i < NBD_JOBS; i++)
+		bt_free(c->jobs[i].buf);
+	pthread_mutex_destroy(&c->send_mu);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv_work);
+	pthread_cond_destroy(&c->cv_free);
+	bt_free(c);
+	if (rc > 0)
+		rc = 0;
+	return rc;
+}
+
+int
+bt_blk_nbd_session(bt_blk_dev *dev, int rfd, int wfd, const char *name)
+{
+	return conn_run(dev, rfd, wfd, name != NULL ? name : "blk", 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Server                                                             */
+/* ------------------------------------------------------------------ */
+
+struct nbd_client {
+	struct nbd_client *next;
+	struct bt_blk_nbd *srv;
+	int		   fd;
+	pthread_t	   thread;
+};
+
+struct bt_blk_nbd {
+	bt_blk_dev	  *dev;
+	int		   lfd;
+	char		   addr[300];
+	char		  *name;
+	unsigned	   workers;
+	pthread_t	   accept_thread;
+	pthread_mutex_t	   mu;
+	pthread_cond_t	   cv;
+	struct nbd_client *clients;
+	unsigned	   nclients;
+	bool		   stopping;
+};
+
+static void *
+client_main(void *arg)
+{
+	struct nbd_client *cl = arg;
+	struct bt_blk_nbd *s = cl->srv;
+	int		   rc;
+
+	rc = conn_run(s->dev, cl->fd, cl->fd, s->name, s->workers);
+	if (rc != 0 && rc != -EPIPE && rc != BT_ECLOSED)
+		bt_log_debug("blk", "nbd client dropped: %s", bt_strerror(rc));
+	pthread_mutex_lock(&s->mu);
+	for (struct nbd_client **pp = &s->clients; *pp != NULL;
+	     pp = &(*pp)->next) {
+		if (*pp == cl) {
+			*pp = cl->next;
+			break;
+		}
+	}
+	close(cl->fd);
+	s->nclients--;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	bt_free(cl);
+	return NULL;
+}
+
+static void *
+accept_main(void *arg)
+{
+	struct bt_blk_nbd *s = arg;
+
+	for (;;) {
+		struct nbd_client *cl;
+		int		   fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return NULL; /* listener shut down */
+		}
+		bt__blk_sock_tune(fd);
+		cl = bt_zalloc(sizeof(*cl));
+		if (cl == NULL) {
+			close(fd);
+			continue;
+		}
+		cl->srv = s;
+		cl->fd = fd;
+		pthread_mutex_lock(&s->mu);
+		if (s->stopping) {
+			pthread_mutex_unlock(&s->mu);
+			close(fd);
+			bt_free(cl);
+			return NULL;
+		}
+		cl->next = s->clients;
+		s->clients = cl;
+		s->nclients++;
+		if (pthread_create(&cl->thread, NULL, client_main, cl) != 0) {
+			s->clients = cl->next;
+			s->nclients--;
+			close(fd);
+			bt_free(cl);
+		} else {
+			pthread_detach(cl->thread);
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
+int
+bt_blk_nbd_start(bt_blk_nbd **out, bt_blk_dev *dev,
+    const struct bt_blk_nbd_config *cfg, struct bt_diag *diag)
+{
+	struct bt_blk_nbd *s;
+	int		   rc;
+
+	if (cfg == NULL || cfg->version != 1 || cfg->listen == NULL)
+		return -EINVAL;
+	s = bt_zalloc(sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	s->dev = dev;
+	s->workers = cfg->workers ? cfg->workers : 4;
+	s->name = bt_strdup(cfg->export_name ? cfg->export_name : "blk");
+	if (s->name == NULL) {
+		bt_free(s);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	rc = bt__blk_listen(cfg->listen, &s->lfd, s->addr, sizeof(s->addr),
+	    diag);
+	if (rc != 0)
+		goto err;
+	if (pthread_create(&s->accept_thread, NULL, accept_main, s) != 0) {
+		rc = -EAGAIN;
+		close(s->lfd);
+		goto err;
+	}
+	*out = s;
+	return 0;
+err:
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	bt_free(s->name);
+	bt_free(s);
+	return rc;
+}
+
+const char *
+bt_blk_nbd_addr(const bt_blk_nbd *s)
+{
+	return s->addr;
+}
+
+void
+bt_blk_nbd_stop(bt_blk_nbd *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = true;
+	pthread_mutex_unlock(&s->mu);
+	shutdown(s->lfd, SHUT_RDWR);
+	pthread_join(s->accept_thread, NULL);
+	close(s->lfd);
+	if (strncmp(s->addr, "unix:", 5) == 0)
+		unlink(s->addr + 5);
+	pthread_mutex_lock(&s->mu);
+	for (struct nbd_client *cl = s->clients; cl != NULL; cl = cl->next)
+		shutdown(cl->fd, SHUT_RDWR);
+	while (s->nclients > 0)
+		pthread_cond_wait(&s->cv, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	bt_free(s->name);
+	bt_free(s);
+}

@@ -1,0 +1,1128 @@
+/*
+ * blk/repl.c: primary/backup replication of a device (Rollbaccine's
+ * protocol, on the TLS transport of net/). docs/blk.md has the messages.
+ *
+ * Invariants
+ *  1. Writes reach a backup in write-index order with no gap: the primary
+ *     queues them from on_write under dev->seq_mu, the transport keeps
+ *     order, and the backup refuses (and drops the link on) any WRITE
+ *     whose index is not its own + 1.
+ *  2. A backup verifies every sealed sector (AES-GCM under the shared
+ *     device key and the sector's index) before it touches its disk.
+ *  3. A FLUSH(w) is answered with ACK(v), v >= w, only after the backup
+ *     applied every write up to v and made it durable (its own flush). The
+ *     primary acknowledges a client FLUSH/FUA only when every backup has
+ *     ACKed at least the flush's index; a backup that is gone makes it fail
+ *     (EIO), never succeed. Ordinary writes do not wait, and never bypass
+ *     the queue: a full send queue blocks the writer (back-pressure).
+ *  4. Before a primary serves, every backup and the primary agree: the
+ *     node with the higher (ballot, write index) is the source; the other
+ *     scans its disk, sends its table with failing sectors marked, and
+ *     receives every sector whose entry differs. A rolled-back disk thus
+ *     comes back with the newer sectors of its replica.
+ *  5. Ballots only grow; promote sets ballot = max seen + 1 and persists it
+ *     before accepting writes, so a stale primary loses every comparison.
+ *  6. Peers are admitted by TLS 1.3 with a credential chain rooted at the
+ *     root key derived from the device key (or the root of --cred): holding
+ *     K is what admits a replica.
+ *
+ * States of a backup link
+ *
+ *   on_open --> HELLO --(compare)--> SYNC (source or target) --> STREAM
+ *      |                                                           |
+ *      +------------------ on_close / promote --> CLOSED <---------+
+ *
+ * Locking theory: the net loop thread runs on_open/on_frame/on_close; they
+ * only move copied frames into a peer's queue (peer->mu) or, once a link
+ * streams, record ACKs (r->mu, then broadcast). Blocking protocol steps
+ * run on the caller of bt_blk_repl_start (primary) or on one session
+ * thread per incoming link (backup). on_write runs under dev->seq_mu and
+ * takes r->mu only to read the peer list. No lock of ours is held across
+ * a call into net/ except dev->seq_mu in on_write, which net/ never takes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blk_int.h"
+#include "bt/net.h"
+#include "bt/serde.h"
+
+enum {
+	M_HELLO = BT_NET_KIND_USER + 0,
+	M_TABLE,
+	M_TABLE_END,
+	M_SECTOR,
+	M_SYNC_DONE,
+	M_SYNC_ACK,
+	M_WRITE,
+	M_FLUSH,
+	M_ACK,
+};
+
+#define REPL_PROTO	 0x626c6b31u /* "blk1" */
+#define TABLE_CHUNK	 8192u
+#define ENTRY_WIRE	 36u
+#define REPL_MAX_FRAME	 ((size_t)40 << 20)
+#define REPL_QUEUE_MAX	 ((size_t)256 << 20)
+#define BAD_WIDX	 UINT64_MAX
+
+struct qmsg {
+	struct qmsg *next;
+	uint32_t     kind;
+	size_t	     len;
+	uint8_t	     data[];
+};
+
+struct peer {
+	struct bt_blk_repl *r;
+	char		   *addr;
+	bt_net_conn	   *conn;
+	pthread_mutex_t	    mu;
+	pthread_cond_t	    cv;
+	struct qmsg	   *head, *tail;
+	bool		    closed;
+	bool		    streaming;
+	bool		    failed;
+	uint64_t	    acked;
+	pthread_t	    thread; /* backup: session thread */
+	bool		    has_thread;
+	struct peer	   *next;
+};
+
+struct bt_blk_repl {
+	bt_blk_dev     *dev;
+	bt_net	       *net;
+	bt_key	       *node_key;
+	bt_cred	       *cred;
+	char		root_path[64];
+	bool		backup;
+	uint64_t	timeout_ns;
+	char		addr[BT_NET_ADDR_MAX];
+
+	pthread_mutex_t mu;
+	pthread_cond_t	cv;
+	struct peer    *peers;
+	bool		promoted;
+	bool		stopping;
+	uint64_t	ballot_seen;
+	struct bt_dbuf	wbuf; /* on_write's encoding buffer (seq_mu) */
+};
+
+/* ------------------------------------------------------------------ */
+/* Peers and their queues                                             */
+/* ------------------------------------------------------------------ */
+
+static void
+peer_free(struct peer *p)
+{
+	struct qmsg *m;
+
+	if (p == NULL)
+		return;
+	while ((m = p->head) != NULL) {
+		p->head = m->next;
+		bt_free(m);
+	}
+	if (p->conn != NULL)
+		bt_net_conn_rele(p->conn);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	bt_free(p->addr);
+	bt_free(p);
+}
+
+static struct peer *
+peer_new(struct bt_blk_repl *r, const char *addr)
+{
+	struct peer *p = bt_zalloc(sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->r = r;
+	p->addr = bt_strdup(addr != NULL ? addr : "?");
+	if (p->addr == NULL) {
+		bt_free(p);
+		return NULL;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	return p;
+}
+
+static void
+on_open(void *arg, bt_net_conn *c);
+
+static void
+on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
+{
+	struct peer	   *p = bt_net_conn_data(c);
+	struct bt_blk_repl *r = arg;
+	struct qmsg	   *m;
+
+	if (p == NULL || f->proto != REPL_PROTO)
+		return;
+	if (f->kind == M_ACK) {
+		struct bt_serde_dec d;
+		uint64_t	    w;
+
+		pthread_mutex_lock(&p->mu);
+		bool streaming = p->streaming;
+		pthread_mutex_unlock(&p->mu);
+		if (streaming) {
+			bt_serde_dec_init(&d, f->payload.ptr, f->payload.len,
+			    NULL, NULL);
+			if (bt_serde_get_uvarint(&d, &w) == 0) {
+				pthread_mutex_lock(&r->mu);
+				if (w > p->acked)
+					p->acked = w;
+				pthread_cond_broadcast(&r->cv);
+				pthread_mutex_unlock(&r->mu);
+			}
+			return;
+		}
+	}
+	m = bt_alloc(sizeof(*m) + f->payload.len);
+	if (m == NULL) {
+		bt_net_conn_close(c);
+		return;
+	}
+	m->next = NULL;
+	m->kind = f->kind;
+	m->len = f->payload.len;
+	memcpy(m->data, f->payload.ptr, f->payload.len);
+	pthread_mutex_lock(&p->mu);
+	if (p->tail != NULL)
+		p->tail->next = m;
+	else
+		p->head = m;
+	p->tail = m;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void
+on_close(void *arg, bt_net_conn *c, int rc)
+{
+	struct peer	   *p = bt_net_conn_data(c);
+	struct bt_blk_repl *r = arg;
+
+	if (p == NULL)
+		return;
+	if (rc != 0 && rc != BT_ECLOSED)
+		bt_log_warn("blk", "replica link %s closed: %s", p->addr,
+		    bt_strerror(rc));
+	pthread_mutex_lock(&p->mu);
+	p->closed = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_mutex_lock(&r->mu);
+	p->failed = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static uint64_t
+deadline_after(uint64_t ns)
+{
+	return bt_time_mono_ns() + ns;
+}
+
+static void
+abs_timespec(struct timespec *ts, uint64_t ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)((ms % 1000) * 1000000);
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+/* peer_recv waits for the next message of p (free with bt_free). */
+static int
+peer_recv(struct peer *p, uint64_t timeout_ns, struct qmsg **out)
+{
+	uint64_t end = deadline_after(timeout_ns);
+	int	 rc = 0;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->head == NULL && !p->closed) {
+		struct timespec ts;
+
+		if (bt_time_mono_ns() >= end) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		abs_timespec(&ts, 100);
+		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+	}
+	if (rc == 0 && p->head != NULL) {
+		*out = p->head;
+		p->head = p->head->next;
+		if (p->head == NULL)
+			p->tail = NULL;
+	} else if (rc == 0) {
+		rc = BT_ECLOSED;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+static int
+peer_send(struct peer *p, uint32_t kind, const void *data, size_t len)
+{
+	struct bt_net_frame f = {
+		.kind = kind,
+		.proto = REPL_PROTO,
+		.payload = {data, len},
+	};
+	uint64_t end = deadline_after(p->r->timeout_ns);
+	int	 rc;
+
+	// A full queue blocks the writer; writes never bypass replication.
+	while ((rc = bt_net_conn_send(p->conn, &f)) == BT_ELIMIT) {
+		if (bt_time_mono_ns() >= end)
+			return -ETIMEDOUT;
+		usleep(200);
+	}
+	return rc;
+}
+
+static int
+send_u64s(struct peer *p, uint32_t kind, const uint64_t *v, size_t n)
+{
+	uint8_t	       buf[64];
+	struct bt_dbuf b;
+	int	       rc = 0;
+
+	bt_dbuf_init(&b, sizeof(buf) * 4);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = bt_serde_put_uvarint(&b, v[i]);
+	if (rc == 0)
+		rc = peer_send(p, kind, b.ptr, b.len);
+	bt_dbuf_fini(&b);
+	return rc;
+}
+
+static int
+get_u64s(const struct qmsg *m, uint64_t *v, size_t n)
+{
+	struct bt_serde_dec d;
+	int		    rc = 0;
+
+	bt_serde_dec_init(&d, m->data, m->len, NULL, NULL);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = bt_serde_get_uvarint(&d, &v[i]);
+	if (rc == 0)
+		rc = bt_serde_dec_end(&d);
+	return rc;
+}
+
+static int
+expect(struct peer *p, uint32_t kind, struct qmsg **out)
+{
+	struct qmsg *m;
+	int	     rc;
+
+	rc = peer_recv(p, p->r->timeout_ns, &m);
+	if (rc != 0)
+		return rc;
+	if (m->kind != kind) {
+		bt_log_error("blk", "replica %s: message %u where %u was "
+		    "expected", p->addr, m->kind, kind);
+		bt_free(m);
+		return -EPROTO;
+	}
+	*out = m;
+	return 0;
+}
+
+static void
+entry_wire_put(uint8_t *w, const struct blk_entry *e)
+{
+	bt_put_le64(w, e->widx);
+	memcpy(w + 8, e->nonce, BLK_NONCE_LEN);
+	memcpy(w + 20, e->tag, BLK_TAG_LEN);
+}
+
+static void
+entry_wire_get(struct blk_entry *e, const uint8_t *w)
+{
+	e->widx = bt_get_le64(w);
+	memcpy(e->nonce, w + 8, BLK_NONCE_LEN);
+	memcpy(e->tag, w + 20, BLK_TAG_LEN);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sync (invariant 4)                                                 */
+/* ------------------------------------------------------------------ */
+
+/* sync_target: scan, send the table, install what the source sends. */
+static int
+sync_target(struct peer *p, bool primary_side)
+{
+	bt_blk_dev     *dev = p->r->dev;
+	struct blk_io  *io;
+	struct bt_dbuf	b;
+	uint64_t	bad = 0, fixed = 0, v[2];
+	struct qmsg    *m = NULL;
+	int		rc;
+
+	io = bt__blk_io_get(dev, &rc);
+	if (io == NULL)
+		return rc;
+	rc = bt__blk_io_reserve(io, 1);
+	bt_dbuf_init(&b, REPL_MAX_FRAME);
+	for (uint64_t s0 = 0; rc == 0 && s0 < dev->sectors;
+	     s0 += TABLE_CHUNK) {
+		uint64_t n = dev->sectors - s0 < TABLE_CHUNK ?
+		    dev->sectors - s0 : TABLE_CHUNK;
+
+		bt_dbuf_reset(&b);
+		rc = bt_serde_put_uvarint(&b, s0);
+		if (rc == 0)
+			rc = bt_serde_put_uvarint(&b, n);
+		if (rc == 0)
+			rc = bt_dbuf_reserve(&b, n * ENTRY_WIRE);
+		for (uint64_t i = 0; rc == 0 && i < n; i++) {
+			struct blk_entry e;
+
+			rc = bt__blk_dev_read_raw(dev, s0 + i, &e, io->buf);
+			if (rc != 0)
+				break;
+			if (blk_entry_has_data(&e) &&
+			    bt__blk_sector_open(dev, io, s0 + i, &e, io->buf,
+				io->sec) != 0) {
+				e.widx = BAD_WIDX; /* forces a re-fetch */
+				bad++;
+			}
+			entry_wire_put(b.ptr + b.len, &e);
+			b.len += ENTRY_WIRE;
+		}
+		if (rc == 0)
+			rc = peer_send(p, M_TABLE, b.ptr, b.len);
+	}
+	bt_dbuf_fini(&b);
+	bt__blk_io_put(dev, io);
+	if (rc == 0)
+		rc = peer_send(p, M_TABLE_END, NULL, 0);
+	while (rc == 0) {
+		struct bt_serde_dec d;
+		struct blk_entry    e;
+		uint64_t	    sector;
+		struct bt_buf	    ct;
+		uint8_t		    ew[ENTRY_WIRE];
+
+		rc = peer_recv(p, p->r->timeout_ns, &m);
+		if (rc != 0)
+			break;
+		if (m->kind == M_SYNC_DONE)
+			break;
+		if (m->kind != M_SECTOR) {
+			rc = -EPROTO;
+			break;
+		}
+		bt_serde_dec_init(&d, m->data, m->len, NULL, NULL);
+		rc = bt_serde_get_uvarint(&d, &sector);
+		if (rc == 0)
+			rc = bt_serde_get_raw(&d, ew, sizeof(ew));
+		if (rc == 0)
+			rc = bt_serde_get_bytes(&d, &ct);
+		if (rc == 0)
+			rc = bt_serde_dec_end(&d);
+		if (rc == 0) {
+			entry_wire_get(&e, ew);
+			if (blk_entry_has_data(&e) && ct.len != BLK_SS)
+				rc = -EPROTO;
+			else
+				rc = bt__blk_dev_apply(dev, 0,
+				    blk_entry_has_data(&e) ? BLK_REC_WRITE :
+				    BLK_REC_ZERO, sector, 1, &e, ct.ptr);
+		}
+		bt_free(m);
+		m = NULL;
+		fixed++;
+	}
+	if (rc == 0)
+		rc = get_u64s(m, v, 2);
+	bt_free(m);
+	if (rc != 0)
+		return rc;
+	// v = (ballot, write index) of the source: adopt both, durably.
+	if (v[0] < bt_blk_dev_ballot(dev))
+		v[0] = bt_blk_dev_ballot(dev);
+	rc = bt__blk_dev_set_role(dev, bt_blk_dev_role(dev), v[0], v[1]);
+	if (rc != 0)
+		return rc;
+	if (primary_side && fixed > 0)
+		bt_log_warn("blk", "rollback or loss detected: this disk was "
+		    "behind replica %s (%llu sectors differed, %llu failed "
+		    "verification); repaired from the replica, write index "
+		    "now %llu", p->addr, (unsigned long long)fixed,
+		    (unsigned long long)bad, (unsigned long long)v[1]);
+	else if (fixed > 0)
+		bt_log_info("blk", "caught up from %s: %llu sectors, write "
+		    "index %llu", p->addr, (unsigned long long)fixed,
+		    (unsigned long long)v[1]);
+	return peer_send(p, M_SYNC_ACK, NULL, 0);
+}
+
+/* sync_source: compare the target's table with ours, send differences. */
+static int
+sync_source(struct peer *p)
+{
+	bt_blk_dev    *dev = p->r->dev;
+	struct bt_dbuf b;
+	uint8_t	      *ct;
+	uint64_t       v[2], sent = 0;
+	int	       rc = 0;
+
+	ct = bt_alloc(BLK_SS);
+	if (ct == NULL)
+		return -ENOMEM;
+	bt_dbuf_init(&b, BLK_SS + 128);
+	for (;;) {
+		struct qmsg	   *m;
+		struct bt_serde_dec d;
+		uint64_t	    s0, n;
+
+		rc = peer_recv(p, p->r->timeout_ns, &m);
+		if (rc != 0)
+			break;
+		if (m->kind == M_TABLE_END) {
+			bt_free(m);
+			break;
+		}
+		if (m->kind != M_TABLE) {
+			bt_free(m);
+			rc = -EPROTO;
+			break;
+		}
+		bt_serde_dec_init(&d, m->data, m->len, NULL, NULL);
+		rc = bt_serde_get_uvarint(&d, &s0);
+		if (rc == 0)
+			rc = bt_serde_get_uvarint(&d, &n);
+		if (rc == 0 && (s0 >= dev->sectors || n > dev->sectors - s0 ||
+			n > TABLE_CHUNK ||
+			bt_serde_dec_remaining(&d) != n * ENTRY_WIRE))
+			rc = -EPROTO;
+		for (uint64_t i = 0; rc == 0 && i < n; i++) {
+			struct blk_entry t, s;
+
+			entry_wire_get(&t, d.ptr + d.off + i * ENTRY_WIRE);
+			rc = bt__blk_dev_read_raw(dev, s0 + i, &s, ct);
+			if (rc != 0)
+				break;
+			if (t.widx == s.widx &&
+			    memcmp(t.nonce, s.nonce, BLK_NONCE_LEN) == 0 &&
+			    memcmp(t.tag, s.tag, BLK_TAG_LEN) == 0)
+				continue;
+			uint8_t ew[ENTRY_WIRE];
+
+			entry_wire_put(ew, &s);
+			bt_dbuf_reset(&b);
+			rc = bt_serde_put_uvarint(&b, s0 + i);
+			if (rc == 0)
+				rc = bt_serde_put_raw(&b, ew, sizeof(ew));
+			if (rc == 0)
+				rc = bt_serde_put_bytes(&b, ct,
+				    blk_entry_has_data(&s) ? BLK_SS : 0);
+			if (rc == 0)
+				rc = peer_send(p, M_SECTOR, b.ptr, b.len);
+			sent++;
+		}
+		bt_free(m);
+		if (rc != 0)
+			break;
+	}
+	bt_dbuf_fini(&b);
+	bt_free(ct);
+	if (rc != 0)
+		return rc;
+	v[0] = bt_blk_dev_ballot(dev);
+	v[1] = bt_blk_dev_write_index(dev);
+	rc = send_u64s(p, M_SYNC_DONE, v, 2);
+	if (rc == 0) {
+		struct qmsg *m;
+
+		rc = expect(p, M_SYNC_ACK, &m);
+		bt_free(m);
+	}
+	if (rc == 0 && sent > 0)
+		bt_log_info("blk", "replica %s: sent %llu sectors to bring it "
+		    "up to write index %llu", p->addr,
+		    (unsigned long long)sent, (unsigned long long)v[1]);
+	return rc;
+}
+
+/* source_is_primary: the higher (ballot, write index) is the source. */
+static bool
+source_is_primary(const uint64_t pri[2], const uint64_t bak[2])
+{
+	if (pri[0] != bak[0])
+		return pri[0] > bak[0];
+	return pri[1] >= bak[1];
+}
+
+/* ------------------------------------------------------------------ */
+/* Primary side                                                       */
+/* ------------------------------------------------------------------ */
+
+static int
+hook_write(void *arg, uint64_t widx, int type, uint64_t sector, uint32_t n,
+    const struct blk_entry *ents, const uint8_t *ct)
+{
+	struct bt_blk_repl *r = arg;
+	struct bt_dbuf	   *b = &r->wbuf;
+	int		    rc;
+
+	bt_dbuf_reset(b);
+	rc = bt_serde_put_uvarint(b, widx);
+	if (rc == 0)
+		rc = bt_serde_put_uvarint(b, (uint64_t)type);
+	if (rc == 0)
+		rc = bt_serde_put_uvarint(b, sector);
+	if (rc == 0)
+		rc = bt_serde_put_uvarint(b, n);
+	for (uint32_t i = 0; rc == 0 && i < n; i++) {
+		rc = bt_serde_put_raw(b, ents[i].nonce, BLK_NONCE_LEN);
+		if (rc == 0)
+			rc = bt_serde_put_raw(b, ents[i].tag, BLK_TAG_LEN);
+	}
+	if (rc == 0 && type == BLK_REC_WRITE)
+		rc = bt_serde_put_raw(b, ct, (size_t)n * BLK_SS);
+	if (rc != 0)
+		return rc;
+	for (struct peer *p = r->peers; p != NULL; p = p->next) {
+		if (p->failed)
+			continue;
+		if (peer_send(p, M_WRITE, b->ptr, b->len) != 0) {
+			pthread_mutex_lock(&r->mu);
+			p->failed = true;
+			pthread_cond_broadcast(&r->cv);
+			pthread_mutex_unlock(&r->mu);
+			bt_log_error("blk", "replica %s is gone: flushes fail "
+			    "until the primary restarts with it", p->addr);
+		}
+	}
+	return 0;
+}
+
+static int
+hook_flush(void *arg, uint64_t widx)
+{
+	struct bt_blk_repl *r = arg;
+	uint64_t	    end = deadline_after(r->timeout_ns);
+	int		    rc = 0;
+
+	for (struct peer *p = r->peers; p != NULL; p = p->next) {
+		if (!p->failed && send_u64s(p, M_FLUSH, &widx, 1) != 0)
+			p->failed = true;
+	}
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		bool done = true;
+
+		for (struct peer *p = r->peers; p != NULL; p = p->next) {
+			if (p->failed) {
+				rc = -EIO;
+				break;
+			}
+			if (p->acked < widx)
+				done = false;
+		}
+		if (rc != 0 || done)
+			break;
+		if (bt_time_mono_ns() >= end) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		struct timespec ts;
+
+		abs_timespec(&ts, 100);
+		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+static int
+primary_connect(struct bt_blk_repl *r, const char *addr, struct bt_diag *diag)
+{
+	struct bt_net_handler h = {
+		.on_frame = on_frame,
+		.on_close = on_close,
+		.arg = r,
+	};
+	struct peer	     *p;
+	struct qmsg	     *m = NULL;
+	uint64_t	      pri[3], bak[3];
+	const char	     *pp;
+	int		      rc;
+
+	p = peer_new(r, addr);
+	if (p == NULL)
+		return -ENOMEM;
+	h.on_open = NULL;
+	rc = bt_net_dial(r->net, addr, &h, r->timeout_ns, &p->conn, diag);
+	if (rc != 0) {
+		bt_diag_set(diag, -1, "no replica can vouch for this disk: "
+		    "cannot reach %s (%s)", addr, diag && diag->msg[0] ?
+		    diag->msg : bt_strerror(rc));
+		peer_free(p);
+		return -ENOTCONN;
+	}
+	bt_net_conn_set_data(p->conn, p);
+	pp = bt_net_conn_peer_path(p->conn);
+	// From here on p stays listed (freed by bt_blk_repl_stop after the
+	// net is gone), since on_close may still reach it.
+	pthread_mutex_lock(&r->mu);
+	p->next = r->peers;
+	r->peers = p;
+	pthread_mutex_unlock(&r->mu);
+	if (pp == NULL || !bt_path_within(pp, r->root_path)) {
+		bt_diag_set(diag, -1, "replica %s is not of this device "
+		    "(path %s)", addr, pp ? pp : "anonymous");
+		p->failed = true;
+		bt_net_conn_close(p->conn);
+		return BT_EPERM;
+	}
+	// Frames may have arrived before set_data: the peer speaks only
+	// after our HELLO, so none did.
+	pri[0] = bt_blk_dev_ballot(r->dev);
+	pri[1] = bt_blk_dev_write_index(r->dev);
+	pri[2] = r->dev->sectors;
+	rc = send_u64s(p, M_HELLO, pri, 3);
+	if (rc == 0)
+		rc = expect(p, M_HELLO, &m);
+	if (rc == 0)
+		rc = get_u64s(m, bak, 3);
+	bt_free(m);
+	if (rc == 0 && bak[2] != pri[2]) {
+		bt_diag_set(diag, -1, "replica %s has %llu sectors, this disk "
+		    "%llu", addr, (unsigned long long)bak[2],
+		    (unsigned long long)pri[2]);
+		rc = -EINVAL;
+	} else if (rc == 0) {
+		if (source_is_primary(pri, bak))
+			rc = sync_source(p);
+		else
+			rc = sync_target(p, true);
+		if (rc != 0)
+			bt_diag_set(diag, -1, "recovery with replica %s failed: "
+			    "%s", addr, bt_strerror(rc));
+	} else {
+		bt_diag_set(diag, -1, "replica %s: handshake failed: %s",
+		    addr, bt_strerror(rc));
+	}
+	if (rc != 0) {
+		p->failed = true;
+		bt_net_conn_close(p->conn);
+		return rc;
+	}
+	pthread_mutex_lock(&p->mu);
+	p->streaming = true;
+	pthread_mutex_unlock(&p->mu);
+	pthread_mutex_lock(&r->mu);
+	p->acked = bt_blk_dev_write_index(r->dev);
+	pthread_mutex_unlock(&r->mu);
+	bt_log_info("blk", "replica %s in sync at write index %llu", addr,
+	    (unsigned long long)p->acked);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Backup side                                                        */
+/* ------------------------------------------------------------------ */
+
+static int
+backup_stream(struct peer *p)
+{
+	struct bt_blk_repl *r = p->r;
+	bt_blk_dev	   *dev = r->dev;
+	struct blk_entry   *ents = NULL;
+	size_t		    ecap = 0;
+	int		    rc;
+
+	for (;;) {
+		struct qmsg	   *m;
+		struct bt_serde_dec d;
+		uint64_t	    v[4];
+
+		rc = peer_recv(p, UINT64_MAX / 2, &m);
+		if (rc != 0)
+			break;
+		if (r->promoted) {
+			bt_free(m);
+			rc = BT_ECLOSED;
+			break;
+		}
+		if (m->kind == M_FLUSH) {
+			uint64_t w;
+
+			rc = get_u64s(m, v, 1);
+			bt_free(m);
+			if (rc == 0)
+				rc = bt__blk_flush_local(dev, &w);
+			if (rc == 0)
+				rc = send_u64s(p, M_ACK, &w, 1);
+			if (rc != 0)
+				break;
+			continue;
+		}
+		if (m->kind != M_WRITE) {
+			bt_free(m);
+			rc = -EPROTO;
+			break;
+		}
+		bt_serde_dec_init(&d, m->data, m->len, NULL, NULL);
+		rc = 0;
+		for (int i = 0; i < 4 && rc == 0; i++)
+			rc = bt_serde_get_uvarint(&d, &v[i]);
+		// v = widx, type, first sector, count
+		if (rc == 0 && (v[0] != bt_blk_dev_write_index(dev) + 1 ||
+			(v[1] != BLK_REC_WRITE && v[1] != BLK_REC_ZERO) ||
+			v[3] == 0 || v[3] > BT_BLK_REQ_MAX / BLK_SS ||
+			bt_serde_dec_remaining(&d) != v[3] * 28 +
+			(v[1] == BLK_REC_WRITE ? v[3] * BLK_SS : 0))) {
+			bt_log_error("blk", "primary %s sent write %llu out of "
+			    "order or malformed (expected %llu)", p->addr,
+			    (unsigned long long)v[0],
+			    (unsigned long long)(bt_blk_dev_write_index(dev) +
+			    1));
+			rc = -EPROTO;
+		}
+		if (rc == 0 && ecap < v[3]) {
+			bt_free(ents);
+			ents = bt_calloc(v[3], sizeof(*ents));
+			ecap = ents != NULL ? v[3] : 0;
+			if (ents == NULL)
+				rc = -ENOMEM;
+		}
+		for (uint64_t i = 0; rc == 0 && i < v[3]; i++) {
+			const uint8_t *w = d.ptr + d.off + i * 28;
+
+			memcpy(ents[i].nonce, w, BLK_NONCE_LEN);
+			memcpy(ents[i].tag, w + BLK_NONCE_LEN, BLK_TAG_LEN);
+			ents[i].widx = v[0];
+		}
+		if (rc == 0)
+			rc = bt__blk_dev_apply(dev, v[0], (int)v[1], v[2],
+			    (uint32_t)v[3], ents, d.ptr + d.off + v[3] * 28);
+		bt_free(m);
+		if (rc != 0)
+			break;
+	}
+	bt_free(ents);
+	return rc;
+}
+
+static void *
+backup_session(void *arg)
+{
+	struct peer	   *p = arg;
+	struct bt_blk_repl *r = p->r;
+	struct qmsg	   *m = NULL;
+	uint64_t	    pri[3], bak[3];
+	int		    rc;
+
+	rc = expect(p, M_HELLO, &m);
+	if (rc == 0)
+		rc = get_u64s(m, pri, 3);
+	bt_free(m);
+	if (rc == 0) {
+		pthread_mutex_lock(&r->mu);
+		if (pri[0] > r->ballot_seen)
+			r->ballot_seen = pri[0];
+		pthread_mutex_unlock(&r->mu);
+		bak[0] = bt_blk_dev_ballot(r->dev);
+		bak[1] = bt_blk_dev_write_index(r->dev);
+		bak[2] = r->dev->sectors;
+		rc = send_u64s(p, M_HELLO, bak, 3);
+	}
+	if (rc == 0 && pri[2] != bak[2])
+		rc = -EINVAL;
+	if (rc == 0) {
+		if (source_is_primary(pri, bak))
+			rc = sync_target(p, false);
+		else
+			rc = sync_source(p);
+	}
+	if (rc == 0) {
+		bt_log_info("blk", "primary %s connected; streaming from write "
+		    "index %llu", p->addr,
+		    (unsigned long long)bt_blk_dev_write_index(r->dev));
+		rc = backup_stream(p);
+	}
+	if (rc != 0 && rc != BT_ECLOSED)
+		bt_log_warn("blk", "primary link %s ended: %s", p->addr,
+		    bt_strerror(rc));
+	bt_net_conn_close(p->conn);
+	return NULL;
+}
+
+static void
+on_open(void *arg, bt_net_conn *c)
+{
+	struct bt_blk_repl *r = arg;
+	struct peer	   *p;
+	const char	   *pp = bt_net_conn_peer_path(c);
+
+	if (pp == NULL || !bt_path_within(pp, r->root_path)) {
+		bt_log_warn("blk", "refused replica peer %s: path %s is not "
+		    "within %s", bt_net_conn_addr(c), pp ? pp : "anonymous",
+		    r->root_path);
+		bt_net_conn_close(c);
+		return;
+	}
+	pthread_mutex_lock(&r->mu);
+	if (r->promoted || r->stopping) {
+		pthread_mutex_unlock(&r->mu);
+		bt_net_conn_close(c);
+		return;
+	}
+	pthread_mutex_unlock(&r->mu);
+	p = peer_new(r, bt_net_conn_addr(c));
+	if (p == NULL) {
+		bt_net_conn_close(c);
+		return;
+	}
+	bt_net_conn_hold(c);
+	p->conn = c;
+	bt_net_conn_set_data(c, p);
+	pthread_mutex_lock(&r->mu);
+	p->next = r->peers;
+	r->peers = p;
+	if (pthread_create(&p->thread, NULL, backup_session, p) == 0)
+		p->has_thread = true;
+	else
+		bt_net_conn_close(c);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                         */
+/* ------------------------------------------------------------------ */
+
+static int
+identity(struct bt_blk_repl *r, const uint8_t key[32], struct bt_diag *diag)
+{
+	uint8_t		    seed[32];
+	bt_key		   *root = NULL;
+	struct bt_principal rp, np;
+	char		    rs[BT_PRINCIPAL_STR_LEN + 1];
+	int64_t		    now = bt_time_now_s();
+	int		    rc;
+
+	rc = bt__blk_derive(key, "blocktree blk root", seed);
+	if (rc == 0)
+		rc = bt_key_from_seed(&root, BT_KEY_ED25519, seed);
+	bt_zeroize(seed, sizeof(seed));
+	if (rc == 0)
+		rc = bt_key_generate(&r->node_key, BT_KEY_ED25519);
+	if (rc != 0)
+		goto out;
+	bt_key_principal(root, &rp);
+	bt_principal_to_str(&rp, rs);
+	snprintf(r->root_path, sizeof(r->root_path), "/%s", rs);
+	bt_key_principal(r->node_key, &np);
+	{
+		char path[96];
+
+		snprintf(path, sizeof(path), "/%s/blk", rs);
+		rc = bt_cred_issue(&r->cred, root, NULL, &np, path, now - 3600,
+		    now + 10 * 365 * 86400LL);
+	}
+	if (rc != 0)
+		bt_diag_set(diag, -1, "cannot issue the node credential: %s",
+		    bt_strerror(rc));
+out:
+	bt_key_free(root);
+	return rc;
+}
+
+int
+bt_blk_repl_start(bt_blk_repl **out, bt_blk_dev *dev,
+    const struct bt_blk_repl_config *cfg, struct bt_diag *diag)
+{
+	struct bt_blk_repl  *r;
+	struct bt_net_config nc;
+	char		     path[96];
+	int		     rc;
+
+	if (cfg == NULL || cfg->version != 1)
+		return -EINVAL;
+	r = bt_zalloc(sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	r->dev = dev;
+	r->backup = cfg->listen != NULL;
+	r->timeout_ns = cfg->timeout_ns ? cfg->timeout_ns :
+	    30ull * 1000000000ull;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	bt_dbuf_init(&r->wbuf, REPL_MAX_FRAME);
+	rc = identity(r, cfg->key, diag);
+	if (rc != 0)
+		goto err;
+	snprintf(path, sizeof(path), "%s/blk", r->root_path);
+	memset(&nc, 0, sizeof(nc));
+	nc.version = 1;
+	nc.key = r->node_key;
+	nc.cred = r->cred;
+	nc.path = path;
+	nc.max_frame = REPL_MAX_FRAME;
+	nc.send_queue_max = REPL_QUEUE_MAX;
+	nc.allow_anonymous = false;
+	rc = bt_net_new(&r->net, &nc, diag);
+	if (rc != 0)
+		goto err;
+	if (r->backup) {
+		struct bt_net_handler h = {
+			.on_open = on_open,
+			.on_frame = on_frame,
+			.on_close = on_close,
+			.arg = r,
+		};
+
+		if (bt_blk_dev_role(dev) != BT_BLK_ROLE_BACKUP) {
+			rc = bt__blk_dev_set_role(dev, BT_BLK_ROLE_BACKUP,
+			    bt_blk_dev_ballot(dev), 0);
+			if (rc != 0)
+				goto err;
+		}
+		r->ballot_seen = bt_blk_dev_ballot(dev);
+		rc = bt_net_listen(r->net, cfg->listen, &h, r->addr,
+		    sizeof(r->addr), NULL, diag);
+		if (rc != 0)
+			goto err;
+	} else {
+		struct blk_hook hook = {
+			.arg = r,
+			.on_write = hook_write,
+			.on_flush = hook_flush,
+		};
+
+		if (bt_blk_dev_role(dev) != BT_BLK_ROLE_PRIMARY) {
+			bt_diag_set(diag, -1, "this disk is a backup; promote "
+			    "it, or serve it with --backup");
+			rc = -EINVAL;
+			goto err;
+		}
+		for (size_t i = 0; i < cfg->nreplicas; i++) {
+			rc = primary_connect(r, cfg->replicas[i], diag);
+			if (rc != 0)
+				goto err;
+		}
+		bt__blk_dev_set_hook(dev, &hook);
+	}
+	*out = r;
+	return 0;
+err:
+	bt_blk_repl_stop(r);
+	return rc;
+}
+
+const char *
+bt_blk_repl_addr(const bt_blk_repl *r)
+{
+	return r->backup ? r->addr : NULL;
+}
+
+int
+bt_blk_repl_promote(bt_blk_repl *r)
+{
+	uint64_t ballot;
+	int	 rc;
+
+	pthread_mutex_lock(&r->mu);
+	if (!r->backup || r->promoted) {
+		pthread_mutex_unlock(&r->mu);
+		return -EINVAL;
+	}
+	r->promoted = true;
+	ballot = r->ballot_seen;
+	if (bt_blk_dev_ballot(r->dev) > ballot)
+		ballot = bt_blk_dev_ballot(r->dev);
+	for (struct peer *p = r->peers; p != NULL; p = p->next)
+		bt_net_conn_close(p->conn);
+	pthread_mutex_unlock(&r->mu);
+	// Wait for the session threads so no write lands after the switch.
+	for (struct peer *p = r->peers; p != NULL; p = p->next) {
+		if (p->has_thread) {
+			pthread_join(p->thread, NULL);
+			p->has_thread = false;
+		}
+	}
+	rc = bt__blk_dev_set_role(r->dev, BT_BLK_ROLE_PRIMARY, ballot + 1, 0);
+	if (rc == 0)
+		bt_log_info("blk", "promoted to primary: ballot %llu, write "
+		    "index %llu", (unsigned long long)(ballot + 1),
+		    (unsigned long long)bt_blk_dev_write_index(r->dev));
+	return rc;
+}
+
+int
+bt_blk_repl_status(bt_blk_repl *r, struct bt_dbuf *out)
+{
+	uint64_t w = bt_blk_dev_write_index(r->dev);
+	int	 rc;
+
+	rc = bt_dbuf_printf(out, "role: %s\nballot: %llu\nwrite index: %llu\n",
+	    bt_blk_dev_role(r->dev) == BT_BLK_ROLE_BACKUP ? "backup" :
+	    "primary", (unsigned long long)bt_blk_dev_ballot(r->dev),
+	    (unsigned long long)w);
+	if (rc == 0 && r->backup)
+		rc = bt_dbuf_printf(out, "replica address: %s\n", r->addr);
+	pthread_mutex_lock(&r->mu);
+	if (rc == 0 && !r->backup && r->peers == NULL)
+		rc = bt_dbuf_printf(out, "replicas: none\n");
+	for (struct peer *p = r->peers; rc == 0 && p != NULL; p = p->next) {
+		if (r->backup)
+			rc = bt_dbuf_printf(out, "primary: %s%s\n", p->addr,
+			    p->closed ? " (disconnected)" : "");
+		else
+			rc = bt_dbuf_printf(out, "replica: %s acked %llu lag %llu"
+			    "%s\n", p->addr, (unsigned long long)p->acked,
+			    (unsigned long long)(w > p->acked ? w - p->acked :
+			    0), p->failed ? " FAILED" : "");
+	}
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+void
+bt_blk_repl_stop(bt_blk_repl *r)
+{
+	struct peer *p;
+
+	if (r == NULL)
+		return;
+	bt__blk_dev_set_hook(r->dev, NULL);
+	pthread_mutex_lock(&r->mu);
+	r->stopping = true;
+	for (p = r->peers; p != NULL; p = p->next) {
+		if (p->conn != NULL)
+			bt_net_conn_close(p->conn);
+	}
+	pthread_mutex_unlock(&r->mu);
+	for (p = r->peers; p != NULL; p = p->next) {
+		if (p->has_thread)
+			pthread_join(p->thread, NULL);
+	}
+	bt_net_free(r->net);
+	while ((p = r->peers) != NULL) {
+		r->peers = p->next;
+		peer_free(p);
+	}
+	bt_key_free(r->node_key);
+	bt_cred_free(r->cred);
+	bt_dbuf_fini(&r->wbuf);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	bt_free(r);
+}
