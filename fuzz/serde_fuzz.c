@@ -2,8 +2,9 @@
  * fuzz/serde_fuzz.c: libFuzzer target for the serde decoder (bt_fuzz
  * serde.decode, registered in src/serde/CMakeLists.txt).
  *
- * Decodes arbitrary bytes with the example schema of docs/serde.md (every
- * field kind, recursion through an optional struct) under tight limits.
+ * Decodes arbitrary bytes with the example schemas of docs/serde.md and
+ * src/serde/testschema.h (every field kind, every sequence element kind,
+ * recursion through an optional struct) under tight limits.
  * Properties checked, abort() on violation:
  *  1. a failed decode returns one of the documented errors, fills the diag
  *     and leaves the value all zero;
@@ -62,8 +63,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ex_note  note;
 	struct ex_entry entry;
+	struct ex_seqs  seqs;
 
 	check_one(&ex_note_schema, &note, sizeof(note), data, size);
 	check_one(&ex_entry_schema, &entry, sizeof(entry), data, size);
+	check_one(&ex_seqs_schema, &seqs, sizeof(seqs), data, size);
 	return 0;
 }

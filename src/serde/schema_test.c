@@ -586,6 +586,176 @@ test_single_byte_mutations_fail_or_round_trip(void **state)
 	assert_int_equal(bt_alloc_live(), live);
 }
 
+static uint8_t               seq_u8s[] = { 0, 0x80, 0xff };
+static uint32_t              seq_u32s[] = { 0, 128, UINT32_MAX };
+static int64_t               seq_i64s[] = { INT64_MIN, -1, 0, 1, INT64_MAX };
+static bool                  seq_bools[] = { true, false, true };
+static uint32_t              seq_f32s[] = { 1, 0xfffffffe };
+static uint64_t              seq_f64s[] = { 0x0102030405060708ULL };
+static struct bt_serde_bytes seq_blobs[]
+    = { { NULL, 0 }, { (uint8_t *)"ab", 2 } };
+static enum ex_kind seq_kinds[] = { EX_KIND_FILE, EX_KIND_TEXT };
+static uint8_t      seq_digests[2][4] = { { 1, 2, 3, 4 }, { 5, 6, 7, 8 } };
+
+static void
+fill_seqs(struct ex_seqs *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->u8s = seq_u8s;
+	v->nu8s = 3;
+	v->u32s = seq_u32s;
+	v->nu32s = 3;
+	v->i64s = seq_i64s;
+	v->ni64s = 5;
+	v->bools = seq_bools;
+	v->nbools = 3;
+	v->f32s = seq_f32s;
+	v->nf32s = 2;
+	v->f64s = seq_f64s;
+	v->nf64s = 1;
+	v->blobs = seq_blobs;
+	v->nblobs = 2;
+	v->kinds = seq_kinds;
+	v->nkinds = 2;
+	v->digests = seq_digests;
+	v->ndigests = 2;
+}
+
+static void
+test_sequences_of_every_element_kind_round_trip(void **state)
+{
+	/* Counts and elements, in field order. */
+	static const uint8_t want[] = { 0x03, 0x00, 0x80, 0xff, 0x03, 0x00,
+		0x80, 0x01, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x05, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x01, 0x00,
+		0x02, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0x01, 0x03, 0x01, 0x00, 0x01, 0x02, 0x01, 0x00, 0x00, 0x00,
+		0xfe, 0xff, 0xff, 0xff, 0x01, 0x08, 0x07, 0x06, 0x05, 0x04,
+		0x03, 0x02, 0x01, 0x02, 0x00, 0x02, 'a', 'b', 0x02, 0x02, 0x00,
+		0x02, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08 };
+	struct ex_seqs       src, got;
+	struct bt_dbuf       b, again;
+
+	(void)state;
+	fill_seqs(&src);
+	bt_dbuf_init(&b, 1 << 20);
+	assert_int_equal(bt_serde_encode(&b, &ex_seqs_schema, &src), 0);
+	assert_int_equal(b.len, sizeof(want));
+	assert_memory_equal(b.ptr, want, sizeof(want));
+	assert_int_equal(
+	    bt_serde_decode(&ex_seqs_schema, &got, b.ptr, b.len, NULL, NULL),
+	    0);
+	assert_int_equal(got.nu8s, 3);
+	assert_memory_equal(got.u8s, seq_u8s, sizeof(seq_u8s));
+	assert_memory_equal(got.u32s, seq_u32s, sizeof(seq_u32s));
+	assert_memory_equal(got.i64s, seq_i64s, sizeof(seq_i64s));
+	assert_memory_equal(got.bools, seq_bools, sizeof(seq_bools));
+	assert_memory_equal(got.f32s, seq_f32s, sizeof(seq_f32s));
+	assert_memory_equal(got.f64s, seq_f64s, sizeof(seq_f64s));
+	assert_int_equal(got.nblobs, 2);
+	assert_null(got.blobs[0].ptr);
+	assert_int_equal(got.blobs[1].len, 2);
+	assert_memory_equal(got.blobs[1].ptr, "ab", 2);
+	assert_memory_equal(got.kinds, seq_kinds, sizeof(seq_kinds));
+	assert_memory_equal(got.digests, seq_digests, sizeof(seq_digests));
+	bt_dbuf_init(&again, 1 << 20);
+	assert_int_equal(bt_serde_encode(&again, &ex_seqs_schema, &got), 0);
+	assert_int_equal(again.len, b.len);
+	assert_memory_equal(again.ptr, b.ptr, b.len);
+	bt_serde_free(&ex_seqs_schema, &got);
+	assert_zeroed(&got, sizeof(got));
+	bt_dbuf_fini(&again);
+	bt_dbuf_fini(&b);
+}
+
+static void
+test_sequence_elements_are_checked_like_fields(void **state)
+{
+	struct ex_seqs src, got;
+	struct bt_dbuf b;
+	struct bt_diag diag;
+	size_t         at;
+
+	(void)state;
+	fill_seqs(&src);
+	bt_dbuf_init(&b, 1 << 20);
+	assert_int_equal(bt_serde_encode(&b, &ex_seqs_schema, &src), 0);
+
+	// The second bool (offset 39) set to 2.
+	at = 39;
+	assert_int_equal(b.ptr[at], 0x00);
+	b.ptr[at] = 2;
+	assert_int_equal(
+	    bt_serde_decode(&ex_seqs_schema, &got, b.ptr, b.len, NULL, &diag),
+	    BT_ECORRUPT);
+	assert_non_null(strstr(diag.msg, "ex_seqs.bools: bool byte is 0x02"));
+	assert_int_equal(diag.off, 39);
+	assert_zeroed(&got, sizeof(got));
+	b.ptr[at] = 0;
+
+	// The first enum tag (offset 65) set to 3.
+	at = 65;
+	assert_int_equal(b.ptr[at], 0x02);
+	b.ptr[at] = 3;
+	assert_int_equal(
+	    bt_serde_decode(&ex_seqs_schema, &got, b.ptr, b.len, NULL, &diag),
+	    BT_ECORRUPT);
+	assert_non_null(strstr(diag.msg, "ex_seqs.kinds: enum tag 3"));
+	b.ptr[at] = 2;
+
+	// An enum element over its max is refused on encode too.
+	seq_kinds[1] = (enum ex_kind)7;
+	assert_int_equal(bt_serde_encode(&b, &ex_seqs_schema, &src), -EINVAL);
+	seq_kinds[1] = EX_KIND_TEXT;
+
+	// 3 fixed64 elements need 24 bytes: with fewer left it is ETRUNC
+	// before any allocation.
+	fill_seqs(&src);
+	src.nf64s = 0;
+	src.nblobs = src.nkinds = src.ndigests = 0;
+	bt_dbuf_reset(&b);
+	assert_int_equal(bt_serde_encode(&b, &ex_seqs_schema, &src), 0);
+	b.ptr[b.len - 4] = 3; // f64s count
+	assert_int_equal(
+	    bt_serde_decode(&ex_seqs_schema, &got, b.ptr, b.len, NULL, &diag),
+	    BT_ETRUNC);
+	assert_non_null(strstr(diag.msg, "3 elements of at least 8 bytes"));
+	bt_dbuf_fini(&b);
+}
+
+static int
+torture_seqs(void *arg)
+{
+	const struct bt_dbuf *b = arg;
+	struct ex_seqs        got;
+	int                   rc;
+
+	rc = bt_serde_decode(
+	    &ex_seqs_schema, &got, b->ptr, b->len, NULL, NULL);
+	if (rc != 0) {
+		assert_int_equal(rc, -ENOMEM);
+		assert_zeroed(&got, sizeof(got));
+		return rc;
+	}
+	bt_serde_free(&ex_seqs_schema, &got);
+	return 0;
+}
+
+static void
+test_sequence_decode_survives_allocation_torture(void **state)
+{
+	struct ex_seqs src;
+	struct bt_dbuf b;
+
+	(void)state;
+	fill_seqs(&src);
+	bt_dbuf_init(&b, 1 << 20);
+	assert_int_equal(bt_serde_encode(&b, &ex_seqs_schema, &src), 0);
+	// 9 arrays and 1 blob copy: 10 allocations, then success.
+	assert_int_equal(bt_test_alloc_torture(torture_seqs, &b, 100), 11);
+	bt_dbuf_fini(&b);
+}
+
 int
 main(void)
 {
@@ -612,6 +782,12 @@ main(void)
 		    test_decode_cursor_embeds_in_a_hand_written_format),
 		cmocka_unit_test(
 		    test_single_byte_mutations_fail_or_round_trip),
+		cmocka_unit_test(
+		    test_sequences_of_every_element_kind_round_trip),
+		cmocka_unit_test(
+		    test_sequence_elements_are_checked_like_fields),
+		cmocka_unit_test(
+		    test_sequence_decode_survives_allocation_torture),
 	};
 
 	return cmocka_run_group_tests_name("serde.schema", tests, NULL, NULL);

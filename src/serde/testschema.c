@@ -34,3 +34,18 @@ static const struct bt_serde_field ex_note_fields[] = {
 
 const struct bt_serde_schema ex_note_schema
     = BT_SERDE_SCHEMA(struct ex_note, ex_note_fields);
+
+static const struct bt_serde_field ex_seqs_fields[] = {
+	BT_SERDE_SEQ_OF(struct ex_seqs, u8s, nu8s, U8),
+	BT_SERDE_SEQ_OF(struct ex_seqs, u32s, nu32s, U32),
+	BT_SERDE_SEQ_OF(struct ex_seqs, i64s, ni64s, I64),
+	BT_SERDE_SEQ_OF(struct ex_seqs, bools, nbools, BOOL),
+	BT_SERDE_SEQ_OF(struct ex_seqs, f32s, nf32s, FIXED32),
+	BT_SERDE_SEQ_OF(struct ex_seqs, f64s, nf64s, FIXED64),
+	BT_SERDE_SEQ_OF(struct ex_seqs, blobs, nblobs, BYTES),
+	BT_SERDE_SEQ_ENUM(struct ex_seqs, kinds, nkinds, EX_KIND_FILE),
+	BT_SERDE_SEQ_RAW(struct ex_seqs, digests, ndigests),
+};
+
+const struct bt_serde_schema ex_seqs_schema
+    = BT_SERDE_SCHEMA(struct ex_seqs, ex_seqs_fields);

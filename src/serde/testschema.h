@@ -43,6 +43,29 @@ struct ex_note {
 	struct ex_note        *reply; /* optional struct, recursive */
 };
 
+/* Every kind of sequence element the note does not use. */
+struct ex_seqs {
+	uint8_t               *u8s;
+	size_t                 nu8s;
+	uint32_t              *u32s;
+	size_t                 nu32s;
+	int64_t               *i64s;
+	size_t                 ni64s;
+	bool                  *bools;
+	size_t                 nbools;
+	uint32_t              *f32s;
+	size_t                 nf32s;
+	uint64_t              *f64s;
+	size_t                 nf64s;
+	struct bt_serde_bytes *blobs;
+	size_t                 nblobs;
+	enum ex_kind          *kinds;
+	size_t                 nkinds;
+	uint8_t (*digests)[4];
+	size_t ndigests;
+};
+
+extern const struct bt_serde_schema ex_seqs_schema;
 extern const struct bt_serde_schema ex_entry_schema;
 extern const struct bt_serde_schema ex_note_schema;
 
