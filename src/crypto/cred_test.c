@@ -12,7 +12,7 @@
 
 #include "bt/crypto.h"
 #include "bt/serde.h"
-#include "testing.h"
+#include "testvec.h"
 
 #define NOW	((int64_t)1800000000)
 #define HOUR	((int64_t)3600)
@@ -685,6 +685,63 @@ test_cred_text_and_file_round_trip(void **state)
 	bt_cred_free(u);
 }
 
+static void
+golden_line(void *arg, int nf, char **fl)
+{
+	size_t sl, pl, el;
+	uint8_t *seed, *pub, *enc;
+	char rs[BT_PRINCIPAL_STR_LEN + 1], path[128];
+	struct bt_principal pr, pn;
+	struct bt_dbuf b;
+	struct bt_diag d;
+	bt_key *root, *node;
+	bt_cred *c, *c2;
+	int64_t nb = 0, exp = 0;
+	uint64_t v;
+	int *count = arg;
+
+	assert_int_equal(nf, 6);
+	seed = tv_hex(fl[1], &sl);
+	pub = tv_hex(fl[2], &pl);
+	enc = tv_hex(fl[5], &el);
+	assert_int_equal(bt_parse_u64(fl[3], &v), 0);
+	nb = (int64_t)v;
+	assert_int_equal(bt_parse_u64(fl[4], &v), 0);
+	exp = (int64_t)v;
+	assert_int_equal(bt_key_from_seed(&root, BT_KEY_ED25519, seed), 0);
+	assert_int_equal(bt_key_from_public(&node, BT_KEY_ED25519, pub, pl),
+	    0);
+	bt_key_principal(root, &pr);
+	bt_key_principal(node, &pn);
+	bt_principal_to_str(&pr, rs);
+	snprintf(path, sizeof(path), "/%s/node", rs);
+	assert_int_equal(bt_cred_issue(&c, root, NULL, &pn, path, nb, exp), 0);
+	bt_dbuf_init(&b, 1 << 20);
+	assert_int_equal(bt_cred_encode(c, &b), 0);
+	assert_int_equal(b.len, el);
+	assert_memory_equal(b.ptr, enc, el);
+	assert_int_equal(bt_cred_decode(&c2, enc, el, &d), 0);
+	assert_int_equal(bt_cred_verify(c2, path, nb, &d), 0);
+	bt_cred_free(c2);
+	bt_cred_free(c);
+	bt_dbuf_fini(&b);
+	bt_key_free(root);
+	bt_key_free(node);
+	bt_free(seed);
+	bt_free(pub);
+	bt_free(enc);
+	(*count)++;
+}
+
+static void
+test_cred_golden_encoding_is_stable(void **state)
+{
+	int count = 0;
+
+	assert_int_equal(tv_each("cred-golden.txt", golden_line, &count), 1);
+	assert_int_equal(count, 1);
+}
+
 /* Allocation torture. */
 
 struct torture {
@@ -768,6 +825,7 @@ main(void)
 		T(test_cred_chain_length_is_bounded),
 		T(test_cred_encoding_matches_the_documented_format),
 		T(test_cred_decode_rejects_malformed_input),
+		cmocka_unit_test(test_cred_golden_encoding_is_stable),
 		T(test_cred_text_and_file_round_trip),
 		T(test_cred_decode_and_issue_survive_allocation_failure),
 	};

@@ -33,6 +33,16 @@ size_t bt__crypto_pub_len(int alg);
 int bt__crypto_verify_raw(int alg, const uint8_t *pub, size_t publen,
     const void *msg, size_t len, const uint8_t *sig, size_t siglen);
 
+/*
+ * bt__crypto_key_parse parses key file text (len bytes, not necessarily
+ * NUL-terminated). With public_only, a private line is checked for form
+ * but not used. *had_private tells whether the text held one. Returns as
+ * bt_key_load, without the file errors. Used by bt_key_load and the fuzz
+ * target.
+ */
+int bt__crypto_key_parse(bt_key **out, const char *text, size_t len,
+    bool public_only, bool *had_private, struct bt_diag *diag);
+
 /* bt__crypto_ossl_err clears OpenSSL's error queue and maps it to an rc. */
 int bt__crypto_ossl_err(void);
 

@@ -474,13 +474,9 @@ field(const char *line, size_t n, const char *name, const char **val,
 	return true;
 }
 
-/*
- * parse_key parses key file text. With public_only, a private line is
- * accepted but ignored. *had_private tells whether the file held one.
- */
-static int
-parse_key(bt_key **out, const char *text, size_t len, bool public_only,
-    bool *had_private, struct bt_diag *diag)
+int
+bt__crypto_key_parse(bt_key **out, const char *text, size_t len,
+    bool public_only, bool *had_private, struct bt_diag *diag)
 {
 	uint8_t pub[BT_KEY_PUBLIC_MAX], seed[BT_KEY_SEED_LEN];
 	char algname[32];
@@ -624,8 +620,8 @@ load(bt_key **out, const char *path, bool public_only, struct bt_diag *diag)
 		    bt_strerror(rc));
 		goto out;
 	}
-	rc = parse_key(&k, buf, (size_t)st.st_size, public_only, &had_private,
-	    diag);
+	rc = bt__crypto_key_parse(&k, buf, (size_t)st.st_size, public_only,
+	    &had_private, diag);
 	if (rc != 0)
 		goto out;
 	// As ssh does: a private key others can read is no longer private,
