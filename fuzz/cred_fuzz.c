@@ -23,35 +23,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bt/crypto.h"
 #include "../src/crypto/crypto_int.h"
+#include "bt/crypto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bool
 decode_error_ok(int rc)
 {
-	return rc == BT_ETRUNC || rc == BT_ENONCANON || rc == BT_ECORRUPT ||
-	    rc == BT_ELIMIT || rc == BT_ECHAINLEN || rc == -ENOMEM;
+	return rc == BT_ETRUNC || rc == BT_ENONCANON || rc == BT_ECORRUPT
+	    || rc == BT_ELIMIT || rc == BT_ECHAINLEN || rc == -ENOMEM;
 }
 
 static bool
 verify_error_ok(int rc)
 {
-	return rc == 0 || rc == BT_EBADSIG || rc == BT_EEXPIRED ||
-	    rc == BT_ENOTYET || rc == BT_EPATH || rc == BT_ENOTROOTED ||
-	    rc == BT_ECHAINLEN || rc == BT_EALG || rc == -ENOMEM;
+	return rc == 0 || rc == BT_EBADSIG || rc == BT_EEXPIRED
+	    || rc == BT_ENOTYET || rc == BT_EPATH || rc == BT_ENOTROOTED
+	    || rc == BT_ECHAINLEN || rc == BT_EALG || rc == -ENOMEM;
 }
 
 static void
 check_cred(const bt_cred *c)
 {
 	static const int64_t times[] = { 0, 1800000000, INT64_MIN, INT64_MAX };
-	struct bt_principal p;
-	const bt_cred *l;
-	char sub[BT_PATH_MAX + 8];
-	size_t n;
-	int links = 0;
+	struct bt_principal  p;
+	const bt_cred       *l;
+	char                 sub[BT_PATH_MAX + 8];
+	size_t               n;
+	int                  links = 0;
 
 	for (l = c; l != NULL; l = bt_cred_parent(l)) {
 		links++;
@@ -82,28 +82,28 @@ check_binary(const uint8_t *data, size_t size)
 {
 	struct bt_diag d = { 0 };
 	struct bt_dbuf b, t;
-	bt_cred *c, *c2;
-	int rc;
+	bt_cred       *c, *c2;
+	int            rc;
 
 	rc = bt_cred_decode(&c, data, size, &d);
 	if (rc != 0) {
-		if (!decode_error_ok(rc) ||
-		    (rc != -ENOMEM && d.msg[0] == '\0'))
+		if (!decode_error_ok(rc)
+		    || (rc != -ENOMEM && d.msg[0] == '\0'))
 			abort();
 		return;
 	}
 	bt_dbuf_init(&b, size);
 	rc = bt_cred_encode(c, &b);
-	if (rc != 0 || b.len != size ||
-	    (size > 0 && memcmp(b.ptr, data, size) != 0))
+	if (rc != 0 || b.len != size
+	    || (size > 0 && memcmp(b.ptr, data, size) != 0))
 		abort();
 	bt_dbuf_init(&t, 4 * size + 64);
-	if (bt_cred_to_text(c, &t) != 0 ||
-	    bt_cred_from_text(&c2, t.ptr, t.len, NULL) != 0)
+	if (bt_cred_to_text(c, &t) != 0
+	    || bt_cred_from_text(&c2, t.ptr, t.len, NULL) != 0)
 		abort();
 	bt_dbuf_reset(&b);
-	if (bt_cred_encode(c2, &b) != 0 || b.len != size ||
-	    memcmp(b.ptr, data, size) != 0)
+	if (bt_cred_encode(c2, &b) != 0 || b.len != size
+	    || memcmp(b.ptr, data, size) != 0)
 		abort();
 	check_cred(c);
 	bt_cred_free(c2);
@@ -115,19 +115,19 @@ check_binary(const uint8_t *data, size_t size)
 static void
 check_key(const uint8_t *data, size_t size)
 {
-	struct bt_diag d = { 0 };
+	struct bt_diag      d = { 0 };
 	struct bt_principal p, q;
-	bool had_private = false, again = false;
-	bt_key *k, *k2;
-	int rc;
+	bool                had_private = false, again = false;
+	bt_key             *k, *k2;
+	int                 rc;
 
 	for (int pub = 0; pub < 2; pub++) {
-		rc = bt__crypto_key_parse(&k, (const char *)data, size, pub,
-		    &had_private, &d);
+		rc = bt__crypto_key_parse(
+		    &k, (const char *)data, size, pub, &had_private, &d);
 		if (rc != 0) {
-			if ((rc != BT_ECORRUPT && rc != BT_EALG &&
-				rc != -ENOMEM) ||
-			    (rc != -ENOMEM && d.msg[0] == '\0'))
+			if ((rc != BT_ECORRUPT && rc != BT_EALG
+			        && rc != -ENOMEM)
+			    || (rc != -ENOMEM && d.msg[0] == '\0'))
 				abort();
 			continue;
 		}
@@ -136,18 +136,19 @@ check_key(const uint8_t *data, size_t size)
 		// What parsed is a whole key: it re-parses from its own
 		// public form to the same principal.
 		{
-			char text[256];
+			char          text[256];
 			struct bt_buf raw = bt_key_public_raw(k);
-			char b64[BT_KEY_PUBLIC_MAX * 2];
-			int n;
+			char          b64[BT_KEY_PUBLIC_MAX * 2];
+			int           n;
 
 			bt_b64url_encode(b64, raw.ptr, raw.len);
 			n = snprintf(text, sizeof(text),
 			    "bt-key 1\nalg %s\npublic %s\n",
 			    bt_key_alg_name(bt_key_alg(k)), b64);
-			if (n <= 0 || (size_t)n >= sizeof(text) ||
-			    bt__crypto_key_parse(&k2, text, (size_t)n, true,
-				&again, NULL) != 0)
+			if (n <= 0 || (size_t)n >= sizeof(text)
+			    || bt__crypto_key_parse(
+			           &k2, text, (size_t)n, true, &again, NULL)
+			        != 0)
 				abort();
 			bt_key_principal(k, &p);
 			bt_key_principal(k2, &q);
@@ -163,14 +164,14 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct bt_diag d = { 0 };
-	bt_cred *c;
-	int rc;
+	bt_cred       *c;
+	int            rc;
 
 	if (size >= 7 && memcmp(data, "bt-cred", 7) == 0) {
 		rc = bt_cred_from_text(&c, data, size, &d);
 		if (rc != 0) {
-			if (!decode_error_ok(rc) ||
-			    (rc != -ENOMEM && d.msg[0] == '\0'))
+			if (!decode_error_ok(rc)
+			    || (rc != -ENOMEM && d.msg[0] == '\0'))
 				abort();
 			return 0;
 		}

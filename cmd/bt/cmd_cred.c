@@ -14,35 +14,38 @@
 #include "bt/crypto.h"
 #include "cmd.h"
 
-static const char usage[] =
-    "usage: bt cred issue --key KEY [--cred CRED] --to PRINCIPAL --path PATH\n"
-    "                     [--expires WHEN] [--not-before WHEN] -o FILE\n"
-    "       bt cred show FILE\n"
-    "       bt cred verify FILE --path PATH [--to PRINCIPAL] [--at WHEN]\n"
-    "\n"
-    "Issue, show and verify credentials (writecaps). A credential lets a\n"
-    "principal act at a path; it is signed by the path's root key, or by a\n"
-    "key holding a credential for an enclosing path (delegation narrows).\n"
-    "\n"
-    "examples:\n"
-    "  R=$(bt key new -o root.key); N=$(bt key new -o node.key)\n"
-    "  bt cred issue --key root.key --to $N --path /$R/node -o node.cred\n"
-    "  bt cred verify node.cred --path /$R/node/echo\n";
+static const char usage[]
+    = "usage: bt cred issue --key KEY [--cred CRED] --to PRINCIPAL --path "
+      "PATH\n"
+      "                     [--expires WHEN] [--not-before WHEN] -o FILE\n"
+      "       bt cred show FILE\n"
+      "       bt cred verify FILE --path PATH [--to PRINCIPAL] [--at WHEN]\n"
+      "\n"
+      "Issue, show and verify credentials (writecaps). A credential lets a\n"
+      "principal act at a path; it is signed by the path's root key, or by a\n"
+      "key holding a credential for an enclosing path (delegation narrows).\n"
+      "\n"
+      "examples:\n"
+      "  R=$(bt key new -o root.key); N=$(bt key new -o node.key)\n"
+      "  bt cred issue --key root.key --to $N --path /$R/node -o node.cred\n"
+      "  bt cred verify node.cred --path /$R/node/echo\n";
 
-static const char usage_issue[] =
-    "usage: bt cred issue --key KEY [--cred CRED] --to PRINCIPAL --path PATH\n"
-    "                     [--expires WHEN] [--not-before WHEN] -o FILE\n"
-    "\n"
-    "Issue a credential for PRINCIPAL (or the key in a key file) at PATH,\n"
-    "signed by KEY. Without --cred, KEY must be the root of PATH (its\n"
-    "principal is PATH's first component). With --cred, KEY's own\n"
-    "credential is carried along and PATH must lie within its path.\n"
-    "WHEN is relative to now (1h, 30d, -2h, 0) or @SECONDS since the epoch.\n"
-    "\n"
-    "examples:\n"
-    "  bt cred issue --key root.key --to $N --path /$R/node -o node.cred\n"
-    "  bt cred issue --key node.key --cred node.cred --to $U \\\n"
-    "      --path /$R/node/users/u1 --expires 7d -o u1.cred\n";
+static const char usage_issue[]
+    = "usage: bt cred issue --key KEY [--cred CRED] --to PRINCIPAL --path "
+      "PATH\n"
+      "                     [--expires WHEN] [--not-before WHEN] -o FILE\n"
+      "\n"
+      "Issue a credential for PRINCIPAL (or the key in a key file) at PATH,\n"
+      "signed by KEY. Without --cred, KEY must be the root of PATH (its\n"
+      "principal is PATH's first component). With --cred, KEY's own\n"
+      "credential is carried along and PATH must lie within its path.\n"
+      "WHEN is relative to now (1h, 30d, -2h, 0) or @SECONDS since the "
+      "epoch.\n"
+      "\n"
+      "examples:\n"
+      "  bt cred issue --key root.key --to $N --path /$R/node -o node.cred\n"
+      "  bt cred issue --key node.key --cred node.cred --to $U \\\n"
+      "      --path /$R/node/users/u1 --expires 7d -o u1.cred\n";
 
 static const struct bt_opt opts_issue[] = {
 	{ "key", 'k', BT_OPT_STR, NULL, "the issuer's key file" },
@@ -57,26 +60,28 @@ static const struct bt_opt opts_issue[] = {
 	{ "output", 'o', BT_OPT_STR, NULL, "the credential file to write" },
 };
 
-static const char usage_show[] =
-    "usage: bt cred show FILE\n"
-    "\n"
-    "Print each link of a credential chain, leaf first: the principal it\n"
-    "is issued to, its path, validity and issuer. Showing checks nothing;\n"
-    "use `bt cred verify`.\n"
-    "\n"
-    "example:\n"
-    "  bt cred show node.cred\n";
+static const char usage_show[]
+    = "usage: bt cred show FILE\n"
+      "\n"
+      "Print each link of a credential chain, leaf first: the principal it\n"
+      "is issued to, its path, validity and issuer. Showing checks nothing;\n"
+      "use `bt cred verify`.\n"
+      "\n"
+      "example:\n"
+      "  bt cred show node.cred\n";
 
-static const char usage_verify[] =
-    "usage: bt cred verify FILE --path PATH [--to PRINCIPAL] [--at WHEN]\n"
-    "\n"
-    "Check that the credential lets its principal act at PATH now (or at\n"
-    "WHEN): every signature verifies, the chain starts at PATH's root, each\n"
-    "link lies within its issuer's path, and none has expired. Exits 0 when\n"
-    "valid, 1 with the reason when not.\n"
-    "\n"
-    "example:\n"
-    "  bt cred verify node.cred --path /$R/node/echo\n";
+static const char usage_verify[]
+    = "usage: bt cred verify FILE --path PATH [--to PRINCIPAL] [--at WHEN]\n"
+      "\n"
+      "Check that the credential lets its principal act at PATH now (or at\n"
+      "WHEN): every signature verifies, the chain starts at PATH's root, "
+      "each\n"
+      "link lies within its issuer's path, and none has expired. Exits 0 "
+      "when\n"
+      "valid, 1 with the reason when not.\n"
+      "\n"
+      "example:\n"
+      "  bt cred verify node.cred --path /$R/node/echo\n";
 
 static const struct bt_opt opts_verify[] = {
 	{ "path", 'p', BT_OPT_STR, NULL, "the path to check" },
@@ -96,7 +101,7 @@ static int
 parse_when(const char *s, int64_t now, int64_t *out)
 {
 	uint64_t v;
-	int sign = 1;
+	int      sign = 1;
 
 	if (s[0] == '@') {
 		if (bt_parse_u64(s + 1, &v) != 0 || v > INT64_MAX)
@@ -121,10 +126,10 @@ static void
 fmt_time(char *buf, size_t cap, int64_t t)
 {
 	struct tm tm;
-	time_t tt = (time_t)t;
+	time_t    tt = (time_t)t;
 
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (gmtime_r(&tt, &tm) == NULL
+	    || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(buf, cap, "@%lld", (long long)t);
 }
 
@@ -133,8 +138,8 @@ static int
 parse_to(const char *s, struct bt_principal *out)
 {
 	struct bt_diag d;
-	bt_key *k;
-	int rc;
+	bt_key        *k;
+	int            rc;
 
 	if (bt_principal_from_str(out, s) == 0)
 		return 0;
@@ -142,7 +147,8 @@ parse_to(const char *s, struct bt_principal *out)
 	rc = bt_key_load_public(&k, s, &d);
 	if (rc == -ENOENT) {
 		return bt_cmd_err("'%s' is neither a principal (43 characters "
-				  "of base64url) nor a key file", s);
+		                  "of base64url) nor a key file",
+		    s);
 	}
 	if (rc != 0)
 		return bt_cmd_err("%s", d.msg[0] ? d.msg : bt_strerror(rc));
@@ -155,7 +161,7 @@ static int
 load_cred(bt_cred **out, const char *file)
 {
 	struct bt_diag d;
-	int rc;
+	int            rc;
 
 	bt_diag_clear(&d);
 	rc = bt_cred_load(out, file, &d);
@@ -165,7 +171,8 @@ load_cred(bt_cred **out, const char *file)
 		return bt_cmd_err("%s", d.msg);
 	if (d.off >= 0) {
 		return bt_cmd_err("credential file '%s' is malformed at byte "
-				  "%lld: %s", file, (long long)d.off, d.msg);
+		                  "%lld: %s",
+		    file, (long long)d.off, d.msg);
 	}
 	return bt_cmd_err("credential file '%s' is malformed: %s", file,
 	    d.msg[0] ? d.msg : bt_strerror(rc));
@@ -174,18 +181,19 @@ load_cred(bt_cred **out, const char *file)
 static int
 cred_issue(int argc, char **argv)
 {
-	const char *keyf, *credf, *to, *path, *out;
+	const char         *keyf, *credf, *to, *path, *out;
 	struct bt_principal top, kp;
-	char kstr[BT_PRINCIPAL_STR_LEN + 1];
-	int64_t now = bt_time_now_s(), nb, exp;
-	struct bt_diag d;
-	bt_cred *parent = NULL, *c = NULL;
-	bt_key *k = NULL;
-	bt_config *cfg;
-	int ex, rc;
+	char                kstr[BT_PRINCIPAL_STR_LEN + 1];
+	int64_t             now = bt_time_now_s(), nb, exp;
+	struct bt_diag      d;
+	bt_cred            *parent = NULL, *c = NULL;
+	bt_key             *k = NULL;
+	bt_config          *cfg;
+	int                 ex, rc;
 
 	if (bt_cmd_parse(&cfg, usage_issue, opts_issue, N(opts_issue), argc,
-		argv, BT_CONFIG_ARGS_ONLY, &ex) != 0)
+	        argv, BT_CONFIG_ARGS_ONLY, &ex)
+	    != 0)
 		return ex;
 	keyf = bt_config_str(cfg, "key");
 	credf = bt_config_str(cfg, "cred");
@@ -198,19 +206,22 @@ cred_issue(int argc, char **argv)
 		goto out;
 	}
 	if (keyf == NULL || to == NULL || path == NULL || out == NULL) {
-		ex = bt_cmd_usage(usage_issue, "--key, --to, --path and -o "
-					       "are required");
+		ex = bt_cmd_usage(usage_issue,
+		    "--key, --to, --path and -o "
+		    "are required");
 		goto out;
 	}
 	if (parse_when(bt_config_str(cfg, "not-before"), now, &nb) != 0) {
-		ex = bt_cmd_usage(usage_issue, "--not-before '%s' is not a "
-					       "time (like -1h, 0 or @SECONDS)",
+		ex = bt_cmd_usage(usage_issue,
+		    "--not-before '%s' is not a "
+		    "time (like -1h, 0 or @SECONDS)",
 		    bt_config_str(cfg, "not-before"));
 		goto out;
 	}
 	if (parse_when(bt_config_str(cfg, "expires"), now, &exp) != 0) {
-		ex = bt_cmd_usage(usage_issue, "--expires '%s' is not a time "
-					       "(like 30d, 1y or @SECONDS)",
+		ex = bt_cmd_usage(usage_issue,
+		    "--expires '%s' is not a time "
+		    "(like 30d, 1y or @SECONDS)",
 		    bt_config_str(cfg, "expires"));
 		goto out;
 	}
@@ -220,8 +231,9 @@ cred_issue(int argc, char **argv)
 		goto out;
 	}
 	if (exp <= nb) {
-		ex = bt_cmd_err("the credential would expire before it becomes "
-				"valid (check --expires and --not-before)");
+		ex = bt_cmd_err(
+		    "the credential would expire before it becomes "
+		    "valid (check --expires and --not-before)");
 		goto out;
 	}
 	ex = parse_to(to, &top);
@@ -245,26 +257,28 @@ cred_issue(int argc, char **argv)
 		break;
 	case BT_ENOTROOTED:
 		ex = bt_cmd_err("key '%s' (%s) is not the root of '%s'; pass "
-				"--cred with a credential for the key",
+		                "--cred with a credential for the key",
 		    keyf, kstr, path);
 		goto out;
 	case BT_EPERM:
 		ex = bt_cmd_err("credential '%s' is not issued to key '%s' "
-				"(%s)", credf, keyf, kstr);
+		                "(%s)",
+		    credf, keyf, kstr);
 		goto out;
 	case BT_EPATH:
 		ex = bt_cmd_err("'%s' is not within '%s', the path of "
-				"credential '%s' (delegation can only narrow)",
+		                "credential '%s' (delegation can only narrow)",
 		    path, bt_cred_path(parent), credf);
 		goto out;
 	case BT_ECHAINLEN:
-		ex = bt_cmd_err("credential '%s' already has %d links; a chain "
-				"may have at most %d", credf,
-		    bt_cred_chain_len(parent), BT_CRED_CHAIN_MAX);
+		ex = bt_cmd_err(
+		    "credential '%s' already has %d links; a chain "
+		    "may have at most %d",
+		    credf, bt_cred_chain_len(parent), BT_CRED_CHAIN_MAX);
 		goto out;
 	default:
-		ex = bt_cmd_err("cannot issue the credential: %s",
-		    bt_strerror(rc));
+		ex = bt_cmd_err(
+		    "cannot issue the credential: %s", bt_strerror(rc));
 		goto out;
 	}
 	if (parent != NULL) {
@@ -272,7 +286,7 @@ cred_issue(int argc, char **argv)
 		// the chain is the one that counts; say so rather than let a
 		// "1y" credential die with its parent unexpectedly.
 		int64_t first = exp;
-		char t[40];
+		char    t[40];
 
 		for (const bt_cred *l = parent; l != NULL;
 		     l = bt_cred_parent(l)) {
@@ -281,8 +295,9 @@ cred_issue(int argc, char **argv)
 		}
 		if (first < exp) {
 			fmt_time(t, sizeof(t), first);
-			fprintf(stderr, "bt: note: the issuer's chain expires "
-					"at %s, and this credential with it\n",
+			fprintf(stderr,
+			    "bt: note: the issuer's chain expires "
+			    "at %s, and this credential with it\n",
 			    t);
 		}
 	}
@@ -303,15 +318,16 @@ out:
 static int
 cred_show(int argc, char **argv)
 {
-	char s[BT_PRINCIPAL_STR_LEN + 1], t1[40], t2[40];
+	char                s[BT_PRINCIPAL_STR_LEN + 1], t1[40], t2[40];
 	struct bt_principal p;
-	const bt_cred *l;
-	bt_cred *c = NULL;
-	bt_config *cfg;
-	int ex, i = 1;
+	const bt_cred      *l;
+	bt_cred            *c = NULL;
+	bt_config          *cfg;
+	int                 ex, i = 1;
 
 	if (bt_cmd_parse(&cfg, usage_show, NULL, 0, argc, argv,
-		BT_CONFIG_ARGS_ONLY, &ex) != 0)
+	        BT_CONFIG_ARGS_ONLY, &ex)
+	    != 0)
 		return ex;
 	if (bt_config_npos(cfg) != 1) {
 		ex = bt_cmd_usage(usage_show, "'bt cred show' takes one FILE");
@@ -353,29 +369,33 @@ out:
 static int
 cred_verify(int argc, char **argv)
 {
-	char s[BT_PRINCIPAL_STR_LEN + 1], t[40];
+	char                s[BT_PRINCIPAL_STR_LEN + 1], t[40];
 	struct bt_principal want, got;
-	const char *file, *path, *to, *at;
-	int64_t now = bt_time_now_s();
-	struct bt_diag d;
-	bt_cred *c = NULL;
-	bt_config *cfg;
-	int ex, rc;
+	const char         *file, *path, *to, *at;
+	int64_t             now = bt_time_now_s();
+	struct bt_diag      d;
+	bt_cred            *c = NULL;
+	bt_config          *cfg;
+	int                 ex, rc;
 
 	if (bt_cmd_parse(&cfg, usage_verify, opts_verify, N(opts_verify), argc,
-		argv, BT_CONFIG_ARGS_ONLY, &ex) != 0)
+	        argv, BT_CONFIG_ARGS_ONLY, &ex)
+	    != 0)
 		return ex;
 	path = bt_config_str(cfg, "path");
 	to = bt_config_str(cfg, "to");
 	at = bt_config_str(cfg, "at");
 	if (bt_config_npos(cfg) != 1 || path == NULL) {
-		ex = bt_cmd_usage(usage_verify, "'bt cred verify' takes one "
-						"FILE and --path PATH");
+		ex = bt_cmd_usage(usage_verify,
+		    "'bt cred verify' takes one "
+		    "FILE and --path PATH");
 		goto out;
 	}
 	if (at != NULL && parse_when(at, now, &now) != 0) {
-		ex = bt_cmd_usage(usage_verify, "--at '%s' is not a time "
-						"(like -1h or @SECONDS)", at);
+		ex = bt_cmd_usage(usage_verify,
+		    "--at '%s' is not a time "
+		    "(like -1h or @SECONDS)",
+		    at);
 		goto out;
 	}
 	file = bt_config_pos(cfg, 0);
@@ -385,9 +405,9 @@ cred_verify(int argc, char **argv)
 	bt_diag_clear(&d);
 	rc = bt_cred_verify(c, path, now, &d);
 	if (rc != 0) {
-		ex = bt_cmd_err("credential '%s' is not valid for '%s': %s (%s)",
-		    file, path, d.msg[0] ? d.msg : bt_strerror(rc),
-		    bt_strerror(rc));
+		ex = bt_cmd_err(
+		    "credential '%s' is not valid for '%s': %s (%s)", file,
+		    path, d.msg[0] ? d.msg : bt_strerror(rc), bt_strerror(rc));
 		goto out;
 	}
 	bt_cred_principal(c, &got);
@@ -398,7 +418,8 @@ cred_verify(int argc, char **argv)
 			goto out;
 		if (!bt_principal_equal(&want, &got)) {
 			ex = bt_cmd_err("credential '%s' is issued to %s, not "
-					"to '%s'", file, s, to);
+			                "to '%s'",
+			    file, s, to);
 			goto out;
 		}
 	}

@@ -15,57 +15,58 @@
 #include "bt/crypto.h"
 #include "cmd.h"
 
-static const char usage[] =
-    "usage: bt key new [-o FILE] [--force]\n"
-    "       bt key show FILE\n"
-    "\n"
-    "Make and show Ed25519 keys. A key's principal (43 characters of\n"
-    "base64url) is the SHA-256 of its algorithm tag and public key; it is\n"
-    "the first component of every path the key is root of.\n"
-    "\n"
-    "examples:\n"
-    "  bt key new -o root.key\n"
-    "  bt key show root.key\n";
+static const char usage[]
+    = "usage: bt key new [-o FILE] [--force]\n"
+      "       bt key show FILE\n"
+      "\n"
+      "Make and show Ed25519 keys. A key's principal (43 characters of\n"
+      "base64url) is the SHA-256 of its algorithm tag and public key; it is\n"
+      "the first component of every path the key is root of.\n"
+      "\n"
+      "examples:\n"
+      "  bt key new -o root.key\n"
+      "  bt key show root.key\n";
 
-static const char usage_new[] =
-    "usage: bt key new [-o FILE] [--force]\n"
-    "\n"
-    "Make a new Ed25519 key and print its principal as the last line.\n"
-    "With -o the key is saved to FILE with mode 0600 (an existing FILE is\n"
-    "kept unless --force). Without -o the key is not saved anywhere.\n"
-    "\n"
-    "example:\n"
-    "  P=$(bt key new -o root.key) && echo \"root path: /$P\"\n";
+static const char usage_new[]
+    = "usage: bt key new [-o FILE] [--force]\n"
+      "\n"
+      "Make a new Ed25519 key and print its principal as the last line.\n"
+      "With -o the key is saved to FILE with mode 0600 (an existing FILE is\n"
+      "kept unless --force). Without -o the key is not saved anywhere.\n"
+      "\n"
+      "example:\n"
+      "  P=$(bt key new -o root.key) && echo \"root path: /$P\"\n";
 
 static const struct bt_opt opts_new[] = {
 	{ "output", 'o', BT_OPT_STR, NULL, "file to save the key to (0600)" },
 	{ "force", 0, BT_OPT_FLAG, NULL, "replace an existing FILE" },
 };
 
-static const char usage_show[] =
-    "usage: bt key show FILE\n"
-    "\n"
-    "Print a key file's principal, algorithm and public key. A file that\n"
-    "holds a private key and is accessible by group or others is refused.\n"
-    "\n"
-    "example:\n"
-    "  bt key show root.key\n";
+static const char usage_show[]
+    = "usage: bt key show FILE\n"
+      "\n"
+      "Print a key file's principal, algorithm and public key. A file that\n"
+      "holds a private key and is accessible by group or others is refused.\n"
+      "\n"
+      "example:\n"
+      "  bt key show root.key\n";
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static int
 key_new(int argc, char **argv)
 {
-	char pstr[BT_PRINCIPAL_STR_LEN + 1];
+	char                pstr[BT_PRINCIPAL_STR_LEN + 1];
 	struct bt_principal p;
-	const char *out;
-	bt_config *cfg;
-	bt_key *k = NULL;
-	struct stat st;
-	int ex, rc;
+	const char         *out;
+	bt_config          *cfg;
+	bt_key             *k = NULL;
+	struct stat         st;
+	int                 ex, rc;
 
 	if (bt_cmd_parse(&cfg, usage_new, opts_new, N(opts_new), argc, argv,
-		BT_CONFIG_ARGS_ONLY, &ex) != 0)
+	        BT_CONFIG_ARGS_ONLY, &ex)
+	    != 0)
 		return ex;
 	if (bt_config_npos(cfg) != 0) {
 		ex = bt_cmd_usage(usage_new, "unexpected argument '%s'",
@@ -73,10 +74,11 @@ key_new(int argc, char **argv)
 		goto out;
 	}
 	out = bt_config_str(cfg, "output");
-	if (out != NULL && !bt_config_flag(cfg, "force") &&
-	    lstat(out, &st) == 0) {
+	if (out != NULL && !bt_config_flag(cfg, "force")
+	    && lstat(out, &st) == 0) {
 		ex = bt_cmd_err("'%s' already exists; not replacing a key "
-				"(use --force to replace it)", out);
+		                "(use --force to replace it)",
+		    out);
 		goto out;
 	}
 	rc = bt_key_generate(&k, BT_KEY_ED25519);
@@ -92,8 +94,9 @@ key_new(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		fputs("bt: note: the private key was not saved (use -o FILE to "
-		      "keep it)\n",
+		fputs(
+		    "bt: note: the private key was not saved (use -o FILE to "
+		    "keep it)\n",
 		    stderr);
 	}
 	bt_key_principal(k, &p);
@@ -111,7 +114,7 @@ static int
 load_key_for_cmd(bt_key **out, const char *file)
 {
 	struct bt_diag d;
-	int rc;
+	int            rc;
 
 	bt_diag_clear(&d);
 	rc = bt_key_load(out, file, &d);
@@ -128,13 +131,14 @@ key_show(int argc, char **argv)
 {
 	char pstr[BT_PRINCIPAL_STR_LEN + 1], pub[BT_KEY_PUBLIC_MAX * 2];
 	struct bt_principal p;
-	struct bt_buf raw;
-	bt_config *cfg;
-	bt_key *k = NULL;
-	int ex;
+	struct bt_buf       raw;
+	bt_config          *cfg;
+	bt_key             *k = NULL;
+	int                 ex;
 
 	if (bt_cmd_parse(&cfg, usage_show, NULL, 0, argc, argv,
-		BT_CONFIG_ARGS_ONLY, &ex) != 0)
+	        BT_CONFIG_ARGS_ONLY, &ex)
+	    != 0)
 		return ex;
 	if (bt_config_npos(cfg) != 1) {
 		ex = bt_cmd_usage(usage_show, "'bt key show' takes one FILE");

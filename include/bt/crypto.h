@@ -40,9 +40,9 @@ enum bt_key_alg {
 	BT_KEY_ED25519 = 1,
 };
 
-#define BT_KEY_SEED_LEN	   32  /* bt_key_from_seed input */
-#define BT_KEY_PUBLIC_MAX  64  /* largest raw public key of any alg */
-#define BT_KEY_SIG_MAX	   128 /* largest signature of any alg */
+#define BT_KEY_SEED_LEN    32 /* bt_key_from_seed input */
+#define BT_KEY_PUBLIC_MAX  64 /* largest raw public key of any alg */
+#define BT_KEY_SIG_MAX     128 /* largest signature of any alg */
 #define BT_ED25519_PUB_LEN 32
 #define BT_ED25519_SIG_LEN 64
 
@@ -54,8 +54,8 @@ typedef struct bt_key bt_key;
  * bt_key_sig_len returns the signature length of alg, 0 if unknown.
  */
 BT_API const char *bt_key_alg_name(int alg);
-BT_API int	   bt_key_alg_from_name(const char *name);
-BT_API size_t	   bt_key_sig_len(int alg);
+BT_API int         bt_key_alg_from_name(const char *name);
+BT_API size_t      bt_key_sig_len(int alg);
 
 /*
  * bt_key_generate makes a new key pair of algorithm alg from the system's
@@ -71,16 +71,16 @@ BT_API int bt_key_generate(bt_key **out, int alg);
  * root key from a device key this way). seed is borrowed and not kept; the
  * caller should zeroize it. Returns as bt_key_generate.
  */
-BT_API int bt_key_from_seed(bt_key **out, int alg,
-    const uint8_t seed[BT_KEY_SEED_LEN]);
+BT_API int bt_key_from_seed(
+    bt_key **out, int alg, const uint8_t seed[BT_KEY_SEED_LEN]);
 
 /*
  * bt_key_from_public makes a public-only key (it can verify, not sign) from
  * the raw public key of alg (32 bytes for Ed25519). Returns 0 and *out;
  * BT_EALG; -EINVAL for a wrong length or a key OpenSSL rejects; -ENOMEM.
  */
-BT_API int bt_key_from_public(bt_key **out, int alg, const void *raw,
-    size_t len);
+BT_API int bt_key_from_public(
+    bt_key **out, int alg, const void *raw, size_t len);
 
 /*
  * bt_key_dup makes an independent copy of k (with its private half, if
@@ -130,8 +130,8 @@ BT_API int bt_key_load(bt_key **out, const char *path, struct bt_diag *diag);
  * its public half (so it does not check the file's mode). Errors as
  * bt_key_load, without BT_EPERM.
  */
-BT_API int bt_key_load_public(bt_key **out, const char *path,
-    struct bt_diag *diag);
+BT_API int bt_key_load_public(
+    bt_key **out, const char *path, struct bt_diag *diag);
 
 /* bt_key_alg returns k's algorithm tag. */
 BT_API int bt_key_alg(const bt_key *k);
@@ -190,8 +190,8 @@ BT_API void bt_key_principal(const bt_key *k, struct bt_principal *out);
  * whether or not crypto/ knows alg (the rule does not depend on it).
  * Returns 0, or -EIO if hashing failed.
  */
-BT_API int bt_principal_of(struct bt_principal *out, int alg,
-    const void *raw, size_t len);
+BT_API int bt_principal_of(
+    struct bt_principal *out, int alg, const void *raw, size_t len);
 
 /*
  * bt_principal_to_str writes the 43 characters and a NUL to out.
@@ -200,13 +200,13 @@ BT_API int bt_principal_of(struct bt_principal *out, int alg,
  * else, including non-zero trailing bits, is -EINVAL. *out is written only
  * on success.
  */
-BT_API void bt_principal_to_str(const struct bt_principal *p,
-    char out[BT_PRINCIPAL_STR_LEN + 1]);
-BT_API int  bt_principal_from_str(struct bt_principal *out, const char *s);
-BT_API int  bt_principal_from_strn(struct bt_principal *out, const char *s,
-     size_t len);
-BT_API bool bt_principal_equal(const struct bt_principal *a,
-    const struct bt_principal *b);
+BT_API void bt_principal_to_str(
+    const struct bt_principal *p, char out[BT_PRINCIPAL_STR_LEN + 1]);
+BT_API int bt_principal_from_str(struct bt_principal *out, const char *s);
+BT_API int bt_principal_from_strn(
+    struct bt_principal *out, const char *s, size_t len);
+BT_API bool bt_principal_equal(
+    const struct bt_principal *a, const struct bt_principal *b);
 
 /* --------------------------------------------------------------------- */
 /* Hashes, key derivation, randomness                                    */
@@ -258,9 +258,9 @@ BT_API int bt_random(void *buf, size_t n);
 /* AEAD: AES-256-GCM                                                     */
 /* --------------------------------------------------------------------- */
 
-#define BT_AEAD_KEY_LEN	  32
+#define BT_AEAD_KEY_LEN   32
 #define BT_AEAD_NONCE_LEN 12
-#define BT_AEAD_TAG_LEN	  16
+#define BT_AEAD_TAG_LEN   16
 
 /*
  * A bt_aead holds one AES-256-GCM key, expanded once, and an OpenSSL cipher
@@ -312,7 +312,7 @@ BT_API void bt_aead_free(bt_aead *a);
  * "/<root>" alone is a valid path: the whole of root's domain.
  */
 #define BT_PATH_COMPONENT_MAX 255
-#define BT_PATH_MAX	      4096
+#define BT_PATH_MAX           4096
 #define BT_PATH_DEPTH_MAX     64
 
 /*
@@ -347,7 +347,7 @@ BT_API bool bt_path_within(const char *child, const char *parent);
  * A chain is the leaf plus its issuers' credentials, at most
  * BT_CRED_CHAIN_MAX links. A bt_cred is immutable once made.
  */
-#define BT_CRED_CHAIN_MAX 8
+#define BT_CRED_CHAIN_MAX   8
 #define BT_CRED_ENCODED_MAX 65536 /* bt_cred_decode refuses longer input */
 
 typedef struct bt_cred bt_cred;
@@ -388,8 +388,8 @@ BT_API int bt_cred_encode(const bt_cred *c, struct bt_dbuf *out);
  * with BT_EALG. Decoding checks no signature: call bt_cred_verify. A
  * successful decode re-encodes to exactly the same bytes.
  */
-BT_API int bt_cred_decode(bt_cred **out, const void *ptr, size_t len,
-    struct bt_diag *diag);
+BT_API int bt_cred_decode(
+    bt_cred **out, const void *ptr, size_t len, struct bt_diag *diag);
 
 /*
  * Credential files are text: the line "bt-cred 1", then the encoding as
@@ -402,11 +402,10 @@ BT_API int bt_cred_decode(bt_cred **out, const void *ptr, size_t len,
  * bt_cred_from_text.
  */
 BT_API int bt_cred_to_text(const bt_cred *c, struct bt_dbuf *out);
-BT_API int bt_cred_from_text(bt_cred **out, const void *ptr, size_t len,
-    struct bt_diag *diag);
+BT_API int bt_cred_from_text(
+    bt_cred **out, const void *ptr, size_t len, struct bt_diag *diag);
 BT_API int bt_cred_save(const bt_cred *c, const char *path);
-BT_API int bt_cred_load(bt_cred **out, const char *path,
-    struct bt_diag *diag);
+BT_API int bt_cred_load(bt_cred **out, const char *path, struct bt_diag *diag);
 
 /*
  * bt_cred_verify checks that c authorizes its leaf principal to act at path
@@ -427,8 +426,8 @@ BT_API int bt_cred_load(bt_cred **out, const char *path,
  *   -ENOMEM, -EIO  could not run.
  * Returns 0 when every check passes. Thread-safe on a shared c.
  */
-BT_API int bt_cred_verify(const bt_cred *c, const char *path, int64_t now_s,
-    struct bt_diag *diag);
+BT_API int bt_cred_verify(
+    const bt_cred *c, const char *path, int64_t now_s, struct bt_diag *diag);
 
 /*
  * bt_cred_dup copies c. Returns 0 and *out, or -ENOMEM.
@@ -444,15 +443,14 @@ BT_API int bt_cred_dup(bt_cred **out, const bt_cred *c);
  * issuer's key (the one that should be the path's first component).
  * bt_cred_chain_len counts the links (1 for a root-issued leaf).
  */
-BT_API void	      bt_cred_principal(const bt_cred *c,
-	  struct bt_principal *out);
-BT_API const char    *bt_cred_path(const bt_cred *c);
-BT_API int64_t	      bt_cred_not_before(const bt_cred *c);
-BT_API int64_t	      bt_cred_expires(const bt_cred *c);
-BT_API void	      bt_cred_issuer(const bt_cred *c, struct bt_principal *out);
-BT_API int	      bt_cred_issuer_alg(const bt_cred *c);
-BT_API void	      bt_cred_root(const bt_cred *c, struct bt_principal *out);
-BT_API int	      bt_cred_chain_len(const bt_cred *c);
+BT_API void bt_cred_principal(const bt_cred *c, struct bt_principal *out);
+BT_API const char *bt_cred_path(const bt_cred *c);
+BT_API int64_t     bt_cred_not_before(const bt_cred *c);
+BT_API int64_t     bt_cred_expires(const bt_cred *c);
+BT_API void        bt_cred_issuer(const bt_cred *c, struct bt_principal *out);
+BT_API int         bt_cred_issuer_alg(const bt_cred *c);
+BT_API void        bt_cred_root(const bt_cred *c, struct bt_principal *out);
+BT_API int         bt_cred_chain_len(const bt_cred *c);
 BT_API const bt_cred *bt_cred_parent(const bt_cred *c);
 
 /* bt_cred_free frees c and its issuers' credentials. NULL is a no-op. */

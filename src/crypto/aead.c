@@ -22,7 +22,7 @@ int
 bt_aead_new(bt_aead **out, const uint8_t key[BT_AEAD_KEY_LEN])
 {
 	struct bt_aead *a;
-	int rc;
+	int             rc;
 
 	a = bt_zalloc(sizeof(*a));
 	if (a == NULL)
@@ -34,10 +34,9 @@ bt_aead_new(bt_aead **out, const uint8_t key[BT_AEAD_KEY_LEN])
 		goto err;
 	}
 	// The default GCM IV length is 12 bytes, BT_AEAD_NONCE_LEN.
-	if (EVP_EncryptInit_ex(a->enc, EVP_aes_256_gcm(), NULL, key, NULL) !=
-		1 ||
-	    EVP_DecryptInit_ex(a->dec, EVP_aes_256_gcm(), NULL, key, NULL) !=
-		1) {
+	if (EVP_EncryptInit_ex(a->enc, EVP_aes_256_gcm(), NULL, key, NULL) != 1
+	    || EVP_DecryptInit_ex(a->dec, EVP_aes_256_gcm(), NULL, key, NULL)
+	        != 1) {
 		rc = bt__crypto_ossl_err();
 		goto err;
 	}
@@ -50,14 +49,14 @@ err:
 
 /* update feeds len bytes in chunks that fit OpenSSL's int lengths. */
 static int
-update(EVP_CIPHER_CTX *ctx, bool enc, uint8_t *out, const uint8_t *in,
-    size_t len)
+update(
+    EVP_CIPHER_CTX *ctx, bool enc, uint8_t *out, const uint8_t *in, size_t len)
 {
 	while (len > 0) {
 		int chunk = len > (INT_MAX / 2) ? INT_MAX / 2 : (int)len;
 		int n = 0;
 		int ok = enc ? EVP_EncryptUpdate(ctx, out, &n, in, chunk)
-			     : EVP_DecryptUpdate(ctx, out, &n, in, chunk);
+		             : EVP_DecryptUpdate(ctx, out, &n, in, chunk);
 
 		if (ok != 1 || (out != NULL && n != chunk))
 			return -EIO;
@@ -75,15 +74,16 @@ bt_aead_seal(bt_aead *a, const uint8_t nonce[BT_AEAD_NONCE_LEN],
     uint8_t tag_out[BT_AEAD_TAG_LEN])
 {
 	uint8_t fin[16];
-	int n = 0;
+	int     n = 0;
 
 	if (EVP_EncryptInit_ex(a->enc, NULL, NULL, NULL, nonce) != 1)
 		return bt__crypto_ossl_err();
-	if (update(a->enc, true, NULL, ad, adlen) != 0 ||
-	    update(a->enc, true, ct_out, pt, len) != 0 ||
-	    EVP_EncryptFinal_ex(a->enc, fin, &n) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(a->enc, EVP_CTRL_GCM_GET_TAG, BT_AEAD_TAG_LEN,
-		tag_out) != 1)
+	if (update(a->enc, true, NULL, ad, adlen) != 0
+	    || update(a->enc, true, ct_out, pt, len) != 0
+	    || EVP_EncryptFinal_ex(a->enc, fin, &n) != 1
+	    || EVP_CIPHER_CTX_ctrl(
+	           a->enc, EVP_CTRL_GCM_GET_TAG, BT_AEAD_TAG_LEN, tag_out)
+	        != 1)
 		return bt__crypto_ossl_err();
 	return 0;
 }
@@ -94,11 +94,12 @@ bt_aead_open(bt_aead *a, const uint8_t nonce[BT_AEAD_NONCE_LEN],
     const uint8_t tag[BT_AEAD_TAG_LEN], void *pt_out)
 {
 	uint8_t fin[16];
-	int n = 0, rc;
+	int     n = 0, rc;
 
-	if (EVP_DecryptInit_ex(a->dec, NULL, NULL, NULL, nonce) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(a->dec, EVP_CTRL_GCM_SET_TAG, BT_AEAD_TAG_LEN,
-		(void *)tag) != 1)
+	if (EVP_DecryptInit_ex(a->dec, NULL, NULL, NULL, nonce) != 1
+	    || EVP_CIPHER_CTX_ctrl(
+	           a->dec, EVP_CTRL_GCM_SET_TAG, BT_AEAD_TAG_LEN, (void *)tag)
+	        != 1)
 		return bt__crypto_ossl_err();
 	rc = update(a->dec, false, NULL, ad, adlen);
 	if (rc == 0)

@@ -8,10 +8,10 @@
 static void
 check_line(void *arg, int nf, char **f)
 {
-	size_t kl, nl, al, pl, cl, tl;
+	size_t   kl, nl, al, pl, cl, tl;
 	uint8_t *key, *nonce, *ad, *pt, *ct, *tag, *buf, t[16];
 	bt_aead *a;
-	int *count = arg;
+	int     *count = arg;
 
 	assert_int_equal(nf, 7);
 	key = tv_hex(f[1], &kl);
@@ -36,8 +36,8 @@ check_line(void *arg, int nf, char **f)
 	assert_memory_equal(buf, pt, pl);
 	// A changed tag is refused.
 	tag[15] ^= 1;
-	assert_int_equal(bt_aead_open(a, nonce, ad, al, ct, cl, tag, buf),
-	    BT_ECORRUPT);
+	assert_int_equal(
+	    bt_aead_open(a, nonce, ad, al, ct, cl, tag, buf), BT_ECORRUPT);
 	bt_aead_free(a);
 
 	bt_free(buf);
@@ -61,18 +61,18 @@ test_aead_known_answers_match(void **state)
 
 struct fixture {
 	bt_aead *a;
-	uint8_t	 nonce[12];
-	uint8_t	 ad[13];
-	uint8_t	 pt[4096];
-	uint8_t	 ct[4096];
-	uint8_t	 tag[16];
+	uint8_t  nonce[12];
+	uint8_t  ad[13];
+	uint8_t  pt[4096];
+	uint8_t  ct[4096];
+	uint8_t  tag[16];
 };
 
 static int
 setup(void **state)
 {
 	struct fixture *f = bt_zalloc(sizeof(*f));
-	uint8_t key[32];
+	uint8_t         key[32];
 
 	assert_non_null(f);
 	assert_int_equal(bt_random(key, sizeof(key)), 0);
@@ -82,7 +82,7 @@ setup(void **state)
 	for (size_t i = 0; i < sizeof(f->pt); i++)
 		f->pt[i] = (uint8_t)i;
 	assert_int_equal(bt_aead_seal(f->a, f->nonce, f->ad, sizeof(f->ad),
-			     f->pt, sizeof(f->pt), f->ct, f->tag),
+	                     f->pt, sizeof(f->pt), f->ct, f->tag),
 	    0);
 	*state = f;
 	return 0;
@@ -101,9 +101,9 @@ teardown(void **state)
 static void
 test_aead_open_refuses_any_flipped_bit_and_zeroes_output(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture      *f = *state;
 	static const uint8_t zero[4096];
-	uint8_t out[4096];
+	uint8_t              out[4096];
 
 	// Ciphertext, tag, associated data and nonce each matter.
 	for (size_t i = 0; i < 4; i++) {
@@ -114,20 +114,28 @@ test_aead_open_refuses_any_flipped_bit_and_zeroes_output(void **state)
 		memcpy(ad, f->ad, sizeof(ad));
 		memcpy(nonce, f->nonce, sizeof(nonce));
 		switch (i) {
-		case 0: ct[1000] ^= 0x10; break;
-		case 1: tag[0] ^= 0x80; break;
-		case 2: ad[12] ^= 1; break;
-		default: nonce[11] ^= 1; break;
+		case 0:
+			ct[1000] ^= 0x10;
+			break;
+		case 1:
+			tag[0] ^= 0x80;
+			break;
+		case 2:
+			ad[12] ^= 1;
+			break;
+		default:
+			nonce[11] ^= 1;
+			break;
 		}
 		memset(out, 0x5a, sizeof(out));
 		assert_int_equal(bt_aead_open(f->a, nonce, ad, sizeof(ad), ct,
-				     sizeof(ct), tag, out),
+		                     sizeof(ct), tag, out),
 		    BT_ECORRUPT);
 		assert_memory_equal(out, zero, sizeof(out));
 	}
 	// And the context still works after failures.
 	assert_int_equal(bt_aead_open(f->a, f->nonce, f->ad, sizeof(f->ad),
-			     f->ct, sizeof(f->ct), f->tag, out),
+	                     f->ct, sizeof(f->ct), f->tag, out),
 	    0);
 	assert_memory_equal(out, f->pt, sizeof(out));
 }
@@ -136,16 +144,16 @@ static void
 test_aead_works_in_place(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t buf[4096], tag[16];
+	uint8_t         buf[4096], tag[16];
 
 	memcpy(buf, f->pt, sizeof(buf));
 	assert_int_equal(bt_aead_seal(f->a, f->nonce, f->ad, sizeof(f->ad),
-			     buf, sizeof(buf), buf, tag),
+	                     buf, sizeof(buf), buf, tag),
 	    0);
 	assert_memory_equal(buf, f->ct, sizeof(buf));
 	assert_memory_equal(tag, f->tag, sizeof(tag));
 	assert_int_equal(bt_aead_open(f->a, f->nonce, f->ad, sizeof(f->ad),
-			     buf, sizeof(buf), tag, buf),
+	                     buf, sizeof(buf), tag, buf),
 	    0);
 	assert_memory_equal(buf, f->pt, sizeof(buf));
 }
@@ -154,17 +162,15 @@ static void
 test_aead_handles_empty_message_and_no_ad(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t tag[16];
+	uint8_t         tag[16];
 
-	assert_int_equal(bt_aead_seal(f->a, f->nonce, NULL, 0, NULL, 0, NULL,
-			     tag),
-	    0);
-	assert_int_equal(bt_aead_open(f->a, f->nonce, NULL, 0, NULL, 0, tag,
-			     NULL),
-	    0);
+	assert_int_equal(
+	    bt_aead_seal(f->a, f->nonce, NULL, 0, NULL, 0, NULL, tag), 0);
+	assert_int_equal(
+	    bt_aead_open(f->a, f->nonce, NULL, 0, NULL, 0, tag, NULL), 0);
 	tag[3] ^= 4;
-	assert_int_equal(bt_aead_open(f->a, f->nonce, NULL, 0, NULL, 0, tag,
-			     NULL),
+	assert_int_equal(
+	    bt_aead_open(f->a, f->nonce, NULL, 0, NULL, 0, tag, NULL),
 	    BT_ECORRUPT);
 }
 
@@ -172,12 +178,12 @@ static void
 test_aead_distinct_nonces_give_distinct_ciphertexts(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t ct[4096], tag[16], nonce[12];
+	uint8_t         ct[4096], tag[16], nonce[12];
 
 	memcpy(nonce, f->nonce, sizeof(nonce));
 	nonce[0] ^= 1;
-	assert_int_equal(bt_aead_seal(f->a, nonce, f->ad, sizeof(f->ad),
-			     f->pt, sizeof(f->pt), ct, tag),
+	assert_int_equal(bt_aead_seal(f->a, nonce, f->ad, sizeof(f->ad), f->pt,
+	                     sizeof(f->pt), ct, tag),
 	    0);
 	assert_memory_not_equal(ct, f->ct, sizeof(ct));
 }
@@ -185,9 +191,9 @@ test_aead_distinct_nonces_give_distinct_ciphertexts(void **state)
 static int
 new_body(void *arg)
 {
-	uint8_t key[32] = { 1 };
+	uint8_t  key[32] = { 1 };
 	bt_aead *a;
-	int rc;
+	int      rc;
 
 	rc = bt_aead_new(&a, key);
 	if (rc != 0)
@@ -211,10 +217,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_aead_open_refuses_any_flipped_bit_and_zeroes_output,
 		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_aead_works_in_place,
-		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_aead_handles_empty_message_and_no_ad, setup, teardown),
+		    test_aead_works_in_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_aead_handles_empty_message_and_no_ad, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_aead_distinct_nonces_give_distinct_ciphertexts, setup,
 		    teardown),

@@ -42,38 +42,40 @@
 #include "bt/serde.h"
 #include "crypto_int.h"
 
-#define SIG_CONTEXT	 "blocktree credential v1"
-#define SIG_CONTEXT_LEN	 (sizeof(SIG_CONTEXT)) /* with its NUL */
+#define SIG_CONTEXT      "blocktree credential v1"
+#define SIG_CONTEXT_LEN  (sizeof(SIG_CONTEXT)) /* with its NUL */
 #define CRED_TEXT_HEADER "bt-cred 1"
-#define BODY_MAX	 (BT_PATH_MAX + 256)
+#define BODY_MAX         (BT_PATH_MAX + 256)
 /* Opaque keys and signatures of unknown algs are kept up to this size. */
 #define OPAQUE_MAX 1024
 
 struct bt_cred {
 	/* Encoded, in this order (cred_fields). */
-	uint8_t		      to[32];
-	char		     *path;
-	int64_t		      not_before;
-	int64_t		      expires;
-	uint32_t	      issuer_alg;
+	uint8_t               to[32];
+	char                 *path;
+	int64_t               not_before;
+	int64_t               expires;
+	uint32_t              issuer_alg;
 	struct bt_serde_bytes issuer_key;
-	uint32_t	      sig_alg;
+	uint32_t              sig_alg;
 	struct bt_serde_bytes sig;
-	struct bt_cred	     *parent;
+	struct bt_cred       *parent;
 	/* Derived after decode or issue (invariants 1 and 3). */
 	struct bt_principal issuer;
-	int		    chain_len;
+	int                 chain_len;
 };
 
 extern const struct bt_serde_schema bt__cred_schema;
 
+// clang-format off
 #define CRED_BODY_FIELDS                                                      \
 	BT_SERDE_RAW(struct bt_cred, to),                                     \
-	    BT_SERDE_STR(struct bt_cred, path),                               \
-	    BT_SERDE_I64(struct bt_cred, not_before),                         \
-	    BT_SERDE_I64(struct bt_cred, expires),                            \
-	    BT_SERDE_U32(struct bt_cred, issuer_alg),                         \
-	    BT_SERDE_BYTES(struct bt_cred, issuer_key)
+	BT_SERDE_STR(struct bt_cred, path),                                   \
+	BT_SERDE_I64(struct bt_cred, not_before),                             \
+	BT_SERDE_I64(struct bt_cred, expires),                                \
+	BT_SERDE_U32(struct bt_cred, issuer_alg),                             \
+	BT_SERDE_BYTES(struct bt_cred, issuer_key)
+// clang-format on
 
 static const struct bt_serde_field cred_fields[] = {
 	CRED_BODY_FIELDS,
@@ -86,10 +88,10 @@ static const struct bt_serde_field body_fields[] = {
 	CRED_BODY_FIELDS,
 };
 
-const struct bt_serde_schema bt__cred_schema =
-    BT_SERDE_SCHEMA(struct bt_cred, cred_fields);
-static const struct bt_serde_schema body_schema =
-    BT_SERDE_SCHEMA(struct bt_cred, body_fields);
+const struct bt_serde_schema bt__cred_schema
+    = BT_SERDE_SCHEMA(struct bt_cred, cred_fields);
+static const struct bt_serde_schema body_schema
+    = BT_SERDE_SCHEMA(struct bt_cred, body_fields);
 
 _Static_assert(sizeof(((struct bt_cred *)0)->to) == 32,
     "a principal is 32 bytes on the wire");
@@ -122,10 +124,10 @@ static void
 fmt_time(char *buf, size_t cap, int64_t t)
 {
 	struct tm tm;
-	time_t tt = (time_t)t;
+	time_t    tt = (time_t)t;
 
-	if ((int64_t)tt != t || gmtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if ((int64_t)tt != t || gmtime_r(&tt, &tm) == NULL
+	    || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(buf, cap, "@%lld", (long long)t);
 }
 
@@ -151,14 +153,14 @@ static int
 derive(bt_cred *c)
 {
 	const bt_cred *links[BT_CRED_CHAIN_MAX];
-	int n;
+	int            n;
 
 	n = collect(c, links, BT_CRED_CHAIN_MAX);
 	if (n > BT_CRED_CHAIN_MAX)
 		return BT_ECHAINLEN;
 	for (int i = n - 1; i >= 0; i--) {
 		bt_cred *l = (bt_cred *)links[i];
-		int rc;
+		int      rc;
 
 		l->chain_len = n - i;
 		rc = bt_principal_of(&l->issuer, (int)l->issuer_alg,
@@ -214,17 +216,17 @@ static int
 check_links(const bt_cred *c, struct bt_diag *diag)
 {
 	struct bt_diag pd;
-	size_t off = 0;
-	int i = 1;
+	size_t         off = 0;
+	int            i = 1;
 
 	for (; c != NULL; c = c->parent, i++) {
 		size_t plen = strlen(c->path);
 		size_t poff = off + sizeof(c->to);
-		size_t koff = poff + uvarint_len(plen) + plen +
-		    svarint_len(c->not_before) + svarint_len(c->expires) +
-		    uvarint_len(c->issuer_alg);
-		size_t soff = koff + uvarint_len(c->issuer_key.len) +
-		    c->issuer_key.len + uvarint_len(c->sig_alg);
+		size_t koff = poff + uvarint_len(plen) + plen
+		    + svarint_len(c->not_before) + svarint_len(c->expires)
+		    + uvarint_len(c->issuer_alg);
+		size_t soff = koff + uvarint_len(c->issuer_key.len)
+		    + c->issuer_key.len + uvarint_len(c->sig_alg);
 		size_t want;
 
 		bt_diag_clear(&pd);
@@ -234,8 +236,8 @@ check_links(const bt_cred *c, struct bt_diag *diag)
 			return BT_ECORRUPT;
 		}
 		want = bt__crypto_pub_len((int)c->issuer_alg);
-		if ((want != 0 && c->issuer_key.len != want) ||
-		    (want == 0 && c->issuer_key.len > OPAQUE_MAX)) {
+		if ((want != 0 && c->issuer_key.len != want)
+		    || (want == 0 && c->issuer_key.len > OPAQUE_MAX)) {
 			bt_diag_set(diag, (int64_t)koff,
 			    "link %d: issuer key of %zu bytes is the wrong "
 			    "length for algorithm %u",
@@ -243,8 +245,8 @@ check_links(const bt_cred *c, struct bt_diag *diag)
 			return BT_ECORRUPT;
 		}
 		want = bt_key_sig_len((int)c->sig_alg);
-		if ((want != 0 && c->sig.len != want) ||
-		    (want == 0 && c->sig.len > OPAQUE_MAX)) {
+		if ((want != 0 && c->sig.len != want)
+		    || (want == 0 && c->sig.len > OPAQUE_MAX)) {
 			bt_diag_set(diag, (int64_t)soff,
 			    "link %d: signature of %zu bytes is the wrong "
 			    "length for algorithm %u",
@@ -258,8 +260,8 @@ check_links(const bt_cred *c, struct bt_diag *diag)
 }
 
 int
-bt_cred_decode(bt_cred **out, const void *ptr, size_t len,
-    struct bt_diag *diag)
+bt_cred_decode(
+    bt_cred **out, const void *ptr, size_t len, struct bt_diag *diag)
 {
 	// No length limit inside: the input bound caps every length, and
 	// leaving max_len unbounded means serde's BT_ELIMIT can only be the
@@ -270,7 +272,7 @@ bt_cred_decode(bt_cred **out, const void *ptr, size_t len,
 		.max_depth = BT_CRED_CHAIN_MAX,
 	};
 	bt_cred *c;
-	int rc;
+	int      rc;
 
 	if (len > BT_CRED_ENCODED_MAX) {
 		bt_diag_set(diag, BT_CRED_ENCODED_MAX,
@@ -296,8 +298,10 @@ bt_cred_decode(bt_cred **out, const void *ptr, size_t len,
 	if (rc == 0)
 		rc = derive(c);
 	if (rc == BT_ECHAINLEN) {
-		bt_diag_set(diag, -1, "credential chain is longer than %d "
-				      "links", BT_CRED_CHAIN_MAX);
+		bt_diag_set(diag, -1,
+		    "credential chain is longer than %d "
+		    "links",
+		    BT_CRED_CHAIN_MAX);
 	}
 	if (rc != 0) {
 		cred_free(c);
@@ -311,7 +315,7 @@ int
 bt_cred_dup(bt_cred **out, const bt_cred *c)
 {
 	struct bt_dbuf b;
-	int rc;
+	int            rc;
 
 	bt_dbuf_init(&b, BT_CRED_ENCODED_MAX);
 	rc = bt_cred_encode(c, &b);
@@ -329,9 +333,9 @@ int
 bt_cred_to_text(const bt_cred *c, struct bt_dbuf *out)
 {
 	struct bt_dbuf b;
-	size_t start = out->len;
-	char *text = NULL;
-	int rc;
+	size_t         start = out->len;
+	char          *text = NULL;
+	int            rc;
 
 	bt_dbuf_init(&b, BT_CRED_ENCODED_MAX);
 	rc = bt_cred_encode(c, &b);
@@ -353,19 +357,21 @@ out:
 }
 
 int
-bt_cred_from_text(bt_cred **out, const void *ptr, size_t len,
-    struct bt_diag *diag)
+bt_cred_from_text(
+    bt_cred **out, const void *ptr, size_t len, struct bt_diag *diag)
 {
 	const char *t = ptr;
-	size_t hlen = strlen(CRED_TEXT_HEADER), blen, cap;
-	uint8_t *bin;
-	ssize_t n;
-	int rc;
+	size_t      hlen = strlen(CRED_TEXT_HEADER), blen, cap;
+	uint8_t    *bin;
+	ssize_t     n;
+	int         rc;
 
-	if (len < hlen + 1 || memcmp(t, CRED_TEXT_HEADER, hlen) != 0 ||
-	    t[hlen] != '\n') {
-		bt_diag_set(diag, 0, "not a Blocktree credential (expected "
-				     "the line \"%s\")", CRED_TEXT_HEADER);
+	if (len < hlen + 1 || memcmp(t, CRED_TEXT_HEADER, hlen) != 0
+	    || t[hlen] != '\n') {
+		bt_diag_set(diag, 0,
+		    "not a Blocktree credential (expected "
+		    "the line \"%s\")",
+		    CRED_TEXT_HEADER);
 		return BT_ECORRUPT;
 	}
 	t += hlen + 1;
@@ -407,7 +413,7 @@ int
 bt_cred_save(const bt_cred *c, const char *path)
 {
 	struct bt_dbuf b;
-	int rc;
+	int            rc;
 
 	bt_dbuf_init(&b, 2 * BT_CRED_ENCODED_MAX);
 	rc = bt_cred_to_text(c, &b);
@@ -421,13 +427,13 @@ int
 bt_cred_load(bt_cred **out, const char *path, struct bt_diag *diag)
 {
 	uint8_t *data = NULL;
-	size_t len = 0;
-	int rc;
+	size_t   len = 0;
+	int      rc;
 
 	rc = bt_os_read_file(path, 2 * BT_CRED_ENCODED_MAX, &data, &len);
 	if (rc != 0) {
-		bt_diag_set(diag, -1, "cannot read '%s': %s", path,
-		    bt_strerror(rc));
+		bt_diag_set(
+		    diag, -1, "cannot read '%s': %s", path, bt_strerror(rc));
 		return rc;
 	}
 	rc = bt_cred_from_text(out, data, len, diag);
@@ -445,12 +451,12 @@ bt_cred_issue(bt_cred **out, const bt_key *issuer, const bt_cred *issuer_cred,
     int64_t expires_s)
 {
 	struct bt_principal root, ip;
-	uint8_t sig[BT_KEY_SIG_MAX];
-	size_t siglen = 0;
-	struct bt_buf pub;
-	struct bt_dbuf b;
-	bt_cred *c;
-	int rc;
+	uint8_t             sig[BT_KEY_SIG_MAX];
+	size_t              siglen = 0;
+	struct bt_buf       pub;
+	struct bt_dbuf      b;
+	bt_cred            *c;
+	int                 rc;
 
 	if (!bt_key_has_private(issuer) || expires_s <= not_before_s)
 		return -EINVAL;
@@ -526,17 +532,18 @@ verify_sig(const bt_cred *l, int i, struct bt_dbuf *b, struct bt_diag *diag)
 {
 	int rc;
 
-	if (bt_key_alg_name((int)l->issuer_alg) == NULL ||
-	    bt_key_alg_name((int)l->sig_alg) == NULL) {
+	if (bt_key_alg_name((int)l->issuer_alg) == NULL
+	    || bt_key_alg_name((int)l->sig_alg) == NULL) {
 		bt_diag_set(diag, -1, "link %d: unknown algorithm %u", i,
-		    bt_key_alg_name((int)l->issuer_alg) == NULL
-			? l->issuer_alg
-			: l->sig_alg);
+		    bt_key_alg_name((int)l->issuer_alg) == NULL ? l->issuer_alg
+		                                                : l->sig_alg);
 		return BT_EALG;
 	}
 	if (l->sig_alg != l->issuer_alg) {
-		bt_diag_set(diag, -1, "link %d: the signature's algorithm is "
-				      "not the issuer key's", i);
+		bt_diag_set(diag, -1,
+		    "link %d: the signature's algorithm is "
+		    "not the issuer key's",
+		    i);
 		return BT_EBADSIG;
 	}
 	bt_dbuf_reset(b);
@@ -546,27 +553,31 @@ verify_sig(const bt_cred *l, int i, struct bt_dbuf *b, struct bt_diag *diag)
 	rc = bt__crypto_verify_raw((int)l->issuer_alg, l->issuer_key.ptr,
 	    l->issuer_key.len, b->ptr, b->len, l->sig.ptr, l->sig.len);
 	if (rc == BT_EBADSIG) {
-		bt_diag_set(diag, -1, "link %d (for %s): the signature does "
-				      "not verify", i, l->path);
+		bt_diag_set(diag, -1,
+		    "link %d (for %s): the signature does "
+		    "not verify",
+		    i, l->path);
 	}
 	return rc;
 }
 
 int
-bt_cred_verify(const bt_cred *c, const char *path, int64_t now_s,
-    struct bt_diag *diag)
+bt_cred_verify(
+    const bt_cred *c, const char *path, int64_t now_s, struct bt_diag *diag)
 {
 	const bt_cred *links[BT_CRED_CHAIN_MAX];
 	char s1[BT_PRINCIPAL_STR_LEN + 1], s2[BT_PRINCIPAL_STR_LEN + 1];
 	char t[40];
 	struct bt_principal root;
-	struct bt_dbuf b;
-	int n, rc = 0;
+	struct bt_dbuf      b;
+	int                 n, rc = 0;
 
 	n = collect(c, links, BT_CRED_CHAIN_MAX);
 	if (n > BT_CRED_CHAIN_MAX) {
-		bt_diag_set(diag, -1, "credential chain is longer than %d "
-				      "links", BT_CRED_CHAIN_MAX);
+		bt_diag_set(diag, -1,
+		    "credential chain is longer than %d "
+		    "links",
+		    BT_CRED_CHAIN_MAX);
 		return BT_ECHAINLEN;
 	}
 	bt_dbuf_init(&b, BODY_MAX);
@@ -575,19 +586,20 @@ bt_cred_verify(const bt_cred *c, const char *path, int64_t now_s,
 	// is the one nearest the root.
 	for (int i = n - 1; i >= 0; i--) {
 		const bt_cred *l = links[i];
-		int num = i + 1;
+		int            num = i + 1;
 
 		rc = verify_sig(l, num, &b, diag);
 		if (rc != 0)
 			goto out;
 		if (i == n - 1) {
 			// Paths in a valid link parse (invariant 2).
-			if (bt_path_root(l->path, &root) != 0 ||
-			    !bt_principal_equal(&root, &l->issuer)) {
+			if (bt_path_root(l->path, &root) != 0
+			    || !bt_principal_equal(&root, &l->issuer)) {
 				bt_principal_to_str(&l->issuer, s1);
 				bt_diag_set(diag, -1,
 				    "link %d: issued by %s, which is not the "
-				    "root of %s", num, s1, l->path);
+				    "root of %s",
+				    num, s1, l->path);
 				rc = BT_ENOTROOTED;
 				goto out;
 			}
@@ -599,36 +611,43 @@ bt_cred_verify(const bt_cred *c, const char *path, int64_t now_s,
 				bt_b64url_encode(s2, up->to, sizeof(up->to));
 				bt_diag_set(diag, -1,
 				    "link %d: signed by %s, but link %d is "
-				    "issued to %s", num, s1, num + 1, s2);
+				    "issued to %s",
+				    num, s1, num + 1, s2);
 				rc = BT_EBADSIG;
 				goto out;
 			}
 			if (!bt_path_within(l->path, up->path)) {
 				bt_diag_set(diag, -1,
 				    "link %d: path %s is not within its "
-				    "issuer's path %s", num, l->path, up->path);
+				    "issuer's path %s",
+				    num, l->path, up->path);
 				rc = BT_EPATH;
 				goto out;
 			}
 		}
 		if (now_s < l->not_before) {
 			fmt_time(t, sizeof(t), l->not_before);
-			bt_diag_set(diag, -1, "link %d (for %s): not valid "
-					      "until %s", num, l->path, t);
+			bt_diag_set(diag, -1,
+			    "link %d (for %s): not valid "
+			    "until %s",
+			    num, l->path, t);
 			rc = BT_ENOTYET;
 			goto out;
 		}
 		if (now_s >= l->expires) {
 			fmt_time(t, sizeof(t), l->expires);
-			bt_diag_set(diag, -1, "link %d (for %s): expired at %s",
-			    num, l->path, t);
+			bt_diag_set(diag, -1,
+			    "link %d (for %s): expired at %s", num, l->path,
+			    t);
 			rc = BT_EEXPIRED;
 			goto out;
 		}
 	}
 	if (!bt_path_within(path, c->path)) {
-		bt_diag_set(diag, -1, "%s is not within the credential's path "
-				      "%s", path, c->path);
+		bt_diag_set(diag, -1,
+		    "%s is not within the credential's path "
+		    "%s",
+		    path, c->path);
 		rc = BT_EPATH;
 	}
 out:

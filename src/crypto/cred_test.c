@@ -14,17 +14,17 @@
 #include "bt/serde.h"
 #include "testvec.h"
 
-#define NOW	((int64_t)1800000000)
-#define HOUR	((int64_t)3600)
+#define NOW     ((int64_t)1800000000)
+#define HOUR    ((int64_t)3600)
 #define CONTEXT "blocktree credential v1"
 
 struct fx {
-	bt_key *root, *node, *user, *other;
+	bt_key             *root, *node, *user, *other;
 	struct bt_principal proot, pnode, puser, pother;
-	char	rootstr[BT_PRINCIPAL_STR_LEN + 1];
-	char	otherstr[BT_PRINCIPAL_STR_LEN + 1];
-	char	p_node[128], p_user[128], p_side[128], p_other[128];
-	char   *dir;
+	char                rootstr[BT_PRINCIPAL_STR_LEN + 1];
+	char                otherstr[BT_PRINCIPAL_STR_LEN + 1];
+	char  p_node[128], p_user[128], p_side[128], p_other[128];
+	char *dir;
 };
 
 static bt_key *
@@ -83,10 +83,10 @@ issue2(struct fx *f, bt_cred **node_out)
 	bt_cred *n, *u;
 
 	assert_int_equal(bt_cred_issue(&n, f->root, NULL, &f->pnode, f->p_node,
-			     NOW - HOUR, NOW + HOUR),
+	                     NOW - HOUR, NOW + HOUR),
 	    0);
 	assert_int_equal(bt_cred_issue(&u, f->node, n, &f->puser, f->p_user,
-			     NOW - HOUR, NOW + HOUR),
+	                     NOW - HOUR, NOW + HOUR),
 	    0);
 	if (node_out != NULL)
 		*node_out = n;
@@ -101,21 +101,21 @@ issue2(struct fx *f, bt_cred **node_out)
  */
 struct link {
 	const struct bt_principal *to;
-	const char		  *path;
-	int64_t			   nb, exp;
-	uint32_t		   key_alg;
-	struct bt_buf		   key;
-	uint32_t		   sig_alg;
-	const bt_key		  *signer;
-	const struct bt_dbuf	  *parent;
+	const char                *path;
+	int64_t                    nb, exp;
+	uint32_t                   key_alg;
+	struct bt_buf              key;
+	uint32_t                   sig_alg;
+	const bt_key              *signer;
+	const struct bt_dbuf      *parent;
 };
 
 static void
 put_link(struct bt_dbuf *out, const struct link *l)
 {
 	struct bt_dbuf body, msg;
-	uint8_t sig[BT_KEY_SIG_MAX];
-	size_t siglen = 64;
+	uint8_t        sig[BT_KEY_SIG_MAX];
+	size_t         siglen = 64;
 
 	bt_dbuf_init(&body, 1 << 20);
 	bt_dbuf_init(&msg, 1 << 20);
@@ -126,13 +126,11 @@ put_link(struct bt_dbuf *out, const struct link *l)
 	assert_int_equal(bt_serde_put_uvarint(&body, l->key_alg), 0);
 	assert_int_equal(bt_serde_put_bytes(&body, l->key.ptr, l->key.len), 0);
 	if (l->signer != NULL) {
-		assert_int_equal(bt_dbuf_append(&msg, CONTEXT,
-				     sizeof(CONTEXT)),
-		    0);
+		assert_int_equal(
+		    bt_dbuf_append(&msg, CONTEXT, sizeof(CONTEXT)), 0);
 		assert_int_equal(bt_dbuf_append(&msg, body.ptr, body.len), 0);
-		assert_int_equal(bt_key_sign(l->signer, msg.ptr, msg.len, sig,
-				     &siglen),
-		    0);
+		assert_int_equal(
+		    bt_key_sign(l->signer, msg.ptr, msg.len, sig, &siglen), 0);
 	} else {
 		memset(sig, 0x55, sizeof(sig));
 	}
@@ -141,9 +139,8 @@ put_link(struct bt_dbuf *out, const struct link *l)
 	assert_int_equal(bt_serde_put_bytes(out, sig, siglen), 0);
 	assert_int_equal(bt_serde_put_opt(out, l->parent != NULL), 0);
 	if (l->parent != NULL) {
-		assert_int_equal(bt_dbuf_append(out, l->parent->ptr,
-				     l->parent->len),
-		    0);
+		assert_int_equal(
+		    bt_dbuf_append(out, l->parent->ptr, l->parent->len), 0);
 	}
 	bt_dbuf_fini(&body);
 	bt_dbuf_fini(&msg);
@@ -168,11 +165,10 @@ a_link(const bt_key *signer, const struct bt_principal *to, const char *path,
 }
 
 static int
-decode_and_verify(const struct bt_dbuf *b, const char *path,
-    struct bt_diag *d)
+decode_and_verify(const struct bt_dbuf *b, const char *path, struct bt_diag *d)
 {
 	bt_cred *c;
-	int rc;
+	int      rc;
 
 	bt_diag_clear(d);
 	rc = bt_cred_decode(&c, b->ptr, b->len, d);
@@ -188,14 +184,14 @@ decode_and_verify(const struct bt_dbuf *b, const char *path,
 static void
 test_cred_root_issued_verifies_within_its_path_only(void **state)
 {
-	struct fx *f = *state;
+	struct fx          *f = *state;
 	struct bt_principal p;
-	struct bt_diag d;
-	char sub[160];
-	bt_cred *c;
+	struct bt_diag      d;
+	char                sub[160];
+	bt_cred            *c;
 
 	assert_int_equal(bt_cred_issue(&c, f->root, NULL, &f->pnode, f->p_node,
-			     NOW - HOUR, NOW + HOUR),
+	                     NOW - HOUR, NOW + HOUR),
 	    0);
 	assert_int_equal(bt_cred_chain_len(c), 1);
 	assert_null(bt_cred_parent(c));
@@ -224,10 +220,10 @@ test_cred_root_issued_verifies_within_its_path_only(void **state)
 static void
 test_cred_delegation_verifies_and_only_narrows(void **state)
 {
-	struct fx *f = *state;
+	struct fx          *f = *state;
 	struct bt_principal p;
-	struct bt_diag d;
-	bt_cred *n, *u, *x = NULL;
+	struct bt_diag      d;
+	bt_cred            *n, *u, *x = NULL;
 
 	u = issue2(f, &n);
 	assert_int_equal(bt_cred_chain_len(u), 2);
@@ -240,21 +236,21 @@ test_cred_delegation_verifies_and_only_narrows(void **state)
 	assert_int_equal(bt_cred_verify(u, f->p_node, NOW, &d), BT_EPATH);
 
 	// Widening, or a sibling path, is refused at issue.
-	assert_int_equal(bt_cred_issue(&x, f->node, n, &f->puser, f->p_side,
-			     NOW, NOW + 1),
+	assert_int_equal(
+	    bt_cred_issue(&x, f->node, n, &f->puser, f->p_side, NOW, NOW + 1),
 	    BT_EPATH);
 	// The node key cannot act as root, nor use someone else's cred.
 	assert_int_equal(bt_cred_issue(&x, f->node, NULL, &f->puser, f->p_user,
-			     NOW, NOW + 1),
+	                     NOW, NOW + 1),
 	    BT_ENOTROOTED);
-	assert_int_equal(bt_cred_issue(&x, f->user, n, &f->puser, f->p_user,
-			     NOW, NOW + 1),
+	assert_int_equal(
+	    bt_cred_issue(&x, f->user, n, &f->puser, f->p_user, NOW, NOW + 1),
 	    BT_EPERM);
-	assert_int_equal(bt_cred_issue(&x, f->node, n, &f->puser, "/bad",
-			     NOW, NOW + 1),
+	assert_int_equal(
+	    bt_cred_issue(&x, f->node, n, &f->puser, "/bad", NOW, NOW + 1),
 	    -EINVAL);
-	assert_int_equal(bt_cred_issue(&x, f->node, n, &f->puser, f->p_user,
-			     NOW, NOW),
+	assert_int_equal(
+	    bt_cred_issue(&x, f->node, n, &f->puser, f->p_user, NOW, NOW),
 	    -EINVAL);
 	assert_null(x);
 	bt_cred_free(u);
@@ -264,16 +260,15 @@ test_cred_delegation_verifies_and_only_narrows(void **state)
 static void
 test_cred_issue_refuses_public_only_key(void **state)
 {
-	struct fx *f = *state;
+	struct fx    *f = *state;
 	struct bt_buf raw = bt_key_public_raw(f->root);
-	bt_key *pub;
-	bt_cred *c = NULL;
+	bt_key       *pub;
+	bt_cred      *c = NULL;
 
-	assert_int_equal(bt_key_from_public(&pub, BT_KEY_ED25519, raw.ptr,
-			     raw.len),
-	    0);
-	assert_int_equal(bt_cred_issue(&c, pub, NULL, &f->pnode, f->p_node,
-			     NOW, NOW + 1),
+	assert_int_equal(
+	    bt_key_from_public(&pub, BT_KEY_ED25519, raw.ptr, raw.len), 0);
+	assert_int_equal(
+	    bt_cred_issue(&c, pub, NULL, &f->pnode, f->p_node, NOW, NOW + 1),
 	    -EINVAL);
 	assert_null(c);
 	bt_key_free(pub);
@@ -282,26 +277,26 @@ test_cred_issue_refuses_public_only_key(void **state)
 static void
 test_cred_expired_and_not_yet_valid(void **state)
 {
-	struct fx *f = *state;
+	struct fx     *f = *state;
 	struct bt_diag d;
-	bt_cred *n, *u;
+	bt_cred       *n, *u;
 
 	assert_int_equal(bt_cred_issue(&n, f->root, NULL, &f->pnode, f->p_node,
-			     NOW - 2 * HOUR, NOW - HOUR),
+	                     NOW - 2 * HOUR, NOW - HOUR),
 	    0);
 	assert_int_equal(bt_cred_verify(n, f->p_node, NOW, &d), BT_EEXPIRED);
 	assert_non_null(strstr(d.msg, "link 1"));
 	// Valid again in the past; expiry is exclusive.
 	assert_int_equal(bt_cred_verify(n, f->p_node, NOW - HOUR - 1, &d), 0);
-	assert_int_equal(bt_cred_verify(n, f->p_node, NOW - HOUR, &d),
-	    BT_EEXPIRED);
-	assert_int_equal(bt_cred_verify(n, f->p_node, NOW - 2 * HOUR - 1, &d),
-	    BT_ENOTYET);
+	assert_int_equal(
+	    bt_cred_verify(n, f->p_node, NOW - HOUR, &d), BT_EEXPIRED);
+	assert_int_equal(
+	    bt_cred_verify(n, f->p_node, NOW - 2 * HOUR - 1, &d), BT_ENOTYET);
 
 	// A valid leaf under an expired parent is expired too; diag names
 	// the parent's link.
 	assert_int_equal(bt_cred_issue(&u, f->node, n, &f->puser, f->p_user,
-			     NOW - HOUR, NOW + HOUR),
+	                     NOW - HOUR, NOW + HOUR),
 	    0);
 	bt_diag_clear(&d);
 	assert_int_equal(bt_cred_verify(u, f->p_user, NOW, &d), BT_EEXPIRED);
@@ -310,7 +305,7 @@ test_cred_expired_and_not_yet_valid(void **state)
 	bt_cred_free(n);
 
 	assert_int_equal(bt_cred_issue(&n, f->root, NULL, &f->pnode, f->p_node,
-			     NOW + HOUR, NOW + 2 * HOUR),
+	                     NOW + HOUR, NOW + 2 * HOUR),
 	    0);
 	assert_int_equal(bt_cred_verify(n, f->p_node, NOW, &d), BT_ENOTYET);
 	assert_int_equal(bt_cred_verify(n, f->p_node, NOW + HOUR, &d), 0);
@@ -320,11 +315,11 @@ test_cred_expired_and_not_yet_valid(void **state)
 static void
 test_cred_any_flipped_byte_fails_decode_or_verify(void **state)
 {
-	struct fx *f = *state;
+	struct fx     *f = *state;
 	struct bt_dbuf b;
 	struct bt_diag d;
-	bt_cred *u;
-	size_t flips = 0;
+	bt_cred       *u;
+	size_t         flips = 0;
 
 	u = issue2(f, NULL);
 	bt_dbuf_init(&b, 1 << 20);
@@ -339,7 +334,8 @@ test_cred_any_flipped_byte_fails_decode_or_verify(void **state)
 			rc = decode_and_verify(&b, f->p_user, &d);
 			b.ptr[i] ^= (uint8_t)(1 << bit);
 			if (rc == 0)
-				fail_msg("flip at %zu bit %d verified", i, bit);
+				fail_msg(
+				    "flip at %zu bit %d verified", i, bit);
 			flips++;
 		}
 	}
@@ -351,11 +347,11 @@ test_cred_any_flipped_byte_fails_decode_or_verify(void **state)
 static void
 test_cred_tampered_signature_or_path_is_ebadsig(void **state)
 {
-	struct fx *f = *state;
+	struct fx     *f = *state;
 	struct bt_dbuf b;
 	struct bt_diag d;
-	struct link l;
-	char path[160];
+	struct link    l;
+	char           path[160];
 
 	// A link whose signature is someone else's bytes.
 	bt_dbuf_init(&b, 1 << 20);
@@ -383,10 +379,10 @@ test_cred_tampered_signature_or_path_is_ebadsig(void **state)
 static void
 test_cred_link_signed_by_wrong_key_is_ebadsig(void **state)
 {
-	struct fx *f = *state;
+	struct fx     *f = *state;
 	struct bt_dbuf top, leaf;
 	struct bt_diag d;
-	struct link l;
+	struct link    l;
 
 	// root -> node for p_node, but the next link is signed by "other"
 	// (validly, with other's key in it): the chain is broken.
@@ -406,10 +402,10 @@ test_cred_link_signed_by_wrong_key_is_ebadsig(void **state)
 static void
 test_cred_not_rooted_at_path_root_is_enotrooted(void **state)
 {
-	struct fx *f = *state;
+	struct fx     *f = *state;
 	struct bt_dbuf b;
 	struct bt_diag d;
-	struct link l;
+	struct link    l;
 
 	// "other" signs a link for a path in root's domain.
 	bt_dbuf_init(&b, 1 << 20);
@@ -423,10 +419,10 @@ test_cred_not_rooted_at_path_root_is_enotrooted(void **state)
 static void
 test_cred_link_outside_parent_path_is_epath(void **state)
 {
-	struct fx *f = *state;
+	struct fx     *f = *state;
 	struct bt_dbuf top, leaf;
 	struct bt_diag d;
-	struct link l;
+	struct link    l;
 
 	bt_dbuf_init(&top, 1 << 20);
 	bt_dbuf_init(&leaf, 1 << 20);
@@ -443,12 +439,12 @@ test_cred_link_outside_parent_path_is_epath(void **state)
 static void
 test_cred_unknown_algorithm_decodes_and_fails_with_ealg(void **state)
 {
-	struct fx *f = *state;
+	struct fx           *f = *state;
 	static const uint8_t key65[65] = { 4 };
-	struct bt_dbuf b;
-	struct bt_diag d;
-	struct link l;
-	bt_cred *c;
+	struct bt_dbuf       b;
+	struct bt_diag       d;
+	struct link          l;
+	bt_cred             *c;
 
 	bt_dbuf_init(&b, 1 << 20);
 	l = a_link(f->root, &f->pnode, f->p_node, NULL);
@@ -474,14 +470,14 @@ test_cred_unknown_algorithm_decodes_and_fails_with_ealg(void **state)
 static void
 test_cred_chain_length_is_bounded(void **state)
 {
-	struct fx *f = *state;
-	bt_key *keys[BT_CRED_CHAIN_MAX + 2];
+	struct fx          *f = *state;
+	bt_key             *keys[BT_CRED_CHAIN_MAX + 2];
 	struct bt_principal p[BT_CRED_CHAIN_MAX + 2];
-	char path[BT_CRED_CHAIN_MAX + 2][512];
-	bt_cred *c[BT_CRED_CHAIN_MAX + 1] = { 0 }, *x = NULL;
-	struct bt_dbuf enc[BT_CRED_CHAIN_MAX + 2];
-	struct bt_diag d;
-	int n = BT_CRED_CHAIN_MAX + 2;
+	char                path[BT_CRED_CHAIN_MAX + 2][512];
+	bt_cred            *c[BT_CRED_CHAIN_MAX + 1] = { 0 }, *x = NULL;
+	struct bt_dbuf      enc[BT_CRED_CHAIN_MAX + 2];
+	struct bt_diag      d;
+	int                 n = BT_CRED_CHAIN_MAX + 2;
 
 	// keys[0] is the root; link i is issued by keys[i] to keys[i + 1].
 	for (int i = 0; i < n; i++) {
@@ -496,19 +492,19 @@ test_cred_chain_length_is_bounded(void **state)
 	bt_key_free(keys[0]);
 	keys[0] = f->root;
 	for (int i = 0; i < BT_CRED_CHAIN_MAX; i++) {
-		assert_int_equal(bt_cred_issue(&c[i], keys[i],
-				     i ? c[i - 1] : NULL, &p[i + 1],
-				     path[i + 1], NOW - 1, NOW + 1),
+		assert_int_equal(
+		    bt_cred_issue(&c[i], keys[i], i ? c[i - 1] : NULL,
+		        &p[i + 1], path[i + 1], NOW - 1, NOW + 1),
 		    0);
 		assert_int_equal(bt_cred_chain_len(c[i]), i + 1);
 	}
 	assert_int_equal(bt_cred_verify(c[BT_CRED_CHAIN_MAX - 1],
-			     path[BT_CRED_CHAIN_MAX], NOW, &d),
+	                     path[BT_CRED_CHAIN_MAX], NOW, &d),
 	    0);
-	assert_int_equal(bt_cred_issue(&x, keys[BT_CRED_CHAIN_MAX],
-			     c[BT_CRED_CHAIN_MAX - 1],
-			     &p[BT_CRED_CHAIN_MAX + 1],
-			     path[BT_CRED_CHAIN_MAX + 1], NOW - 1, NOW + 1),
+	assert_int_equal(
+	    bt_cred_issue(&x, keys[BT_CRED_CHAIN_MAX],
+	        c[BT_CRED_CHAIN_MAX - 1], &p[BT_CRED_CHAIN_MAX + 1],
+	        path[BT_CRED_CHAIN_MAX + 1], NOW - 1, NOW + 1),
 	    BT_ECHAINLEN);
 	assert_null(x);
 
@@ -521,13 +517,13 @@ test_cred_chain_length_is_bounded(void **state)
 		put_link(&enc[i], &l);
 	}
 	assert_int_equal(decode_and_verify(&enc[BT_CRED_CHAIN_MAX - 1],
-			     path[BT_CRED_CHAIN_MAX], &d),
+	                     path[BT_CRED_CHAIN_MAX], &d),
 	    0);
 	assert_int_equal(decode_and_verify(&enc[BT_CRED_CHAIN_MAX],
-			     path[BT_CRED_CHAIN_MAX + 1], &d),
+	                     path[BT_CRED_CHAIN_MAX + 1], &d),
 	    BT_ECHAINLEN);
 	assert_int_equal(decode_and_verify(&enc[BT_CRED_CHAIN_MAX + 1],
-			     path[BT_CRED_CHAIN_MAX + 1], &d),
+	                     path[BT_CRED_CHAIN_MAX + 1], &d),
 	    BT_ECHAINLEN);
 	for (int i = 0; i < n; i++)
 		bt_dbuf_fini(&enc[i]);
@@ -540,10 +536,10 @@ test_cred_chain_length_is_bounded(void **state)
 static void
 test_cred_encoding_matches_the_documented_format(void **state)
 {
-	struct fx *f = *state;
+	struct fx     *f = *state;
 	struct bt_dbuf mine, doc_top, doc_leaf;
-	struct link l;
-	bt_cred *n, *u;
+	struct link    l;
+	bt_cred       *n, *u;
 
 	u = issue2(f, &n);
 	bt_dbuf_init(&mine, 1 << 20);
@@ -571,12 +567,12 @@ test_cred_encoding_matches_the_documented_format(void **state)
 static void
 test_cred_decode_rejects_malformed_input(void **state)
 {
-	struct fx *f = *state;
+	struct fx     *f = *state;
 	struct bt_dbuf b, x;
 	struct bt_diag d;
-	struct link l;
-	bt_cred *u, *c = NULL;
-	uint8_t *big;
+	struct link    l;
+	bt_cred       *u, *c = NULL;
+	uint8_t       *big;
 
 	u = issue2(f, NULL);
 	bt_dbuf_init(&b, 1 << 20);
@@ -626,8 +622,8 @@ test_cred_decode_rejects_malformed_input(void **state)
 	assert_int_equal(bt_cred_decode(&c, x.ptr, x.len, &d), BT_ENONCANON);
 	// Over the size limit.
 	big = bt_zalloc(BT_CRED_ENCODED_MAX + 1);
-	assert_int_equal(bt_cred_decode(&c, big, BT_CRED_ENCODED_MAX + 1, &d),
-	    BT_ELIMIT);
+	assert_int_equal(
+	    bt_cred_decode(&c, big, BT_CRED_ENCODED_MAX + 1, &d), BT_ELIMIT);
 	bt_free(big);
 	assert_null(c);
 	bt_dbuf_fini(&b);
@@ -638,11 +634,11 @@ test_cred_decode_rejects_malformed_input(void **state)
 static void
 test_cred_text_and_file_round_trip(void **state)
 {
-	struct fx *f = *state;
+	struct fx     *f = *state;
 	struct bt_dbuf t, e1, e2;
 	struct bt_diag d;
-	char *path;
-	bt_cred *u, *v = NULL, *w;
+	char          *path;
+	bt_cred       *u, *v = NULL, *w;
 
 	u = issue2(f, NULL);
 	bt_dbuf_init(&t, 1 << 20);
@@ -665,8 +661,8 @@ test_cred_text_and_file_round_trip(void **state)
 	t.ptr[3] = 'c';
 	t.ptr[20] = '+';
 	assert_int_equal(bt_cred_from_text(&v, t.ptr, t.len, &d), BT_ECORRUPT);
-	assert_int_equal(bt_cred_from_text(&v, t.ptr, t.len - 1, &d),
-	    BT_ECORRUPT);
+	assert_int_equal(
+	    bt_cred_from_text(&v, t.ptr, t.len - 1, &d), BT_ECORRUPT);
 	assert_null(v);
 
 	path = bt_test_path(f->dir, "cred");
@@ -688,17 +684,17 @@ test_cred_text_and_file_round_trip(void **state)
 static void
 golden_line(void *arg, int nf, char **fl)
 {
-	size_t sl, pl, el;
-	uint8_t *seed, *pub, *enc;
-	char rs[BT_PRINCIPAL_STR_LEN + 1], path[128];
+	size_t              sl, pl, el;
+	uint8_t            *seed, *pub, *enc;
+	char                rs[BT_PRINCIPAL_STR_LEN + 1], path[128];
 	struct bt_principal pr, pn;
-	struct bt_dbuf b;
-	struct bt_diag d;
-	bt_key *root, *node;
-	bt_cred *c, *c2;
-	int64_t nb = 0, exp = 0;
-	uint64_t v;
-	int *count = arg;
+	struct bt_dbuf      b;
+	struct bt_diag      d;
+	bt_key             *root, *node;
+	bt_cred            *c, *c2;
+	int64_t             nb = 0, exp = 0;
+	uint64_t            v;
+	int                *count = arg;
 
 	assert_int_equal(nf, 6);
 	seed = tv_hex(fl[1], &sl);
@@ -709,8 +705,8 @@ golden_line(void *arg, int nf, char **fl)
 	assert_int_equal(bt_parse_u64(fl[4], &v), 0);
 	exp = (int64_t)v;
 	assert_int_equal(bt_key_from_seed(&root, BT_KEY_ED25519, seed), 0);
-	assert_int_equal(bt_key_from_public(&node, BT_KEY_ED25519, pub, pl),
-	    0);
+	assert_int_equal(
+	    bt_key_from_public(&node, BT_KEY_ED25519, pub, pl), 0);
 	bt_key_principal(root, &pr);
 	bt_key_principal(node, &pn);
 	bt_principal_to_str(&pr, rs);
@@ -746,7 +742,7 @@ test_cred_golden_encoding_is_stable(void **state)
 
 struct torture {
 	struct fx     *f;
-	bt_cred	      *parent;
+	bt_cred       *parent;
 	struct bt_dbuf enc;
 };
 
@@ -754,9 +750,9 @@ static int
 decode_body(void *arg)
 {
 	struct torture *t = arg;
-	struct bt_dbuf text;
-	bt_cred *c, *c2;
-	int rc;
+	struct bt_dbuf  text;
+	bt_cred        *c, *c2;
+	int             rc;
 
 	rc = bt_cred_decode(&c, t->enc.ptr, t->enc.len, NULL);
 	if (rc != 0)
@@ -780,8 +776,8 @@ static int
 issue_body(void *arg)
 {
 	struct torture *t = arg;
-	bt_cred *c;
-	int rc;
+	bt_cred        *c;
+	int             rc;
 
 	rc = bt_cred_issue(&c, t->f->node, t->parent, &t->f->puser,
 	    t->f->p_user, NOW, NOW + HOUR);
@@ -795,7 +791,7 @@ static void
 test_cred_decode_and_issue_survive_allocation_failure(void **state)
 {
 	struct torture t = { .f = *state };
-	bt_cred *u;
+	bt_cred       *u;
 
 	u = issue2(t.f, &t.parent);
 	bt_dbuf_init(&t.enc, 1 << 20);

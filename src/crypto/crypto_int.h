@@ -14,11 +14,11 @@
  * at construction so the const accessors cannot fail.
  */
 struct bt_key {
-	int		    alg;
-	bool		    has_private;
-	EVP_PKEY	   *pkey;
-	uint8_t		    pub[BT_KEY_PUBLIC_MAX];
-	size_t		    publen;
+	int                 alg;
+	bool                has_private;
+	EVP_PKEY           *pkey;
+	uint8_t             pub[BT_KEY_PUBLIC_MAX];
+	size_t              publen;
 	struct bt_principal principal;
 };
 

@@ -91,12 +91,13 @@ bt_hmac_sha256(uint8_t out[BT_SHA256_LEN], const void *key, size_t keylen,
     const void *msg, size_t len)
 {
 	static const uint8_t empty[1];
-	unsigned int n = 0;
+	unsigned int         n = 0;
 
 	if (keylen > INT32_MAX)
 		return -EINVAL;
 	if (HMAC(EVP_sha256(), keylen ? key : empty, (int)keylen,
-		len ? msg : empty, len, out, &n) == NULL)
+	        len ? msg : empty, len, out, &n)
+	    == NULL)
 		return bt__crypto_ossl_err();
 	return n == BT_SHA256_LEN ? 0 : -EIO;
 }
@@ -106,10 +107,10 @@ bt_hkdf_sha256(uint8_t *out, size_t outlen, const void *ikm, size_t ikmlen,
     const void *salt, size_t saltlen, const void *info, size_t infolen)
 {
 	static const uint8_t empty[1];
-	OSSL_PARAM params[5], *p = params;
-	EVP_KDF *kdf;
-	EVP_KDF_CTX *kctx;
-	int rc = 0;
+	OSSL_PARAM           params[5], *p = params;
+	EVP_KDF             *kdf;
+	EVP_KDF_CTX         *kctx;
+	int                  rc = 0;
 
 	if (outlen == 0 || outlen > 255 * BT_SHA256_LEN)
 		return -EINVAL;
@@ -121,19 +122,19 @@ bt_hkdf_sha256(uint8_t *out, size_t outlen, const void *ikm, size_t ikmlen,
 	if (kctx == NULL)
 		return bt__crypto_ossl_err();
 	// OSSL_PARAM takes non-const pointers but only reads them here.
-	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-	    (char *)SN_sha256, 0);
-	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-	    (void *)(ikmlen ? ikm : empty), ikmlen);
+	*p++ = OSSL_PARAM_construct_utf8_string(
+	    OSSL_KDF_PARAM_DIGEST, (char *)SN_sha256, 0);
+	*p++ = OSSL_PARAM_construct_octet_string(
+	    OSSL_KDF_PARAM_KEY, (void *)(ikmlen ? ikm : empty), ikmlen);
 	// RFC 5869: an absent salt is HashLen zero bytes; OpenSSL does the
 	// same when the parameter is left out.
 	if (saltlen > 0) {
-		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-		    (void *)salt, saltlen);
+		*p++ = OSSL_PARAM_construct_octet_string(
+		    OSSL_KDF_PARAM_SALT, (void *)salt, saltlen);
 	}
 	if (infolen > 0) {
-		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-		    (void *)info, infolen);
+		*p++ = OSSL_PARAM_construct_octet_string(
+		    OSSL_KDF_PARAM_INFO, (void *)info, infolen);
 	}
 	*p = OSSL_PARAM_construct_end();
 	if (EVP_KDF_derive(kctx, out, outlen, params) != 1)

@@ -8,10 +8,10 @@
 static void
 check_line(void *arg, int nf, char **f)
 {
-	uint8_t out[64];
-	size_t n1, n2, n3, n4;
+	uint8_t  out[64];
+	size_t   n1, n2, n3, n4;
 	uint8_t *a, *b, *c, *d;
-	int *count = arg;
+	int     *count = arg;
 
 	if (strcmp(f[0], "sha256") == 0) {
 		assert_int_equal(nf, 4);
@@ -39,7 +39,7 @@ check_line(void *arg, int nf, char **f)
 		d = tv_hex(f[5], &n4);
 		assert_true(n4 <= sizeof(out));
 		assert_int_equal(bt_hkdf_sha256(out, n4, a, n1, n2 ? b : NULL,
-				     n2, n3 ? c : NULL, n3),
+		                     n2, n3 ? c : NULL, n3),
 		    0);
 		assert_memory_equal(out, d, n4);
 		bt_free(a);
@@ -64,7 +64,7 @@ test_hash_known_answers_match(void **state)
 static void
 test_sha256_incremental_equals_one_shot_at_every_split(void **state)
 {
-	uint8_t msg[300], one[32], inc[32];
+	uint8_t        msg[300], one[32], inc[32];
 	bt_sha256_ctx *ctx;
 
 	for (size_t i = 0; i < sizeof(msg); i++)
@@ -74,9 +74,8 @@ test_sha256_incremental_equals_one_shot_at_every_split(void **state)
 	for (size_t cut = 0; cut <= sizeof(msg); cut += 13) {
 		// The same context each time: final must reset it.
 		assert_int_equal(bt_sha256_update(ctx, msg, cut), 0);
-		assert_int_equal(bt_sha256_update(ctx, msg + cut,
-				     sizeof(msg) - cut),
-		    0);
+		assert_int_equal(
+		    bt_sha256_update(ctx, msg + cut, sizeof(msg) - cut), 0);
 		assert_int_equal(bt_sha256_final(ctx, inc), 0);
 		assert_memory_equal(one, inc, 32);
 	}
@@ -87,19 +86,18 @@ test_sha256_incremental_equals_one_shot_at_every_split(void **state)
 static void
 test_hkdf_rejects_bad_lengths(void **state)
 {
-	uint8_t out[16];
+	uint8_t  out[16];
 	uint8_t *big;
 
-	assert_int_equal(bt_hkdf_sha256(out, 0, "k", 1, NULL, 0, NULL, 0),
-	    -EINVAL);
+	assert_int_equal(
+	    bt_hkdf_sha256(out, 0, "k", 1, NULL, 0, NULL, 0), -EINVAL);
 	big = bt_alloc(255 * 32 + 1);
 	assert_non_null(big);
-	assert_int_equal(bt_hkdf_sha256(big, 255 * 32 + 1, "k", 1, NULL, 0,
-			     NULL, 0),
+	assert_int_equal(
+	    bt_hkdf_sha256(big, 255 * 32 + 1, "k", 1, NULL, 0, NULL, 0),
 	    -EINVAL);
-	assert_int_equal(bt_hkdf_sha256(big, 255 * 32, "k", 1, NULL, 0, NULL,
-			     0),
-	    0);
+	assert_int_equal(
+	    bt_hkdf_sha256(big, 255 * 32, "k", 1, NULL, 0, NULL, 0), 0);
 	bt_free(big);
 }
 
@@ -129,7 +127,7 @@ static int
 sha_new_body(void *arg)
 {
 	bt_sha256_ctx *ctx;
-	int rc;
+	int            rc;
 
 	rc = bt_sha256_new(&ctx);
 	if (rc != 0)

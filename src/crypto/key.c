@@ -24,14 +24,14 @@
 #include "bt/os.h"
 #include "crypto_int.h"
 
-#define KEY_FILE_MAX	4096
+#define KEY_FILE_MAX    4096
 #define KEY_FILE_HEADER "bt-key 1"
 
 int
 bt__crypto_ossl_err(void)
 {
 	unsigned long e = ERR_peek_last_error();
-	int rc = -EIO;
+	int           rc = -EIO;
 
 	if (e != 0 && ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE)
 		rc = -ENOMEM;
@@ -71,14 +71,13 @@ bt__crypto_pub_len(int alg)
 }
 
 int
-bt_principal_of(struct bt_principal *out, int alg, const void *raw,
-    size_t len)
+bt_principal_of(struct bt_principal *out, int alg, const void *raw, size_t len)
 {
-	uint8_t tag[10];
-	size_t n = 0;
-	uint64_t v = (uint64_t)(uint32_t)alg;
+	uint8_t        tag[10];
+	size_t         n = 0;
+	uint64_t       v = (uint64_t)(uint32_t)alg;
 	bt_sha256_ctx *ctx;
-	int rc;
+	int            rc;
 
 	// The tag is hashed as a LEB128 uvarint, as the serde format writes
 	// it; for every tag below 128 that is one byte.
@@ -119,7 +118,7 @@ static int
 make_key(bt_key **out, int alg, EVP_PKEY *pkey, bool has_private)
 {
 	struct bt_key *k;
-	int rc;
+	int            rc;
 
 	k = bt_zalloc(sizeof(*k));
 	if (k == NULL) {
@@ -145,8 +144,8 @@ bt_key_from_seed(bt_key **out, int alg, const uint8_t seed[BT_KEY_SEED_LEN])
 
 	if (alg != BT_KEY_ED25519)
 		return BT_EALG;
-	pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed,
-	    BT_KEY_SEED_LEN);
+	pkey = EVP_PKEY_new_raw_private_key(
+	    EVP_PKEY_ED25519, NULL, seed, BT_KEY_SEED_LEN);
 	if (pkey == NULL)
 		return bt__crypto_ossl_err();
 	return make_key(out, alg, pkey, true);
@@ -156,7 +155,7 @@ int
 bt_key_generate(bt_key **out, int alg)
 {
 	uint8_t seed[BT_KEY_SEED_LEN];
-	int rc;
+	int     rc;
 
 	if (alg != BT_KEY_ED25519)
 		return BT_EALG;
@@ -205,7 +204,7 @@ int
 bt_key_dup(bt_key **out, const bt_key *k)
 {
 	uint8_t seed[BT_KEY_SEED_LEN];
-	int rc;
+	int     rc;
 
 	if (!k->has_private)
 		return bt_key_from_public(out, k->alg, k->pub, k->publen);
@@ -262,8 +261,8 @@ bt_key_sign(const bt_key *k, const void *msg, size_t len,
     uint8_t sig[BT_KEY_SIG_MAX], size_t *siglen_out)
 {
 	EVP_MD_CTX *md;
-	size_t siglen = BT_KEY_SIG_MAX;
-	int rc = 0;
+	size_t      siglen = BT_KEY_SIG_MAX;
+	int         rc = 0;
 
 	if (!k->has_private)
 		return -EINVAL;
@@ -271,8 +270,8 @@ bt_key_sign(const bt_key *k, const void *msg, size_t len,
 	if (md == NULL)
 		return -ENOMEM;
 	// Ed25519 takes no digest (it hashes internally): md type NULL.
-	if (EVP_DigestSignInit(md, NULL, NULL, NULL, k->pkey) != 1 ||
-	    EVP_DigestSign(md, sig, &siglen, msg, len) != 1) {
+	if (EVP_DigestSignInit(md, NULL, NULL, NULL, k->pkey) != 1
+	    || EVP_DigestSign(md, sig, &siglen, msg, len) != 1) {
 		rc = bt__crypto_ossl_err();
 		goto out;
 	}
@@ -287,7 +286,7 @@ verify_pkey(EVP_PKEY *pkey, const void *msg, size_t len, const uint8_t *sig,
     size_t siglen)
 {
 	EVP_MD_CTX *md;
-	int rc, r;
+	int         rc, r;
 
 	md = EVP_MD_CTX_new();
 	if (md == NULL)
@@ -311,8 +310,8 @@ out:
 }
 
 int
-bt_key_verify(const bt_key *k, const void *msg, size_t len,
-    const uint8_t *sig, size_t siglen)
+bt_key_verify(const bt_key *k, const void *msg, size_t len, const uint8_t *sig,
+    size_t siglen)
 {
 	if (siglen != bt_key_sig_len(k->alg))
 		return BT_EBADSIG;
@@ -324,14 +323,14 @@ bt__crypto_verify_raw(int alg, const uint8_t *pub, size_t publen,
     const void *msg, size_t len, const uint8_t *sig, size_t siglen)
 {
 	EVP_PKEY *pkey;
-	int rc;
+	int       rc;
 
 	if (alg != BT_KEY_ED25519)
 		return BT_EALG;
 	if (publen != BT_ED25519_PUB_LEN || siglen != BT_ED25519_SIG_LEN)
 		return BT_EBADSIG;
-	pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub,
-	    publen);
+	pkey
+	    = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, publen);
 	if (pkey == NULL)
 		return bt__crypto_ossl_err();
 	rc = verify_pkey(pkey, msg, len, sig, siglen);
@@ -344,8 +343,8 @@ bt__crypto_verify_raw(int alg, const uint8_t *pub, size_t publen,
 /* ------------------------------------------------------------------ */
 
 void
-bt_principal_to_str(const struct bt_principal *p,
-    char out[BT_PRINCIPAL_STR_LEN + 1])
+bt_principal_to_str(
+    const struct bt_principal *p, char out[BT_PRINCIPAL_STR_LEN + 1])
 {
 	bt_b64url_encode(out, p->b, sizeof(p->b));
 }
@@ -366,7 +365,8 @@ bt_principal_from_strn(struct bt_principal *out, const char *s, size_t len)
 int
 bt_principal_from_str(struct bt_principal *out, const char *s)
 {
-	return bt_principal_from_strn(out, s, strnlen(s, BT_PRINCIPAL_STR_LEN + 1));
+	return bt_principal_from_strn(
+	    out, s, strnlen(s, BT_PRINCIPAL_STR_LEN + 1));
 }
 
 bool
@@ -389,9 +389,9 @@ static ssize_t
 format_key(const bt_key *k, bool with_private, char *buf, size_t cap)
 {
 	uint8_t seed[BT_KEY_SEED_LEN];
-	char pub[BT_KEY_PUBLIC_MAX * 2];
-	char priv[BT_KEY_SEED_LEN * 2];
-	int n, rc;
+	char    pub[BT_KEY_PUBLIC_MAX * 2];
+	char    priv[BT_KEY_SEED_LEN * 2];
+	int     n, rc;
 
 	bt_b64url_encode(pub, k->pub, k->publen);
 	if (!with_private) {
@@ -413,17 +413,17 @@ format_key(const bt_key *k, bool with_private, char *buf, size_t cap)
 static int
 save(const bt_key *k, const char *path, bool with_private)
 {
-	char buf[512];
+	char    buf[512];
 	ssize_t n;
-	int rc;
+	int     rc;
 
 	n = format_key(k, with_private, buf, sizeof(buf));
 	if (n < 0) {
 		OPENSSL_cleanse(buf, sizeof(buf));
 		return (int)n;
 	}
-	rc = bt_os_write_file_atomic(path, buf, (size_t)n,
-	    with_private ? 0600 : 0644);
+	rc = bt_os_write_file_atomic(
+	    path, buf, (size_t)n, with_private ? 0600 : 0644);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return rc;
 }
@@ -478,21 +478,23 @@ int
 bt__crypto_key_parse(bt_key **out, const char *text, size_t len,
     bool public_only, bool *had_private, struct bt_diag *diag)
 {
-	uint8_t pub[BT_KEY_PUBLIC_MAX], seed[BT_KEY_SEED_LEN];
-	char algname[32];
+	uint8_t     pub[BT_KEY_PUBLIC_MAX], seed[BT_KEY_SEED_LEN];
+	char        algname[32];
 	const char *line, *val;
-	size_t off = 0, vlen;
-	ssize_t n, publen;
-	bt_key *k = NULL;
-	int alg, lineno = 0, rc;
-	bool have_seed = false;
+	size_t      off = 0, vlen;
+	ssize_t     n, publen;
+	bt_key     *k = NULL;
+	int         alg, lineno = 0, rc;
+	bool        have_seed = false;
 
 	n = next_line(text, len, &off, &line);
 	lineno++;
-	if (n < 0 || (size_t)n != strlen(KEY_FILE_HEADER) ||
-	    memcmp(line, KEY_FILE_HEADER, (size_t)n) != 0) {
-		bt_diag_set(diag, 0, "line 1: not a Blocktree key file "
-				     "(expected \"%s\")", KEY_FILE_HEADER);
+	if (n < 0 || (size_t)n != strlen(KEY_FILE_HEADER)
+	    || memcmp(line, KEY_FILE_HEADER, (size_t)n) != 0) {
+		bt_diag_set(diag, 0,
+		    "line 1: not a Blocktree key file "
+		    "(expected \"%s\")",
+		    KEY_FILE_HEADER);
 		return BT_ECORRUPT;
 	}
 
@@ -508,8 +510,8 @@ bt__crypto_key_parse(bt_key **out, const char *text, size_t len,
 	algname[vlen] = '\0';
 	alg = bt_key_alg_from_name(algname);
 	if (alg < 0) {
-		bt_diag_set(diag, -1, "line 2: unknown key algorithm \"%s\"",
-		    algname);
+		bt_diag_set(
+		    diag, -1, "line 2: unknown key algorithm \"%s\"", algname);
 		return BT_EALG;
 	}
 
@@ -521,19 +523,22 @@ bt__crypto_key_parse(bt_key **out, const char *text, size_t len,
 	}
 	publen = bt_b64url_decode(pub, sizeof(pub), val, vlen);
 	if (publen < 0 || (size_t)publen != bt__crypto_pub_len(alg)) {
-		bt_diag_set(diag, -1, "line 3: the public key is not %zu bytes "
-				      "of base64url", bt__crypto_pub_len(alg));
+		bt_diag_set(diag, -1,
+		    "line 3: the public key is not %zu bytes "
+		    "of base64url",
+		    bt__crypto_pub_len(alg));
 		return BT_ECORRUPT;
 	}
 
 	n = next_line(text, len, &off, &line);
 	lineno++;
 	if (n >= 0) {
-		if (!field(line, (size_t)n, "private", &val, &vlen) ||
-		    bt_b64url_decode(seed, sizeof(seed), val, vlen) !=
-			(ssize_t)sizeof(seed)) {
-			bt_diag_set(diag, -1, "line 4: expected \"private "
-					      "KEY\" with %d bytes of base64url",
+		if (!field(line, (size_t)n, "private", &val, &vlen)
+		    || bt_b64url_decode(seed, sizeof(seed), val, vlen)
+		        != (ssize_t)sizeof(seed)) {
+			bt_diag_set(diag, -1,
+			    "line 4: expected \"private "
+			    "KEY\" with %d bytes of base64url",
 			    BT_KEY_SEED_LEN);
 			rc = BT_ECORRUPT;
 			goto out;
@@ -545,7 +550,7 @@ bt__crypto_key_parse(bt_key **out, const char *text, size_t len,
 	if (n != -1) {
 		bt_diag_set(diag, (int64_t)off, "line %d: %s", lineno,
 		    n == -2 ? "the file does not end with a newline"
-			    : "unexpected text after the key");
+		            : "unexpected text after the key");
 		rc = BT_ECORRUPT;
 		goto out;
 	}
@@ -554,18 +559,21 @@ bt__crypto_key_parse(bt_key **out, const char *text, size_t len,
 		rc = bt_key_from_seed(&k, alg, seed);
 		if (rc != 0)
 			goto out;
-		if (k->publen != (size_t)publen ||
-		    memcmp(k->pub, pub, k->publen) != 0) {
-			bt_diag_set(diag, -1, "the public key does not belong "
-					      "to the private key");
+		if (k->publen != (size_t)publen
+		    || memcmp(k->pub, pub, k->publen) != 0) {
+			bt_diag_set(diag, -1,
+			    "the public key does not belong "
+			    "to the private key");
 			rc = BT_ECORRUPT;
 			goto out;
 		}
 	} else {
 		rc = bt_key_from_public(&k, alg, pub, (size_t)publen);
 		if (rc == -EINVAL) {
-			bt_diag_set(diag, -1, "line 3: the public key is not a "
-					      "valid %s point", algname);
+			bt_diag_set(diag, -1,
+			    "line 3: the public key is not a "
+			    "valid %s point",
+			    algname);
 			rc = BT_ECORRUPT;
 		}
 		if (rc != 0)
@@ -584,22 +592,22 @@ out:
 static int
 load(bt_key **out, const char *path, bool public_only, struct bt_diag *diag)
 {
-	char buf[KEY_FILE_MAX];
+	char        buf[KEY_FILE_MAX];
 	struct stat st;
-	bt_key *k = NULL;
-	bool had_private = false;
-	int fd, rc;
+	bt_key     *k = NULL;
+	bool        had_private = false;
+	int         fd, rc;
 
 	fd = bt_os_open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
 	if (fd < 0) {
-		bt_diag_set(diag, -1, "cannot open '%s': %s", path,
-		    bt_strerror(fd));
+		bt_diag_set(
+		    diag, -1, "cannot open '%s': %s", path, bt_strerror(fd));
 		return fd;
 	}
 	rc = bt_os_fstat(fd, &st);
 	if (rc != 0) {
-		bt_diag_set(diag, -1, "cannot stat '%s': %s", path,
-		    bt_strerror(rc));
+		bt_diag_set(
+		    diag, -1, "cannot stat '%s': %s", path, bt_strerror(rc));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -608,20 +616,21 @@ load(bt_key **out, const char *path, bool public_only, struct bt_diag *diag)
 		goto out;
 	}
 	if (st.st_size > KEY_FILE_MAX) {
-		bt_diag_set(diag, -1, "'%s' is %lld bytes, too large for a key "
-				      "file (at most %d)",
+		bt_diag_set(diag, -1,
+		    "'%s' is %lld bytes, too large for a key "
+		    "file (at most %d)",
 		    path, (long long)st.st_size, KEY_FILE_MAX);
 		rc = BT_ELIMIT;
 		goto out;
 	}
 	rc = bt_os_pread_full(fd, buf, (size_t)st.st_size, 0);
 	if (rc != 0) {
-		bt_diag_set(diag, -1, "cannot read '%s': %s", path,
-		    bt_strerror(rc));
+		bt_diag_set(
+		    diag, -1, "cannot read '%s': %s", path, bt_strerror(rc));
 		goto out;
 	}
-	rc = bt__crypto_key_parse(&k, buf, (size_t)st.st_size, public_only,
-	    &had_private, diag);
+	rc = bt__crypto_key_parse(
+	    &k, buf, (size_t)st.st_size, public_only, &had_private, diag);
 	if (rc != 0)
 		goto out;
 	// As ssh does: a private key others can read is no longer private,

@@ -11,11 +11,11 @@
 static void
 check_line(void *arg, int nf, char **f)
 {
-	size_t sl, pl, ml, gl, siglen;
-	uint8_t *seed, *pub, *msg, *sig, out[BT_KEY_SIG_MAX];
+	size_t        sl, pl, ml, gl, siglen;
+	uint8_t      *seed, *pub, *msg, *sig, out[BT_KEY_SIG_MAX];
 	struct bt_buf raw;
-	bt_key *k, *pk;
-	int *count = arg;
+	bt_key       *k, *pk;
+	int          *count = arg;
 
 	assert_int_equal(nf, 5);
 	seed = tv_hex(f[1], &sl);
@@ -71,17 +71,17 @@ test_key_unknown_algorithm_is_ealg(void **state)
 	assert_int_equal(bt_key_alg_from_name("p256"), BT_EALG);
 	assert_int_equal(bt_key_alg_from_name("ed25519"), BT_KEY_ED25519);
 	assert_null(bt_key_alg_name(2));
-	assert_int_equal(bt_key_from_public(&k, BT_KEY_ED25519, seed, 31),
-	    -EINVAL);
+	assert_int_equal(
+	    bt_key_from_public(&k, BT_KEY_ED25519, seed, 31), -EINVAL);
 }
 
 static void
 test_key_generate_gives_distinct_working_keys(void **state)
 {
-	bt_key *a, *b, *c;
+	bt_key             *a, *b, *c;
 	struct bt_principal pa, pb, pc;
-	uint8_t sig[BT_KEY_SIG_MAX];
-	size_t n;
+	uint8_t             sig[BT_KEY_SIG_MAX];
+	size_t              n;
 
 	assert_int_equal(bt_key_generate(&a, BT_KEY_ED25519), 0);
 	assert_int_equal(bt_key_generate(&b, BT_KEY_ED25519), 0);
@@ -108,11 +108,11 @@ test_key_generate_gives_distinct_working_keys(void **state)
 static void
 test_principal_is_sha256_of_tag_and_public_key(void **state)
 {
-	uint8_t seed[32], buf[33], want[32];
+	uint8_t             seed[32], buf[33], want[32];
 	struct bt_principal p, q;
-	char s[BT_PRINCIPAL_STR_LEN + 1];
-	struct bt_buf raw;
-	bt_key *k;
+	char                s[BT_PRINCIPAL_STR_LEN + 1];
+	struct bt_buf       raw;
+	bt_key             *k;
 
 	memset(seed, 0x42, sizeof(seed));
 	assert_int_equal(bt_key_from_seed(&k, BT_KEY_ED25519, seed), 0);
@@ -137,7 +137,7 @@ static void
 test_principal_from_str_is_strict(void **state)
 {
 	struct bt_principal p, untouched;
-	char s[BT_PRINCIPAL_STR_LEN + 1], t[64];
+	char                s[BT_PRINCIPAL_STR_LEN + 1], t[64];
 
 	memset(p.b, 0xff, sizeof(p.b));
 	bt_principal_to_str(&p, s);
@@ -193,20 +193,19 @@ teardown(void **state)
 static void
 write_text(const char *path, const char *text, mode_t mode)
 {
-	assert_int_equal(bt_os_write_file_atomic(path, text, strlen(text),
-			     mode),
-	    0);
+	assert_int_equal(
+	    bt_os_write_file_atomic(path, text, strlen(text), mode), 0);
 	assert_int_equal(chmod(path, mode), 0);
 }
 
 static void
 test_key_file_round_trips_with_mode_0600(void **state)
 {
-	struct files *f = *state;
+	struct files       *f = *state;
 	struct bt_principal p, q;
-	struct bt_diag d;
-	struct stat st;
-	bt_key *k, *l;
+	struct bt_diag      d;
+	struct stat         st;
+	bt_key             *k, *l;
 
 	assert_int_equal(bt_key_generate(&k, BT_KEY_ED25519), 0);
 	assert_int_equal(bt_key_save(k, f->path), 0);
@@ -234,9 +233,9 @@ test_key_file_round_trips_with_mode_0600(void **state)
 static void
 test_key_load_refuses_private_key_readable_by_others(void **state)
 {
-	struct files *f = *state;
+	struct files  *f = *state;
 	struct bt_diag d;
-	bt_key *k, *l = NULL;
+	bt_key        *k, *l = NULL;
 
 	assert_int_equal(bt_key_generate(&k, BT_KEY_ED25519), 0);
 	assert_int_equal(bt_key_save(k, f->path), 0);
@@ -265,14 +264,14 @@ test_key_load_rejects_malformed_files(void **state)
 {
 	struct files *f = *state;
 	// RFC 8032 test 1 as a key file, then broken copies of it.
-	static const char good[] =
-	    "bt-key 1\n"
-	    "alg ed25519\n"
-	    "public 11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\n"
-	    "private nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A\n";
+	static const char good[]
+	    = "bt-key 1\n"
+	      "alg ed25519\n"
+	      "public 11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\n"
+	      "private nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A\n";
 	static const struct {
 		const char *text;
-		int rc;
+		int         rc;
 	} bad[] = {
 		{ "", BT_ECORRUPT },
 		{ "bt-key 2\nalg ed25519\n", BT_ECORRUPT },
@@ -297,17 +296,17 @@ test_key_load_rejects_malformed_files(void **state)
 		    BT_ECORRUPT },
 		{ "bt-key 1\r\nalg ed25519\n", BT_ECORRUPT },
 	};
-	uint8_t seed[32];
+	uint8_t             seed[32];
 	struct bt_principal p, q;
-	struct bt_diag d;
-	bt_key *k = NULL;
+	struct bt_diag      d;
+	bt_key             *k = NULL;
 
 	write_text(f->path, good, 0600);
 	assert_int_equal(bt_key_load(&k, f->path, &d), 0);
 	assert_int_equal(bt_hex_decode(seed, sizeof(seed),
-			     "9d61b19deffd5a60ba844af492ec2cc44449c5697b3269"
-			     "19703bac031cae7f60",
-			     64),
+	                     "9d61b19deffd5a60ba844af492ec2cc44449c5697b3269"
+	                     "19703bac031cae7f60",
+	                     64),
 	    32);
 	bt_key_principal(k, &p);
 	bt_key_free(k);
@@ -344,8 +343,8 @@ static int
 load_body(void *arg)
 {
 	const char *path = arg;
-	bt_key *k;
-	int rc;
+	bt_key     *k;
+	int         rc;
 
 	rc = bt_key_load(&k, path, NULL);
 	if (rc != 0)
@@ -358,7 +357,7 @@ static void
 test_key_load_survives_allocation_failure(void **state)
 {
 	struct files *f = *state;
-	bt_key *k;
+	bt_key       *k;
 
 	assert_int_equal(bt_key_generate(&k, BT_KEY_ED25519), 0);
 	assert_int_equal(bt_key_save(k, f->path), 0);
@@ -372,20 +371,22 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ed25519_rfc8032_vectors_match),
 		cmocka_unit_test(test_key_unknown_algorithm_is_ealg),
-		cmocka_unit_test(test_key_generate_gives_distinct_working_keys),
+		cmocka_unit_test(
+		    test_key_generate_gives_distinct_working_keys),
 		cmocka_unit_test(
 		    test_principal_is_sha256_of_tag_and_public_key),
 		cmocka_unit_test(test_principal_from_str_is_strict),
 		cmocka_unit_test_setup_teardown(
 		    test_key_file_round_trips_with_mode_0600, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_key_load_refuses_private_key_readable_by_others, setup,
-		    teardown),
+		    test_key_load_refuses_private_key_readable_by_others,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_key_load_rejects_malformed_files, setup, teardown),
 		cmocka_unit_test(test_key_save_reports_missing_folder),
 		cmocka_unit_test_setup_teardown(
-		    test_key_load_survives_allocation_failure, setup, teardown),
+		    test_key_load_survives_allocation_failure, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests_name("crypto.key", tests, NULL, NULL);

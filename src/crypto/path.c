@@ -12,15 +12,15 @@
 static bool
 comp_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+	    || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
 int
 bt_path_check(const char *path, struct bt_diag *diag)
 {
 	struct bt_principal root;
-	size_t len, off, start, depth = 0;
+	size_t              len, off, start, depth = 0;
 
 	len = strnlen(path, BT_PATH_MAX + 1);
 	if (len > BT_PATH_MAX) {
@@ -52,20 +52,21 @@ bt_path_check(const char *path, struct bt_diag *diag)
 		if (off - start > BT_PATH_COMPONENT_MAX) {
 			bt_diag_set(diag, (int64_t)start,
 			    "path component at offset %zu is longer than %d "
-			    "bytes", start, BT_PATH_COMPONENT_MAX);
+			    "bytes",
+			    start, BT_PATH_COMPONENT_MAX);
 			return -EINVAL;
 		}
-		if ((off - start == 1 && path[start] == '.') ||
-		    (off - start == 2 && path[start] == '.' &&
-			path[start + 1] == '.')) {
+		if ((off - start == 1 && path[start] == '.')
+		    || (off - start == 2 && path[start] == '.'
+		        && path[start + 1] == '.')) {
 			bt_diag_set(diag, (int64_t)start,
 			    "path component at offset %zu is '.' or '..'",
 			    start);
 			return -EINVAL;
 		}
-		if (depth == 0 &&
-		    bt_principal_from_strn(&root, path + start, off - start) !=
-			0) {
+		if (depth == 0
+		    && bt_principal_from_strn(&root, path + start, off - start)
+		        != 0) {
 			bt_diag_set(diag, (int64_t)start,
 			    "the first path component is not a principal "
 			    "(43 characters of base64url)");
@@ -98,12 +99,12 @@ bt_path_within(const char *child, const char *parent)
 {
 	size_t plen;
 
-	if (bt_path_check(child, NULL) != 0 ||
-	    bt_path_check(parent, NULL) != 0)
+	if (bt_path_check(child, NULL) != 0
+	    || bt_path_check(parent, NULL) != 0)
 		return false;
 	plen = strlen(parent);
 	// Valid paths have no empty components and no trailing '/', so a
 	// byte prefix ending at a component boundary is a component prefix.
-	return strncmp(child, parent, plen) == 0 &&
-	    (child[plen] == '\0' || child[plen] == '/');
+	return strncmp(child, parent, plen) == 0
+	    && (child[plen] == '\0' || child[plen] == '/');
 }

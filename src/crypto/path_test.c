@@ -36,7 +36,7 @@ test_path_check_rejects_each_rule_with_offset(void **state)
 {
 	static const struct {
 		const char *path;
-		int64_t off;
+		int64_t     off;
 	} bad[] = {
 		{ "", 0 },
 		{ "node", 0 },
@@ -67,7 +67,7 @@ test_path_check_rejects_each_rule_with_offset(void **state)
 static void
 test_path_check_enforces_component_and_total_lengths(void **state)
 {
-	char buf[BT_PATH_MAX + 64];
+	char   buf[BT_PATH_MAX + 64];
 	size_t n;
 
 	n = (size_t)snprintf(buf, sizeof(buf), "/%s/", R);
@@ -97,7 +97,7 @@ test_path_check_enforces_component_and_total_lengths(void **state)
 static void
 test_path_check_limits_depth(void **state)
 {
-	char buf[BT_PATH_MAX];
+	char   buf[BT_PATH_MAX];
 	size_t n = (size_t)snprintf(buf, sizeof(buf), "/%s", R);
 
 	for (int i = 1; i < BT_PATH_DEPTH_MAX; i++) {
@@ -146,7 +146,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_path_check_accepts_valid_paths),
-		cmocka_unit_test(test_path_check_rejects_each_rule_with_offset),
+		cmocka_unit_test(
+		    test_path_check_rejects_each_rule_with_offset),
 		cmocka_unit_test(
 		    test_path_check_enforces_component_and_total_lengths),
 		cmocka_unit_test(test_path_check_limits_depth),

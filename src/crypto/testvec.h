@@ -18,9 +18,9 @@
 static inline uint8_t *
 tv_hex(const char *s, size_t *len)
 {
-	size_t n = strcmp(s, "-") == 0 ? 0 : strlen(s);
+	size_t   n = strcmp(s, "-") == 0 ? 0 : strlen(s);
 	uint8_t *p = bt_alloc(n / 2 + 1);
-	ssize_t r;
+	ssize_t  r;
 
 	assert_non_null(p);
 	r = bt_hex_decode(p, n / 2 + 1, s, n);
@@ -36,9 +36,9 @@ typedef void tv_line_fn(void *arg, int nf, char **fields);
 static inline int
 tv_each(const char *name, tv_line_fn *fn, void *arg)
 {
-	char path[512], line[4096];
+	char  path[512], line[4096];
 	FILE *f;
-	int count = 0;
+	int   count = 0;
 
 	snprintf(path, sizeof(path), "%s/tests/data/crypto/%s", BT_SOURCE_DIR,
 	    name);
@@ -46,7 +46,7 @@ tv_each(const char *name, tv_line_fn *fn, void *arg)
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *fields[TV_FIELDS_MAX], *p = line;
-		int nf = 0;
+		int   nf = 0;
 
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
@@ -57,8 +57,8 @@ tv_each(const char *name, tv_line_fn *fn, void *arg)
 			if (*p == '\0')
 				break;
 			fields[nf++] = p;
-			while (*p != '\0' && *p != ' ' && *p != '\t' &&
-			    *p != '\n')
+			while (*p != '\0' && *p != ' ' && *p != '\t'
+			    && *p != '\n')
 				p++;
 		}
 		fn(arg, nf, fields);
