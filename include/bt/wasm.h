@@ -362,6 +362,9 @@ BT_API int bt_wasm_instance_call(bt_wasm_instance *inst, const char *name,
  */
 BT_API bt_wasm_func *bt_wasm_instance_func(bt_wasm_instance *inst,
     const char *name);
+/* The same for a name of len bytes that may contain NUL bytes. */
+BT_API bt_wasm_func *bt_wasm_instance_func_n(bt_wasm_instance *inst,
+    const char *name, size_t len);
 BT_API int bt_wasm_func_call(bt_wasm_instance *inst, bt_wasm_func *f,
     const struct bt_wasm_val *args, size_t nargs,
     struct bt_wasm_val *results, size_t nresults);
@@ -419,5 +422,28 @@ BT_API uint8_t *bt_wasm_instance_memory(bt_wasm_instance *inst,
  */
 BT_API int bt_wasm_instance_global_get(bt_wasm_instance *inst,
     const char *name, struct bt_wasm_val *out);
+
+/*
+ * Spec tests. bt_wasm_spectest_run runs one command script made by wabt's
+ * wast2json (the JSON file; the .wasm files it names are read from the same
+ * folder), with the "spectest" host module of the reference interpreter.
+ * Each assertion is counted in *stats as passed, failed or skipped (text
+ * modules, which only a text parser can reject, are skipped); report is
+ * called with one line ("file:line: what went wrong") per failure. Returns
+ * 0 when the script could be run (whatever the counts), or -errno /
+ * BT_ECORRUPT if the JSON cannot be read. Not thread-safe against itself
+ * only in that report may be called from the calling thread.
+ */
+struct bt_wasm_spectest_stats {
+	uint64_t passed;
+	uint64_t failed;
+	uint64_t skipped;
+};
+
+typedef void bt_wasm_report_fn(void *arg, const char *line);
+
+BT_API int bt_wasm_spectest_run(const char *json_path,
+    struct bt_wasm_spectest_stats *stats, bt_wasm_report_fn *report,
+    void *arg);
 
 #endif /* BT_WASM_H */

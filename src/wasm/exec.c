@@ -1,0 +1,1191 @@
+/*
+ * exec.c: the interpreter. Runs the threaded code that code.c compiles,
+ * with computed goto (GCC labels as values). Called by instance.c for
+ * bt_wasm_instance_call / _resume; calls host functions and nothing else.
+ *
+ * Design
+ * ------
+ * The code is an array of 32-bit cells. An instruction is a handler cell
+ * (the handler's address as an offset from a base label) followed by its
+ * operands: slot numbers relative to the frame pointer, immediates, branch
+ * offsets (relative to the cell that holds them). Each handler reads its
+ * operands, does its work, and jumps straight to the next handler.
+ *
+ * Invariants:
+ *  1. All execution state is in the instance: the value stack
+ *     (inst->stack), the call frames (inst->frames[0..depth]) and, while
+ *     suspended, the program counter, frame pointer and function
+ *     (inst->s_pc/s_fp/s_func). WebAssembly calls never recurse on the C
+ *     stack. The dispatch loop keeps copies in locals (pc, fp, the memory
+ *     base and size) and writes them back when it stops.
+ *  2. A frame is fp[0 .. frame_slots): params, then locals, then the
+ *     operand slots. A call's arguments are the caller's top operand slots,
+ *     which become the callee's params in place; results come back in the
+ *     same place. frames[d] holds the state of the caller of the function
+ *     running at depth d; frames[0].pc is NULL: returning there ends the run.
+ *  3. Every instruction leaves pc at its own start until it has no side
+ *     effect left to do, so a trap reports the instruction that trapped and
+ *     a stop for fuel, interrupt or deadline (taken only in branch and call
+ *     handlers, before their effect) can resume by executing it again.
+ *  4. Memory accesses compare the 33-bit effective address plus width with
+ *     the current memory size; the memory's base never moves.
+ *
+ * States of an instance:
+ *
+ *   IDLE --bt__wasm_exec--> RUNNING --return/exit/trap--> IDLE
+ *                              |  ^
+ *        fuel/interrupt/deadline  | bt__wasm_exec(resume)
+ *                              v  |
+ *                           SUSPENDED --bt_wasm_instance_reset--> IDLE
+ *
+ * Locking theory: an instance runs on one thread at a time. The only
+ * cross-thread access is inst->interrupt, an atomic int stored by
+ * bt_wasm_instance_interrupt and read (relaxed) when the tick budget runs
+ * out, at most every TICK_CHUNK back-edges or calls.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "wasm_int.h"
+
+#define TICK_CHUNK 4096
+
+const uint8_t bt__wasm_op_len[OP__COUNT] = {
+#define X(name, n) [OP_##name] = n,
+#include "ops.h"
+#undef X
+};
+
+static int32_t	      handler_off[OP__COUNT];
+static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
+
+static int run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume);
+
+static void
+handlers_init(void)
+{
+	(void)run(NULL, NULL, false);
+}
+
+uint32_t
+bt__wasm_handler(int op)
+{
+	pthread_once(&handler_once, handlers_init);
+	return (uint32_t)handler_off[op];
+}
+
+int
+bt__wasm_stack_alloc(bt_wasm_instance *inst)
+{
+	size_t sbytes, fbytes;
+	void *p;
+
+	if (inst->stack != NULL)
+		return 0;
+	sbytes = inst->lim.max_stack_slots * sizeof(uint64_t);
+	fbytes = (inst->lim.max_call_depth + 2) * sizeof(struct wframe);
+	p = mmap(NULL, sbytes + fbytes, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	inst->stack = p;
+	inst->stack_slots = inst->lim.max_stack_slots;
+	inst->frames = (struct wframe *)((uint8_t *)p + sbytes);
+	inst->max_depth = (uint32_t)inst->lim.max_call_depth;
+	return 0;
+}
+
+/* ---- float helpers: values travel as bits ---- */
+
+static inline float
+f32v(uint64_t v)
+{
+	uint32_t u = (uint32_t)v;
+	float f;
+
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+static inline uint64_t
+f32b(float f)
+{
+	uint32_t u;
+
+	memcpy(&u, &f, 4);
+	return u;
+}
+
+static inline double
+f64v(uint64_t v)
+{
+	double d;
+
+	memcpy(&d, &v, 8);
+	return d;
+}
+
+static inline uint64_t
+f64b(double d)
+{
+	uint64_t u;
+
+	memcpy(&u, &d, 8);
+	return u;
+}
+
+static inline float
+fminf_wasm(float a, float b)
+{
+	if (isnan(a) || isnan(b))
+		return a + b;
+	if (a == 0 && b == 0)
+		return signbit(a) ? a : b;
+	return a < b ? a : b;
+}
+
+static inline float
+fmaxf_wasm(float a, float b)
+{
+	if (isnan(a) || isnan(b))
+		return a + b;
+	if (a == 0 && b == 0)
+		return signbit(a) ? b : a;
+	return a > b ? a : b;
+}
+
+static inline double
+fmin_wasm(double a, double b)
+{
+	if (isnan(a) || isnan(b))
+		return a + b;
+	if (a == 0 && b == 0)
+		return signbit(a) ? a : b;
+	return a < b ? a : b;
+}
+
+static inline double
+fmax_wasm(double a, double b)
+{
+	if (isnan(a) || isnan(b))
+		return a + b;
+	if (a == 0 && b == 0)
+		return signbit(a) ? b : a;
+	return a > b ? a : b;
+}
+
+/* A NaN result of a unary rounding function must be quiet (arithmetic). */
+static inline float
+quietf(float x, float r)
+{
+	return isnan(x) ? x + x : r;
+}
+
+static inline double
+quiet(double x, double r)
+{
+	return isnan(x) ? x + x : r;
+}
+
+static inline uint32_t
+rotl32(uint32_t a, uint32_t b)
+{
+	b &= 31;
+	return (a << b) | (a >> ((32 - b) & 31));
+}
+
+static inline uint32_t
+rotr32(uint32_t a, uint32_t b)
+{
+	b &= 31;
+	return (a >> b) | (a << ((32 - b) & 31));
+}
+
+static inline uint64_t
+rotl64(uint64_t a, uint64_t b)
+{
+	b &= 63;
+	return (a << b) | (a >> ((64 - b) & 63));
+}
+
+static inline uint64_t
+rotr64(uint64_t a, uint64_t b)
+{
+	b &= 63;
+	return (a >> b) | (a << ((64 - b) & 63));
+}
+
+/* Saturating truncations. */
+static inline uint64_t
+sat_i32(double x)
+{
+	if (isnan(x))
+		return 0;
+	if (x <= -2147483649.0)
+		return (uint32_t)INT32_MIN;
+	if (x >= 2147483648.0)
+		return (uint32_t)INT32_MAX;
+	return (uint32_t)(int32_t)x;
+}
+
+static inline uint64_t
+sat_u32(double x)
+{
+	if (isnan(x) || x <= -1.0)
+		return 0;
+	if (x >= 4294967296.0)
+		return UINT32_MAX;
+	return (uint32_t)x;
+}
+
+static inline uint64_t
+sat_i64(double x)
+{
+	if (isnan(x))
+		return 0;
+	if (x < -9223372036854775808.0)
+		return (uint64_t)INT64_MIN;
+	if (x >= 9223372036854775808.0)
+		return (uint64_t)INT64_MAX;
+	return (uint64_t)(int64_t)x;
+}
+
+static inline uint64_t
+sat_u64(double x)
+{
+	if (isnan(x) || x <= -1.0)
+		return 0;
+	if (x >= 18446744073709551616.0)
+		return UINT64_MAX;
+	return (uint64_t)x;
+}
+
+static inline uint64_t
+sat_i64f(float x)
+{
+	if (isnan(x))
+		return 0;
+	if (x < -9223372036854775808.0f)
+		return (uint64_t)INT64_MIN;
+	if (x >= 9223372036854775808.0f)
+		return (uint64_t)INT64_MAX;
+	return (uint64_t)(int64_t)x;
+}
+
+static inline uint64_t
+sat_u64f(float x)
+{
+	if (isnan(x) || x <= -1.0f)
+		return 0;
+	if (x >= 18446744073709551616.0f)
+		return UINT64_MAX;
+	return (uint64_t)x;
+}
+
+/* The slow part of a tick check: interrupt, deadline, fuel. Returns 0 with
+ * a new budget in *ticks, or the trap kind. */
+static int
+tick_slow(bt_wasm_instance *inst, int64_t *ticks)
+{
+	*ticks = 0;
+	if (atomic_load_explicit(&inst->interrupt, memory_order_relaxed)) {
+		atomic_store_explicit(&inst->interrupt, 0, memory_order_relaxed);
+		return BT_WASM_TRAP_INTERRUPTED;
+	}
+	if (inst->lim.deadline_ns != 0 &&
+	    bt_time_mono_ns() >= inst->lim.deadline_ns)
+		return BT_WASM_TRAP_DEADLINE;
+	if (inst->lim.fuel != 0) {
+		if (inst->fuel == 0)
+			return BT_WASM_TRAP_FUEL;
+		uint64_t n = inst->fuel < TICK_CHUNK ? inst->fuel : TICK_CHUNK;
+		inst->fuel -= n;
+		/* This check consumes one unit of the new budget. */
+		*ticks = (int64_t)n - 1;
+		return 0;
+	}
+	*ticks = TICK_CHUNK - 1;
+	return 0;
+}
+
+static void
+host_trap_copy(bt_wasm_instance *inst, bt_wasm_instance *from)
+{
+	if (from != inst && from != NULL)
+		memcpy(inst->trap.msg, from->trap.msg, sizeof(inst->trap.msg));
+}
+
+int
+bt__wasm_exec(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
+{
+	pthread_once(&handler_once, handlers_init);
+	return run(inst, f, resume);
+}
+
+/*
+ * run: the dispatch loop. With inst == NULL it only fills handler_off.
+ */
+static int
+run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
+{
+	static const void *const labels[OP__COUNT] = {
+#define X(name, n) [OP_##name] = &&L_##name,
+#include "ops.h"
+#undef X
+	};
+	const char *hbase = (const char *)&&L_UNREACHABLE;
+
+	const uint32_t	*pc;
+	uint64_t	*fp;
+	bt_wasm_func	*cur;
+	bt_wasm_instance *ci; /* instance of the running function */
+	bt_wasm_func   **funcs;
+	struct wglobal **globals;
+	struct wtable  **tables;
+	struct wmem	*mem;
+	uint8_t		*mb;
+	uint64_t	 ms;
+	uint64_t	*stack_end;
+	struct wframe	*frames;
+	uint32_t	 depth;
+	int64_t		 ticks;
+	int		 tk;
+	bt_wasm_func	*callee;
+	uint64_t	*nfp;
+	const uint32_t	*ret_pc;
+	int		 rc;
+
+	if (inst == NULL) {
+		for (int i = 0; i < OP__COUNT; i++)
+			handler_off[i] =
+			    (int32_t)((const char *)labels[i] - hbase);
+		return 0;
+	}
+
+#define LOAD_INST(x)                                                        \
+	do {                                                                \
+		ci = (x);                                                   \
+		funcs = ci->funcs;                                          \
+		globals = ci->globals;                                      \
+		tables = ci->tables;                                        \
+		mem = ci->mem;                                              \
+		mb = mem ? mem->base : NULL;                                \
+		ms = mem ? mem->size : 0;                                   \
+	} while (0)
+#define RELOAD_MEM()                                                        \
+	do {                                                                \
+		mb = mem ? mem->base : NULL;                                \
+		ms = mem ? mem->size : 0;                                   \
+	} while (0)
+#define DISPATCH() goto *(const void *)(hbase + (int32_t)*pc)
+#define NEXT(n)                                                             \
+	do {                                                                \
+		pc += (n);                                                  \
+		DISPATCH();                                                 \
+	} while (0)
+#define TRAP(k)                                                             \
+	do {                                                                \
+		tk = (k);                                                   \
+		goto trap;                                                  \
+	} while (0)
+#define TICK()                                                              \
+	do {                                                                \
+		if (__builtin_expect(--ticks < 0, 0)) {                    \
+			tk = tick_slow(inst, &ticks);                       \
+			if (tk != 0)                                        \
+				goto trap;                                  \
+		}                                                           \
+	} while (0)
+#define JUMP(cellp)                                                         \
+	do {                                                                \
+		const uint32_t *c_ = (cellp);                               \
+		int32_t off_ = (int32_t)*c_;                                \
+		if (off_ < 0)                                               \
+			TICK();                                             \
+		pc = c_ + off_;                                             \
+		DISPATCH();                                                 \
+	} while (0)
+#define R(i) fp[pc[i]]
+#define U32(i) ((uint32_t)fp[pc[i]])
+#define S32(i) ((int32_t)(uint32_t)fp[pc[i]])
+#define U64(i) (fp[pc[i]])
+#define S64(i) ((int64_t)fp[pc[i]])
+#define IMM32 (pc[3])
+#define SIMM ((int64_t)(int32_t)pc[3])
+
+	stack_end = inst->stack + inst->stack_slots;
+	frames = inst->frames;
+	if (inst->lim.fuel != 0) {
+		uint64_t n = inst->fuel < TICK_CHUNK ? inst->fuel : TICK_CHUNK;
+		inst->fuel -= n;
+		ticks = (int64_t)n;
+	} else {
+		ticks = TICK_CHUNK;
+	}
+	if (resume) {
+		pc = inst->s_pc;
+		fp = inst->s_fp;
+		cur = inst->s_func;
+		depth = inst->depth;
+		inst->suspended = false;
+		LOAD_INST(cur->inst);
+		DISPATCH();
+	}
+	depth = 0;
+	frames[0].pc = NULL;
+	frames[0].fp = NULL;
+	frames[0].func = NULL;
+	fp = inst->stack;
+	cur = f;
+	LOAD_INST(f->inst);
+	if (fp + f->frame_slots > stack_end) {
+		pc = f->code;
+		TRAP(BT_WASM_TRAP_STACK_EXHAUSTED);
+	}
+	memset(fp + f->nparams, 0,
+	    (size_t)(f->nlocals - f->nparams) * sizeof(uint64_t));
+	pc = f->code;
+	DISPATCH();
+
+	/* ---- control ---- */
+L_UNREACHABLE:
+	TRAP(BT_WASM_TRAP_UNREACHABLE);
+L_BR:
+	JUMP(pc + 1);
+L_BR_IF:
+	if (U32(1) != 0)
+		JUMP(pc + 2);
+	NEXT(3);
+L_BR_UNLESS:
+	if (U32(1) == 0)
+		JUMP(pc + 2);
+	NEXT(3);
+L_BR_TABLE: {
+	uint32_t i = U32(1), n = pc[2];
+
+	if (i > n)
+		i = n;
+	JUMP(pc + 3 + i);
+}
+L_MOV:
+	R(1) = R(2);
+	NEXT(3);
+L_CONST32:
+	R(1) = pc[2];
+	NEXT(3);
+L_CONST64:
+	R(1) = (uint64_t)pc[2] | ((uint64_t)pc[3] << 32);
+	NEXT(4);
+L_RETURN: {
+	struct wframe *fr = &frames[depth];
+
+	if (fr->pc == NULL)
+		goto done;
+	depth--;
+	pc = fr->pc;
+	fp = fr->fp;
+	cur = fr->func;
+	if (cur->inst != ci)
+		LOAD_INST(cur->inst);
+	else
+		RELOAD_MEM();
+	DISPATCH();
+}
+L_CALL:
+	callee = funcs[pc[1]];
+	nfp = fp + pc[2];
+	ret_pc = pc + 3;
+	goto do_call;
+L_CALL_INDIRECT: {
+	struct wtable *t = tables[pc[2]];
+	uint32_t i = U32(4);
+	const struct wfunctype *want;
+
+	if (i >= t->size)
+		TRAP(BT_WASM_TRAP_UNDEFINED_ELEM);
+	callee = t->elems[i];
+	if (callee == NULL)
+		TRAP(BT_WASM_TRAP_UNINIT_ELEM);
+	want = &ci->mod->types[pc[1]];
+	if (callee->type != want && !bt__wasm_type_eq(callee->type, want))
+		TRAP(BT_WASM_TRAP_INDIRECT_TYPE);
+	nfp = fp + pc[3];
+	ret_pc = pc + 5;
+	goto do_call;
+}
+do_call:
+	TICK();
+	if (callee->code == NULL) {
+		struct bt_wasm_call call = {
+			.inst = ci,
+			.args = nfp,
+			.results = nfp,
+			.nargs = callee->type->nparams,
+			.nresults = callee->type->nresults,
+		};
+
+		if (nfp + callee->type->nresults + 1 > stack_end)
+			TRAP(BT_WASM_TRAP_STACK_EXHAUSTED);
+		ci->trap.msg[0] = '\0';
+		rc = callee->host(callee->host_arg, &call);
+		if (rc == BT_WASM_EXITED) {
+			if (ci != inst)
+				inst->exit_status = ci->exit_status;
+			goto exited;
+		}
+		if (rc != 0) {
+			host_trap_copy(inst, ci);
+			if (rc != BT_ETRAP || inst->trap.msg[0] == '\0')
+				snprintf(inst->trap.msg, sizeof(inst->trap.msg),
+				    "host function failed: %s", bt_strerror(rc));
+			tk = BT_WASM_TRAP_HOST;
+			goto trap_keepmsg;
+		}
+		RELOAD_MEM();
+		pc = ret_pc;
+		DISPATCH();
+	}
+	if (depth + 1 >= inst->max_depth ||
+	    nfp + callee->frame_slots > stack_end)
+		TRAP(BT_WASM_TRAP_STACK_EXHAUSTED);
+	depth++;
+	frames[depth].pc = ret_pc;
+	frames[depth].fp = fp;
+	frames[depth].func = cur;
+	fp = nfp;
+	if (callee->nlocals > callee->nparams)
+		memset(fp + callee->nparams, 0,
+		    (size_t)(callee->nlocals - callee->nparams) *
+			sizeof(uint64_t));
+	cur = callee;
+	if (callee->inst != ci)
+		LOAD_INST(callee->inst);
+	pc = callee->code;
+	DISPATCH();
+
+L_SELECT:
+	R(1) = U32(4) ? R(2) : R(3);
+	NEXT(5);
+L_GLOBAL_GET:
+	R(1) = globals[pc[2]]->val;
+	NEXT(3);
+L_GLOBAL_SET:
+	globals[pc[1]]->val = R(2);
+	NEXT(3);
+
+	/* ---- memory ---- */
+#define EA(n)                                                               \
+	uint64_t ea = (uint64_t)U32(2) + pc[3];                             \
+	if (__builtin_expect(ea + (n) > ms, 0))                             \
+		TRAP(BT_WASM_TRAP_MEMORY_OOB);
+#define EAS(n)                                                              \
+	uint64_t ea = (uint64_t)U32(1) + pc[3];                             \
+	if (__builtin_expect(ea + (n) > ms, 0))                             \
+		TRAP(BT_WASM_TRAP_MEMORY_OOB);
+L_LD32: {
+	EA(4);
+	uint32_t v;
+	memcpy(&v, mb + ea, 4);
+	R(1) = v;
+	NEXT(4);
+}
+L_LD64: {
+	EA(8);
+	uint64_t v;
+	memcpy(&v, mb + ea, 8);
+	R(1) = v;
+	NEXT(4);
+}
+L_LD8S32: {
+	EA(1);
+	R(1) = (uint32_t)(int32_t)(int8_t)mb[ea];
+	NEXT(4);
+}
+L_LD8U: {
+	EA(1);
+	R(1) = mb[ea];
+	NEXT(4);
+}
+L_LD16S32: {
+	EA(2);
+	int16_t v;
+	memcpy(&v, mb + ea, 2);
+	R(1) = (uint32_t)(int32_t)v;
+	NEXT(4);
+}
+L_LD16U: {
+	EA(2);
+	uint16_t v;
+	memcpy(&v, mb + ea, 2);
+	R(1) = v;
+	NEXT(4);
+}
+L_LD8S64: {
+	EA(1);
+	R(1) = (uint64_t)(int64_t)(int8_t)mb[ea];
+	NEXT(4);
+}
+L_LD16S64: {
+	EA(2);
+	int16_t v;
+	memcpy(&v, mb + ea, 2);
+	R(1) = (uint64_t)(int64_t)v;
+	NEXT(4);
+}
+L_LD32S64: {
+	EA(4);
+	int32_t v;
+	memcpy(&v, mb + ea, 4);
+	R(1) = (uint64_t)(int64_t)v;
+	NEXT(4);
+}
+L_ST8: {
+	EAS(1);
+	mb[ea] = (uint8_t)R(2);
+	NEXT(4);
+}
+L_ST16: {
+	EAS(2);
+	uint16_t v = (uint16_t)R(2);
+	memcpy(mb + ea, &v, 2);
+	NEXT(4);
+}
+L_ST32: {
+	EAS(4);
+	uint32_t v = (uint32_t)R(2);
+	memcpy(mb + ea, &v, 4);
+	NEXT(4);
+}
+L_ST64: {
+	EAS(8);
+	uint64_t v = R(2);
+	memcpy(mb + ea, &v, 8);
+	NEXT(4);
+}
+L_MEMORY_SIZE:
+	R(1) = (uint32_t)(ms / BT_WASM_PAGE_SIZE);
+	NEXT(2);
+L_MEMORY_GROW: {
+	uint32_t old;
+
+	if (bt__wasm_mem_grow(mem, U32(2), &old) == 0)
+		R(1) = old;
+	else
+		R(1) = UINT32_MAX;
+	RELOAD_MEM();
+	NEXT(3);
+}
+L_MEMORY_FILL: {
+	uint64_t d = U32(1), n = U32(3);
+
+	if (d + n > ms)
+		TRAP(BT_WASM_TRAP_MEMORY_OOB);
+	memset(mb + d, (int)(uint8_t)R(2), n);
+	NEXT(4);
+}
+L_MEMORY_COPY: {
+	uint64_t d = U32(1), s = U32(2), n = U32(3);
+
+	if (d + n > ms || s + n > ms)
+		TRAP(BT_WASM_TRAP_MEMORY_OOB);
+	memmove(mb + d, mb + s, n);
+	NEXT(4);
+}
+L_MEMORY_INIT: {
+	const struct wdata *seg = &ci->mod->datas[pc[1]];
+	uint64_t len = ci->data_dropped[pc[1]] ? 0 : seg->len;
+	uint64_t d = U32(2), s = U32(3), n = U32(4);
+
+	if (d + n > ms || s + n > len)
+		TRAP(BT_WASM_TRAP_MEMORY_OOB);
+	if (n)
+		memcpy(mb + d, seg->bytes + s, n);
+	NEXT(5);
+}
+L_DATA_DROP:
+	ci->data_dropped[pc[1]] = 1;
+	NEXT(2);
+
+	/* ---- tables and references ---- */
+L_TABLE_GET: {
+	struct wtable *t = tables[pc[2]];
+	uint32_t i = U32(3);
+
+	if (i >= t->size)
+		TRAP(BT_WASM_TRAP_TABLE_OOB);
+	R(1) = (uint64_t)(uintptr_t)t->elems[i];
+	NEXT(4);
+}
+L_TABLE_SET: {
+	struct wtable *t = tables[pc[1]];
+	uint32_t i = U32(2);
+
+	if (i >= t->size)
+		TRAP(BT_WASM_TRAP_TABLE_OOB);
+	t->elems[i] = (void *)(uintptr_t)R(3);
+	NEXT(4);
+}
+L_TABLE_SIZE:
+	R(1) = tables[pc[2]]->size;
+	NEXT(3);
+L_TABLE_GROW: {
+	uint32_t old;
+
+	if (bt__wasm_table_grow(tables[pc[2]], U32(4),
+		(void *)(uintptr_t)R(3), &old) == 0)
+		R(1) = old;
+	else
+		R(1) = UINT32_MAX;
+	NEXT(5);
+}
+L_TABLE_FILL: {
+	struct wtable *t = tables[pc[1]];
+	uint64_t i = U32(2), n = U32(4);
+	void *v = (void *)(uintptr_t)R(3);
+
+	if (i + n > t->size)
+		TRAP(BT_WASM_TRAP_TABLE_OOB);
+	for (uint64_t k = 0; k < n; k++)
+		t->elems[i + k] = v;
+	NEXT(5);
+}
+L_TABLE_COPY: {
+	struct wtable *dt = tables[pc[1]], *st = tables[pc[2]];
+	uint64_t d = U32(3), s = U32(4), n = U32(5);
+
+	if (d + n > dt->size || s + n > st->size)
+		TRAP(BT_WASM_TRAP_TABLE_OOB);
+	memmove(dt->elems + d, st->elems + s, n * sizeof(void *));
+	NEXT(6);
+}
+L_TABLE_INIT: {
+	struct wtable *t = tables[pc[1]];
+	const struct welem *seg = &ci->mod->elems[pc[2]];
+	uint64_t len = ci->elem_dropped[pc[2]] ? 0 : seg->n;
+	uint64_t d = U32(3), s = U32(4), n = U32(5);
+
+	if (d + n > t->size || s + n > len)
+		TRAP(BT_WASM_TRAP_TABLE_OOB);
+	for (uint64_t k = 0; k < n; k++) {
+		const struct wconst *e = &seg->items[s + k];
+		void *v = NULL;
+
+		if (e->op == CE_REF_FUNC)
+			v = funcs[e->idx];
+		else if (e->op == CE_GLOBAL)
+			v = (void *)(uintptr_t)globals[e->idx]->val;
+		t->elems[d + k] = v;
+	}
+	NEXT(6);
+}
+L_ELEM_DROP:
+	ci->elem_dropped[pc[1]] = 1;
+	NEXT(2);
+L_REF_FUNC:
+	R(1) = (uint64_t)(uintptr_t)funcs[pc[2]];
+	NEXT(3);
+L_REF_IS_NULL:
+	R(1) = R(2) == 0;
+	NEXT(3);
+
+	/* ---- integer arithmetic ---- */
+#define BIN(name, expr)                                                     \
+	L_##name:                                                           \
+	{                                                                   \
+		R(1) = (expr);                                              \
+		NEXT(4);                                                    \
+	}
+#define UN(name, expr)                                                      \
+	L_##name:                                                           \
+	{                                                                   \
+		R(1) = (expr);                                              \
+		NEXT(3);                                                    \
+	}
+	BIN(I32_EQ, U32(2) == U32(3))
+	BIN(I32_NE, U32(2) != U32(3))
+	BIN(I32_LT_S, S32(2) < S32(3))
+	BIN(I32_LT_U, U32(2) < U32(3))
+	BIN(I32_GT_S, S32(2) > S32(3))
+	BIN(I32_GT_U, U32(2) > U32(3))
+	BIN(I32_LE_S, S32(2) <= S32(3))
+	BIN(I32_LE_U, U32(2) <= U32(3))
+	BIN(I32_GE_S, S32(2) >= S32(3))
+	BIN(I32_GE_U, U32(2) >= U32(3))
+	BIN(I32_ADD, (uint32_t)(U32(2) + U32(3)))
+	BIN(I32_SUB, (uint32_t)(U32(2) - U32(3)))
+	BIN(I32_MUL, (uint32_t)(U32(2) * U32(3)))
+	BIN(I32_AND, U32(2) & U32(3))
+	BIN(I32_OR, U32(2) | U32(3))
+	BIN(I32_XOR, U32(2) ^ U32(3))
+	BIN(I32_SHL, (uint32_t)(U32(2) << (U32(3) & 31)))
+	BIN(I32_SHR_S, (uint32_t)(S32(2) >> (U32(3) & 31)))
+	BIN(I32_SHR_U, U32(2) >> (U32(3) & 31))
+	BIN(I32_ROTL, rotl32(U32(2), U32(3)))
+	BIN(I32_ROTR, rotr32(U32(2), U32(3)))
+L_I32_DIV_S: {
+	int32_t a = S32(2), b = S32(3);
+	if (b == 0)
+		TRAP(BT_WASM_TRAP_DIV_ZERO);
+	if (a == INT32_MIN && b == -1)
+		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
+	R(1) = (uint32_t)(a / b);
+	NEXT(4);
+}
+L_I32_DIV_U: {
+	uint32_t a = U32(2), b = U32(3);
+	if (b == 0)
+		TRAP(BT_WASM_TRAP_DIV_ZERO);
+	R(1) = a / b;
+	NEXT(4);
+}
+L_I32_REM_S: {
+	int32_t a = S32(2), b = S32(3);
+	if (b == 0)
+		TRAP(BT_WASM_TRAP_DIV_ZERO);
+	R(1) = b == -1 ? 0 : (uint32_t)(a % b);
+	NEXT(4);
+}
+L_I32_REM_U: {
+	uint32_t a = U32(2), b = U32(3);
+	if (b == 0)
+		TRAP(BT_WASM_TRAP_DIV_ZERO);
+	R(1) = a % b;
+	NEXT(4);
+}
+	UN(I32_EQZ, U32(2) == 0)
+	UN(I32_CLZ, U32(2) ? (uint32_t)__builtin_clz(U32(2)) : 32)
+	UN(I32_CTZ, U32(2) ? (uint32_t)__builtin_ctz(U32(2)) : 32)
+	UN(I32_POPCNT, (uint32_t)__builtin_popcount(U32(2)))
+	UN(I32_EXTEND8_S, (uint32_t)(int32_t)(int8_t)U32(2))
+	UN(I32_EXTEND16_S, (uint32_t)(int32_t)(int16_t)U32(2))
+
+	BIN(I64_EQ, U64(2) == U64(3))
+	BIN(I64_NE, U64(2) != U64(3))
+	BIN(I64_LT_S, S64(2) < S64(3))
+	BIN(I64_LT_U, U64(2) < U64(3))
+	BIN(I64_GT_S, S64(2) > S64(3))
+	BIN(I64_GT_U, U64(2) > U64(3))
+	BIN(I64_LE_S, S64(2) <= S64(3))
+	BIN(I64_LE_U, U64(2) <= U64(3))
+	BIN(I64_GE_S, S64(2) >= S64(3))
+	BIN(I64_GE_U, U64(2) >= U64(3))
+	BIN(I64_ADD, U64(2) + U64(3))
+	BIN(I64_SUB, U64(2) - U64(3))
+	BIN(I64_MUL, U64(2) * U64(3))
+	BIN(I64_AND, U64(2) & U64(3))
+	BIN(I64_OR, U64(2) | U64(3))
+	BIN(I64_XOR, U64(2) ^ U64(3))
+	BIN(I64_SHL, U64(2) << (U64(3) & 63))
+	BIN(I64_SHR_S, (uint64_t)(S64(2) >> (U64(3) & 63)))
+	BIN(I64_SHR_U, U64(2) >> (U64(3) & 63))
+	BIN(I64_ROTL, rotl64(U64(2), U64(3)))
+	BIN(I64_ROTR, rotr64(U64(2), U64(3)))
+L_I64_DIV_S: {
+	int64_t a = S64(2), b = S64(3);
+	if (b == 0)
+		TRAP(BT_WASM_TRAP_DIV_ZERO);
+	if (a == INT64_MIN && b == -1)
+		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
+	R(1) = (uint64_t)(a / b);
+	NEXT(4);
+}
+L_I64_DIV_U: {
+	uint64_t a = U64(2), b = U64(3);
+	if (b == 0)
+		TRAP(BT_WASM_TRAP_DIV_ZERO);
+	R(1) = a / b;
+	NEXT(4);
+}
+L_I64_REM_S: {
+	int64_t a = S64(2), b = S64(3);
+	if (b == 0)
+		TRAP(BT_WASM_TRAP_DIV_ZERO);
+	R(1) = b == -1 ? 0 : (uint64_t)(a % b);
+	NEXT(4);
+}
+L_I64_REM_U: {
+	uint64_t a = U64(2), b = U64(3);
+	if (b == 0)
+		TRAP(BT_WASM_TRAP_DIV_ZERO);
+	R(1) = a % b;
+	NEXT(4);
+}
+	UN(I64_EQZ, U64(2) == 0)
+	UN(I64_CLZ, U64(2) ? (uint64_t)__builtin_clzll(U64(2)) : 64)
+	UN(I64_CTZ, U64(2) ? (uint64_t)__builtin_ctzll(U64(2)) : 64)
+	UN(I64_POPCNT, (uint64_t)__builtin_popcountll(U64(2)))
+	UN(I64_EXTEND8_S, (uint64_t)(int64_t)(int8_t)U64(2))
+	UN(I64_EXTEND16_S, (uint64_t)(int64_t)(int16_t)U64(2))
+	UN(I64_EXTEND32_S, (uint64_t)(int64_t)(int32_t)U64(2))
+
+	/* immediate forms: operand 3 is the constant */
+	BIN(I32_ADD_I, (uint32_t)(U32(2) + IMM32))
+	BIN(I32_SUB_I, (uint32_t)(U32(2) - IMM32))
+	BIN(I32_MUL_I, (uint32_t)(U32(2) * IMM32))
+	BIN(I32_AND_I, U32(2) & IMM32)
+	BIN(I32_OR_I, U32(2) | IMM32)
+	BIN(I32_XOR_I, U32(2) ^ IMM32)
+	BIN(I32_SHL_I, (uint32_t)(U32(2) << (IMM32 & 31)))
+	BIN(I32_SHR_S_I, (uint32_t)(S32(2) >> (IMM32 & 31)))
+	BIN(I32_SHR_U_I, U32(2) >> (IMM32 & 31))
+	BIN(I32_EQ_I, U32(2) == IMM32)
+	BIN(I32_NE_I, U32(2) != IMM32)
+	BIN(I32_LT_S_I, S32(2) < (int32_t)IMM32)
+	BIN(I32_LT_U_I, U32(2) < IMM32)
+	BIN(I32_GT_S_I, S32(2) > (int32_t)IMM32)
+	BIN(I32_GT_U_I, U32(2) > IMM32)
+	BIN(I32_LE_S_I, S32(2) <= (int32_t)IMM32)
+	BIN(I32_LE_U_I, U32(2) <= IMM32)
+	BIN(I32_GE_S_I, S32(2) >= (int32_t)IMM32)
+	BIN(I32_GE_U_I, U32(2) >= IMM32)
+	BIN(I64_ADD_I, U64(2) + (uint64_t)SIMM)
+	BIN(I64_SUB_I, U64(2) - (uint64_t)SIMM)
+	BIN(I64_MUL_I, U64(2) * (uint64_t)SIMM)
+	BIN(I64_AND_I, U64(2) & (uint64_t)SIMM)
+	BIN(I64_OR_I, U64(2) | (uint64_t)SIMM)
+	BIN(I64_XOR_I, U64(2) ^ (uint64_t)SIMM)
+	BIN(I64_SHL_I, U64(2) << (SIMM & 63))
+	BIN(I64_SHR_S_I, (uint64_t)(S64(2) >> (SIMM & 63)))
+	BIN(I64_SHR_U_I, U64(2) >> (SIMM & 63))
+	BIN(I64_EQ_I, U64(2) == (uint64_t)SIMM)
+	BIN(I64_NE_I, U64(2) != (uint64_t)SIMM)
+	BIN(I64_LT_S_I, S64(2) < SIMM)
+	BIN(I64_LT_U_I, U64(2) < (uint64_t)SIMM)
+	BIN(I64_GT_S_I, S64(2) > SIMM)
+	BIN(I64_GT_U_I, U64(2) > (uint64_t)SIMM)
+	BIN(I64_LE_S_I, S64(2) <= SIMM)
+	BIN(I64_LE_U_I, U64(2) <= (uint64_t)SIMM)
+	BIN(I64_GE_S_I, S64(2) >= SIMM)
+	BIN(I64_GE_U_I, U64(2) >= (uint64_t)SIMM)
+
+	/* fused compare and branch: (a, b or imm, offset) */
+#define BRC(name, cond)                                                     \
+	L_##name:                                                           \
+	if (cond)                                                           \
+		JUMP(pc + 3);                                               \
+	NEXT(4);
+#define A1U U32(1)
+#define A1S S32(1)
+#define B2U U32(2)
+#define B2S S32(2)
+#define I2U (pc[2])
+#define I2S ((int32_t)pc[2])
+	BRC(BR_I32_EQ, A1U == B2U)
+	BRC(BR_I32_NE, A1U != B2U)
+	BRC(BR_I32_LT_S, A1S < B2S)
+	BRC(BR_I32_LT_U, A1U < B2U)
+	BRC(BR_I32_GT_S, A1S > B2S)
+	BRC(BR_I32_GT_U, A1U > B2U)
+	BRC(BR_I32_LE_S, A1S <= B2S)
+	BRC(BR_I32_LE_U, A1U <= B2U)
+	BRC(BR_I32_GE_S, A1S >= B2S)
+	BRC(BR_I32_GE_U, A1U >= B2U)
+	BRC(BR_I32_EQ_I, A1U == I2U)
+	BRC(BR_I32_NE_I, A1U != I2U)
+	BRC(BR_I32_LT_S_I, A1S < I2S)
+	BRC(BR_I32_LT_U_I, A1U < I2U)
+	BRC(BR_I32_GT_S_I, A1S > I2S)
+	BRC(BR_I32_GT_U_I, A1U > I2U)
+	BRC(BR_I32_LE_S_I, A1S <= I2S)
+	BRC(BR_I32_LE_U_I, A1U <= I2U)
+	BRC(BR_I32_GE_S_I, A1S >= I2S)
+	BRC(BR_I32_GE_U_I, A1U >= I2U)
+#define A1L U64(1)
+#define A1LS S64(1)
+#define B2L U64(2)
+#define B2LS S64(2)
+#define I2L ((uint64_t)(int64_t)(int32_t)pc[2])
+#define I2LS ((int64_t)(int32_t)pc[2])
+	BRC(BR_I64_EQ, A1L == B2L)
+	BRC(BR_I64_NE, A1L != B2L)
+	BRC(BR_I64_LT_S, A1LS < B2LS)
+	BRC(BR_I64_LT_U, A1L < B2L)
+	BRC(BR_I64_GT_S, A1LS > B2LS)
+	BRC(BR_I64_GT_U, A1L > B2L)
+	BRC(BR_I64_LE_S, A1LS <= B2LS)
+	BRC(BR_I64_LE_U, A1L <= B2L)
+	BRC(BR_I64_GE_S, A1LS >= B2LS)
+	BRC(BR_I64_GE_U, A1L >= B2L)
+	BRC(BR_I64_EQ_I, A1L == I2L)
+	BRC(BR_I64_NE_I, A1L != I2L)
+	BRC(BR_I64_LT_S_I, A1LS < I2LS)
+	BRC(BR_I64_LT_U_I, A1L < I2L)
+	BRC(BR_I64_GT_S_I, A1LS > I2LS)
+	BRC(BR_I64_GT_U_I, A1L > I2L)
+	BRC(BR_I64_LE_S_I, A1LS <= I2LS)
+	BRC(BR_I64_LE_U_I, A1L <= I2L)
+	BRC(BR_I64_GE_S_I, A1LS >= I2LS)
+	BRC(BR_I64_GE_U_I, A1L >= I2L)
+
+	/* ---- floating point ---- */
+#define F2(i) f32v(R(i))
+#define D2(i) f64v(R(i))
+	BIN(F32_EQ, F2(2) == F2(3))
+	BIN(F32_NE, F2(2) != F2(3))
+	BIN(F32_LT, F2(2) < F2(3))
+	BIN(F32_GT, F2(2) > F2(3))
+	BIN(F32_LE, F2(2) <= F2(3))
+	BIN(F32_GE, F2(2) >= F2(3))
+	BIN(F32_ADD, f32b(F2(2) + F2(3)))
+	BIN(F32_SUB, f32b(F2(2) - F2(3)))
+	BIN(F32_MUL, f32b(F2(2) * F2(3)))
+	BIN(F32_DIV, f32b(F2(2) / F2(3)))
+	BIN(F32_MIN, f32b(fminf_wasm(F2(2), F2(3))))
+	BIN(F32_MAX, f32b(fmaxf_wasm(F2(2), F2(3))))
+	BIN(F32_COPYSIGN,
+	    (U32(2) & 0x7fffffffu) | (U32(3) & 0x80000000u))
+	UN(F32_ABS, U32(2) & 0x7fffffffu)
+	UN(F32_NEG, U32(2) ^ 0x80000000u)
+	UN(F32_CEIL, f32b(quietf(F2(2), ceilf(F2(2)))))
+	UN(F32_FLOOR, f32b(quietf(F2(2), floorf(F2(2)))))
+	UN(F32_TRUNC, f32b(quietf(F2(2), truncf(F2(2)))))
+	UN(F32_NEAREST, f32b(quietf(F2(2), nearbyintf(F2(2)))))
+	UN(F32_SQRT, f32b(sqrtf(F2(2))))
+	BIN(F64_EQ, D2(2) == D2(3))
+	BIN(F64_NE, D2(2) != D2(3))
+	BIN(F64_LT, D2(2) < D2(3))
+	BIN(F64_GT, D2(2) > D2(3))
+	BIN(F64_LE, D2(2) <= D2(3))
+	BIN(F64_GE, D2(2) >= D2(3))
+	BIN(F64_ADD, f64b(D2(2) + D2(3)))
+	BIN(F64_SUB, f64b(D2(2) - D2(3)))
+	BIN(F64_MUL, f64b(D2(2) * D2(3)))
+	BIN(F64_DIV, f64b(D2(2) / D2(3)))
+	BIN(F64_MIN, f64b(fmin_wasm(D2(2), D2(3))))
+	BIN(F64_MAX, f64b(fmax_wasm(D2(2), D2(3))))
+	BIN(F64_COPYSIGN, (U64(2) & 0x7fffffffffffffffull) |
+		(U64(3) & 0x8000000000000000ull))
+	UN(F64_ABS, U64(2) & 0x7fffffffffffffffull)
+	UN(F64_NEG, U64(2) ^ 0x8000000000000000ull)
+	UN(F64_CEIL, f64b(quiet(D2(2), ceil(D2(2)))))
+	UN(F64_FLOOR, f64b(quiet(D2(2), floor(D2(2)))))
+	UN(F64_TRUNC, f64b(quiet(D2(2), trunc(D2(2)))))
+	UN(F64_NEAREST, f64b(quiet(D2(2), nearbyint(D2(2)))))
+	UN(F64_SQRT, f64b(sqrt(D2(2))))
+
+	/* ---- conversions ---- */
+	UN(I32_WRAP_I64, (uint32_t)U64(2))
+	UN(I64_EXTEND_I32_S, (uint64_t)(int64_t)S32(2))
+L_I32_TRUNC_F32_S: {
+	float x = F2(2);
+	if (isnan(x))
+		TRAP(BT_WASM_TRAP_INVALID_CONV);
+	if (x < -2147483648.0f || x >= 2147483648.0f)
+		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
+	R(1) = (uint32_t)(int32_t)x;
+	NEXT(3);
+}
+L_I32_TRUNC_F32_U: {
+	float x = F2(2);
+	if (isnan(x))
+		TRAP(BT_WASM_TRAP_INVALID_CONV);
+	if (x <= -1.0f || x >= 4294967296.0f)
+		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
+	R(1) = (uint32_t)x;
+	NEXT(3);
+}
+L_I32_TRUNC_F64_S: {
+	double x = D2(2);
+	if (isnan(x))
+		TRAP(BT_WASM_TRAP_INVALID_CONV);
+	if (x <= -2147483649.0 || x >= 2147483648.0)
+		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
+	R(1) = (uint32_t)(int32_t)x;
+	NEXT(3);
+}
+L_I32_TRUNC_F64_U: {
+	double x = D2(2);
+	if (isnan(x))
+		TRAP(BT_WASM_TRAP_INVALID_CONV);
+	if (x <= -1.0 || x >= 4294967296.0)
+		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
+	R(1) = (uint32_t)x;
+	NEXT(3);
+}
+L_I64_TRUNC_F32_S: {
+	float x = F2(2);
+	if (isnan(x))
+		TRAP(BT_WASM_TRAP_INVALID_CONV);
+	if (x < -9223372036854775808.0f || x >= 9223372036854775808.0f)
+		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
+	R(1) = (uint64_t)(int64_t)x;
+	NEXT(3);
+}
+L_I64_TRUNC_F32_U: {
+	float x = F2(2);
+	if (isnan(x))
+		TRAP(BT_WASM_TRAP_INVALID_CONV);
+	if (x <= -1.0f || x >= 18446744073709551616.0f)
+		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
+	R(1) = (uint64_t)x;
+	NEXT(3);
+}
+L_I64_TRUNC_F64_S: {
+	double x = D2(2);
+	if (isnan(x))
+		TRAP(BT_WASM_TRAP_INVALID_CONV);
+	if (x < -9223372036854775808.0 || x >= 9223372036854775808.0)
+		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
+	R(1) = (uint64_t)(int64_t)x;
+	NEXT(3);
+}
+L_I64_TRUNC_F64_U: {
+	double x = D2(2);
+	if (isnan(x))
+		TRAP(BT_WASM_TRAP_INVALID_CONV);
+	if (x <= -1.0 || x >= 18446744073709551616.0)
+		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
+	R(1) = (uint64_t)x;
+	NEXT(3);
+}
+	UN(F32_CONVERT_I32_S, f32b((float)S32(2)))
+	UN(F32_CONVERT_I32_U, f32b((float)U32(2)))
+	UN(F32_CONVERT_I64_S, f32b((float)S64(2)))
+	UN(F32_CONVERT_I64_U, f32b((float)U64(2)))
+	UN(F32_DEMOTE_F64, f32b((float)D2(2)))
+	UN(F64_CONVERT_I32_S, f64b((double)S32(2)))
+	UN(F64_CONVERT_I32_U, f64b((double)U32(2)))
+	UN(F64_CONVERT_I64_S, f64b((double)S64(2)))
+	UN(F64_CONVERT_I64_U, f64b((double)U64(2)))
+	UN(F64_PROMOTE_F32, f64b((double)F2(2)))
+	UN(I32_TRUNC_SAT_F32_S, sat_i32((double)F2(2)))
+	UN(I32_TRUNC_SAT_F32_U, sat_u32((double)F2(2)))
+	UN(I32_TRUNC_SAT_F64_S, sat_i32(D2(2)))
+	UN(I32_TRUNC_SAT_F64_U, sat_u32(D2(2)))
+	UN(I64_TRUNC_SAT_F32_S, sat_i64f(F2(2)))
+	UN(I64_TRUNC_SAT_F32_U, sat_u64f(F2(2)))
+	UN(I64_TRUNC_SAT_F64_S, sat_i64(D2(2)))
+	UN(I64_TRUNC_SAT_F64_U, sat_u64(D2(2)))
+
+done:
+	inst->depth = 0;
+	if (inst->lim.fuel != 0 && ticks > 0)
+		inst->fuel += (uint64_t)ticks;
+	return 0;
+exited:
+	inst->depth = 0;
+	if (inst->lim.fuel != 0 && ticks > 0)
+		inst->fuel += (uint64_t)ticks;
+	return BT_WASM_EXITED;
+trap:
+	inst->trap.msg[0] = '\0';
+trap_keepmsg:
+	bt__wasm_trap_set(inst, tk, cur, pc);
+	if (inst->trap.resumable) {
+		inst->s_pc = pc;
+		inst->s_fp = fp;
+		inst->s_func = cur;
+		inst->depth = depth;
+		inst->suspended = true;
+	} else {
+		inst->depth = 0;
+	}
+	if (inst->lim.fuel != 0 && ticks > 0)
+		inst->fuel += (uint64_t)ticks;
+	return BT_ETRAP;
+}
