@@ -16,6 +16,9 @@
  * schema layer (struct bt_serde_schema) that derives encode, decode and
  * free from one field table per C struct.
  *
+ * Threads: nothing here has global mutable state; a cursor, a buffer or a
+ * value is used by one thread at a time. Nothing blocks.
+ *
  * This header is the whole supported surface of serde/. Anything not
  * declared here is not API.
  */
