@@ -332,7 +332,9 @@ typedef struct bt_config bt_config;
  * Returns 0 and a config in *out; -EINVAL with diag filled for an unknown
  * option, a missing or malformed value, or a bad environment value;
  * BT_ECORRUPT for a config file that is not a JSON object of known keys;
- * -ENOENT when an explicit --config file is missing. opts is retained (it
+ * BT_ELIMIT for a config file over 1 MiB or a list over 1024 values;
+ * -ENOENT when an explicit --config file is missing (another negative
+ * errno, such as -EACCES, when it cannot be read). opts is retained (it
  * must outlive the config: declare it static).
  */
 BT_API int bt_config_load(bt_config **out, const struct bt_opt *opts,

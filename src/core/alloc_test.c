@@ -97,6 +97,37 @@ test_torture_runs_every_failure_point(void **state)
 	assert_int_equal(bt_test_alloc_torture(alloc_three, &t, 10), 4);
 }
 
+/*
+ * absorb_first survives a failure of its first allocation (it can do
+ * without it) and fails cleanly on the other two.
+ */
+static int
+absorb_first(void *arg)
+{
+	void *a, *b, *c;
+	int   rc = -ENOMEM;
+
+	(void)arg;
+	a = bt_alloc(8);
+	b = bt_alloc(8);
+	c = bt_alloc(8);
+	if (b != NULL && c != NULL)
+		rc = 0;
+	bt_free(a); // a failed a is fine: the body does without it
+	bt_free(b);
+	bt_free(c);
+	return rc;
+}
+
+static void
+test_torture_goes_on_past_an_absorbed_failure(void **state)
+{
+	(void)state;
+	// 1 absorbed (rc 0), 2 and 3 fail, then a clean run: four runs, not
+	// one: an absorbed failure must not end the torture early.
+	assert_int_equal(bt_test_alloc_torture(absorb_first, NULL, 10), 4);
+}
+
 int
 main(void)
 {
@@ -106,6 +137,7 @@ main(void)
 		cmocka_unit_test(test_calloc_refuses_overflow),
 		cmocka_unit_test(test_strdup_and_secret_free),
 		cmocka_unit_test(test_torture_runs_every_failure_point),
+		cmocka_unit_test(test_torture_goes_on_past_an_absorbed_failure),
 	};
 
 	return cmocka_run_group_tests_name("core.alloc", tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,7 +166,12 @@ set_text(bt_config *cfg, int i, const char *s, int src, bool append,
 	case BT_OPT_LIST:
 		if (append && v->src == src) {
 			// Another repeat on the same source: keep the others.
-			return list_push(v, s, strlen(s));
+			rc = list_push(v, s, strlen(s));
+			if (rc == BT_ELIMIT)
+				bt_diag_set(diag, -1,
+				    "%s: more than %d values for %s", where,
+				    LIST_MAX, o->name);
+			return rc;
 		}
 		if (append) {
 			rc = list_push(&nv, s, strlen(s));
@@ -181,6 +187,9 @@ set_text(bt_config *cfg, int i, const char *s, int src, bool append,
 				p += len + (c ? 1 : 0);
 			}
 		}
+		if (rc == BT_ELIMIT)
+			bt_diag_set(diag, -1, "%s: more than %d values for %s",
+			    where, LIST_MAX, o->name);
 		if (rc != 0) {
 			value_clear(&nv);
 			return rc;
@@ -205,25 +214,74 @@ set_text(bt_config *cfg, int i, const char *s, int src, bool append,
 	return 0;
 }
 
+/*
+ * read_text reads at most CONFIG_FILE_MAX bytes of path into b. A config
+ * file is read whole before parsing so that its size is bounded (jansson's
+ * json_load_file would read any amount): past the bound is BT_ELIMIT.
+ */
+static int
+read_text(const char *path, struct bt_dbuf *b, struct bt_diag *diag)
+{
+	uint8_t chunk[4096];
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		bt_diag_set(diag, -1, "cannot read config file '%s': %s", path,
+		    bt_strerror(rc));
+		return rc;
+	}
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			bt_diag_set(diag, -1,
+			    "cannot read config file '%s': %s", path,
+			    bt_strerror(rc));
+			break;
+		}
+		if (n == 0)
+			break;
+		rc = bt_dbuf_append(b, chunk, (size_t)n);
+		if (rc == BT_ELIMIT) {
+			bt_diag_set(diag, (int64_t)CONFIG_FILE_MAX,
+			    "config file '%s' is larger than %u bytes", path,
+			    CONFIG_FILE_MAX);
+		}
+		if (rc != 0)
+			break;
+	}
+	close(fd);
+	return rc;
+}
+
 static int
 apply_file(bt_config *cfg, const char *path, bool must_exist,
     struct bt_diag *diag)
 {
 	json_error_t jerr;
 	json_t *root, *val;
+	struct bt_dbuf text;
 	const char *key;
 	char num[32], where[300];
 	int rc = 0;
 
 	if (!must_exist && access(path, F_OK) != 0)
 		return 0;
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	bt_dbuf_init(&text, CONFIG_FILE_MAX);
+	rc = read_text(path, &text, diag);
+	if (rc != 0) {
+		bt_dbuf_fini(&text);
+		return rc;
+	}
+	root = json_loadb(text.ptr != NULL ? (const char *)text.ptr : "",
+	    text.len, JSON_REJECT_DUPLICATES, &jerr);
+	bt_dbuf_fini(&text);
 	if (root == NULL) {
-		if (access(path, R_OK) != 0) {
-			bt_diag_set(diag, -1, "cannot read config file '%s'",
-			    path);
-			return -ENOENT;
-		}
 		bt_diag_set(diag, jerr.position,
 		    "config file '%s', line %d: %s", path, jerr.line,
 		    jerr.text);

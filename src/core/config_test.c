@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testing.h"
@@ -253,6 +254,88 @@ test_config_usage_lists_every_option(void **state)
 	bt_dbuf_fini(&b);
 }
 
+/* A config file is bounded (1 MiB) like every other input. */
+static void
+test_config_refuses_an_oversized_file(void **state)
+{
+	struct fixture *f = *state;
+	char	       *path = bt_test_path(f->dir, "big.json");
+	char		arg[4200];
+	char	       *argv[] = { arg };
+	struct bt_diag	d;
+	bt_config      *cfg = NULL;
+	FILE	       *fp;
+
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("{\"data-dir\": \"", fp);
+	for (int i = 0; i < (1 << 20); i++)
+		fputc('a', fp);
+	fputs("\"}", fp);
+	fclose(fp);
+	snprintf(arg, sizeof(arg), "--config=%s", path);
+	assert_int_equal(bt_config_load(&cfg, opts, NOPTS, 1, argv, 0, &d),
+	    BT_ELIMIT);
+	assert_non_null(strstr(d.msg, "big.json"));
+	assert_null(cfg);
+	// Just under the bound still loads.
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("{\"data-dir\": \"", fp);
+	for (int i = 0; i < (1 << 20) - 64; i++)
+		fputc('a', fp);
+	fputs("\"}", fp);
+	fclose(fp);
+	assert_int_equal(bt_config_load(&cfg, opts, NOPTS, 1, argv, 0, &d), 0);
+	assert_int_equal(strlen(bt_config_str(cfg, "data-dir")),
+	    (1 << 20) - 64);
+	bt_config_free(cfg);
+	bt_free(path);
+}
+
+static void
+test_config_unreadable_file_is_reported_with_its_errno(void **state)
+{
+	struct fixture *f = *state;
+	char	       *path = bt_test_path(f->dir, "dir.json");
+	char		arg[4200];
+	char	       *argv[] = { arg };
+	struct bt_diag	d;
+	bt_config      *cfg = NULL;
+
+	// A folder cannot be read as a file: -EISDIR, named in diag.
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(arg, sizeof(arg), "--config=%s", path);
+	assert_int_equal(bt_config_load(&cfg, opts, NOPTS, 1, argv, 0, &d),
+	    -EISDIR);
+	assert_non_null(strstr(d.msg, "dir.json"));
+	assert_null(cfg);
+	bt_free(path);
+}
+
+static void
+test_config_list_over_its_bound_names_the_option(void **state)
+{
+	struct bt_dbuf b;
+	char	      *argv[] = { NULL };
+	struct bt_diag d;
+	bt_config     *cfg = NULL;
+
+	(void)state;
+	bt_dbuf_init(&b, 1 << 16);
+	for (int i = 0; i < 1025; i++)
+		assert_int_equal(bt_dbuf_printf(&b, "%sa%d", i ? "," : "", i),
+		    0);
+	assert_int_equal(bt_dbuf_putc(&b, 0), 0);
+	setenv("BT_LISTEN", (char *)b.ptr, 1);
+	bt_diag_clear(&d);
+	assert_int_equal(bt_config_load(&cfg, opts, NOPTS, 0, argv, 0, &d),
+	    BT_ELIMIT);
+	assert_non_null(strstr(d.msg, "BT_LISTEN"));
+	assert_null(cfg);
+	bt_dbuf_fini(&b);
+}
+
 int
 main(void)
 {
@@ -279,6 +362,14 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_config_usage_lists_every_option, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_config_refuses_an_oversized_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_config_unreadable_file_is_reported_with_its_errno,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_config_list_over_its_bound_names_the_option, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests_name("core.config", tests, NULL, NULL);

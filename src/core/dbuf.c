@@ -39,11 +39,17 @@ bt_dbuf_reset(struct bt_dbuf *b)
 int
 bt_dbuf_reserve(struct bt_dbuf *b, size_t extra)
 {
-	size_t need, cap;
+	size_t need, cap, max;
 	uint8_t *p;
 
-	/* One byte more than asked stays free for the NUL of bt_dbuf_take. */
-	if (extra > b->max || b->len > b->max - extra)
+	/*
+	 * One byte more than asked stays free for the NUL of bt_dbuf_take,
+	 * so the usable bound is at most SIZE_MAX - 1: with max = SIZE_MAX
+	 * ("no bound") max + 1 and len + extra + 1 would wrap to 0 and the
+	 * buffer would be sized 0 while bytes are copied into it.
+	 */
+	max = b->max < SIZE_MAX ? b->max : SIZE_MAX - 1;
+	if (extra > max || b->len > max - extra)
 		return BT_ELIMIT;
 	need = b->len + extra + 1;
 	if (need <= b->cap)
@@ -51,8 +57,8 @@ bt_dbuf_reserve(struct bt_dbuf *b, size_t extra)
 	cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	if (cap > b->max + 1)
-		cap = b->max + 1;
+	if (cap > max + 1)
+		cap = max + 1;
 	p = bt_realloc(b->ptr, cap);
 	if (p == NULL)
 		return -ENOMEM;

@@ -71,6 +71,43 @@ test_dbuf_append_reports_enomem(void **state)
 	bt_dbuf_fini(&b);
 }
 
+/*
+ * A buffer with no practical bound (max = SIZE_MAX, as net/ uses for its
+ * output queues) must still size its storage to what it holds: max + 1
+ * used to wrap to 0, so every append copied into a 1-byte allocation.
+ */
+static void
+test_dbuf_unbounded_max_still_grows_to_fit(void **state)
+{
+	struct bt_dbuf b;
+	uint8_t	       big[300];
+	size_t	       len;
+	uint8_t	      *p;
+
+	(void)state;
+	memset(big, 0x5a, sizeof(big));
+	bt_dbuf_init(&b, SIZE_MAX);
+	assert_int_equal(bt_dbuf_append(&b, big, sizeof(big)), 0);
+	assert_true(b.cap > b.len);
+	assert_int_equal(bt_dbuf_append(&b, big, sizeof(big)), 0);
+	assert_true(b.cap > b.len);
+	assert_int_equal(b.len, 2 * sizeof(big));
+	assert_int_equal(bt_dbuf_printf(&b, "%s", "tail"), 0);
+	assert_true(b.cap > b.len);
+	p = bt_dbuf_take(&b, &len);
+	assert_int_equal(len, 2 * sizeof(big) + 4);
+	assert_memory_equal(p + sizeof(big), big, sizeof(big));
+	assert_string_equal((char *)p + 2 * sizeof(big), "tail");
+	bt_free(p);
+	// A request no allocation could satisfy is refused, not wrapped.
+	bt_dbuf_init(&b, SIZE_MAX);
+	assert_int_equal(bt_dbuf_append(&b, "ab", 2), 0);
+	assert_int_equal(bt_dbuf_reserve(&b, SIZE_MAX - 2), BT_ELIMIT);
+	assert_int_equal(bt_dbuf_reserve(&b, SIZE_MAX), BT_ELIMIT);
+	assert_int_equal(b.len, 2);
+	bt_dbuf_fini(&b);
+}
+
 static void
 test_byte_order_helpers_round_trip(void **state)
 {
@@ -101,6 +138,7 @@ main(void)
 		cmocka_unit_test(test_dbuf_refuses_past_cap_and_stays_intact),
 		cmocka_unit_test(test_dbuf_take_is_nul_terminated),
 		cmocka_unit_test(test_dbuf_append_reports_enomem),
+		cmocka_unit_test(test_dbuf_unbounded_max_still_grows_to_fit),
 		cmocka_unit_test(test_byte_order_helpers_round_trip),
 	};
 

@@ -72,6 +72,14 @@ bt_b64url_decode(void *out, size_t cap, const char *in, size_t len)
 		return BT_ECORRUPT;
 	if (want > cap)
 		return BT_ELIMIT;
+	// Check every character first: out is written only for input that
+	// decodes (STYLE.md, out-parameters only on success).
+	for (size_t i = 0; i < len; i++) {
+		if (b64val(in[i]) < 0)
+			return BT_ECORRUPT;
+	}
+	if (rest > 0 && (b64val(in[len - 1]) & (rest == 2 ? 15 : 3)) != 0)
+		return BT_ECORRUPT;
 	for (size_t i = 0; i < len; i++) {
 		int v = b64val(in[i]);
 
@@ -125,6 +133,10 @@ bt_hex_decode(void *out, size_t cap, const char *in, size_t len)
 		return BT_ECORRUPT;
 	if (len / 2 > cap)
 		return BT_ELIMIT;
+	for (size_t i = 0; i < len; i++) {
+		if (hexval(in[i]) < 0)
+			return BT_ECORRUPT;
+	}
 	for (size_t i = 0; i < len; i += 2) {
 		int hi = hexval(in[i]), lo = hexval(in[i + 1]);
 

@@ -112,6 +112,38 @@ test_hex_round_trips_and_rejects_garbage(void **state)
 	assert_int_equal(bt_hex_decode(out, 1, "0102", 4), BT_ELIMIT);
 }
 
+/* A decode that fails leaves the output buffer exactly as it was. */
+static void
+test_decoders_write_nothing_on_failure(void **state)
+{
+	uint8_t out[16], before[16];
+
+	(void)state;
+	memset(out, 0xee, sizeof(out));
+	memcpy(before, out, sizeof(out));
+	// Bad character at the end, after six good bytes' worth.
+	assert_int_equal(bt_b64url_decode(out, sizeof(out), "Zm9vYmFy!A", 10),
+	    BT_ECORRUPT);
+	assert_memory_equal(out, before, sizeof(out));
+	// Non-zero trailing bits in the last character.
+	assert_int_equal(bt_b64url_decode(out, sizeof(out), "Zm9vYmFyZn", 10),
+	    BT_ECORRUPT);
+	assert_memory_equal(out, before, sizeof(out));
+	assert_int_equal(bt_b64url_decode(out, sizeof(out), "Zm9vYmFyZm9", 11),
+	    BT_ECORRUPT);
+	assert_memory_equal(out, before, sizeof(out));
+	assert_int_equal(bt_hex_decode(out, sizeof(out), "0102030g", 8),
+	    BT_ECORRUPT);
+	assert_memory_equal(out, before, sizeof(out));
+	// And the canonical forms of the same lengths still decode.
+	assert_int_equal(bt_b64url_decode(out, sizeof(out), "Zm9vYmFyZg", 10),
+	    7);
+	assert_memory_equal(out, "foobarf", 7);
+	assert_int_equal(bt_b64url_decode(out, sizeof(out), "Zm9vYmFyZm8", 11),
+	    8);
+	assert_memory_equal(out, "foobarfo", 8);
+}
+
 int
 main(void)
 {
@@ -121,6 +153,7 @@ main(void)
 		cmocka_unit_test(test_parse_size_binary_units),
 		cmocka_unit_test(test_b64url_round_trips_and_is_strict),
 		cmocka_unit_test(test_hex_round_trips_and_rejects_garbage),
+		cmocka_unit_test(test_decoders_write_nothing_on_failure),
 	};
 
 	return cmocka_run_group_tests_name("core.parse", tests, NULL, NULL);

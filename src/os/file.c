@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,6 +29,8 @@ bt_os_pread_full(int fd, void *buf, size_t len, off_t off)
 			return (int)n;
 		if (n == 0)
 			return BT_ETRUNC;
+		if ((size_t)n > len)
+			return -EIO; // a broken (test) table; never overrun buf
 		p += n;
 		len -= (size_t)n;
 		off += n;
@@ -47,7 +50,7 @@ bt_os_pwrite_full(int fd, const void *buf, size_t len, off_t off)
 			continue;
 		if (n < 0)
 			return (int)n;
-		if (n == 0)
+		if (n == 0 || (size_t)n > len)
 			return -EIO;
 		p += n;
 		len -= (size_t)n;
@@ -68,7 +71,7 @@ bt_os_write_full(int fd, const void *buf, size_t len)
 			continue;
 		if (n < 0)
 			return (int)n;
-		if (n == 0)
+		if (n == 0 || (size_t)n > len)
 			return -EIO;
 		p += n;
 		len -= (size_t)n;
@@ -137,6 +140,15 @@ bt_os_fsync_dir(const char *path)
 	return rc;
 }
 
+/*
+ * Every temporary name this process makes is unique (pid plus a counter),
+ * so two threads replacing the same file never share a temporary: with the
+ * pid alone the second writer unlinked the first one's file and the first
+ * rename then failed or installed the second writer's half-written bytes.
+ * See os_test.c, test_write_file_atomic_concurrent_writers_do_not_collide.
+ */
+static atomic_ulong tmp_seq;
+
 int
 bt_os_write_file_atomic(const char *path, const void *data, size_t len,
     mode_t mode)
@@ -144,12 +156,15 @@ bt_os_write_file_atomic(const char *path, const void *data, size_t len,
 	char tmp[4096];
 	int fd, rc, n;
 
-	n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%lu", path, (long)getpid(),
+	    atomic_fetch_add(&tmp_seq, 1));
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = bt_os_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, mode);
 	if (fd == -EEXIST) {
-		// A leftover from a crashed run with our pid: it is ours.
+		// A leftover from a crashed run with our pid: no thread of
+		// this process uses the name (the counter is unique), so it
+		// is safe to remove. O_EXCL never follows a planted symlink.
 		bt_os_unlink(tmp);
 		fd = bt_os_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL,
 		    mode);
@@ -188,6 +203,7 @@ bt_os_mkdir_p(const char *path, mode_t mode)
 {
 	char buf[4096];
 	size_t len = strlen(path);
+	struct stat st;
 	int rc;
 
 	if (len == 0 || len >= sizeof(buf))
@@ -202,5 +218,11 @@ bt_os_mkdir_p(const char *path, mode_t mode)
 			return rc;
 		buf[i] = path[i];
 	}
+	// EEXIST also comes back for a file or a dangling symlink: only an
+	// existing folder is "not an error".
+	if (stat(path, &st) != 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
 	return 0;
 }

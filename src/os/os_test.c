@@ -2,6 +2,7 @@
  * Tests for os/: the real table, full reads/writes under short transfers,
  * and injected EIO/ENOSPC through the replaceable table.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -136,6 +137,135 @@ test_mkdir_p_makes_parents_and_tolerates_existing(void **state)
 	bt_free(path);
 }
 
+/* count_entries counts the names in dir other than "." and "..". */
+static int
+count_entries(const char *dir)
+{
+	struct dirent *e;
+	DIR	      *d = opendir(dir);
+	int	       n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * A table whose first pwrite replaces the same file again from inside the
+ * outer call: what a second thread doing bt_os_write_file_atomic on the
+ * same path at the same moment looks like to the first.
+ */
+static struct {
+	const char *path;
+	int	    inner_rc;
+	bool	    busy;
+} nested;
+
+static ssize_t
+nested_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	if (!nested.busy) {
+		nested.busy = true;
+		nested.inner_rc = bt_os_write_file_atomic(nested.path, "inner",
+		    5, 0600);
+	}
+	return bt_os_default_ops()->pwrite(fd, buf, len, off);
+}
+
+static void
+test_write_file_atomic_concurrent_writers_do_not_collide(void **state)
+{
+	struct bt_os_ops ops = *bt_os_default_ops();
+	char		*path = bt_test_path(*state, "shared");
+	uint8_t		*data;
+	size_t		 len;
+
+	ops.pwrite = nested_pwrite;
+	nested.path = path;
+	nested.inner_rc = 1;
+	nested.busy = false;
+	bt_os_set_ops(&ops);
+	assert_int_equal(bt_os_write_file_atomic(path, "outer!", 6, 0600), 0);
+	bt_os_set_ops(NULL);
+	assert_int_equal(nested.inner_rc, 0);
+	// The outer writer renamed last, so its bytes are the file's.
+	assert_int_equal(bt_os_read_file(path, 100, &data, &len), 0);
+	assert_string_equal((char *)data, "outer!");
+	bt_free(data);
+	assert_int_equal(count_entries(*state), 1);
+	bt_free(path);
+}
+
+static void
+test_write_file_atomic_failure_leaves_no_temporary(void **state)
+{
+	char *path = bt_test_path(*state, "f");
+
+	bt_test_os_fault(BT_TEST_OS_FSYNC, 1, EIO);
+	assert_int_equal(bt_os_write_file_atomic(path, "x", 1, 0600), -EIO);
+	bt_test_os_fault(BT_TEST_OS_RENAME, 1, EIO);
+	assert_int_equal(bt_os_write_file_atomic(path, "x", 1, 0600), -EIO);
+	bt_test_os_reset();
+	assert_int_equal(count_entries(*state), 0);
+	bt_free(path);
+}
+
+static void
+test_mkdir_p_refuses_an_existing_file(void **state)
+{
+	char *path = bt_test_path(*state, "plain");
+	char *under = bt_test_path(*state, "plain/sub");
+
+	assert_int_equal(bt_os_write_file_atomic(path, "x", 1, 0600), 0);
+	assert_int_equal(bt_os_mkdir_p(path, 0700), -ENOTDIR);
+	assert_int_equal(bt_os_mkdir_p(under, 0700), -ENOTDIR);
+	bt_free(under);
+	bt_free(path);
+}
+
+/* A table whose pread/pwrite claim one byte more than they were asked for
+ * once, then report end of file. */
+static int overlong_calls;
+
+static ssize_t
+overlong_pread(int fd, void *buf, size_t len, off_t off)
+{
+	(void)fd;
+	(void)buf;
+	(void)off;
+	return overlong_calls++ == 0 ? (ssize_t)len + 1 : 0;
+}
+
+static ssize_t
+overlong_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	(void)fd;
+	(void)buf;
+	(void)off;
+	return overlong_calls++ == 0 ? (ssize_t)len + 1 : 0;
+}
+
+static void
+test_full_io_refuses_a_transfer_longer_than_asked(void **state)
+{
+	struct bt_os_ops ops = *bt_os_default_ops();
+	uint8_t		 buf[16];
+
+	(void)state;
+	ops.pread = overlong_pread;
+	ops.pwrite = overlong_pwrite;
+	bt_os_set_ops(&ops);
+	overlong_calls = 0;
+	assert_int_equal(bt_os_pread_full(-1, buf, sizeof(buf), 0), -EIO);
+	overlong_calls = 0;
+	assert_int_equal(bt_os_pwrite_full(-1, buf, sizeof(buf), 0), -EIO);
+	bt_os_set_ops(NULL);
+}
+
 int
 main(void)
 {
@@ -154,6 +284,17 @@ main(void)
 		    test_short_reads_and_writes_are_completed, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_mkdir_p_makes_parents_and_tolerates_existing, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_write_file_atomic_concurrent_writers_do_not_collide,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_write_file_atomic_failure_leaves_no_temporary, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_mkdir_p_refuses_an_existing_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_full_io_refuses_a_transfer_longer_than_asked, setup,
 		    teardown),
 	};
 
