@@ -286,7 +286,32 @@ out:
 }
 
 #ifdef BT_HAVE_MSG
-int bt__cmd_node_serve(bt_msg_node *mn, const char *path);
+/* The node's echo service: a call gets its own payload back. */
+static void
+echo_handler(void *arg, struct bt_msg *m)
+{
+	if (m->kind == BT_MSG_CALL)
+		(void)bt_msg_reply(m, m->data, m->len);
+}
+
+static int
+serve_echo(bt_msg_node *mn, const char *path)
+{
+	struct bt_dbuf b;
+	bt_msg_ep *ep;
+	int rc;
+
+	bt_dbuf_init(&b, BT_PATH_MAX + 16);
+	rc = bt_dbuf_printf(&b, "%s/echo", path);
+	if (rc == 0)
+		rc = bt_msg_bind(mn, (const char *)b.ptr, echo_handler, NULL,
+		    BT_MSG_BIND_ANONYMOUS, &ep);
+	if (rc == 0)
+		bt_log_info("node", "serving %s (anonymous callers allowed) "
+		    "and topics under %s/topics/", (const char *)b.ptr, path);
+	bt_dbuf_fini(&b);
+	return rc;
+}
 
 static int
 run_messaging(const char *dir, const struct identity *id, bt_config *cfg,
@@ -308,10 +333,11 @@ run_messaging(const char *dir, const struct identity *id, bt_config *cfg,
 	mc.max_frame = bt_config_u64(cfg, "max-frame");
 	mc.handshake_timeout_ns = bt_config_u64(cfg, "handshake-timeout");
 	mc.idle_timeout_ns = bt_config_u64(cfg, "idle-timeout");
-	rc = bt_msg_node_new(&mn, &mc);
+	bt_diag_clear(&diag);
+	rc = bt_msg_node_new(&mn, &mc, &diag);
 	if (rc != 0)
 		return bt_cmd_err("cannot start messaging: %s",
-		    bt_strerror(rc));
+		    diag.msg[0] ? diag.msg : bt_strerror(rc));
 	nroutes = bt_config_list(cfg, "route", &routes);
 	for (size_t i = 0; i < nroutes; i++) {
 		const char *eq = strchr(routes[i], '=');
@@ -373,7 +399,7 @@ run_messaging(const char *dir, const struct identity *id, bt_config *cfg,
 		bt_log_info("node", "listening on %s", addrs[i]);
 		bt_dbuf_fini(&a);
 	}
-	rc = bt__cmd_node_serve(mn, id->path);
+	rc = serve_echo(mn, id->path);
 	if (rc != 0) {
 		rc = bt_cmd_err("cannot serve %s/echo: %s", id->path,
 		    bt_strerror(rc));

@@ -1,0 +1,1471 @@
+/*
+ * msg/msg.c: path-addressed messaging over net/ (docs/msg.md): endpoints,
+ * send, call, publish/subscribe, routing and forwarding. cmd/bt (bt node,
+ * bt msg) and examples/echo call it through bt/msg.h.
+ *
+ * Design
+ *
+ * Invariants:
+ *  1. A pending call (struct pend) is in the table until exactly one of:
+ *     its reply arrives, its connection closes, its deadline passes, or
+ *     the node stops. Whoever removes it (under n->mu) completes it, after
+ *     dropping the lock; so a caller is told once, and never hangs past
+ *     its deadline.
+ *  2. A connection in n->links is open and verified; its peer path (if
+ *     any) routes the paths beneath it to it.
+ *  3. peer->conn, when set, is held by the peer; remote_sub->conn and
+ *     pend->conn / pend->origin are held by their records.
+ *  4. A local handler is never called with n->mu held (it may call any
+ *     non-blocking function here, including send and reply).
+ *
+ * Routing a destination path T (route_conn): a local endpoint holding T
+ * (longest) first; else an open connection whose verified peer path holds T
+ * (longest); else the configured route whose prefix holds T (longest),
+ * connecting to its address when not connected; else -EHOSTUNREACH.
+ *
+ * Locking theory: one mutex, n->mu, guards every table (endpoints,
+ * subscriptions, routes, peers, links, remote subscriptions, pending
+ * calls). net/ callbacks (loop thread) and API calls (any thread) take it
+ * briefly. Its order is n->mu before net/'s own locks (bt_net_connect and
+ * bt_net_conn_send may be called with it held); net/ never calls back
+ * with its locks held. n->cv (with n->mu) wakes synchronous callers.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bt/msg.h"
+#include "bt/net.h"
+#include "bt/serde.h"
+
+#define PEND_BUCKETS	1024
+#define FORWARD_TIMEOUT (60ULL * 1000000000ULL)
+#define TICK_NS		(20ULL * 1000000ULL)
+#define BACKOFF_MIN	(50ULL * 1000000ULL)
+#define BACKOFF_MAX	(2000ULL * 1000000ULL)
+
+struct bt_msg_ep {
+	bt_msg_node	  *n;
+	char		  *path;
+	bt_msg_handler_cb *cb;
+	void		  *arg;
+	unsigned	   flags;
+	atomic_int	   refs;
+	struct bt_msg_ep  *next;
+};
+
+struct peer {
+	char	    *addr;
+	bt_net_conn *conn;
+	uint64_t     next_try, backoff;
+	struct peer *next;
+};
+
+struct bt_msg_sub {
+	bt_msg_node	  *n;
+	char		  *topic;
+	bt_msg_handler_cb *cb;
+	void		  *arg;
+	struct peer	  *via; /* NULL when this node owns the topic */
+	atomic_int	   refs;
+	struct bt_msg_sub *next;
+};
+
+struct route {
+	char	     *prefix; /* "*" for the default */
+	struct peer  *peer;
+	struct route *next;
+};
+
+struct link {
+	bt_net_conn *conn;
+	struct link *next;
+};
+
+struct rsub {
+	char	    *topic;
+	bt_net_conn *conn;
+	struct rsub *next;
+};
+
+struct waiter {
+	bool		     done;
+	int		     rc;
+	struct bt_msg_reply *reply;
+	struct bt_diag	    *diag;
+};
+
+struct pend {
+	uint64_t	 id;
+	bt_net_conn	*conn;
+	uint64_t	 deadline;
+	struct waiter	*w;
+	bt_msg_reply_cb *cb;
+	void		*arg;
+	bt_net_conn	*origin;
+	uint64_t	 origin_stream;
+	struct pend	*next;
+};
+
+struct bt_msg_node {
+	bt_net		  *net;
+	char		  *path;
+	pthread_mutex_t	   mu;
+	pthread_cond_t	   cv;
+	struct bt_msg_ep  *eps;
+	struct bt_msg_sub *subs;
+	struct route	  *routes;
+	struct peer	  *peers;
+	struct link	  *links;
+	struct rsub	  *rsubs;
+	struct pend	  *pend[PEND_BUCKETS];
+	uint64_t	   next_id;
+	bool		   stopping;
+};
+
+static void on_open(void *arg, bt_net_conn *c);
+static void on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f);
+static void on_close(void *arg, bt_net_conn *c, int rc);
+
+static struct bt_net_handler
+handler(bt_msg_node *n)
+{
+	return (struct bt_net_handler) { on_open, on_frame, on_close, n };
+}
+
+static struct bt_buf
+sbuf(const char *s)
+{
+	return (struct bt_buf) { (const uint8_t *)s, s ? strlen(s) : 0 };
+}
+
+/* ------------------------------------------------------------------ */
+/* Pending calls                                                        */
+/* ------------------------------------------------------------------ */
+
+static void
+pend_put(bt_msg_node *n, struct pend *p)
+{
+	struct pend **b = &n->pend[p->id % PEND_BUCKETS];
+
+	p->next = *b;
+	*b = p;
+}
+
+static struct pend *
+pend_take(bt_msg_node *n, uint64_t id, const bt_net_conn *conn)
+{
+	struct pend **pp = &n->pend[id % PEND_BUCKETS], *p;
+
+	for (; (p = *pp) != NULL; pp = &p->next) {
+		if (p->id == id && (conn == NULL || p->conn == conn)) {
+			*pp = p->next;
+			p->next = NULL;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+static int
+encode_error(struct bt_dbuf *b, int code, const char *text)
+{
+	int rc = bt_serde_put_svarint(b, code);
+
+	if (rc == 0)
+		rc = bt_serde_put_bytes(b, text, strlen(text));
+	return rc;
+}
+
+static int
+send_error(bt_net_conn *c, uint64_t stream, const char *from,
+    const char *to, int code, const char *text)
+{
+	struct bt_net_frame f = { .kind = BT_MSG_WIRE_ERROR, .stream = stream };
+	struct bt_dbuf b;
+	int rc;
+
+	bt_dbuf_init(&b, 4096);
+	rc = encode_error(&b, code, text);
+	if (rc == 0) {
+		f.from = sbuf(from);
+		f.to = sbuf(to);
+		f.payload = (struct bt_buf) { b.ptr, b.len };
+		rc = bt_net_conn_send(c, &f);
+	}
+	bt_dbuf_fini(&b);
+	return rc;
+}
+
+/*
+ * complete finishes a pending call that has been taken from the table:
+ * kind is REPLY or ERROR (payload as on the wire), or 0 with rc a local
+ * failure.
+ */
+static void
+complete(bt_msg_node *n, struct pend *p, uint32_t kind, int rc,
+    const void *data, size_t len, const char *why)
+{
+	char text[200];
+	int64_t code = rc;
+	struct bt_buf t = { NULL, 0 };
+
+	if (kind == BT_MSG_WIRE_ERROR) {
+		struct bt_serde_dec d;
+
+		bt_serde_dec_init(&d, data, len, NULL, NULL);
+		if (bt_serde_get_svarint(&d, &code) != 0 || code >= 0 ||
+		    code < INT32_MIN)
+			code = -EREMOTEIO;
+		(void)bt_serde_get_bytes(&d, &t);
+		snprintf(text, sizeof(text), "remote: %.*s",
+		    (int)(t.len > 180 ? 180 : t.len),
+		    t.ptr ? (const char *)t.ptr : "");
+		rc = (int)code;
+	} else if (kind == 0) {
+		snprintf(text, sizeof(text), "%s", why ? why : bt_strerror(rc));
+	} else {
+		rc = 0;
+		text[0] = '\0';
+	}
+	if (p->origin != NULL) {
+		/* A call we forwarded: pass the answer back unchanged. */
+		if (kind == BT_MSG_WIRE_REPLY || kind == BT_MSG_WIRE_ERROR) {
+			struct bt_net_frame f = { .kind = kind,
+				.stream = p->origin_stream };
+
+			f.payload = (struct bt_buf) { data, len };
+			(void)bt_net_conn_send(p->origin, &f);
+		} else {
+			(void)send_error(p->origin, p->origin_stream, "", "",
+			    rc, text);
+		}
+		bt_net_conn_rele(p->origin);
+	} else if (p->w != NULL) {
+		pthread_mutex_lock(&n->mu);
+		p->w->rc = rc;
+		if (rc == 0) {
+			p->w->reply->ptr = bt_memdup(data ? data : "", len);
+			p->w->reply->len = len;
+			if (p->w->reply->ptr == NULL)
+				p->w->rc = -ENOMEM;
+		} else {
+			bt_diag_set(p->w->diag, -1, "%s", text);
+		}
+		p->w->done = true;
+		pthread_cond_broadcast(&n->cv);
+		pthread_mutex_unlock(&n->mu);
+	} else if (p->cb != NULL) {
+		p->cb(p->arg, rc, rc == 0 ? data : NULL, rc == 0 ? len : 0);
+	}
+	bt_net_conn_rele(p->conn);
+	bt_free(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Routing                                                              */
+/* ------------------------------------------------------------------ */
+
+static bool
+within(const char *path, const char *prefix)
+{
+	if (strcmp(prefix, "*") == 0)
+		return true;
+	return strcmp(path, prefix) == 0 || bt_path_within(path, prefix);
+}
+
+static struct bt_msg_ep *
+find_ep(bt_msg_node *n, const char *to)
+{
+	struct bt_msg_ep *best = NULL;
+	size_t bl = 0;
+
+	for (struct bt_msg_ep *e = n->eps; e != NULL; e = e->next)
+		if (strcmp(e->path, to) == 0)
+			return e;
+	for (struct bt_msg_ep *e = n->eps; e != NULL; e = e->next) {
+		size_t l = strlen(e->path);
+
+		if (l > bl && bt_path_within(to, e->path)) {
+			best = e;
+			bl = l;
+		}
+	}
+	return best;
+}
+
+static struct peer *
+route_peer(bt_msg_node *n, const char *to)
+{
+	struct route *best = NULL;
+	size_t bl = 0;
+
+	for (struct route *r = n->routes; r != NULL; r = r->next) {
+		size_t l = strcmp(r->prefix, "*") == 0 ? 1 : strlen(r->prefix) + 1;
+
+		if (l > bl && within(to, r->prefix)) {
+			best = r;
+			bl = l;
+		}
+	}
+	return best ? best->peer : NULL;
+}
+
+/* peer_conn returns the peer's connection, connecting if needed (mu). */
+static bt_net_conn *
+peer_conn(bt_msg_node *n, struct peer *p)
+{
+	struct bt_net_handler h = handler(n);
+
+	if (p->conn == NULL && !n->stopping) {
+		if (bt_net_connect(n->net, p->addr, &h, &p->conn) != 0)
+			p->conn = NULL;
+	}
+	return p->conn;
+}
+
+/*
+ * route_conn finds the connection for a remote path (mu held), never
+ * `exclude` (where the message came from). Returns a held conn or NULL.
+ */
+static bt_net_conn *
+route_conn(bt_msg_node *n, const char *to, const bt_net_conn *exclude)
+{
+	bt_net_conn *best = NULL;
+	struct peer *p;
+	size_t bl = 0;
+
+	for (struct link *l = n->links; l != NULL; l = l->next) {
+		const char *pp = bt_net_conn_peer_path(l->conn);
+		size_t len = pp ? strlen(pp) : 0;
+
+		if (pp != NULL && len > bl && l->conn != exclude &&
+		    within(to, pp)) {
+			best = l->conn;
+			bl = len;
+		}
+	}
+	if (best == NULL) {
+		p = route_peer(n, to);
+		if (p != NULL)
+			best = peer_conn(n, p);
+	}
+	if (best == exclude)
+		return NULL;
+	if (best != NULL)
+		bt_net_conn_hold(best);
+	return best;
+}
+
+static bool
+owns(const bt_msg_node *n, const char *topic)
+{
+	return n->path != NULL && within(topic, n->path);
+}
+
+/* ------------------------------------------------------------------ */
+/* Delivery to local endpoints                                          */
+/* ------------------------------------------------------------------ */
+
+struct local_reply {
+	int		     rc;
+	struct bt_msg_reply *out;
+	char		     text[200];
+};
+
+static void
+ep_rele(struct bt_msg_ep *e)
+{
+	if (atomic_fetch_sub(&e->refs, 1) == 1) {
+		bt_free(e->path);
+		bt_free(e);
+	}
+}
+
+/*
+ * run_handler calls an endpoint's handler for one message and answers a
+ * call the handler left unanswered, or an anonymous caller it refuses.
+ */
+static void
+run_handler(struct bt_msg_ep *e, struct bt_msg *m)
+{
+	if (m->from[0] == '\0' && !(e->flags & BT_MSG_BIND_ANONYMOUS)) {
+		if (m->kind == BT_MSG_CALL)
+			(void)bt_msg_reply_error(m, -EACCES, "anonymous "
+			    "callers are not allowed here");
+		return;
+	}
+	e->cb(e->arg, m);
+	if (m->kind == BT_MSG_CALL && !m->replied_)
+		(void)bt_msg_reply_error(m, -ENOMSG, "no reply");
+}
+
+int
+bt_msg_reply(struct bt_msg *m, const void *data, size_t len)
+{
+	struct bt_net_frame f = { .kind = BT_MSG_WIRE_REPLY };
+	struct local_reply *lr = m->local_;
+
+	if (m->kind != BT_MSG_CALL || m->replied_)
+		return -EINVAL;
+	m->replied_ = 1;
+	if (lr != NULL) {
+		lr->out->ptr = bt_memdup(data ? data : "", len);
+		lr->out->len = len;
+		lr->rc = lr->out->ptr ? 0 : -ENOMEM;
+		return lr->rc;
+	}
+	f.stream = m->stream_;
+	f.from = sbuf(m->to);
+	f.to = sbuf(m->from);
+	f.payload = (struct bt_buf) { data, len };
+	return bt_net_conn_send(m->conn_, &f);
+}
+
+int
+bt_msg_reply_error(struct bt_msg *m, int code, const char *text)
+{
+	struct local_reply *lr = m->local_;
+
+	if (m->kind != BT_MSG_CALL || m->replied_ || code >= 0)
+		return -EINVAL;
+	m->replied_ = 1;
+	if (lr != NULL) {
+		lr->rc = code;
+		snprintf(lr->text, sizeof(lr->text), "remote: %s", text);
+		return 0;
+	}
+	return send_error(m->conn_, m->stream_, m->to, m->from, code, text);
+}
+
+/* ------------------------------------------------------------------ */
+/* From the network                                                     */
+/* ------------------------------------------------------------------ */
+
+static void
+on_open(void *arg, bt_net_conn *c)
+{
+	bt_msg_node *n = arg;
+	struct link *l = bt_alloc(sizeof(*l));
+
+	pthread_mutex_lock(&n->mu);
+	if (l != NULL) {
+		bt_net_conn_hold(c);
+		l->conn = c;
+		l->next = n->links;
+		n->links = l;
+	}
+	/* A remade connection to a peer carries our subscriptions again. */
+	for (struct peer *p = n->peers; p != NULL; p = p->next) {
+		if (p->conn != c)
+			continue;
+		p->backoff = 0;
+		for (struct bt_msg_sub *s = n->subs; s != NULL; s = s->next) {
+			struct bt_net_frame f = { .kind = BT_MSG_WIRE_SUB };
+
+			if (s->via != p)
+				continue;
+			f.from = sbuf(n->path);
+			f.to = sbuf(s->topic);
+			(void)bt_net_conn_send(c, &f);
+		}
+	}
+	pthread_mutex_unlock(&n->mu);
+	bt_log_debug("msg", "connected with %s (%s)", bt_net_conn_addr(c),
+	    bt_net_conn_peer_path(c) ? bt_net_conn_peer_path(c) :
+	    "anonymous");
+}
+
+static void
+on_close(void *arg, bt_net_conn *c, int rc)
+{
+	bt_msg_node *n = arg;
+	struct pend *failed = NULL, *p, **pp;
+	struct link **lp, *l;
+	struct rsub **rp, *r;
+	bt_net_conn *drop[64];
+	size_t ndrop = 0;
+	uint64_t now = bt_time_mono_ns();
+
+	pthread_mutex_lock(&n->mu);
+	for (lp = &n->links; (l = *lp) != NULL;) {
+		if (l->conn == c) {
+			*lp = l->next;
+			bt_free(l);
+			if (ndrop < 64)
+				drop[ndrop++] = c;
+			else
+				bt_net_conn_rele(c);
+		} else {
+			lp = &l->next;
+		}
+	}
+	for (rp = &n->rsubs; (r = *rp) != NULL;) {
+		if (r->conn == c) {
+			*rp = r->next;
+			bt_free(r->topic);
+			bt_free(r);
+			bt_net_conn_rele(c); /* safe: the net holds c too */
+		} else {
+			rp = &r->next;
+		}
+	}
+	for (struct peer *pe = n->peers; pe != NULL; pe = pe->next) {
+		if (pe->conn != c)
+			continue;
+		pe->conn = NULL;
+		pe->backoff = pe->backoff ? pe->backoff * 2 : BACKOFF_MIN;
+		if (pe->backoff > BACKOFF_MAX)
+			pe->backoff = BACKOFF_MAX;
+		pe->next_try = now + pe->backoff;
+		bt_net_conn_rele(c);
+	}
+	for (size_t i = 0; i < PEND_BUCKETS; i++) {
+		for (pp = &n->pend[i]; (p = *pp) != NULL;) {
+			if (p->conn == c || p->origin == c) {
+				*pp = p->next;
+				p->next = failed;
+				failed = p;
+			} else {
+				pp = &p->next;
+			}
+		}
+	}
+	pthread_cond_broadcast(&n->cv);
+	pthread_mutex_unlock(&n->mu);
+	for (size_t i = 0; i < ndrop; i++)
+		bt_net_conn_rele(drop[i]);
+	while ((p = failed) != NULL) {
+		failed = p->next;
+		if (p->origin == c) {
+			/* The caller went away: nobody to answer. */
+			bt_net_conn_rele(p->origin);
+			p->origin = NULL;
+			bt_net_conn_rele(p->conn);
+			bt_free(p);
+			continue;
+		}
+		complete(n, p, 0, rc == 0 ? BT_ECLOSED : rc, NULL, 0,
+		    "the connection carrying the call closed");
+	}
+	if (rc != 0 && rc != BT_ECLOSED)
+		bt_log_debug("msg", "connection with %s closed: %s",
+		    bt_net_conn_addr(c), bt_strerror(rc));
+}
+
+/* fanout delivers a publication to the subscribers this node knows. */
+static void
+fanout(bt_msg_node *n, const char *from, const char *topic, uint32_t proto,
+    const void *data, size_t len, bool remote_too)
+{
+	struct bt_msg_sub *local[64];
+	bt_net_conn *remote[256];
+	size_t nl = 0, nr = 0;
+	struct bt_net_frame f = { .kind = BT_MSG_WIRE_PUB, .proto = proto };
+
+	pthread_mutex_lock(&n->mu);
+	for (struct bt_msg_sub *s = n->subs; s != NULL && nl < 64;
+	     s = s->next) {
+		if (within(topic, s->topic)) {
+			atomic_fetch_add(&s->refs, 1);
+			local[nl++] = s;
+		}
+	}
+	for (struct rsub *r = n->rsubs; remote_too && r != NULL && nr < 256;
+	     r = r->next) {
+		if (within(topic, r->topic)) {
+			bt_net_conn_hold(r->conn);
+			remote[nr++] = r->conn;
+		}
+	}
+	pthread_mutex_unlock(&n->mu);
+	f.from = sbuf(from);
+	f.to = sbuf(topic);
+	f.payload = (struct bt_buf) { data, len };
+	for (size_t i = 0; i < nr; i++) {
+		int rc = bt_net_conn_send(remote[i], &f);
+
+		if (rc != 0 && rc != BT_ECLOSED)
+			bt_log_debug("msg", "publication to %s dropped: %s",
+			    bt_net_conn_addr(remote[i]), bt_strerror(rc));
+		bt_net_conn_rele(remote[i]);
+	}
+	for (size_t i = 0; i < nl; i++) {
+		struct bt_msg m = { .kind = BT_MSG_PUB, .from = from,
+			.to = topic, .proto = proto, .data = data,
+			.len = len };
+
+		local[i]->cb(local[i]->arg, &m);
+		if (atomic_fetch_sub(&local[i]->refs, 1) == 1) {
+			bt_free(local[i]->topic);
+			bt_free(local[i]);
+		}
+	}
+}
+
+/*
+ * deliver routes one send or call that arrived on c (NULL: from this
+ * process, which has no caller connection).
+ */
+static void
+deliver(bt_msg_node *n, bt_net_conn *c, const struct bt_net_frame *f,
+    const char *from, const char *to)
+{
+	struct bt_msg m = { .kind = f->kind == BT_MSG_WIRE_CALL ? BT_MSG_CALL :
+		BT_MSG_SEND, .from = from, .to = to, .proto = f->proto,
+		.data = f->payload.ptr, .len = f->payload.len, .conn_ = c,
+		.stream_ = f->stream };
+	struct bt_net_frame fw = *f;
+	struct bt_msg_ep *e;
+	bt_net_conn *target;
+	struct pend *p = NULL;
+	char why[300];
+	uint64_t id;
+	bool mine;
+	int rc;
+
+	pthread_mutex_lock(&n->mu);
+	e = find_ep(n, to);
+	if (e != NULL) {
+		atomic_fetch_add(&e->refs, 1);
+		pthread_mutex_unlock(&n->mu);
+		run_handler(e, &m);
+		ep_rele(e);
+		return;
+	}
+	target = route_conn(n, to, c);
+	if (target != NULL && f->kind == BT_MSG_WIRE_CALL) {
+		p = bt_zalloc(sizeof(*p));
+		if (p == NULL) {
+			pthread_mutex_unlock(&n->mu);
+			bt_net_conn_rele(target);
+			(void)send_error(c, f->stream, to, from, -ENOMEM,
+			    "out of memory");
+			return;
+		} else {
+			p->id = ++n->next_id;
+			p->conn = target;
+			p->deadline = bt_time_mono_ns() + FORWARD_TIMEOUT;
+			bt_net_conn_hold(c);
+			p->origin = c;
+			p->origin_stream = f->stream;
+			pend_put(n, p);
+		}
+	}
+	mine = owns(n, to);
+	pthread_mutex_unlock(&n->mu);
+	if (target == NULL) {
+		if (f->kind != BT_MSG_WIRE_CALL)
+			return;
+		if (mine) {
+			snprintf(why, sizeof(why), "no endpoint at %.250s", to);
+			(void)send_error(c, f->stream, to, from, -ENOENT, why);
+		} else {
+			snprintf(why, sizeof(why), "no route to %.250s", to);
+			(void)send_error(c, f->stream, to, from,
+			    -EHOSTUNREACH, why);
+		}
+		return;
+	}
+	fw.from = sbuf(from);
+	if (p == NULL) {
+		(void)bt_net_conn_send(target, &fw);
+		bt_net_conn_rele(target);
+		return;
+	}
+	fw.stream = id = p->id;
+	rc = bt_net_conn_send(target, &fw);
+	if (rc != 0) {
+		pthread_mutex_lock(&n->mu);
+		p = pend_take(n, id, target);
+		pthread_mutex_unlock(&n->mu);
+		if (p != NULL)
+			complete(n, p, 0, rc, NULL, 0, "cannot forward");
+	}
+}
+
+#define PATH_BUF (BT_PATH_MAX + 1)
+
+static void
+on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
+{
+	bt_msg_node *n = arg;
+	const char *peer = bt_net_conn_peer_path(c);
+	char *from = NULL, *to = NULL;
+	struct pend *p;
+
+	if (f->kind == BT_MSG_WIRE_REPLY || f->kind == BT_MSG_WIRE_ERROR) {
+		pthread_mutex_lock(&n->mu);
+		p = pend_take(n, f->stream, c);
+		pthread_mutex_unlock(&n->mu);
+		if (p != NULL)
+			complete(n, p, f->kind, 0, f->payload.ptr,
+			    f->payload.len, NULL);
+		return;
+	}
+	if (f->from.len >= PATH_BUF || f->to.len >= PATH_BUF)
+		goto bad;
+	from = bt_strndup((const char *)f->from.ptr, f->from.len);
+	to = bt_strndup((const char *)f->to.ptr, f->to.len);
+	if (from == NULL || to == NULL)
+		goto out;
+	/*
+	 * The sender's path must be one its connection proved, unless the
+	 * connection is one we made to a router we chose to trust.
+	 */
+	if (!bt_net_conn_is_outgoing(c) &&
+	    (peer == NULL || from[0] == '\0' || !within(from, peer))) {
+		bt_free(from);
+		from = bt_strdup(peer ? peer : "");
+		if (from == NULL)
+			goto out;
+	}
+	if (bt_path_check(to, NULL) != 0)
+		goto bad;
+	switch (f->kind) {
+	case BT_MSG_WIRE_SEND:
+	case BT_MSG_WIRE_CALL:
+		deliver(n, c, f, from, to);
+		break;
+	case BT_MSG_WIRE_PUB:
+		if (owns(n, to)) {
+			fanout(n, from, to, f->proto, f->payload.ptr,
+			    f->payload.len, true);
+		} else if (bt_net_conn_is_outgoing(c)) {
+			fanout(n, from, to, f->proto, f->payload.ptr,
+			    f->payload.len, false);
+		} else {
+			bt_net_conn *t;
+			struct bt_net_frame fw = *f;
+
+			pthread_mutex_lock(&n->mu);
+			t = route_conn(n, to, c);
+			pthread_mutex_unlock(&n->mu);
+			if (t != NULL) {
+				fw.from = sbuf(from);
+				(void)bt_net_conn_send(t, &fw);
+				bt_net_conn_rele(t);
+			}
+		}
+		break;
+	case BT_MSG_WIRE_SUB:
+	case BT_MSG_WIRE_UNSUB: {
+		struct rsub **rp, *r;
+
+		if (!owns(n, to))
+			break; /* only the owner of a topic keeps subscribers */
+		pthread_mutex_lock(&n->mu);
+		for (rp = &n->rsubs; (r = *rp) != NULL; rp = &r->next)
+			if (r->conn == c && strcmp(r->topic, to) == 0)
+				break;
+		if (f->kind == BT_MSG_WIRE_UNSUB && r != NULL) {
+			*rp = r->next;
+			bt_net_conn_rele(r->conn);
+			bt_free(r->topic);
+			bt_free(r);
+		} else if (f->kind == BT_MSG_WIRE_SUB && r == NULL &&
+		    (r = bt_zalloc(sizeof(*r))) != NULL) {
+			r->topic = to;
+			to = NULL;
+			bt_net_conn_hold(c);
+			r->conn = c;
+			r->next = n->rsubs;
+			n->rsubs = r;
+		}
+		pthread_mutex_unlock(&n->mu);
+		break;
+	}
+	default:
+		break; /* kinds of a later version: ignored */
+	}
+	goto out;
+bad:
+	if (f->kind == BT_MSG_WIRE_CALL)
+		(void)send_error(c, f->stream, "", "", -EINVAL,
+		    "the destination is not a valid path");
+out:
+	bt_free(from);
+	bt_free(to);
+}
+
+/* on_tick: deadlines of pending calls and reconnecting subscribers. */
+static void
+on_tick(void *arg)
+{
+	bt_msg_node *n = arg;
+	uint64_t now = bt_time_mono_ns();
+	struct pend *late = NULL, *p, **pp;
+
+	pthread_mutex_lock(&n->mu);
+	for (size_t i = 0; i < PEND_BUCKETS; i++) {
+		for (pp = &n->pend[i]; (p = *pp) != NULL;) {
+			if (p->w == NULL && p->deadline <= now) {
+				*pp = p->next;
+				p->next = late;
+				late = p;
+			} else {
+				pp = &p->next;
+			}
+		}
+	}
+	for (struct peer *pe = n->peers; pe != NULL; pe = pe->next) {
+		bool wanted = false;
+
+		if (pe->conn != NULL || pe->next_try > now)
+			continue;
+		for (struct bt_msg_sub *s = n->subs; s != NULL; s = s->next)
+			wanted |= s->via == pe;
+		if (wanted) {
+			pe->next_try = now + BACKOFF_MAX;
+			(void)peer_conn(n, pe);
+		}
+	}
+	pthread_mutex_unlock(&n->mu);
+	while ((p = late) != NULL) {
+		late = p->next;
+		complete(n, p, 0, -ETIMEDOUT, NULL, 0,
+		    "no reply before the deadline");
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The node                                                             */
+/* ------------------------------------------------------------------ */
+
+int
+bt_msg_node_new(bt_msg_node **out, const struct bt_msg_config *cfg,
+    struct bt_diag *diag)
+{
+	struct bt_net_config nc = { .version = 1 };
+	bt_msg_node *n;
+	int rc;
+
+	n = bt_zalloc(sizeof(*n));
+	if (n == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&n->mu, NULL);
+	pthread_cond_init(&n->cv, NULL);
+	if (cfg->path != NULL && (n->path = bt_strdup(cfg->path)) == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	nc.key = cfg->key;
+	nc.cred = cfg->cred;
+	nc.path = cfg->path;
+	nc.max_frame = cfg->max_frame;
+	nc.handshake_timeout_ns = cfg->handshake_timeout_ns;
+	nc.idle_timeout_ns = cfg->idle_timeout_ns;
+	nc.allow_anonymous = !cfg->deny_anonymous;
+	rc = bt_net_new(&n->net, &nc, diag);
+	if (rc != 0)
+		goto fail;
+	rc = bt_net_set_tick(n->net, TICK_NS, on_tick, n);
+	if (rc != 0)
+		goto fail;
+	*out = n;
+	return 0;
+fail:
+	bt_net_free(n->net);
+	bt_free(n->path);
+	pthread_mutex_destroy(&n->mu);
+	pthread_cond_destroy(&n->cv);
+	bt_free(n);
+	return rc;
+}
+
+const char *
+bt_msg_node_path(const bt_msg_node *n)
+{
+	return n->path;
+}
+
+void
+bt_msg_node_free(bt_msg_node *n)
+{
+	bt_net_conn *conns[1024];
+	size_t nc = 0;
+	struct timespec ts;
+	uint64_t end;
+
+	if (n == NULL)
+		return;
+	pthread_mutex_lock(&n->mu);
+	n->stopping = true;
+	for (struct link *l = n->links; l != NULL && nc < 1024; l = l->next) {
+		bt_net_conn_hold(l->conn);
+		conns[nc++] = l->conn;
+	}
+	pthread_mutex_unlock(&n->mu);
+	/* Graceful first: what is queued still goes out. */
+	for (size_t i = 0; i < nc; i++) {
+		bt_net_conn_close(conns[i]);
+		bt_net_conn_rele(conns[i]);
+	}
+	end = bt_time_real_ns() + 1000000000ULL;
+	ts.tv_sec = (time_t)(end / 1000000000ULL);
+	ts.tv_nsec = (long)(end % 1000000000ULL);
+	pthread_mutex_lock(&n->mu);
+	while (n->links != NULL &&
+	    pthread_cond_timedwait(&n->cv, &n->mu, &ts) == 0)
+		;
+	pthread_mutex_unlock(&n->mu);
+	bt_net_free(n->net); /* the rest close hard; on_close runs */
+	for (size_t i = 0; i < PEND_BUCKETS; i++) {
+		struct pend *p;
+
+		while ((p = n->pend[i]) != NULL) {
+			n->pend[i] = p->next;
+			complete(n, p, 0, BT_ECLOSED, NULL, 0,
+			    "the node stopped");
+		}
+	}
+	while (n->eps != NULL) {
+		struct bt_msg_ep *e = n->eps;
+
+		n->eps = e->next;
+		ep_rele(e);
+	}
+	while (n->subs != NULL) {
+		struct bt_msg_sub *s = n->subs;
+
+		n->subs = s->next;
+		if (atomic_fetch_sub(&s->refs, 1) == 1) {
+			bt_free(s->topic);
+			bt_free(s);
+		}
+	}
+	while (n->routes != NULL) {
+		struct route *r = n->routes;
+
+		n->routes = r->next;
+		bt_free(r->prefix);
+		bt_free(r);
+	}
+	while (n->peers != NULL) {
+		struct peer *p = n->peers;
+
+		n->peers = p->next;
+		bt_net_conn_rele(p->conn);
+		bt_free(p->addr);
+		bt_free(p);
+	}
+	while (n->links != NULL) {
+		struct link *l = n->links;
+
+		n->links = l->next;
+		bt_net_conn_rele(l->conn);
+		bt_free(l);
+	}
+	while (n->rsubs != NULL) {
+		struct rsub *r = n->rsubs;
+
+		n->rsubs = r->next;
+		bt_net_conn_rele(r->conn);
+		bt_free(r->topic);
+		bt_free(r);
+	}
+	bt_free(n->path);
+	pthread_mutex_destroy(&n->mu);
+	pthread_cond_destroy(&n->cv);
+	bt_free(n);
+}
+
+int
+bt_msg_node_listen(bt_msg_node *n, const char *addr, char *actual,
+    size_t cap, struct bt_diag *diag)
+{
+	struct bt_net_handler h = handler(n);
+
+	return bt_net_listen(n->net, addr, &h, actual, cap, NULL, diag);
+}
+
+/* peer_get finds or makes the peer for addr (mu held). */
+static struct peer *
+peer_get(bt_msg_node *n, const char *addr)
+{
+	struct peer *p;
+
+	for (p = n->peers; p != NULL; p = p->next)
+		if (strcmp(p->addr, addr) == 0)
+			return p;
+	p = bt_zalloc(sizeof(*p));
+	if (p == NULL || (p->addr = bt_strdup(addr)) == NULL) {
+		bt_free(p);
+		return NULL;
+	}
+	p->next = n->peers;
+	n->peers = p;
+	return p;
+}
+
+int
+bt_msg_route_add(bt_msg_node *n, const char *prefix, const char *addr)
+{
+	struct route *r;
+
+	if (strcmp(prefix, "*") != 0 && bt_path_check(prefix, NULL) != 0)
+		return -EINVAL;
+	if (addr[0] == '\0' || (strncmp(addr, "unix:", 5) != 0 &&
+	    strchr(addr, ':') == NULL))
+		return -EINVAL;
+	r = bt_zalloc(sizeof(*r));
+	if (r == NULL || (r->prefix = bt_strdup(prefix)) == NULL) {
+		bt_free(r);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&n->mu);
+	r->peer = peer_get(n, addr);
+	if (r->peer == NULL) {
+		pthread_mutex_unlock(&n->mu);
+		bt_free(r->prefix);
+		bt_free(r);
+		return -ENOMEM;
+	}
+	r->next = n->routes;
+	n->routes = r;
+	pthread_mutex_unlock(&n->mu);
+	return 0;
+}
+
+int
+bt_msg_node_connect(bt_msg_node *n, const char *addr, uint64_t timeout_ns,
+    struct bt_diag *diag)
+{
+	struct bt_net_handler h = handler(n);
+	bt_net_conn *c;
+	struct peer *p;
+	int rc;
+
+	rc = bt_net_dial(n->net, addr, &h, timeout_ns, &c, diag);
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&n->mu);
+	p = peer_get(n, addr);
+	if (p != NULL && p->conn == NULL) {
+		p->conn = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&n->mu);
+	if (c != NULL) {
+		/* Already connected (or out of memory): keep the other. */
+		bt_net_conn_close(c);
+		bt_net_conn_rele(c);
+	}
+	return p != NULL ? 0 : -ENOMEM;
+}
+
+/* ------------------------------------------------------------------ */
+/* Endpoints, send and call                                             */
+/* ------------------------------------------------------------------ */
+
+int
+bt_msg_bind(bt_msg_node *n, const char *path, bt_msg_handler_cb *cb,
+    void *arg, unsigned flags, bt_msg_ep **out)
+{
+	struct bt_msg_ep *e;
+
+	if (bt_path_check(path, NULL) != 0 || cb == NULL ||
+	    (n->path != NULL && !within(path, n->path)))
+		return -EINVAL;
+	e = bt_zalloc(sizeof(*e));
+	if (e == NULL || (e->path = bt_strdup(path)) == NULL) {
+		bt_free(e);
+		return -ENOMEM;
+	}
+	e->n = n;
+	e->cb = cb;
+	e->arg = arg;
+	e->flags = flags;
+	atomic_init(&e->refs, 1);
+	pthread_mutex_lock(&n->mu);
+	for (struct bt_msg_ep *x = n->eps; x != NULL; x = x->next) {
+		if (strcmp(x->path, path) == 0) {
+			pthread_mutex_unlock(&n->mu);
+			bt_free(e->path);
+			bt_free(e);
+			return -EEXIST;
+		}
+	}
+	e->next = n->eps;
+	n->eps = e;
+	pthread_mutex_unlock(&n->mu);
+	*out = e;
+	return 0;
+}
+
+void
+bt_msg_unbind(bt_msg_ep *ep)
+{
+	bt_msg_node *n;
+	struct bt_msg_ep **pp;
+
+	if (ep == NULL)
+		return;
+	n = ep->n;
+	pthread_mutex_lock(&n->mu);
+	for (pp = &n->eps; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == ep) {
+			*pp = ep->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&n->mu);
+	ep_rele(ep);
+}
+
+static const char *
+my_path(const bt_msg_node *n)
+{
+	return n->path ? n->path : "";
+}
+
+/*
+ * local_ep returns the held endpoint for to, or NULL (then *conn is the
+ * held connection to send on, or NULL when nothing routes to).
+ */
+static struct bt_msg_ep *
+resolve(bt_msg_node *n, const char *to, bt_net_conn **conn)
+{
+	struct bt_msg_ep *e;
+
+	*conn = NULL;
+	pthread_mutex_lock(&n->mu);
+	e = find_ep(n, to);
+	if (e != NULL)
+		atomic_fetch_add(&e->refs, 1);
+	else
+		*conn = route_conn(n, to, NULL);
+	pthread_mutex_unlock(&n->mu);
+	return e;
+}
+
+int
+bt_msg_send(bt_msg_node *n, const char *to, uint32_t proto,
+    const void *data, size_t len)
+{
+	struct bt_net_frame f = { .kind = BT_MSG_WIRE_SEND, .proto = proto };
+	struct bt_msg_ep *e;
+	bt_net_conn *c;
+	int rc;
+
+	if (bt_path_check(to, NULL) != 0)
+		return -EINVAL;
+	e = resolve(n, to, &c);
+	if (e != NULL) {
+		struct bt_msg m = { .kind = BT_MSG_SEND, .from = my_path(n),
+			.to = to, .proto = proto, .data = data, .len = len };
+
+		run_handler(e, &m);
+		ep_rele(e);
+		return 0;
+	}
+	if (c == NULL)
+		return -EHOSTUNREACH;
+	f.from = sbuf(my_path(n));
+	f.to = sbuf(to);
+	f.payload = (struct bt_buf) { data, len };
+	rc = bt_net_conn_send(c, &f);
+	bt_net_conn_rele(c);
+	return rc;
+}
+
+/* call_start routes a call: local endpoint (lr filled) or a pending. */
+static int
+call_remote(bt_msg_node *n, bt_net_conn *c, const char *to, uint32_t proto,
+    const void *data, size_t len, struct pend *p, uint64_t *id_out)
+{
+	struct bt_net_frame f = { .kind = BT_MSG_WIRE_CALL, .proto = proto };
+	uint64_t id;
+	int rc;
+
+	pthread_mutex_lock(&n->mu);
+	id = p->id = ++n->next_id;
+	p->conn = c;
+	pend_put(n, p);
+	pthread_mutex_unlock(&n->mu);
+	/* From here p may be completed and freed by another thread. */
+	*id_out = id;
+	f.stream = id;
+	f.from = sbuf(my_path(n));
+	f.to = sbuf(to);
+	f.payload = (struct bt_buf) { data, len };
+	rc = bt_net_conn_send(c, &f);
+	if (rc != 0) {
+		pthread_mutex_lock(&n->mu);
+		p = pend_take(n, id, c);
+		pthread_mutex_unlock(&n->mu);
+		if (p == NULL)
+			return 0; /* already completed (closed): it reported */
+		bt_net_conn_rele(p->conn);
+		bt_free(p);
+		return rc;
+	}
+	return 0;
+}
+
+int
+bt_msg_call(bt_msg_node *n, const char *to, uint32_t proto,
+    const void *data, size_t len, uint64_t timeout_ns,
+    struct bt_msg_reply *reply, struct bt_diag *diag)
+{
+	struct bt_msg_reply r = { NULL, 0 };
+	struct waiter w = { .reply = &r, .diag = diag };
+	struct bt_msg_ep *e;
+	struct pend *p, *q;
+	struct timespec ts;
+	bt_net_conn *c;
+	uint64_t deadline, id;
+	int rc;
+
+	if (bt_net_in_loop(n->net))
+		return -EDEADLK;
+	if (bt_path_check(to, NULL) != 0)
+		return -EINVAL;
+	e = resolve(n, to, &c);
+	if (e != NULL) {
+		struct local_reply lr = { .rc = -ENOMSG, .out = &r };
+		struct bt_msg m = { .kind = BT_MSG_CALL, .from = my_path(n),
+			.to = to, .proto = proto, .data = data, .len = len,
+			.local_ = &lr };
+
+		run_handler(e, &m);
+		ep_rele(e);
+		if (lr.rc != 0) {
+			bt_diag_set(diag, -1, "%s", lr.text);
+			bt_free(r.ptr);
+			return lr.rc;
+		}
+		*reply = r;
+		return 0;
+	}
+	if (c == NULL) {
+		bt_diag_set(diag, -1, "no route to %s", to);
+		return -EHOSTUNREACH;
+	}
+	p = bt_zalloc(sizeof(*p));
+	if (p == NULL) {
+		bt_net_conn_rele(c);
+		return -ENOMEM;
+	}
+	deadline = bt_time_mono_ns() + timeout_ns;
+	p->deadline = deadline;
+	p->w = &w;
+	rc = call_remote(n, c, to, proto, data, len, p, &id);
+	if (rc != 0)
+		return rc;
+	/* The wait is on the real clock; the deadline on the monotonic one. */
+	{
+		uint64_t end = bt_time_real_ns() + timeout_ns;
+
+		ts.tv_sec = (time_t)(end / 1000000000ULL);
+		ts.tv_nsec = (long)(end % 1000000000ULL);
+	}
+	pthread_mutex_lock(&n->mu);
+	while (!w.done) {
+		if (pthread_cond_timedwait(&n->cv, &n->mu, &ts) == ETIMEDOUT ||
+		    bt_time_mono_ns() >= deadline) {
+			if (w.done)
+				break;
+			q = pend_take(n, id, NULL);
+			if (q != NULL) {
+				pthread_mutex_unlock(&n->mu);
+				bt_net_conn_rele(q->conn);
+				bt_free(q);
+				bt_diag_set(diag, -1, "no reply from %s within "
+				    "the deadline", to);
+				return -ETIMEDOUT;
+			}
+			/* Being completed right now: wait for it. */
+		}
+	}
+	pthread_mutex_unlock(&n->mu);
+	if (w.rc != 0) {
+		bt_free(r.ptr);
+		return w.rc;
+	}
+	*reply = r;
+	return 0;
+}
+
+struct async_local {
+	bt_msg_reply_cb	   *cb;
+	void		   *arg;
+	int		    rc;
+	struct bt_msg_reply r;
+};
+
+static void
+async_local_done(void *arg)
+{
+	struct async_local *a = arg;
+
+	a->cb(a->arg, a->rc, a->r.ptr, a->r.len);
+	bt_free(a->r.ptr);
+	bt_free(a);
+}
+
+int
+bt_msg_call_async(bt_msg_node *n, const char *to, uint32_t proto,
+    const void *data, size_t len, uint64_t timeout_ns, bt_msg_reply_cb *cb,
+    void *arg)
+{
+	struct bt_msg_ep *e;
+	struct pend *p;
+	bt_net_conn *c;
+	int rc;
+
+	if (bt_path_check(to, NULL) != 0 || cb == NULL)
+		return -EINVAL;
+	e = resolve(n, to, &c);
+	if (e != NULL) {
+		struct async_local *a = bt_zalloc(sizeof(*a));
+		struct local_reply lr = { .rc = -ENOMSG };
+		struct bt_msg m = { .kind = BT_MSG_CALL, .from = my_path(n),
+			.to = to, .proto = proto, .data = data, .len = len,
+			.local_ = &lr };
+
+		if (a == NULL) {
+			ep_rele(e);
+			return -ENOMEM;
+		}
+		lr.out = &a->r;
+		run_handler(e, &m);
+		ep_rele(e);
+		a->cb = cb;
+		a->arg = arg;
+		a->rc = lr.rc;
+		/* The callback runs later, never inside this call. */
+		rc = bt_net_post(n->net, async_local_done, a);
+		if (rc != 0) {
+			bt_free(a->r.ptr);
+			bt_free(a);
+		}
+		return rc;
+	}
+	if (c == NULL)
+		return -EHOSTUNREACH;
+	p = bt_zalloc(sizeof(*p));
+	if (p == NULL) {
+		bt_net_conn_rele(c);
+		return -ENOMEM;
+	}
+	p->deadline = bt_time_mono_ns() + timeout_ns;
+	p->cb = cb;
+	p->arg = arg;
+	return call_remote(n, c, to, proto, data, len, p, &(uint64_t) { 0 });
+}
+
+/* ------------------------------------------------------------------ */
+/* Publish and subscribe                                                */
+/* ------------------------------------------------------------------ */
+
+int
+bt_msg_publish(bt_msg_node *n, const char *topic, uint32_t proto,
+    const void *data, size_t len)
+{
+	struct bt_net_frame f = { .kind = BT_MSG_WIRE_PUB, .proto = proto };
+	bt_net_conn *c;
+	int rc;
+
+	if (bt_path_check(topic, NULL) != 0)
+		return -EINVAL;
+	if (owns(n, topic)) {
+		fanout(n, my_path(n), topic, proto, data, len, true);
+		return 0;
+	}
+	pthread_mutex_lock(&n->mu);
+	c = route_conn(n, topic, NULL);
+	pthread_mutex_unlock(&n->mu);
+	if (c == NULL)
+		return -EHOSTUNREACH;
+	f.from = sbuf(my_path(n));
+	f.to = sbuf(topic);
+	f.payload = (struct bt_buf) { data, len };
+	rc = bt_net_conn_send(c, &f);
+	bt_net_conn_rele(c);
+	return rc;
+}
+
+int
+bt_msg_subscribe(bt_msg_node *n, const char *topic, bt_msg_handler_cb *cb,
+    void *arg, bt_msg_sub **out)
+{
+	struct bt_net_frame f = { .kind = BT_MSG_WIRE_SUB };
+	struct bt_msg_sub *s;
+	bt_net_conn *c = NULL;
+
+	if (bt_path_check(topic, NULL) != 0 || cb == NULL)
+		return -EINVAL;
+	s = bt_zalloc(sizeof(*s));
+	if (s == NULL || (s->topic = bt_strdup(topic)) == NULL) {
+		bt_free(s);
+		return -ENOMEM;
+	}
+	s->n = n;
+	s->cb = cb;
+	s->arg = arg;
+	atomic_init(&s->refs, 1);
+	pthread_mutex_lock(&n->mu);
+	if (!owns(n, topic)) {
+		s->via = route_peer(n, topic);
+		if (s->via == NULL) {
+			pthread_mutex_unlock(&n->mu);
+			bt_free(s->topic);
+			bt_free(s);
+			return -EHOSTUNREACH;
+		}
+		c = peer_conn(n, s->via);
+		if (c != NULL && bt_net_conn_is_open(c))
+			bt_net_conn_hold(c);
+		else
+			c = NULL; /* on_open sends it */
+	}
+	s->next = n->subs;
+	n->subs = s;
+	pthread_mutex_unlock(&n->mu);
+	if (c != NULL) {
+		f.from = sbuf(my_path(n));
+		f.to = sbuf(topic);
+		(void)bt_net_conn_send(c, &f);
+		bt_net_conn_rele(c);
+	}
+	*out = s;
+	return 0;
+}
+
+void
+bt_msg_unsubscribe(bt_msg_sub *s)
+{
+	struct bt_net_frame f = { .kind = BT_MSG_WIRE_UNSUB };
+	struct bt_msg_sub **pp;
+	bt_msg_node *n;
+	bt_net_conn *c = NULL;
+
+	if (s == NULL)
+		return;
+	n = s->n;
+	pthread_mutex_lock(&n->mu);
+	for (pp = &n->subs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	if (s->via != NULL && s->via->conn != NULL) {
+		c = s->via->conn;
+		bt_net_conn_hold(c);
+	}
+	pthread_mutex_unlock(&n->mu);
+	if (c != NULL) {
+		f.from = sbuf(my_path(n));
+		f.to = sbuf(s->topic);
+		(void)bt_net_conn_send(c, &f);
+		bt_net_conn_rele(c);
+	}
+	if (atomic_fetch_sub(&s->refs, 1) == 1) {
+		bt_free(s->topic);
+		bt_free(s);
+	}
+}
