@@ -83,16 +83,19 @@ BT_API int bt_os_read_file(const char *path, size_t max, uint8_t **out,
 
 /*
  * bt_os_write_file_atomic replaces path with data so that a crash leaves
- * either the old or the new contents: it writes path.tmp.PID with the given
- * mode, fsyncs it, renames it over path and fsyncs the folder. Returns 0 or
- * a negative errno (the temporary file is removed on failure).
+ * either the old or the new contents: it writes path.tmp.PID.N (N unique in
+ * the process, so concurrent writers of one path never share a temporary)
+ * with the given mode, fsyncs it, renames it over path and fsyncs the
+ * folder. Returns 0 or a negative errno (the temporary file is removed on
+ * failure). Thread-safe.
  */
 BT_API int bt_os_write_file_atomic(const char *path, const void *data,
     size_t len, mode_t mode);
 
 /* bt_os_fsync_dir fsyncs the folder that holds path (or path itself if it
  * is a folder). bt_os_mkdir_p makes a folder and its parents (mode applies
- * to the ones it makes); an existing folder is not an error. */
+ * to the ones it makes); an existing folder is not an error, an existing
+ * file (or anything else that is not a folder) is -ENOTDIR. */
 BT_API int bt_os_fsync_dir(const char *path);
 BT_API int bt_os_mkdir_p(const char *path, mode_t mode);
 

@@ -40,8 +40,18 @@ bt_strerror(int rc)
 		return "success";
 	if (rc <= BT_E_BASE && rc >= BT_E_LAST)
 		return bt_errors[BT_E_BASE - rc];
-	if (rc < 0 && rc > BT_E_BASE)
-		return strerror(-rc);
+	if (rc < 0 && rc > BT_E_BASE) {
+		/*
+		 * Not strerror: for an errno it does not know, glibc returns
+		 * "Unknown error N" in a per-thread buffer that the next
+		 * such call frees, so two results in one printf were a use
+		 * after free; it also follows the locale. strerrordesc_np
+		 * gives static English text, NULL when unknown.
+		 */
+		const char *s = strerrordesc_np(-rc);
+
+		return s != NULL ? s : bt_errors[0];
+	}
 	return bt_errors[0];
 }
 

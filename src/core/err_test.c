@@ -20,6 +20,24 @@ test_strerror_covers_errno_and_bt_ranges(void **state)
 	assert_string_equal(bt_strerror(BT_EBADSIG), "bad signature");
 }
 
+/*
+ * bt_strerror's results are static: one for an errno number libc does not
+ * know stays valid after the next call (glibc's strerror freed it).
+ */
+static void
+test_strerror_results_stay_valid(void **state)
+{
+	const char *a, *b;
+
+	(void)state;
+	a = bt_strerror(-9999);
+	b = bt_strerror(-9998);
+	assert_string_equal(a, "unknown error");
+	assert_string_equal(b, "unknown error");
+	assert_ptr_equal(bt_strerror(-EIO), bt_strerror(-EIO));
+	assert_string_equal(bt_strerror(-EIO), "Input/output error");
+}
+
 static void
 test_to_errno_maps_bt_codes_to_kernel_errnos(void **state)
 {
@@ -51,6 +69,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strerror_covers_errno_and_bt_ranges),
+		cmocka_unit_test(test_strerror_results_stay_valid),
 		cmocka_unit_test(test_to_errno_maps_bt_codes_to_kernel_errnos),
 		cmocka_unit_test(test_diag_records_offset_and_message),
 	};
