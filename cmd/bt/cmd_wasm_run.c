@@ -63,6 +63,9 @@ static const struct bt_opt opts[] = {
 	    "stop the program after this long (e.g. 10s)" },
 	{ "fuel", 0, BT_OPT_U64, NULL,
 	    "stop after this many calls and loop iterations" },
+	{ "no-openat2", 0, BT_OPT_FLAG, NULL,
+	    "resolve paths with the component walk even where the kernel "
+	    "has openat2 (for tests)" },
 };
 
 /*
@@ -317,6 +320,8 @@ bt__cmd_wasm_run(int argc, char **argv)
 
 	memset(&wc, 0, sizeof(wc));
 	wc.version = 1;
+	if (bt_config_flag(cfg, "no-openat2"))
+		wc.flags |= BT_WASM_WASI_NO_OPENAT2;
 	wc.argc = npos;
 	wc.argv = gargv;
 	wc.envc = nenv;
