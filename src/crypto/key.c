@@ -598,7 +598,9 @@ load(bt_key **out, const char *path, bool public_only, struct bt_diag *diag)
 	bool        had_private = false;
 	int         fd, rc;
 
-	fd = bt_os_open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
+	// O_NONBLOCK so that a FIFO given by mistake is refused below
+	// instead of blocking the open; it changes nothing for a file.
+	fd = bt_os_open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
 	if (fd < 0) {
 		bt_diag_set(
 		    diag, -1, "cannot open '%s': %s", path, bt_strerror(fd));

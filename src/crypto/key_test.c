@@ -4,6 +4,7 @@
  * group/other-readable private keys, malformed files).
  */
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bt/crypto.h"
 #include "testvec.h"
@@ -324,6 +325,11 @@ test_key_load_rejects_malformed_files(void **state)
 		assert_null(k);
 		assert_true(d.msg[0] != '\0');
 	}
+	// A FIFO is refused at once rather than blocking the open.
+	assert_int_equal(unlink(f->path), 0);
+	assert_int_equal(mkfifo(f->path, 0600), 0);
+	assert_int_equal(bt_key_load(&k, f->path, &d), -EINVAL);
+	assert_non_null(strstr(d.msg, "not a regular file"));
 	bt_diag_clear(&d);
 	assert_int_equal(bt_key_load(&k, "/nonexistent/key", &d), -ENOENT);
 	assert_non_null(strstr(d.msg, "/nonexistent/key"));
