@@ -121,7 +121,9 @@ BT_API int bt_key_save_public(const bt_key *k, const char *path);
  * 'FILE' are too open". Returns 0 and *out; -ENOENT and other negative
  * errnos from reading; BT_ECORRUPT for a malformed file (diag names the line
  * and what is wrong); BT_EALG for an unknown algorithm; BT_ELIMIT for a file
- * larger than 4 KiB; -ENOMEM. The file's bytes are zeroized after parsing.
+ * larger than 4 KiB; -EINVAL for something other than a regular file (a
+ * FIFO is refused without blocking); -ENOMEM. The file's bytes are zeroized
+ * after parsing. diag always names the file or the line at fault.
  */
 BT_API int bt_key_load(bt_key **out, const char *path, struct bt_diag *diag);
 

@@ -73,7 +73,7 @@ bt__crypto_pub_len(int alg)
 int
 bt_principal_of(struct bt_principal *out, int alg, const void *raw, size_t len)
 {
-	uint8_t        tag[10];
+	uint8_t        tag[10], digest[BT_SHA256_LEN];
 	size_t         n = 0;
 	uint64_t       v = (uint64_t)(uint32_t)alg;
 	bt_sha256_ctx *ctx;
@@ -95,8 +95,10 @@ bt_principal_of(struct bt_principal *out, int alg, const void *raw, size_t len)
 	if (rc == 0)
 		rc = bt_sha256_update(ctx, raw, len);
 	if (rc == 0)
-		rc = bt_sha256_final(ctx, out->b);
+		rc = bt_sha256_final(ctx, digest);
 	bt_sha256_free(ctx);
+	if (rc == 0)
+		memcpy(out->b, digest, sizeof(out->b));
 	return rc;
 }
 
