@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -52,6 +53,13 @@ static const struct bt_opt opts[] = {
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+/*
+ * Test hook of net/ (not API): with BT_TEST_NO_SELF_CHECK=1 in the
+ * environment a client presents its chain even when it does not verify
+ * locally, so the tests can show that the node refuses it.
+ */
+extern bool bt__net_test_no_self_check;
 
 struct client {
 	bt_config   *cfg;
@@ -129,6 +137,8 @@ client_open(struct client *c, int argc, char **argv, bool needs_id)
 		return bt_cmd_usage(usage, "'%s' needs --key and --cred",
 		    argv[0]);
 	}
+	s = getenv("BT_TEST_NO_SELF_CHECK");
+	bt__net_test_no_self_check = s != NULL && strcmp(s, "1") == 0;
 	bt_diag_clear(&diag);
 	rc = bt_msg_node_new(&c->node, &mc, &diag);
 	if (rc != 0)

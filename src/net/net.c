@@ -1203,8 +1203,8 @@ on_refused(bt_net_conn *c, const struct bt_net_frame *f)
 	    code < INT32_MIN)
 		code = -ECONNREFUSED;
 	(void)bt_serde_get_bytes(&d, &why);
-	snprintf(msg, sizeof(msg), "refused by peer %.40s: %.*s", c->addr,
-	    (int)(why.len > 150 ? 150 : why.len),
+	snprintf(msg, sizeof(msg), "refused by peer: %.*s",
+	    (int)(why.len > 180 ? 180 : why.len),
 	    why.ptr ? (const char *)why.ptr : "");
 	bt_log_warn("net", "%s", msg);
 	conn_fail(c, (int)code, "%s", msg);
@@ -1267,9 +1267,9 @@ hello_verify(bt_net_conn *c, const struct bt_net_frame *f)
 	bt_diag_clear(&diag);
 	rc = bt_cred_verify(cred, path, bt_time_now_s(), &diag);
 	if (rc != 0) {
-		snprintf(why, sizeof(why), "credential for %.100s does not "
-		    "verify: %.140s", path, diag.msg[0] ? diag.msg :
-		    bt_strerror(rc));
+		snprintf(why, sizeof(why), "%s: credential for %.100s does "
+		    "not verify: %.140s", bt_strerror(rc), path,
+		    diag.msg[0] ? diag.msg : bt_strerror(rc));
 		goto refused;
 	}
 	bt_cred_principal(cred, &leaf);
