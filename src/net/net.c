@@ -45,6 +45,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -471,7 +472,16 @@ make_hello(bt_net *net)
 static void
 raise_nofile(void)
 {
+	struct sigaction sa;
 	struct rlimit rl;
+
+	/*
+	 * libuv writes to sockets with write(2): a peer that went away would
+	 * raise SIGPIPE and kill the process. Ignore it unless the program
+	 * installed a handler of its own.
+	 */
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
