@@ -1,0 +1,32 @@
+# Crash: kill -9 the primary at random points of a write stream with
+# periodic flushes, promote the backup, and check that every write a flush
+# acknowledged is there. $1 = number of kill points (default 3).
+. "$BT_SOURCE_DIR/tests/integration/blk/lib.sh"
+POINTS=${1:-3}
+SIZE=16M
+i=0
+while [ "$i" -lt "$POINTS" ]; do
+	i=$((i + 1))
+	rm -rf "$T/p" "$T/b"; mkdir -p "$T/p" "$T/b"
+	start_backup "$T/b"; BPID=$LAST_PID
+	start_primary "$T/p" "$(cat "$T/b/run/replica.addr")"; PPID_=$LAST_PID
+	A=$(cat "$T/p/run/nbd.addr")
+	rm -f "$T/stream.log"
+	$CLIENT "$A" stream --log "$T/stream.log" --flush-every 8 >"$T/writer.log" 2>&1 &
+	WPID=$!; PIDS="$PIDS $WPID"
+	# A random kill point: after 1..40 acknowledged flushes.
+	want=$(( $(od -An -N2 -tu2 /dev/urandom) % 40 + 1 ))
+	n=600
+	while [ "$(grep -c flushed "$T/stream.log" 2>/dev/null || echo 0)" -lt "$want" ]; do
+		n=$((n - 1)); [ $n -gt 0 ] || fail "writer made no progress"
+		sleep 0.05
+	done
+	kill -9 "$PPID_"; wait "$PPID_" 2>/dev/null || true
+	wait "$WPID" 2>/dev/null || true
+	"$BT" blk promote --data-dir "$T/b/run" >"$T/promote.log" 2>&1 || fail "promote"
+	wait_file "$T/b/run/nbd.addr"
+	$CLIENT "unix:$T/b/run/nbd.sock" verify --log "$T/stream.log" >"$T/verify.log" 2>&1 || { cat "$T/verify.log"; fail "kill point $i: flushed writes lost"; }
+	echo "kill point $i (after $(grep -c flushed "$T/stream.log") flushes): $(tail -1 "$T/verify.log")"
+	stop "$BPID"
+done
+echo "crash: $POINTS kill points, no flushed write lost"
