@@ -4,6 +4,7 @@
 . "$BT_SOURCE_DIR/tests/integration/blk/lib.sh"
 POINTS=${1:-3}
 SIZE=16M
+flushed() { c=$(grep -c flushed "$T/stream.log" 2>/dev/null) || true; echo "${c:-0}"; }
 i=0
 while [ "$i" -lt "$POINTS" ]; do
 	i=$((i + 1))
@@ -17,7 +18,7 @@ while [ "$i" -lt "$POINTS" ]; do
 	# A random kill point: after 1..40 acknowledged flushes.
 	want=$(( $(od -An -N2 -tu2 /dev/urandom) % 40 + 1 ))
 	n=600
-	while [ "$(grep -c flushed "$T/stream.log" 2>/dev/null || echo 0)" -lt "$want" ]; do
+	while [ "$(flushed)" -lt "$want" ]; do
 		n=$((n - 1)); [ $n -gt 0 ] || fail "writer made no progress"
 		sleep 0.05
 	done
@@ -26,7 +27,7 @@ while [ "$i" -lt "$POINTS" ]; do
 	"$BT" blk promote --data-dir "$T/b/run" >"$T/promote.log" 2>&1 || fail "promote"
 	wait_file "$T/b/run/nbd.addr"
 	$CLIENT "unix:$T/b/run/nbd.sock" verify --log "$T/stream.log" >"$T/verify.log" 2>&1 || { cat "$T/verify.log"; fail "kill point $i: flushed writes lost"; }
-	echo "kill point $i (after $(grep -c flushed "$T/stream.log") flushes): $(tail -1 "$T/verify.log")"
+	echo "kill point $i (after $(flushed) flushes): $(tail -1 "$T/verify.log")"
 	stop "$BPID"
 done
 echo "crash: $POINTS kill points, no flushed write lost"
