@@ -279,7 +279,10 @@ struct bt_wasm_limits {
  * traps (diag has the trap message; "uninstantiable"); -ENOMEM. Cheap: no
  * work proportional to the module's code; only memory, tables and globals
  * are set up. Writes to imported memories and tables made before a failing
- * segment stay (as the spec says).
+ * segment stay (as the spec says); when such writes (or the start function)
+ * may have stored references to the new instance's functions in an
+ * imported table or global, the half-made instance is not freed but kept,
+ * invisibly, until the instance that owns that table or global is freed.
  */
 BT_API int bt_wasm_instance_new(bt_wasm_instance **out,
     const bt_wasm_module *m, const bt_wasm_linker *l,

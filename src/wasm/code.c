@@ -67,6 +67,14 @@ struct cctl {
 	uint32_t       else_cell;
 };
 
+/* A block's result types; a single value type is kept in the frame itself
+ * (frames move when the control stack grows, so no pointer to it is kept). */
+static inline const uint8_t *
+res_of(const struct cctl *f)
+{
+	return f->results != NULL ? f->results : &f->single;
+}
+
 struct wcomp {
 	bt_wasm_module *m;
 	struct rd	r;
@@ -472,7 +480,7 @@ label_arity(const struct cctl *t)
 static const uint8_t *
 label_types(const struct cctl *t)
 {
-	return t->op == 0x03 ? t->params : t->results;
+	return t->op == 0x03 ? t->params : res_of(t);
 }
 
 /* Moves the top n values into slots [dst, dst+n), in ascending order
@@ -999,10 +1007,8 @@ body(struct wcomp *c)
 				 t.nresults)) != 0)
 				return rc;
 			struct cctl *f = &c->ctls[c->nctls - 1];
-			if (t.nresults == 1 && t.results == NULL) {
+			if (t.nresults == 1 && t.results == NULL)
 				f->single = t.single;
-				f->results = &f->single;
-			}
 			f->label_pc = (uint32_t)m->ncode;
 			if (b == 0x04 && c->live)
 				f->else_cell = emit_condbr(c, &k, true);
@@ -1018,7 +1024,7 @@ body(struct wcomp *c)
 				     f->height + i < c->nvals; i++)
 					mat(c, f->height + i);
 			}
-			if ((rc = pop_n(c, f->results, f->nresults)) != 0)
+			if ((rc = pop_n(c, res_of(f), f->nresults)) != 0)
 				return rc;
 			if (c->nvals != f->height)
 				return fail(c, "type mismatch (values left at else)");
@@ -1042,19 +1048,20 @@ body(struct wcomp *c)
 			struct cctl *f = &c->ctls[c->nctls - 1];
 
 			if (f->op == 0x04 && (f->nparams != f->nresults ||
-			    memcmp(f->params, f->results, f->nparams) != 0))
+			    (f->nparams > 0 &&
+				memcmp(f->params, res_of(f), f->nparams) != 0)))
 				return fail(c, "type mismatch (if without else)");
 			if (c->nctls == 1) {
 				/* Function end: check the results, return. */
 				if (c->live) {
-					if ((rc = peek_n(c, f->results,
+					if ((rc = peek_n(c, res_of(f),
 						 f->nresults)) != 0)
 						return rc;
 					if (c->nvals != f->nresults)
 						return fail(c, "type mismatch (values left at end)");
 					emit_return(c);
 				}
-				if ((rc = pop_n(c, f->results, f->nresults)) != 0)
+				if ((rc = pop_n(c, res_of(f), f->nresults)) != 0)
 					return rc;
 				if (c->nvals != f->height)
 					return fail(c, "type mismatch (values left at end)");
@@ -1064,13 +1071,13 @@ body(struct wcomp *c)
 				return 0;
 			}
 			if (c->live) {
-				if ((rc = peek_n(c, f->results, f->nresults)) != 0)
+				if ((rc = peek_n(c, res_of(f), f->nresults)) != 0)
 					return rc;
 				for (uint32_t i = 0; i < f->nresults &&
 				     f->height + i < c->nvals; i++)
 					mat(c, f->height + i);
 			}
-			if ((rc = pop_n(c, f->results, f->nresults)) != 0)
+			if ((rc = pop_n(c, res_of(f), f->nresults)) != 0)
 				return rc;
 			if (c->nvals != f->height)
 				return fail(c, "type mismatch (values left at end)");
@@ -1084,7 +1091,7 @@ body(struct wcomp *c)
 			c->live = f->live_entry;
 			c->nctls--;
 			forget(c);
-			if ((rc = push_n(c, f->results, f->nresults)) != 0)
+			if ((rc = push_n(c, res_of(f), f->nresults)) != 0)
 				return rc;
 			break;
 		}

@@ -638,6 +638,34 @@ run_start(bt_wasm_instance *inst, struct bt_diag *diag)
 	return rc == BT_WASM_EXITED ? 0 : rc;
 }
 
+/*
+ * A trap while applying segments or in the start function leaves earlier
+ * writes in place (WebAssembly 2.0), and those may have put references to
+ * this instance's functions into imported tables or reference globals.
+ * Then the instance cannot be freed; it is parked on the instance that
+ * owns the first such table or global and freed with it.
+ */
+static bool
+park_zombie(bt_wasm_instance *inst)
+{
+	const bt_wasm_module *m = inst->mod;
+	bt_wasm_instance *anchor = NULL;
+
+	for (uint32_t i = 0; i < m->ntable_imports && anchor == NULL; i++)
+		anchor = inst->tables[i]->owner;
+	for (uint32_t i = 0; i < m->nglobal_imports && anchor == NULL; i++) {
+		struct wglobal *g = inst->globals[i];
+		if (g->mut && (g->type == BT_WASM_FUNCREF ||
+				  g->type == BT_WASM_EXTERNREF))
+			anchor = g->owner;
+	}
+	if (anchor == NULL)
+		return false;
+	inst->next_zombie = anchor->zombies;
+	anchor->zombies = inst;
+	return true;
+}
+
 int
 bt_wasm_instance_new(bt_wasm_instance **out, const bt_wasm_module *m,
     const bt_wasm_linker *l, const struct bt_wasm_limits *limits,
@@ -701,6 +729,7 @@ bt_wasm_instance_new(bt_wasm_instance **out, const bt_wasm_module *m,
 		const struct wtabletype *tt = &m->tables[i];
 
 		t->type = tt->elem;
+		t->owner = inst;
 		t->decl_max = tt->lim.max;
 		t->max = tt->lim.max < inst->lim.max_table_elems ?
 		    tt->lim.max : inst->lim.max_table_elems;
@@ -732,6 +761,7 @@ bt_wasm_instance_new(bt_wasm_instance **out, const bt_wasm_module *m,
 
 		g->type = m->globals[i].type;
 		g->mut = m->globals[i].mut;
+		g->owner = inst;
 		inst->globals[i] = g;
 		g->val = const_eval(inst, &m->global_init[i - m->nglobal_imports]);
 	}
@@ -777,6 +807,8 @@ bt_wasm_instance_new(bt_wasm_instance **out, const bt_wasm_module *m,
 	*out = inst;
 	return 0;
 err:
+	if (rc == BT_ETRAP && park_zombie(inst))
+		return rc;
 	bt_wasm_instance_free(inst);
 	return rc;
 }
@@ -788,6 +820,11 @@ bt_wasm_instance_free(bt_wasm_instance *inst)
 
 	if (inst == NULL)
 		return;
+	while (inst->zombies != NULL) {
+		bt_wasm_instance *z = inst->zombies;
+		inst->zombies = z->next_zombie;
+		bt_wasm_instance_free(z);
+	}
 	m = inst->mod;
 	for (uint32_t i = 0; i < m->ntables - m->ntable_imports; i++)
 		bt_free(inst->table_own[i].elems);

@@ -214,12 +214,14 @@ struct wtable {
 	uint64_t max;	   /* effective max (type and limits) */
 	uint64_t decl_max; /* declared max */
 	uint8_t	 type;
+	bt_wasm_instance *owner;
 };
 
 struct wglobal {
 	uint64_t val;
 	uint8_t	 type;
 	bool	 mut;
+	bt_wasm_instance *owner;
 };
 
 /* A call frame: the caller's state, pushed by a call. */
@@ -261,6 +263,11 @@ struct bt_wasm_instance {
 	atomic_int     interrupt;
 	struct bt_wasm_trap trap;
 	int	       exit_status;
+	/* Half-made instances whose functions escaped into this instance's
+	 * tables or globals before their instantiation failed; freed with
+	 * this instance (see bt_wasm_instance_new). */
+	bt_wasm_instance *zombies;
+	bt_wasm_instance *next_zombie;
 };
 
 /* decode.c */
