@@ -356,14 +356,17 @@ store_chunk(struct builder *b, ZSTD_CCtx *cctx, uint8_t *zbuf, size_t zcap,
 			goto out_locked;
 	} else {
 		mine = bt_zalloc(sizeof(*mine));
+		if (mine != NULL) {
+			/* The key before the insert: the map hashes it. */
+			memcpy(mine->raw, raw, 32);
+			mine->raw_len = j->len;
+			mine->index = UINT32_MAX;
+		}
 		if (mine == NULL || map_insert(b, mine) != 0) {
 			bt_free(mine);
 			set_err(b, -ENOMEM, "out of memory");
 			goto out_locked;
 		}
-		memcpy(mine->raw, raw, 32);
-		mine->raw_len = j->len;
-		mine->index = UINT32_MAX;
 		b->jobs[j->id] = mine;
 	}
 	pthread_mutex_unlock(&b->mu);
@@ -378,7 +381,10 @@ store_chunk(struct builder *b, ZSTD_CCtx *cctx, uint8_t *zbuf, size_t zcap,
 			flags = BT__IMG_CHUNK_ZSTD;
 		}
 	}
-	rc = bt_sha256(out, out_len, stored);
+	if (out == j->data)
+		memcpy(stored, raw, 32); /* stored raw: the same digest */
+	else
+		rc = bt_sha256(out, out_len, stored);
 	if (rc == 0)
 		rc = bt__image_blob_put_named(b->blobs_dirfd, out, out_len,
 		    stored);
