@@ -266,6 +266,38 @@ test_full_io_refuses_a_transfer_longer_than_asked(void **state)
 	bt_os_set_ops(NULL);
 }
 
+static void
+test_read_file_reports_eio_and_completes_short_reads(void **state)
+{
+	char	*path = bt_test_path(*state, "r");
+	uint8_t	 big[40000], *data;
+	size_t	 len;
+	long	 live = bt_alloc_live();
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7);
+	assert_int_equal(bt_os_write_file_atomic(path, big, sizeof(big), 0600),
+	    0);
+	// The second read fails: an error, nothing handed out, nothing leaked.
+	bt_test_os_fault(BT_TEST_OS_READ, 2, EIO);
+	data = NULL;
+	assert_int_equal(bt_os_read_file(path, 1 << 20, &data, &len), -EIO);
+	assert_null(data);
+	assert_int_equal(bt_alloc_live(), live);
+	// A short read is just a smaller chunk.
+	bt_test_os_fault(BT_TEST_OS_READ, 1, 0);
+	assert_int_equal(bt_os_read_file(path, 1 << 20, &data, &len), 0);
+	assert_true(bt_test_os_calls(BT_TEST_OS_READ) >= 4);
+	bt_test_os_reset();
+	assert_int_equal(len, sizeof(big));
+	assert_memory_equal(data, big, sizeof(big));
+	bt_free(data);
+	// Over the cap after several chunks: BT_ELIMIT, nothing leaked.
+	assert_int_equal(bt_os_read_file(path, 20000, &data, &len), BT_ELIMIT);
+	assert_int_equal(bt_alloc_live(), live);
+	bt_free(path);
+}
+
 int
 main(void)
 {
@@ -295,6 +327,9 @@ main(void)
 		    test_mkdir_p_refuses_an_existing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_full_io_refuses_a_transfer_longer_than_asked, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_read_file_reports_eio_and_completes_short_reads, setup,
 		    teardown),
 	};
 

@@ -94,7 +94,7 @@ static struct {
 	enum bt_test_os_op op;
 	int		   nth;
 	int		   err;
-	int		   calls[BT_TEST_OS_WRITE + 1];
+	int		   calls[BT_TEST_OS_READ + 1];
 } fault;
 
 static bool
@@ -146,6 +146,17 @@ f_write(int fd, const void *buf, size_t len)
 	return bt_os_default_ops()->write(fd, buf, len);
 }
 
+static ssize_t
+f_read(int fd, void *buf, size_t len)
+{
+	if (hit(BT_TEST_OS_READ)) {
+		if (fault.err)
+			return -fault.err;
+		len = len > 1 ? len / 2 : len;
+	}
+	return bt_os_default_ops()->read(fd, buf, len);
+}
+
 static int
 f_fsync(int fd)
 {
@@ -180,6 +191,7 @@ bt_test_os_fault(enum bt_test_os_op op, int nth, int err)
 	fault_ops.pread = f_pread;
 	fault_ops.pwrite = f_pwrite;
 	fault_ops.write = f_write;
+	fault_ops.read = f_read;
 	fault_ops.fsync = f_fsync;
 	fault_ops.fdatasync = f_fdatasync;
 	fault_ops.rename = f_rename;

@@ -47,6 +47,7 @@ enum bt_test_os_op {
 	BT_TEST_OS_FSYNC,
 	BT_TEST_OS_RENAME,
 	BT_TEST_OS_WRITE,
+	BT_TEST_OS_READ,
 };
 
 /*
