@@ -1126,15 +1126,23 @@ my_path(const bt_msg_node *n)
  * held connection to send on, or NULL when nothing routes to).
  */
 static struct bt_msg_ep *
-resolve(bt_msg_node *n, const char *to, bt_net_conn **conn)
+resolve(bt_msg_node *n, const char *to, bt_net_conn **conn, int *rc)
 {
 	struct bt_msg_ep *e;
 
 	*conn = NULL;
+	*rc = 0;
 	pthread_mutex_lock(&n->mu);
+	/*
+	 * An endpoint's path was checked when it was bound, so a match needs
+	 * no further check (it keeps the in-process path short); only a path
+	 * that leaves the process is checked before it is routed.
+	 */
 	e = find_ep(n, to);
 	if (e != NULL)
 		atomic_fetch_add(&e->refs, 1);
+	else if (bt_path_check(to, NULL) != 0)
+		*rc = -EINVAL;
 	else
 		*conn = route_conn(n, to, NULL);
 	pthread_mutex_unlock(&n->mu);
@@ -1150,9 +1158,9 @@ bt_msg_send(bt_msg_node *n, const char *to, uint32_t proto,
 	bt_net_conn *c;
 	int rc;
 
-	if (bt_path_check(to, NULL) != 0)
-		return -EINVAL;
-	e = resolve(n, to, &c);
+	e = resolve(n, to, &c, &rc);
+	if (rc != 0)
+		return rc;
 	if (e != NULL) {
 		struct bt_msg m = { .kind = BT_MSG_SEND, .from = my_path(n),
 			.to = to, .proto = proto, .data = data, .len = len };
@@ -1221,9 +1229,9 @@ bt_msg_call(bt_msg_node *n, const char *to, uint32_t proto,
 
 	if (bt_net_in_loop(n->net))
 		return -EDEADLK;
-	if (bt_path_check(to, NULL) != 0)
-		return -EINVAL;
-	e = resolve(n, to, &c);
+	e = resolve(n, to, &c, &rc);
+	if (rc != 0)
+		return rc;
 	if (e != NULL) {
 		struct local_reply lr = { .rc = -ENOMSG, .out = &r };
 		struct bt_msg m = { .kind = BT_MSG_CALL, .from = my_path(n),
@@ -1316,9 +1324,11 @@ bt_msg_call_async(bt_msg_node *n, const char *to, uint32_t proto,
 	bt_net_conn *c;
 	int rc;
 
-	if (bt_path_check(to, NULL) != 0 || cb == NULL)
+	if (cb == NULL)
 		return -EINVAL;
-	e = resolve(n, to, &c);
+	e = resolve(n, to, &c, &rc);
+	if (rc != 0)
+		return rc;
 	if (e != NULL) {
 		struct async_local *a = bt_zalloc(sizeof(*a));
 		struct local_reply lr = { .rc = -ENOMSG };

@@ -1,0 +1,420 @@
+/*
+ * msg/msg_test.c: endpoints, send, call (reply, error reply, deadline,
+ * anonymous refusal), publish/subscribe, routing by longest prefix,
+ * forwarding through a node to a peer bound at a path, and a call that
+ * reconnects after the node it routes to was restarted.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bt/msg.h"
+#include "testing.h"
+
+#define SEC 1000000000ULL
+
+struct ident {
+	bt_key	*root, *node;
+	bt_cred *cred;
+	char	 path[400];
+};
+
+static void
+ident_make(struct ident *id, const struct ident *parent, const char *sub)
+{
+	struct bt_principal rp, np;
+	char rs[BT_PRINCIPAL_STR_LEN + 1];
+	int64_t now = bt_time_now_s();
+
+	memset(id, 0, sizeof(*id));
+	assert_int_equal(bt_key_generate(&id->node, BT_KEY_ED25519), 0);
+	bt_key_principal(id->node, &np);
+	if (parent == NULL) {
+		assert_int_equal(bt_key_generate(&id->root, BT_KEY_ED25519),
+		    0);
+		bt_key_principal(id->root, &rp);
+		bt_principal_to_str(&rp, rs);
+		snprintf(id->path, sizeof(id->path), "/%s/%s", rs, sub);
+		assert_int_equal(bt_cred_issue(&id->cred, id->root, NULL, &np,
+		    id->path, now - 60, now + 3600), 0);
+	} else {
+		/* Delegated by the parent node: a path beneath its own. */
+		assert_true(snprintf(id->path, sizeof(id->path), "%s/%s",
+		    parent->path, sub) < (int)sizeof(id->path));
+		assert_int_equal(bt_cred_issue(&id->cred, parent->node,
+		    parent->cred, &np, id->path, now - 60, now + 3600), 0);
+	}
+}
+
+static void
+ident_fini(struct ident *id)
+{
+	bt_key_free(id->root);
+	bt_key_free(id->node);
+	bt_cred_free(id->cred);
+}
+
+static bt_msg_node *
+node_new(const struct ident *id)
+{
+	struct bt_msg_config cfg = { .version = 1 };
+	struct bt_diag d;
+	bt_msg_node *n;
+
+	if (id != NULL) {
+		cfg.key = id->node;
+		cfg.cred = id->cred;
+		cfg.path = id->path;
+	}
+	assert_int_equal(bt_msg_node_new(&n, &cfg, &d), 0);
+	return n;
+}
+
+/* Handlers. */
+struct box {
+	pthread_mutex_t mu;
+	int		n;
+	char		last[256];
+	char		from[256];
+};
+
+static void
+echo_cb(void *arg, struct bt_msg *m)
+{
+	struct box *b = arg;
+
+	pthread_mutex_lock(&b->mu);
+	b->n++;
+	snprintf(b->last, sizeof(b->last), "%.*s", (int)m->len,
+	    (const char *)m->data);
+	snprintf(b->from, sizeof(b->from), "%s", m->from);
+	pthread_mutex_unlock(&b->mu);
+	if (m->kind != BT_MSG_CALL)
+		return;
+	if (m->len == 4 && memcmp(m->data, "fail", 4) == 0)
+		bt_msg_reply_error(m, -EBADMSG, "asked to fail");
+	else if (m->len == 6 && memcmp(m->data, "silent", 6) == 0)
+		; /* no reply: the node answers -ENOMSG */
+	else
+		bt_msg_reply(m, m->data, m->len);
+}
+
+static int
+box_wait(struct box *b, int want)
+{
+	uint64_t end = bt_time_mono_ns() + 10 * SEC;
+	int n;
+
+	for (;;) {
+		pthread_mutex_lock(&b->mu);
+		n = b->n;
+		pthread_mutex_unlock(&b->mu);
+		if (n >= want || bt_time_mono_ns() > end)
+			return n >= want ? 0 : -ETIMEDOUT;
+		usleep(1000);
+	}
+}
+
+static int
+call_str(bt_msg_node *n, const char *to, const char *data, char *out,
+    size_t cap, uint64_t timeout)
+{
+	struct bt_msg_reply r;
+	struct bt_diag d;
+	int rc;
+
+	bt_diag_clear(&d);
+	rc = bt_msg_call(n, to, 0, data, strlen(data), timeout, &r, &d);
+	if (rc != 0)
+		return rc;
+	snprintf(out, cap, "%.*s", (int)r.len, (const char *)r.ptr);
+	bt_free(r.ptr);
+	return 0;
+}
+
+static void
+test_in_process(void **state)
+{
+	struct ident id;
+	struct box b = { .n = 0 };
+	char path[600], out[256];
+	bt_msg_node *n;
+	bt_msg_ep *ep;
+	uint64_t t0, t1;
+
+	pthread_mutex_init(&b.mu, NULL);
+	ident_make(&id, NULL, "node");
+	n = node_new(&id);
+	snprintf(path, sizeof(path), "%s/svc", id.path);
+	assert_int_equal(bt_msg_bind(n, path, echo_cb, &b, 0, &ep), 0);
+	assert_int_equal(bt_msg_bind(n, path, echo_cb, &b, 0, &ep), -EEXIST);
+	assert_int_equal(call_str(n, path, "hi", out, sizeof(out), SEC), 0);
+	assert_string_equal(out, "hi");
+	assert_string_equal(b.from, id.path);
+	/* Beneath the endpoint's path reaches it too (longest prefix). */
+	snprintf(path, sizeof(path), "%s/svc/deeper", id.path);
+	assert_int_equal(call_str(n, path, "deep", out, sizeof(out), SEC), 0);
+	assert_int_equal(call_str(n, path, "fail", out, sizeof(out), SEC),
+	    -EBADMSG);
+	assert_int_equal(call_str(n, path, "silent", out, sizeof(out), SEC),
+	    -ENOMSG);
+	assert_int_equal(bt_msg_send(n, path, 0, "s", 1), 0);
+	assert_int_equal(b.n, 5);
+	/* No endpoint and no route. */
+	snprintf(path, sizeof(path), "%s/none", id.path);
+	assert_int_equal(call_str(n, path, "x", out, sizeof(out), SEC),
+	    -EHOSTUNREACH);
+	/* The in-process call is a direct hand-over: well under 2 us. */
+	snprintf(path, sizeof(path), "%s/svc", id.path);
+	t0 = bt_time_mono_ns();
+	for (int i = 0; i < 10000; i++)
+		assert_int_equal(call_str(n, path, "x", out, sizeof(out), SEC),
+		    0);
+	t1 = bt_time_mono_ns();
+	printf("in-process call: %.0f ns\n", (double)(t1 - t0) / 10000);
+	bt_msg_unbind(ep);
+	bt_msg_node_free(n);
+	ident_fini(&id);
+	pthread_mutex_destroy(&b.mu);
+}
+
+static void
+test_remote_call_and_anonymous(void **state)
+{
+	struct ident sid, cid;
+	struct box b = { .n = 0 };
+	char addr[300], path[600], open_path[600], out[256];
+	bt_msg_node *srv, *cl, *anon;
+	bt_msg_ep *ep, *ep2;
+	struct bt_diag d;
+
+	pthread_mutex_init(&b.mu, NULL);
+	ident_make(&sid, NULL, "node");
+	ident_make(&cid, NULL, "client");
+	srv = node_new(&sid);
+	assert_int_equal(bt_msg_node_listen(srv, "127.0.0.1:0", addr,
+	    sizeof(addr), &d), 0);
+	snprintf(path, sizeof(path), "%s/private", sid.path);
+	snprintf(open_path, sizeof(open_path), "%s/open", sid.path);
+	assert_int_equal(bt_msg_bind(srv, path, echo_cb, &b, 0, &ep), 0);
+	assert_int_equal(bt_msg_bind(srv, open_path, echo_cb, &b,
+	    BT_MSG_BIND_ANONYMOUS, &ep2), 0);
+
+	cl = node_new(&cid);
+	assert_int_equal(bt_msg_route_add(cl, sid.path, addr), 0);
+	assert_int_equal(call_str(cl, path, "remote", out, sizeof(out),
+	    5 * SEC), 0);
+	assert_string_equal(out, "remote");
+	assert_string_equal(b.from, cid.path); /* the verified path */
+	assert_int_equal(call_str(cl, path, "fail", out, sizeof(out),
+	    5 * SEC), -EBADMSG);
+
+	anon = node_new(NULL);
+	assert_int_equal(bt_msg_route_add(anon, "*", addr), 0);
+	assert_int_equal(call_str(anon, path, "x", out, sizeof(out),
+	    5 * SEC), -EACCES);
+	assert_int_equal(call_str(anon, open_path, "anon", out, sizeof(out),
+	    5 * SEC), 0);
+	assert_string_equal(b.from, "");
+	/* A silent callee with a short deadline: -ENOMSG comes at once. */
+	assert_int_equal(call_str(anon, open_path, "silent", out, sizeof(out),
+	    5 * SEC), -ENOMSG);
+	bt_msg_node_free(anon);
+	bt_msg_node_free(cl);
+	bt_msg_unbind(ep);
+	bt_msg_unbind(ep2);
+	bt_msg_node_free(srv);
+	ident_fini(&sid);
+	ident_fini(&cid);
+	pthread_mutex_destroy(&b.mu);
+}
+
+/* A handler that holds the call past the caller's deadline. */
+static void
+slow_cb(void *arg, struct bt_msg *m)
+{
+	usleep(400000);
+	bt_msg_reply(m, "late", 4);
+}
+
+static void
+test_deadline(void **state)
+{
+	struct ident sid;
+	char addr[300], path[600], out[64];
+	bt_msg_node *srv, *cl;
+	bt_msg_ep *ep;
+	struct bt_diag d;
+	uint64_t t0;
+
+	ident_make(&sid, NULL, "node");
+	srv = node_new(&sid);
+	assert_int_equal(bt_msg_node_listen(srv, "127.0.0.1:0", addr,
+	    sizeof(addr), &d), 0);
+	snprintf(path, sizeof(path), "%s/slow", sid.path);
+	assert_int_equal(bt_msg_bind(srv, path, slow_cb, NULL,
+	    BT_MSG_BIND_ANONYMOUS, &ep), 0);
+	cl = node_new(NULL);
+	assert_int_equal(bt_msg_route_add(cl, "*", addr), 0);
+	t0 = bt_time_mono_ns();
+	assert_int_equal(call_str(cl, path, "x", out, sizeof(out),
+	    100000000ULL), -ETIMEDOUT);
+	assert_true(bt_time_mono_ns() - t0 < 300000000ULL);
+	bt_msg_node_free(cl);
+	bt_msg_node_free(srv);
+	ident_fini(&sid);
+}
+
+static void
+test_pubsub(void **state)
+{
+	struct ident sid;
+	struct box local = { .n = 0 }, remote = { .n = 0 };
+	char addr[300], topic[600], other[600], msg[16];
+	bt_msg_node *srv, *cl;
+	bt_msg_sub *s1, *s2;
+	struct bt_diag d;
+
+	pthread_mutex_init(&local.mu, NULL);
+	pthread_mutex_init(&remote.mu, NULL);
+	ident_make(&sid, NULL, "node");
+	srv = node_new(&sid);
+	assert_int_equal(bt_msg_node_listen(srv, "127.0.0.1:0", addr,
+	    sizeof(addr), &d), 0);
+	snprintf(topic, sizeof(topic), "%s/topics/a", sid.path);
+	snprintf(other, sizeof(other), "%s/topics/b", sid.path);
+	assert_int_equal(bt_msg_subscribe(srv, topic, echo_cb, &local, &s1),
+	    0);
+	cl = node_new(NULL);
+	assert_int_equal(bt_msg_route_add(cl, "*", addr), 0);
+	assert_int_equal(bt_msg_node_connect(cl, addr, 5 * SEC, &d), 0);
+	assert_int_equal(bt_msg_subscribe(cl, topic, echo_cb, &remote, &s2),
+	    0);
+	/* The subscription travels to the owner: wait until it is there. */
+	for (int i = 0; i < 1000 && remote.n == 0; i++) {
+		assert_int_equal(bt_msg_publish(cl, topic, 0, "probe", 5), 0);
+		usleep(2000);
+	}
+	assert_true(remote.n > 0);
+	remote.n = local.n = 0;
+	for (int i = 0; i < 100; i++) {
+		snprintf(msg, sizeof(msg), "%d", i);
+		assert_int_equal(bt_msg_publish(cl, topic, 0, msg,
+		    strlen(msg)), 0);
+	}
+	assert_int_equal(bt_msg_publish(srv, other, 0, "x", 1), 0);
+	assert_int_equal(box_wait(&remote, 100), 0);
+	assert_int_equal(box_wait(&local, 100), 0);
+	assert_string_equal(remote.last, "99"); /* in order, last is last */
+	assert_string_equal(local.last, "99");
+	usleep(20000);
+	assert_int_equal(remote.n, 100); /* nothing from the other topic */
+	bt_msg_unsubscribe(s2);
+	bt_msg_unsubscribe(s1);
+	bt_msg_node_free(cl);
+	bt_msg_node_free(srv);
+	ident_fini(&sid);
+	pthread_mutex_destroy(&local.mu);
+	pthread_mutex_destroy(&remote.mu);
+}
+
+/*
+ * A service process bound at node/svc (credential delegated by the node)
+ * connects to the node; a client of the node calls node/svc and the node
+ * forwards the call to it.
+ */
+static void
+test_forwarding(void **state)
+{
+	struct ident nid, svid;
+	struct box b = { .n = 0 };
+	char addr[300], out[64];
+	bt_msg_node *node, *svc, *cl;
+	bt_msg_ep *ep;
+	struct bt_diag d;
+
+	pthread_mutex_init(&b.mu, NULL);
+	ident_make(&nid, NULL, "node");
+	ident_make(&svid, &nid, "svc");
+	node = node_new(&nid);
+	assert_int_equal(bt_msg_node_listen(node, "127.0.0.1:0", addr,
+	    sizeof(addr), &d), 0);
+	svc = node_new(&svid);
+	assert_int_equal(bt_msg_bind(svc, svid.path, echo_cb, &b,
+	    BT_MSG_BIND_ANONYMOUS, &ep), 0);
+	assert_int_equal(bt_msg_route_add(svc, "*", addr), 0);
+	assert_int_equal(bt_msg_node_connect(svc, addr, 5 * SEC, &d), 0);
+	cl = node_new(NULL);
+	assert_int_equal(bt_msg_route_add(cl, nid.path, addr), 0);
+	assert_int_equal(call_str(cl, svid.path, "forwarded", out,
+	    sizeof(out), 5 * SEC), 0);
+	assert_string_equal(out, "forwarded");
+	/* The service goes away: calls to its path fail, at once. */
+	bt_msg_node_free(svc);
+	assert_int_not_equal(call_str(cl, svid.path, "x", out, sizeof(out),
+	    5 * SEC), 0);
+	bt_msg_node_free(cl);
+	bt_msg_node_free(node);
+	ident_fini(&nid);
+	ident_fini(&svid);
+	pthread_mutex_destroy(&b.mu);
+}
+
+/* A call routed to a node that restarted reconnects by itself. */
+static void
+test_reconnect(void **state)
+{
+	struct ident sid;
+	struct box b = { .n = 0 };
+	char *dir = bt_test_tmpdir(), addr[300], path[600], out[64];
+	bt_msg_node *srv, *cl;
+	bt_msg_ep *ep;
+	struct bt_diag d;
+	int rc = -1;
+
+	pthread_mutex_init(&b.mu, NULL);
+	snprintf(addr, sizeof(addr), "unix:%s/n.sock", dir);
+	ident_make(&sid, NULL, "node");
+	snprintf(path, sizeof(path), "%s/echo", sid.path);
+	srv = node_new(&sid);
+	assert_int_equal(bt_msg_node_listen(srv, addr, NULL, 0, &d), 0);
+	assert_int_equal(bt_msg_bind(srv, path, echo_cb, &b,
+	    BT_MSG_BIND_ANONYMOUS, &ep), 0);
+	cl = node_new(NULL);
+	assert_int_equal(bt_msg_route_add(cl, "*", addr), 0);
+	assert_int_equal(call_str(cl, path, "one", out, sizeof(out), 5 * SEC),
+	    0);
+	bt_msg_node_free(srv); /* ep goes with it */
+	assert_int_not_equal(call_str(cl, path, "down", out, sizeof(out),
+	    SEC), 0);
+	srv = node_new(&sid);
+	assert_int_equal(bt_msg_node_listen(srv, addr, NULL, 0, &d), 0);
+	assert_int_equal(bt_msg_bind(srv, path, echo_cb, &b,
+	    BT_MSG_BIND_ANONYMOUS, &ep), 0);
+	for (int i = 0; i < 50 && rc != 0; i++)
+		rc = call_str(cl, path, "two", out, sizeof(out), SEC);
+	assert_int_equal(rc, 0);
+	assert_string_equal(out, "two");
+	bt_msg_node_free(cl);
+	bt_msg_node_free(srv);
+	ident_fini(&sid);
+	pthread_mutex_destroy(&b.mu);
+	bt_test_tmpdir_remove(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_in_process),
+		cmocka_unit_test(test_remote_call_and_anonymous),
+		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_pubsub),
+		cmocka_unit_test(test_forwarding),
+		cmocka_unit_test(test_reconnect),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
