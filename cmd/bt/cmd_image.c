@@ -192,7 +192,7 @@ open_ref(bt_config *cfg, const char *ref, bt_image **img)
 	int rc;
 
 	if (ref_or_fail(ref, &layout, &tag) != 0)
-		return -1;
+		return -2;
 	o.digest = bt_config_str(cfg, "digest");
 	o.cache_bytes = (size_t)bt_config_u64(cfg, "cache-size");
 	bt_diag_clear(&diag);
@@ -232,9 +232,10 @@ cmd_extract(int argc, char **argv)
 		return bt_cmd_usage(extract_usage, "extract needs OCI_DIR:TAG "
 						   "and DEST");
 	}
-	if (open_ref(cfg, bt_config_pos(cfg, 0), &img) != 0) {
+	ex = open_ref(cfg, bt_config_pos(cfg, 0), &img);
+	if (ex != 0) {
 		bt_config_free(cfg);
-		return BT_EXIT_FAIL;
+		return ex == -2 ? BT_EXIT_USAGE : BT_EXIT_FAIL;
 	}
 	bt_diag_clear(&diag);
 	rc = bt_image_extract(img, bt_config_pos(cfg, 1), &diag);
@@ -274,9 +275,10 @@ cmd_mount(int argc, char **argv)
 		return bt_cmd_usage(mount_usage, "mount needs OCI_DIR:TAG and "
 						 "MOUNTPOINT");
 	}
-	if (open_ref(cfg, bt_config_pos(cfg, 0), &img) != 0) {
+	ex = open_ref(cfg, bt_config_pos(cfg, 0), &img);
+	if (ex != 0) {
 		bt_config_free(cfg);
-		return BT_EXIT_FAIL;
+		return ex == -2 ? BT_EXIT_USAGE : BT_EXIT_FAIL;
 	}
 	mo.allow_other = bt_config_flag(cfg, "allow-other");
 	mo.max_threads = (unsigned)bt_config_u64(cfg, "threads");
@@ -470,9 +472,10 @@ cmd_verify(int argc, char **argv)
 		bt_config_free(cfg);
 		return bt_cmd_usage(verify_usage, "verify needs OCI_DIR:TAG");
 	}
-	if (open_ref(cfg, bt_config_pos(cfg, 0), &img) != 0) {
+	ex = open_ref(cfg, bt_config_pos(cfg, 0), &img);
+	if (ex != 0) {
 		bt_config_free(cfg);
-		return BT_EXIT_FAIL;
+		return ex == -2 ? BT_EXIT_USAGE : BT_EXIT_FAIL;
 	}
 	bt_diag_clear(&diag);
 	rc = bt_image_verify(img, bad_cb, NULL, &nbad, &diag);

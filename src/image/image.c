@@ -525,6 +525,7 @@ bt_image_verify(bt_image *img, bt_image_bad_cb *bad_cb, void *arg,
 		nbad++;
 	}
 	bt_free(buf);
+	buf = NULL;
 	layers = bt_calloc(mf->n_layers + 1, BT__IMG_DIGEST_LEN);
 	if (layers == NULL)
 		return -ENOMEM;

@@ -103,3 +103,24 @@ manifest() {
 		echo
 	done
 }
+
+# blob_of LAYOUT TAG: the manifest digest (hex) of TAG in LAYOUT.
+blob_of() {
+	"$BT" image ls "$1" | awk -v t="$2" '$1 == t { sub("sha256:", "", $2); print $2 }'
+}
+
+# put_blob LAYOUT FILE: stores FILE as a blob, prints its hex digest.
+put_blob() {
+	local h
+	h=$(sha256sum < "$2" | cut -c1-64)
+	cp "$2" "$1/blobs/sha256/$h"
+	echo "$h"
+}
+
+# repoint LAYOUT OLDHEX OLDSIZE NEWHEX NEWSIZE FILE: rewrites FILE (a
+# manifest or index.json) so the descriptor of OLD names NEW instead.
+repoint() {
+	sed -i -e "s/sha256:$2/sha256:$4/" \
+	    -e "s/\"digest\":\"sha256:$4\",\"size\":$3\b/\"digest\":\"sha256:$4\",\"size\":$5/" \
+	    -e "/\"sha256:$4\",\$/{n;s/\"size\": *$3\b/\"size\": $5/;}" "$6"
+}
