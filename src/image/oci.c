@@ -258,7 +258,7 @@ out:
 int
 bt_image_manifest_check(const void *p, size_t len, struct bt_diag *diag)
 {
-	struct bt__img_manifest m;
+	struct bt__img_manifest m = { 0 };
 	int rc;
 
 	rc = bt__image_manifest_parse(&m, p, len, diag);
