@@ -644,6 +644,54 @@ chain_cell(struct wcomp *c, struct cctl *t, uint32_t at)
 	}
 }
 
+/*
+ * If the address at stack index h was computed by the instruction just
+ * emitted, an i32.add or i32.add with an immediate, removes that
+ * instruction and returns the fused memory op (address = base + index or
+ * base + immediate, wrapped to 32 bits, plus the offset); else -1.
+ */
+static int
+take_addr(struct wcomp *c, uint32_t h, int memop, uint32_t *a, uint32_t *b)
+{
+	static const struct {
+		uint16_t op, fi, fr;
+	} fuse[] = {
+		{ OP_LD32, OP_LD32_I, OP_LD32_R },
+		{ OP_LD64, OP_LD64_I, OP_LD64_R },
+		{ OP_LD8S32, OP_LD8S32_I, OP_LD8S32_R },
+		{ OP_LD8U, OP_LD8U_I, OP_LD8U_R },
+		{ OP_LD16S32, OP_LD16S32_I, OP_LD16S32_R },
+		{ OP_LD16U, OP_LD16U_I, OP_LD16U_R },
+		{ OP_LD8S64, OP_LD8S64_I, OP_LD8S64_R },
+		{ OP_LD16S64, OP_LD16S64_I, OP_LD16S64_R },
+		{ OP_LD32S64, OP_LD32S64_I, OP_LD32S64_R },
+		{ OP_ST8, OP_ST8_I, OP_ST8_R },
+		{ OP_ST16, OP_ST16_I, OP_ST16_R },
+		{ OP_ST32, OP_ST32_I, OP_ST32_R },
+		{ OP_ST64, OP_ST64_I, OP_ST64_R },
+	};
+	bt_wasm_module *m = c->m;
+	uint32_t *ins;
+	int fo = -1;
+
+	if (c->vals[h].kind != K_SLOT || c->last_dst == NOFIX ||
+	    c->last_h != h || c->oom ||
+	    (c->last_op != OP_I32_ADD && c->last_op != OP_I32_ADD_I))
+		return -1;
+	for (size_t i = 0; i < sizeof(fuse) / sizeof(fuse[0]); i++)
+		if (fuse[i].op == memop)
+			fo = c->last_op == OP_I32_ADD_I ? fuse[i].fi : fuse[i].fr;
+	if (fo < 0)
+		return -1;
+	ins = m->code + c->last_start;
+	*a = ins[2];
+	*b = ins[3];
+	m->ncode = c->last_start;
+	m->nmap--;
+	forget(c);
+	return fo;
+}
+
 /* ---- block types and immediates ---- */
 
 static int
@@ -780,7 +828,7 @@ numops_init(void)
 	BI(0x71, I32_AND, I32, I32); BI(0x72, I32_OR, I32, I32);
 	BI(0x73, I32_XOR, I32, I32); BI(0x74, I32_SHL, I32, I32);
 	BI(0x75, I32_SHR_S, I32, I32); BI(0x76, I32_SHR_U, I32, I32);
-	B(0x77, I32_ROTL, I32, I32); B(0x78, I32_ROTR, I32, I32);
+	BI(0x77, I32_ROTL, I32, I32); BI(0x78, I32_ROTR, I32, I32);
 	U(0x79, I64_CLZ, I64, I64); U(0x7a, I64_CTZ, I64, I64);
 	U(0x7b, I64_POPCNT, I64, I64);
 	BI(0x7c, I64_ADD, I64, I64); BI(0x7d, I64_SUB, I64, I64);
@@ -790,7 +838,7 @@ numops_init(void)
 	BI(0x83, I64_AND, I64, I64); BI(0x84, I64_OR, I64, I64);
 	BI(0x85, I64_XOR, I64, I64); BI(0x86, I64_SHL, I64, I64);
 	BI(0x87, I64_SHR_S, I64, I64); BI(0x88, I64_SHR_U, I64, I64);
-	B(0x89, I64_ROTL, I64, I64); B(0x8a, I64_ROTR, I64, I64);
+	BI(0x89, I64_ROTL, I64, I64); BI(0x8a, I64_ROTR, I64, I64);
 	U(0x8b, F32_ABS, F32, F32); U(0x8c, F32_NEG, F32, F32);
 	U(0x8d, F32_CEIL, F32, F32); U(0x8e, F32_FLOOR, F32, F32);
 	U(0x8f, F32_TRUNC, F32, F32); U(0x90, F32_NEAREST, F32, F32);
@@ -1502,12 +1550,24 @@ bt_out:
 				return rc;
 			h = c->nvals - 1;
 			if (c->live) {
-				uint32_t sa = rslot(c, h);
-				op(c, ld[k].op);
-				cell(c, S(c, h));
-				produced(c, h);
-				cell(c, sa);
-				cell(c, off);
+				uint32_t a2, b2;
+				int fo = take_addr(c, h, ld[k].op, &a2, &b2);
+
+				if (fo >= 0) {
+					op(c, fo);
+					cell(c, S(c, h));
+					produced(c, h);
+					cell(c, a2);
+					cell(c, b2);
+					cell(c, off);
+				} else {
+					uint32_t sa = rslot(c, h);
+					op(c, ld[k].op);
+					cell(c, S(c, h));
+					produced(c, h);
+					cell(c, sa);
+					cell(c, off);
+				}
 			}
 			(void)pop(c, I32, NULL);
 			if ((rc = push_t(c, ld[k].t)) != 0)
@@ -1536,12 +1596,26 @@ bt_out:
 				return rc;
 			h = c->nvals - 2;
 			if (c->live) {
-				uint32_t sa = rslot(c, h);
-				uint32_t sv = rslot(c, h + 1);
-				op(c, st[k].op);
-				cell(c, sa);
-				cell(c, sv);
-				cell(c, off);
+				uint32_t a2, b2;
+				int fo = -1;
+
+				/* Fuse only when the value needs no instruction. */
+				if (c->vals[h + 1].kind == K_LOCAL)
+					fo = take_addr(c, h, st[k].op, &a2, &b2);
+				if (fo >= 0) {
+					op(c, fo);
+					cell(c, a2);
+					cell(c, b2);
+					cell(c, c->vals[h + 1].idx);
+					cell(c, off);
+				} else {
+					uint32_t sa = rslot(c, h);
+					uint32_t sv = rslot(c, h + 1);
+					op(c, st[k].op);
+					cell(c, sa);
+					cell(c, sv);
+					cell(c, off);
+				}
 			}
 			(void)pop_n(c, tt, 2);
 			break;

@@ -48,6 +48,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -320,6 +321,46 @@ host_trap_copy(bt_wasm_instance *inst, bt_wasm_instance *from)
 		memcpy(inst->trap.msg, from->trap.msg, sizeof(inst->trap.msg));
 }
 
+#ifdef BT_WASM_PROFILE
+/* A dynamic instruction histogram for tuning (build with
+ * -DBT_WASM_PROFILE; printed to stderr at exit). */
+static const char *const op_names[OP__COUNT] = {
+#define X(name, n) [OP_##name] = #name,
+#include "ops.h"
+#undef X
+};
+static uint64_t prof_n[OP__COUNT];
+
+static void
+prof_dump(void)
+{
+	uint64_t tot = 0;
+
+	for (int i = 0; i < OP__COUNT; i++)
+		tot += prof_n[i];
+	for (int i = 0; i < OP__COUNT; i++)
+		if (prof_n[i] * 200 > tot)
+			fprintf(stderr, "%-22s %12llu %5.1f%%\n", op_names[i],
+			    (unsigned long long)prof_n[i], 100.0 * prof_n[i] / tot);
+}
+
+static void
+prof_count(int32_t off)
+{
+	static bool reg;
+
+	if (!reg) {
+		atexit(prof_dump);
+		reg = true;
+	}
+	for (int i = 0; i < OP__COUNT; i++)
+		if (handler_off[i] == off) {
+			prof_n[i]++;
+			return;
+		}
+}
+#endif
+
 int
 bt__wasm_exec(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 {
@@ -382,7 +423,15 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 		mb = mem ? mem->base : NULL;                                \
 		ms = mem ? mem->size : 0;                                   \
 	} while (0)
+#ifdef BT_WASM_PROFILE
+#define DISPATCH()                                                          \
+	do {                                                                \
+		prof_count((int32_t)*pc);                                   \
+		goto *(const void *)(hbase + (int32_t)*pc);                 \
+	} while (0)
+#else
 #define DISPATCH() goto *(const void *)(hbase + (int32_t)*pc)
+#endif
 #define NEXT(n)                                                             \
 	do {                                                                \
 		pc += (n);                                                  \
@@ -667,6 +716,70 @@ L_ST64: {
 	memcpy(mb + ea, &v, 8);
 	NEXT(4);
 }
+	/* fused address computation: (a + b) or (a + imm), wrapped to 32
+	 * bits, plus the offset in cell 4 */
+#define EAI(n)                                                              \
+	uint64_t ea = (uint64_t)(uint32_t)(U32(2) + pc[3]) + pc[4];         \
+	if (__builtin_expect(ea + (n) > ms, 0))                             \
+		TRAP(BT_WASM_TRAP_MEMORY_OOB);
+#define EAR(n)                                                              \
+	uint64_t ea = (uint64_t)(uint32_t)(U32(2) + U32(3)) + pc[4];        \
+	if (__builtin_expect(ea + (n) > ms, 0))                             \
+		TRAP(BT_WASM_TRAP_MEMORY_OOB);
+#define LDF(name, n, T, conv)                                               \
+	L_##name##_I:                                                       \
+	{                                                                   \
+		EAI(n);                                                     \
+		T v;                                                        \
+		memcpy(&v, mb + ea, n);                                     \
+		R(1) = conv;                                                \
+		NEXT(5);                                                    \
+	}                                                                   \
+	L_##name##_R:                                                       \
+	{                                                                   \
+		EAR(n);                                                     \
+		T v;                                                        \
+		memcpy(&v, mb + ea, n);                                     \
+		R(1) = conv;                                                \
+		NEXT(5);                                                    \
+	}
+	LDF(LD32, 4, uint32_t, v)
+	LDF(LD64, 8, uint64_t, v)
+	LDF(LD8S32, 1, int8_t, (uint32_t)(int32_t)v)
+	LDF(LD8U, 1, uint8_t, v)
+	LDF(LD16S32, 2, int16_t, (uint32_t)(int32_t)v)
+	LDF(LD16U, 2, uint16_t, v)
+	LDF(LD8S64, 1, int8_t, (uint64_t)(int64_t)v)
+	LDF(LD16S64, 2, int16_t, (uint64_t)(int64_t)v)
+	LDF(LD32S64, 4, int32_t, (uint64_t)(int64_t)v)
+	/* stores: (a, b or imm, value, offset) */
+#define EASI(n)                                                             \
+	uint64_t ea = (uint64_t)(uint32_t)(U32(1) + pc[2]) + pc[4];         \
+	if (__builtin_expect(ea + (n) > ms, 0))                             \
+		TRAP(BT_WASM_TRAP_MEMORY_OOB);
+#define EASR(n)                                                             \
+	uint64_t ea = (uint64_t)(uint32_t)(U32(1) + U32(2)) + pc[4];        \
+	if (__builtin_expect(ea + (n) > ms, 0))                             \
+		TRAP(BT_WASM_TRAP_MEMORY_OOB);
+#define STF(name, n, T)                                                     \
+	L_##name##_I:                                                       \
+	{                                                                   \
+		EASI(n);                                                    \
+		T v = (T)R(3);                                              \
+		memcpy(mb + ea, &v, n);                                     \
+		NEXT(5);                                                    \
+	}                                                                   \
+	L_##name##_R:                                                       \
+	{                                                                   \
+		EASR(n);                                                    \
+		T v = (T)R(3);                                              \
+		memcpy(mb + ea, &v, n);                                     \
+		NEXT(5);                                                    \
+	}
+	STF(ST8, 1, uint8_t)
+	STF(ST16, 2, uint16_t)
+	STF(ST32, 4, uint32_t)
+	STF(ST64, 8, uint64_t)
 L_MEMORY_SIZE:
 	R(1) = (uint32_t)(ms / BT_WASM_PAGE_SIZE);
 	NEXT(2);
@@ -943,6 +1056,10 @@ L_I64_REM_U: {
 	BIN(I32_LE_U_I, U32(2) <= IMM32)
 	BIN(I32_GE_S_I, S32(2) >= (int32_t)IMM32)
 	BIN(I32_GE_U_I, U32(2) >= IMM32)
+	BIN(I32_ROTL_I, rotl32(U32(2), IMM32))
+	BIN(I32_ROTR_I, rotr32(U32(2), IMM32))
+	BIN(I64_ROTL_I, rotl64(U64(2), (uint64_t)SIMM))
+	BIN(I64_ROTR_I, rotr64(U64(2), (uint64_t)SIMM))
 	BIN(I64_ADD_I, U64(2) + (uint64_t)SIMM)
 	BIN(I64_SUB_I, U64(2) - (uint64_t)SIMM)
 	BIN(I64_MUL_I, U64(2) * (uint64_t)SIMM)

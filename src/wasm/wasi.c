@@ -141,12 +141,32 @@ bt__wasi_filetype(unsigned mode)
  * The fd table.
  */
 
+/* stdio_type looks at what a standard stream is on first use: most runs
+ * never ask, and three fstat calls are a tenth of a trivial run. */
+static void
+stdio_type(struct wasi_fd *f)
+{
+	struct stat st;
+
+	f->lazy = false;
+	if (fstat(f->host, &st) != 0)
+		return;
+	f->type = bt__wasi_filetype(st.st_mode);
+	if (S_ISREG(st.st_mode))
+		f->rights = WASI_RIGHTS_FILE;
+}
+
 struct wasi_fd *
 bt__wasi_fd_get(bt_wasm_wasi *w, uint32_t fd)
 {
+	struct wasi_fd *f;
+
 	if (fd >= w->nfds || w->fds[fd].host < 0)
 		return NULL;
-	return &w->fds[fd];
+	f = &w->fds[fd];
+	if (f->lazy)
+		stdio_type(f);
+	return f;
 }
 
 static int
@@ -199,17 +219,11 @@ bt__wasi_fd_alloc(bt_wasm_wasi *w, int host, uint32_t *fd_out)
 static void
 fd_setup_stdio(struct wasi_fd *f, int host)
 {
-	struct stat st;
-
 	f->host = host;
 	f->borrowed = true;
+	f->lazy = true;
 	f->type = WASI_FT_UNKNOWN;
 	f->rights = WASI_RIGHTS_STREAM;
-	if (fstat(host, &st) == 0) {
-		f->type = bt__wasi_filetype(st.st_mode);
-		if (S_ISREG(st.st_mode))
-			f->rights = WASI_RIGHTS_FILE;
-	}
 	f->inherit = 0;
 }
 

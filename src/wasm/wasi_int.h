@@ -187,6 +187,7 @@ struct wasi_fd {
 	int	 host;
 	uint8_t	 type;	    /* WASI_FT_* */
 	bool	 borrowed;  /* a stdio fd given by the embedder: never closed */
+	bool	 lazy;	    /* type and rights not looked up yet (stdio) */
 	uint16_t fdflags;   /* as last set (APPEND, NONBLOCK, ...) */
 	uint64_t rights;    /* rights_base */
 	uint64_t inherit;   /* rights_inheriting */
