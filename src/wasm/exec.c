@@ -80,25 +80,62 @@ bt__wasm_handler(int op)
 	return (uint32_t)handler_off[op];
 }
 
+/*
+ * Value stacks are mapped lazily (MAP_NORESERVE, pages committed as they
+ * are touched) and one released stack per thread is kept for the next
+ * instance: mapping, faulting in and unmapping 8 MiB costs more than
+ * everything else an instantiation does. Reuse is safe because validated
+ * code never reads a slot it has not written (locals are zeroed on entry).
+ */
+static __thread void  *stack_cache;
+static __thread size_t stack_cache_bytes;
+
+static size_t
+stack_bytes(const bt_wasm_instance *inst)
+{
+	return inst->lim.max_stack_slots * sizeof(uint64_t) +
+	    (inst->lim.max_call_depth + 2) * sizeof(struct wframe);
+}
+
 int
 bt__wasm_stack_alloc(bt_wasm_instance *inst)
 {
-	size_t sbytes, fbytes;
+	size_t sbytes = inst->lim.max_stack_slots * sizeof(uint64_t);
+	size_t total = stack_bytes(inst);
 	void *p;
 
 	if (inst->stack != NULL)
 		return 0;
-	sbytes = inst->lim.max_stack_slots * sizeof(uint64_t);
-	fbytes = (inst->lim.max_call_depth + 2) * sizeof(struct wframe);
-	p = mmap(NULL, sbytes + fbytes, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return -ENOMEM;
+	if (stack_cache != NULL && stack_cache_bytes == total) {
+		p = stack_cache;
+		stack_cache = NULL;
+	} else {
+		p = mmap(NULL, total, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return -ENOMEM;
+	}
 	inst->stack = p;
 	inst->stack_slots = inst->lim.max_stack_slots;
 	inst->frames = (struct wframe *)((uint8_t *)p + sbytes);
 	inst->max_depth = (uint32_t)inst->lim.max_call_depth;
 	return 0;
+}
+
+void
+bt__wasm_stack_free(bt_wasm_instance *inst)
+{
+	size_t total = stack_bytes(inst);
+
+	if (inst->stack == NULL)
+		return;
+	if (stack_cache == NULL) {
+		stack_cache = inst->stack;
+		stack_cache_bytes = total;
+	} else {
+		munmap(inst->stack, total);
+	}
+	inst->stack = NULL;
 }
 
 /* ---- float helpers: values travel as bits ---- */

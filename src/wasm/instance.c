@@ -371,6 +371,15 @@ bt_wasm_linker_define_instance(bt_wasm_linker *l, const char *module,
 
 /* ---- memory and tables ---- */
 
+/*
+ * One released memory reservation per thread is kept for the next
+ * instance (the pooling idea of other runtimes): its pages are dropped
+ * (MADV_DONTNEED, so they read as zero again) and protected, which is
+ * cheaper than unmapping and mapping gigabytes of address space.
+ */
+static __thread uint8_t *mem_cache;
+static __thread size_t	 mem_cache_bytes;
+
 static int
 mem_init(struct wmem *mem, const struct wlimits *lim, uint64_t max_bytes)
 {
@@ -384,10 +393,15 @@ mem_init(struct wmem *mem, const struct wlimits *lim, uint64_t max_bytes)
 	if (lim->min > maxp)
 		return BT_ELIMIT;
 	reserve = (size_t)(maxp ? maxp : 1) * BT_WASM_PAGE_SIZE;
-	p = mmap(NULL, reserve, PROT_NONE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return -ENOMEM;
+	if (mem_cache != NULL && mem_cache_bytes == reserve) {
+		p = mem_cache;
+		mem_cache = NULL;
+	} else {
+		p = mmap(NULL, reserve, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return -ENOMEM;
+	}
 	if (lim->min > 0 &&
 	    mprotect(p, lim->min * BT_WASM_PAGE_SIZE, PROT_READ | PROT_WRITE) != 0) {
 		munmap(p, reserve);
@@ -404,8 +418,17 @@ mem_init(struct wmem *mem, const struct wlimits *lim, uint64_t max_bytes)
 static void
 mem_fini(struct wmem *mem)
 {
-	if (mem->base != NULL)
+	if (mem->base == NULL)
+		return;
+	if (mem_cache == NULL &&
+	    (mem->size == 0 ||
+		(madvise(mem->base, mem->size, MADV_DONTNEED) == 0 &&
+		    mprotect(mem->base, mem->size, PROT_NONE) == 0))) {
+		mem_cache = mem->base;
+		mem_cache_bytes = mem->reserved;
+	} else {
 		munmap(mem->base, mem->reserved);
+	}
 	memset(mem, 0, sizeof(*mem));
 }
 
@@ -829,10 +852,7 @@ bt_wasm_instance_free(bt_wasm_instance *inst)
 	for (uint32_t i = 0; i < m->ntables - m->ntable_imports; i++)
 		bt_free(inst->table_own[i].elems);
 	mem_fini(&inst->mem_own);
-	if (inst->stack != NULL)
-		munmap(inst->stack,
-		    inst->lim.max_stack_slots * sizeof(uint64_t) +
-			(inst->lim.max_call_depth + 2) * sizeof(struct wframe));
+	bt__wasm_stack_free(inst);
 	bt_free(inst);
 }
 

@@ -298,7 +298,8 @@ uint32_t bt__wasm_handler(int op);
  * filled. If resume is true, continues the saved suspended state instead.
  */
 int bt__wasm_exec(bt_wasm_instance *inst, bt_wasm_func *f, bool resume);
-int bt__wasm_stack_alloc(bt_wasm_instance *inst);
+int  bt__wasm_stack_alloc(bt_wasm_instance *inst);
+void bt__wasm_stack_free(bt_wasm_instance *inst);
 
 /* instance.c helpers shared with exec.c */
 void bt__wasm_trap_set(bt_wasm_instance *inst, int kind, bt_wasm_func *f,

@@ -1,0 +1,516 @@
+/*
+ * exec_test.c: the interpreter's limits and state (wasm/exec.c,
+ * wasm/instance.c): fuel with suspend and resume, the interrupt flag (from
+ * another thread), deadlines, call depth, trap details (kind, function
+ * index, byte offset), host functions (results, exit, trap), memory growth
+ * against the limit, and the cost of instantiating a small module.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bt/wasm.h"
+#include "testing.h"
+
+/* The module, assembled with wat2wasm from:
+
+ * (module
+ *   (import "env" "exit" (func $exit (param i32)))
+ *   (import "env" "fail" (func $fail))
+ *   (import "env" "add" (func $add (param i32 i32) (result i32)))
+ *   (memory (export "memory") 1 4)
+ *   ;; spins forever, counting in memory[0]
+ *   (func (export "spin")
+ *     (loop $l
+ *       (i32.store (i32.const 0) (i32.add (i32.load (i32.const 0)) (i32.const 1)))
+ *       (br $l)))
+ *   ;; counts to n with a loop; returns n
+ *   (func (export "count") (param $n i32) (result i32) (local $i i32)
+ *     (block $done
+ *       (loop $l
+ *         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+ *         (local.set $i (i32.add (local.get $i) (i32.const 1)))
+ *         (br $l)))
+ *     (local.get $i))
+ *   ;; recursion depth n
+ *   (func $rec (export "rec") (param $n i32) (result i32)
+ *     (if (result i32) (i32.eqz (local.get $n))
+ *       (then (i32.const 0))
+ *       (else (i32.add (i32.const 1) (call $rec (i32.sub (local.get $n) (i32.const 1)))))))
+ *   (func (export "div") (param i32 i32) (result i32)
+ *     (i32.div_s (local.get 0) (local.get 1)))
+ *   (func (export "grow") (param i32) (result i32)
+ *     (memory.grow (local.get 0)))
+ *   (func (export "call_exit") (param i32)
+ *     (call $exit (local.get 0))
+ *     unreachable)
+ *   (func (export "call_fail") (call $fail))
+ *   (func (export "call_add") (param i32 i32) (result i32)
+ *     (call $add (local.get 0) (local.get 1)))
+ *   (func (export "nop"))
+ * )
+ */
+static const uint8_t limits_wasm[] = {
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x13, 0x04, 0x60,
+	0x01, 0x7f, 0x00, 0x60, 0x00, 0x00, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f,
+	0x60, 0x01, 0x7f, 0x01, 0x7f, 0x02, 0x21, 0x03, 0x03, 0x65, 0x6e, 0x76,
+	0x04, 0x65, 0x78, 0x69, 0x74, 0x00, 0x00, 0x03, 0x65, 0x6e, 0x76, 0x04,
+	0x66, 0x61, 0x69, 0x6c, 0x00, 0x01, 0x03, 0x65, 0x6e, 0x76, 0x03, 0x61,
+	0x64, 0x64, 0x00, 0x02, 0x03, 0x0a, 0x09, 0x01, 0x03, 0x03, 0x02, 0x03,
+	0x00, 0x01, 0x02, 0x01, 0x05, 0x04, 0x01, 0x01, 0x01, 0x04, 0x07, 0x55,
+	0x0a, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x04, 0x73,
+	0x70, 0x69, 0x6e, 0x00, 0x03, 0x05, 0x63, 0x6f, 0x75, 0x6e, 0x74, 0x00,
+	0x04, 0x03, 0x72, 0x65, 0x63, 0x00, 0x05, 0x03, 0x64, 0x69, 0x76, 0x00,
+	0x06, 0x04, 0x67, 0x72, 0x6f, 0x77, 0x00, 0x07, 0x09, 0x63, 0x61, 0x6c,
+	0x6c, 0x5f, 0x65, 0x78, 0x69, 0x74, 0x00, 0x08, 0x09, 0x63, 0x61, 0x6c,
+	0x6c, 0x5f, 0x66, 0x61, 0x69, 0x6c, 0x00, 0x09, 0x08, 0x63, 0x61, 0x6c,
+	0x6c, 0x5f, 0x61, 0x64, 0x64, 0x00, 0x0a, 0x03, 0x6e, 0x6f, 0x70, 0x00,
+	0x0b, 0x0a, 0x71, 0x09, 0x14, 0x00, 0x03, 0x40, 0x41, 0x00, 0x41, 0x00,
+	0x28, 0x02, 0x00, 0x41, 0x01, 0x6a, 0x36, 0x02, 0x00, 0x0c, 0x00, 0x0b,
+	0x0b, 0x1c, 0x01, 0x01, 0x7f, 0x02, 0x40, 0x03, 0x40, 0x20, 0x01, 0x20,
+	0x00, 0x4f, 0x0d, 0x01, 0x20, 0x01, 0x41, 0x01, 0x6a, 0x21, 0x01, 0x0c,
+	0x00, 0x0b, 0x0b, 0x20, 0x01, 0x0b, 0x15, 0x00, 0x20, 0x00, 0x45, 0x04,
+	0x7f, 0x41, 0x00, 0x05, 0x41, 0x01, 0x20, 0x00, 0x41, 0x01, 0x6b, 0x10,
+	0x05, 0x6a, 0x0b, 0x0b, 0x07, 0x00, 0x20, 0x00, 0x20, 0x01, 0x6d, 0x0b,
+	0x06, 0x00, 0x20, 0x00, 0x40, 0x00, 0x0b, 0x07, 0x00, 0x20, 0x00, 0x10,
+	0x00, 0x00, 0x0b, 0x04, 0x00, 0x10, 0x01, 0x0b, 0x08, 0x00, 0x20, 0x00,
+	0x20, 0x01, 0x10, 0x02, 0x0b, 0x02, 0x00, 0x0b
+};
+
+#define DIV_S_OFFSET 0xfa /* byte offset of i32.div_s in limits_wasm */
+#define DIV_FUNC     6	  /* function index of "div" (3 imports first) */
+
+static int
+host_exit(void *arg, struct bt_wasm_call *call)
+{
+	return bt_wasm_call_exit(call, (int)(uint32_t)call->args[0]);
+}
+
+static int
+host_fail(void *arg, struct bt_wasm_call *call)
+{
+	return bt_wasm_call_trap(call, "no %s here", "luck");
+}
+
+static int
+host_add(void *arg, struct bt_wasm_call *call)
+{
+	int *calls = arg;
+	uint32_t a = (uint32_t)call->args[0], b = (uint32_t)call->args[1];
+
+	(*calls)++;
+	call->results[0] = (uint32_t)(a + b);
+	return 0;
+}
+
+struct fix {
+	bt_wasm_module	 *m;
+	bt_wasm_linker	 *l;
+	bt_wasm_instance *inst;
+	int		  add_calls;
+};
+
+static void
+fix_new(struct fix *f, const struct bt_wasm_limits *lim)
+{
+	struct bt_diag d;
+
+	memset(f, 0, sizeof(*f));
+	assert_int_equal(bt_wasm_module_new(&f->m, limits_wasm,
+			     sizeof(limits_wasm), &d), 0);
+	assert_int_equal(bt_wasm_linker_new(&f->l), 0);
+	assert_int_equal(bt_wasm_linker_define_func(f->l, "env", "exit", "i",
+			     "", host_exit, NULL), 0);
+	assert_int_equal(bt_wasm_linker_define_func(f->l, "env", "fail", "",
+			     "", host_fail, NULL), 0);
+	assert_int_equal(bt_wasm_linker_define_func(f->l, "env", "add", "ii",
+			     "i", host_add, &f->add_calls), 0);
+	assert_int_equal(bt_wasm_instance_new(&f->inst, f->m, f->l, lim, &d), 0);
+}
+
+static void
+fix_free(struct fix *f)
+{
+	bt_wasm_instance_free(f->inst);
+	bt_wasm_linker_free(f->l);
+	bt_wasm_module_free(f->m);
+}
+
+static struct bt_wasm_val
+i32(uint32_t v)
+{
+	struct bt_wasm_val x = { .type = BT_WASM_I32 };
+
+	x.u.i32 = v;
+	return x;
+}
+
+static void
+test_fuel_suspend_resume(void **state)
+{
+	struct bt_wasm_limits lim = { .fuel = 1000 };
+	struct bt_wasm_val arg = i32(100000), res;
+	struct bt_wasm_trap t;
+	struct fix f;
+	int rc, stops = 0;
+
+	fix_new(&f, &lim);
+	rc = bt_wasm_instance_call(f.inst, "count", &arg, 1, &res, 1);
+	while (rc == BT_ETRAP) {
+		bt_wasm_instance_trap(f.inst, &t);
+		assert_int_equal(t.kind, BT_WASM_TRAP_FUEL);
+		assert_true(t.resumable);
+		assert_int_equal(bt_wasm_instance_fuel(f.inst), 0);
+		/* A suspended instance refuses new calls. */
+		assert_int_equal(bt_wasm_instance_call(f.inst, "nop", NULL, 0,
+				     NULL, 0), -EBUSY);
+		stops++;
+		bt_wasm_instance_set_fuel(f.inst, 1000);
+		rc = bt_wasm_instance_resume(f.inst, &res, 1);
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(res.type, BT_WASM_I32);
+	assert_int_equal(res.u.i32, 100000);
+	/* One unit per back-edge: about 100 stops of 1000 units. */
+	assert_in_range(stops, 95, 105);
+	assert_int_equal(bt_wasm_instance_resume(f.inst, &res, 1), -EINVAL);
+	fix_free(&f);
+}
+
+static void
+test_fuel_exact(void **state)
+{
+	/* count(n) takes n + 1 back-edges... n loop iterations each end in
+	 * one br back; fuel n is enough, n - 1 is not. */
+	struct bt_wasm_limits lim = { .fuel = 50 };
+	struct bt_wasm_val arg = i32(50), res;
+	struct fix f;
+
+	fix_new(&f, &lim);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "count", &arg, 1, &res,
+			     1), 0);
+	assert_int_equal(res.u.i32, 50);
+	bt_wasm_instance_set_fuel(f.inst, 49);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "count", &arg, 1, &res,
+			     1), BT_ETRAP);
+	bt_wasm_instance_reset(f.inst);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "nop", NULL, 0, NULL, 0),
+	    0);
+	fix_free(&f);
+}
+
+static void
+test_interrupt_before(void **state)
+{
+	struct bt_wasm_trap t;
+	struct fix f;
+
+	fix_new(&f, NULL);
+	bt_wasm_instance_interrupt(f.inst);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "spin", NULL, 0, NULL, 0),
+	    BT_ETRAP);
+	bt_wasm_instance_trap(f.inst, &t);
+	assert_int_equal(t.kind, BT_WASM_TRAP_INTERRUPTED);
+	assert_true(t.resumable);
+	assert_string_equal(bt_wasm_trap_kind_name(t.kind), "interrupted");
+	bt_wasm_instance_reset(f.inst);
+	fix_free(&f);
+}
+
+struct poker {
+	bt_wasm_instance *inst;
+	volatile uint32_t *counter;
+};
+
+static void *
+poke(void *arg)
+{
+	struct poker *p = arg;
+
+	/* Wait until the guest has visibly run, then stop it. */
+	while (__atomic_load_n(p->counter, __ATOMIC_RELAXED) < 100000)
+		;
+	bt_wasm_instance_interrupt(p->inst);
+	return NULL;
+}
+
+static void
+test_interrupt_thread(void **state)
+{
+	struct bt_wasm_trap t;
+	struct poker p;
+	pthread_t th;
+	size_t size;
+	struct fix f;
+	uint32_t seen;
+
+	fix_new(&f, NULL);
+	p.inst = f.inst;
+	p.counter = (volatile uint32_t *)bt_wasm_instance_memory(f.inst, &size);
+	assert_int_equal(size, 65536);
+	assert_int_equal(pthread_create(&th, NULL, poke, &p), 0);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "spin", NULL, 0, NULL, 0),
+	    BT_ETRAP);
+	pthread_join(th, NULL);
+	bt_wasm_instance_trap(f.inst, &t);
+	assert_int_equal(t.kind, BT_WASM_TRAP_INTERRUPTED);
+	seen = *p.counter;
+	assert_true(seen >= 100000);
+	/* The run can continue where it stopped, and stop again. */
+	bt_wasm_instance_interrupt(f.inst);
+	assert_int_equal(bt_wasm_instance_resume(f.inst, NULL, 0), BT_ETRAP);
+	assert_true(*p.counter >= seen);
+	bt_wasm_instance_reset(f.inst);
+	fix_free(&f);
+}
+
+static void
+test_deadline(void **state)
+{
+	struct bt_wasm_limits lim = { 0 };
+	struct bt_wasm_trap t;
+	struct fix f;
+	uint64_t t0;
+
+	t0 = bt_time_mono_ns();
+	lim.deadline_ns = t0 + 50 * 1000000ull;
+	fix_new(&f, &lim);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "spin", NULL, 0, NULL, 0),
+	    BT_ETRAP);
+	bt_wasm_instance_trap(f.inst, &t);
+	assert_int_equal(t.kind, BT_WASM_TRAP_DEADLINE);
+	assert_true(bt_time_mono_ns() >= lim.deadline_ns);
+	bt_wasm_instance_reset(f.inst);
+	fix_free(&f);
+}
+
+static void
+test_call_depth(void **state)
+{
+	struct bt_wasm_limits lim = { .max_call_depth = 100 };
+	struct bt_wasm_val arg, res;
+	struct bt_wasm_trap t;
+	struct fix f;
+
+	fix_new(&f, &lim);
+	arg = i32(90);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "rec", &arg, 1, &res, 1),
+	    0);
+	assert_int_equal(res.u.i32, 90);
+	arg = i32(1000);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "rec", &arg, 1, &res, 1),
+	    BT_ETRAP);
+	bt_wasm_instance_trap(f.inst, &t);
+	assert_int_equal(t.kind, BT_WASM_TRAP_STACK_EXHAUSTED);
+	assert_false(t.resumable);
+	/* The instance is usable after a trap. */
+	arg = i32(10);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "rec", &arg, 1, &res, 1),
+	    0);
+	assert_int_equal(res.u.i32, 10);
+	fix_free(&f);
+}
+
+static void
+test_value_stack_limit(void **state)
+{
+	/* A tiny value stack runs out before the call depth does. */
+	struct bt_wasm_limits lim = { .max_stack_slots = 1024 };
+	struct bt_wasm_val arg = i32(100000), res;
+	struct bt_wasm_trap t;
+	struct fix f;
+
+	fix_new(&f, &lim);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "rec", &arg, 1, &res, 1),
+	    BT_ETRAP);
+	bt_wasm_instance_trap(f.inst, &t);
+	assert_int_equal(t.kind, BT_WASM_TRAP_STACK_EXHAUSTED);
+	fix_free(&f);
+}
+
+static void
+test_trap_details(void **state)
+{
+	struct bt_wasm_val args[2] = { i32(7), i32(0) }, res;
+	struct bt_wasm_trap t;
+	struct fix f;
+
+	fix_new(&f, NULL);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "div", args, 2, &res, 1),
+	    BT_ETRAP);
+	bt_wasm_instance_trap(f.inst, &t);
+	assert_int_equal(t.kind, BT_WASM_TRAP_DIV_ZERO);
+	assert_int_equal(t.func, DIV_FUNC);
+	assert_int_equal(t.offset, DIV_S_OFFSET);
+	assert_string_equal(t.msg, "integer divide by zero");
+	args[0] = i32(0x80000000u);
+	args[1] = i32(0xffffffffu);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "div", args, 2, &res, 1),
+	    BT_ETRAP);
+	bt_wasm_instance_trap(f.inst, &t);
+	assert_int_equal(t.kind, BT_WASM_TRAP_INT_OVERFLOW);
+	/* Type and count mismatches are refused before running. */
+	args[1].type = BT_WASM_I64;
+	assert_int_equal(bt_wasm_instance_call(f.inst, "div", args, 2, &res, 1),
+	    -EINVAL);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "div", args, 1, &res, 1),
+	    -EINVAL);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "nope", NULL, 0, NULL, 0),
+	    -ENOENT);
+	fix_free(&f);
+}
+
+static void
+test_host_functions(void **state)
+{
+	struct bt_wasm_val args[2] = { i32(40), i32(2) }, res;
+	struct bt_wasm_trap t;
+	struct fix f;
+
+	fix_new(&f, NULL);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "call_add", args, 2,
+			     &res, 1), 0);
+	assert_int_equal(res.u.i32, 42);
+	assert_int_equal(f.add_calls, 1);
+	args[0] = i32(3);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "call_exit", args, 1,
+			     NULL, 0), BT_WASM_EXITED);
+	assert_int_equal(bt_wasm_instance_exit_status(f.inst), 3);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "call_fail", NULL, 0,
+			     NULL, 0), BT_ETRAP);
+	bt_wasm_instance_trap(f.inst, &t);
+	assert_int_equal(t.kind, BT_WASM_TRAP_HOST);
+	assert_string_equal(t.msg, "no luck here");
+	fix_free(&f);
+}
+
+static void
+test_memory_limit(void **state)
+{
+	struct bt_wasm_limits lim = { .max_memory_bytes = 2 * 65536 };
+	struct bt_wasm_val arg, res;
+	struct bt_call;
+	struct fix f;
+	uint8_t *base, *base2;
+	size_t size;
+
+	fix_new(&f, &lim);
+	base = bt_wasm_instance_memory(f.inst, &size);
+	assert_non_null(base);
+	assert_int_equal(size, 65536);
+	arg = i32(1);
+	assert_int_equal(bt_wasm_instance_call(f.inst, "grow", &arg, 1, &res, 1),
+	    0);
+	assert_int_equal(res.u.i32, 1); /* old size */
+	/* The module allows 4 pages, the limit 2: growing further fails. */
+	assert_int_equal(bt_wasm_instance_call(f.inst, "grow", &arg, 1, &res, 1),
+	    0);
+	assert_int_equal(res.u.i32, 0xffffffffu);
+	base2 = bt_wasm_instance_memory(f.inst, &size);
+	assert_ptr_equal(base, base2);
+	assert_int_equal(size, 2 * 65536);
+	base[2 * 65536 - 1] = 7; /* the whole new page is usable */
+	fix_free(&f);
+
+	/* A module whose minimum exceeds the limit does not instantiate. */
+	{
+		struct bt_wasm_limits tiny = { .max_memory_bytes = 1000 };
+		bt_wasm_instance *inst;
+		struct bt_diag d;
+
+		assert_int_equal(bt_wasm_module_new(&f.m, limits_wasm,
+				     sizeof(limits_wasm), &d), 0);
+		assert_int_equal(bt_wasm_linker_new(&f.l), 0);
+		assert_int_equal(bt_wasm_linker_define_func(f.l, "env", "exit",
+				     "i", "", host_exit, NULL), 0);
+		assert_int_equal(bt_wasm_linker_define_func(f.l, "env", "fail",
+				     "", "", host_fail, NULL), 0);
+		/* "add" missing: unlinkable */
+		assert_int_equal(bt_wasm_instance_new(&inst, f.m, f.l, &tiny, &d),
+		    -ENOENT);
+		assert_non_null(strstr(d.msg, "env.add"));
+		assert_int_equal(bt_wasm_linker_define_func(f.l, "env", "add",
+				     "i", "i", host_add, NULL), 0);
+		assert_int_equal(bt_wasm_instance_new(&inst, f.m, f.l, &tiny, &d),
+		    -EINVAL); /* wrong signature */
+		bt_wasm_linker_free(f.l);
+		f.l = NULL;
+		fix_new(&f, NULL);
+		fix_free(&f);
+	}
+}
+
+static void
+test_linker_errors(void **state)
+{
+	bt_wasm_linker *l;
+
+	assert_int_equal(bt_wasm_linker_new(&l), 0);
+	assert_int_equal(bt_wasm_linker_define_func(l, "m", "f", "iq", "",
+			     host_fail, NULL), -EINVAL);
+	assert_int_equal(bt_wasm_linker_define_func(l, "m", "f", "iI", "fF",
+			     host_fail, NULL), 0);
+	assert_int_equal(bt_wasm_linker_define_func(l, "m", "f", "", "",
+			     host_fail, NULL), -EEXIST);
+	bt_wasm_linker_free(l);
+	bt_wasm_linker_free(NULL);
+	bt_wasm_instance_free(NULL);
+	bt_wasm_module_free(NULL);
+}
+
+static void
+test_instantiate_cost(void **state)
+{
+	/* (module (func (export "_start"))) */
+	static const uint8_t tiny[] = {
+		0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04,
+		0x01, 0x60, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00, 0x05, 0x03,
+		0x01, 0x00, 0x01, 0x07, 0x0a, 0x01, 0x06, 0x5f, 0x73, 0x74,
+		0x61, 0x72, 0x74, 0x00, 0x00, 0x0a, 0x04, 0x01, 0x02, 0x00,
+		0x0b,
+	};
+	const int n = 2000;
+	bt_wasm_module *m;
+	struct bt_diag d;
+	uint64_t t0, per;
+
+	assert_int_equal(bt_wasm_module_new(&m, tiny, sizeof(tiny), &d), 0);
+	t0 = bt_time_mono_ns();
+	for (int i = 0; i < n; i++) {
+		bt_wasm_instance *inst;
+
+		assert_int_equal(bt_wasm_instance_new(&inst, m, NULL, NULL, &d),
+		    0);
+		assert_int_equal(bt_wasm_instance_call(inst, "_start", NULL, 0,
+				     NULL, 0), 0);
+		bt_wasm_instance_free(inst);
+	}
+	per = (bt_time_mono_ns() - t0) / n;
+	printf("instantiate + call + free of a trivial module: %llu ns\n",
+	    (unsigned long long)per);
+	/* The target is 50 us; allow slack for sanitizers and loaded CI. */
+	assert_true(per < 500000);
+	bt_wasm_module_free(m);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fuel_suspend_resume),
+		cmocka_unit_test(test_fuel_exact),
+		cmocka_unit_test(test_interrupt_before),
+		cmocka_unit_test(test_interrupt_thread),
+		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_call_depth),
+		cmocka_unit_test(test_value_stack_limit),
+		cmocka_unit_test(test_trap_details),
+		cmocka_unit_test(test_host_functions),
+		cmocka_unit_test(test_memory_limit),
+		cmocka_unit_test(test_linker_errors),
+		cmocka_unit_test(test_instantiate_cost),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
