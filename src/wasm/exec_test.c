@@ -435,9 +435,7 @@ test_memory_limit(void **state)
 		assert_int_equal(bt_wasm_instance_new(&inst, f.m, f.l, &tiny, &d),
 		    -EINVAL); /* wrong signature */
 		bt_wasm_linker_free(f.l);
-		f.l = NULL;
-		fix_new(&f, NULL);
-		fix_free(&f);
+		bt_wasm_module_free(f.m);
 	}
 }
 
