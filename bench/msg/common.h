@@ -1,0 +1,49 @@
+/*
+ * bench/msg/common.h: what the three messaging benchmarks share: timing,
+ * percentiles, and the key=value lines run.sh turns into a table.
+ */
+#ifndef BENCH_MSG_COMMON_H
+#define BENCH_MSG_COMMON_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CALLS	   20000 /* lockstep calls per payload size */
+#define PUBS	   20000 /* publications in the fan-out run */
+#define SUBS	   10
+#define INPROC	   200000
+#define SMALL	   64
+#define LARGE	   4096
+
+static inline uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* report prints name_p50_us, name_p99_us and name_rate for n samples. */
+static inline void
+report(const char *name, uint64_t *rtt, size_t n, uint64_t total_ns)
+{
+	qsort(rtt, n, sizeof(*rtt), cmp_u64);
+	printf("%s_p50_us=%.1f\n", name, rtt[n / 2] / 1000.0);
+	printf("%s_p99_us=%.1f\n", name, rtt[n * 99 / 100] / 1000.0);
+	printf("%s_rate=%.0f\n", name, n / (total_ns / 1e9));
+	fflush(stdout);
+}
+
+#endif
