@@ -38,8 +38,8 @@ static const char BLK_USAGE[] =
 /* ------------------------------------------------------------------ */
 
 static const struct bt_opt init_opts[] = {
-	{"data", 0, BT_OPT_STR, NULL, "data file to create (FILE.meta and "
-	    "FILE.journal go beside it)"},
+	{"data", 0, BT_OPT_STR, NULL, "data file to create (sectors, then "
+	    "the journal; FILE.meta beside it)"},
 	{"size", 0, BT_OPT_SIZE, NULL, "device size, a multiple of 4 KiB "
 	    "(e.g. 1G)"},
 	{"key-file", 0, BT_OPT_STR, NULL, "32-byte device key (mode 0600); "

@@ -63,8 +63,9 @@ BT_API int bt_blk_key_create(uint8_t key[BT_BLK_KEY_LEN], const char *path);
 /*
  * bt_blk_dev_create makes a new device of size bytes (a positive multiple
  * of BT_BLK_SECTOR_SIZE) at data_path, with its metadata beside it
- * (data_path.meta and data_path.journal). Every sector starts "never
- * written": it reads as zeros, and the authenticated table says so. Refuses
+ * (data_path.meta; the journal follows the sectors in data_path). Every
+ * sector starts "never written": it reads as zeros, and the authenticated
+ * table says so. Refuses
  * an existing data or metadata file with -EEXIST. Returns 0 or a negative
  * errno; -EINVAL for a bad size.
  */

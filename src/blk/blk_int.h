@@ -100,9 +100,9 @@ struct blk_hook {
 struct bt_blk_dev {
 	char	*data_path;
 	char	*meta_path;
-	char	*journal_path;
 	int	 data_fd;
-	int	 journal_fd;
+	int	 journal_fd; /* == data_fd: the journal follows the sectors */
+	uint64_t jbase;	     /* byte offset of the journal header in D */
 	uint8_t	 uuid[16];  /* this node's files (binds metadata MACs) */
 	uint8_t	 devid[32]; /* derived from the key: the same on replicas */
 	uint64_t sectors;
@@ -119,6 +119,7 @@ struct bt_blk_dev {
 	uint64_t	 widx;	     /* last write index assigned/applied */
 	uint64_t	 jslot;	     /* next free journal slot */
 	uint64_t	 commit_slot; /* slot after the last commit record */
+	uint64_t	 jalloc;      /* journal slots allocated on disk */
 	pthread_mutex_t	 flush_mu;    /* one flush/checkpoint at a time */
 
 	uint64_t	 gen;	/* journal generation = checkpoint number */
@@ -145,6 +146,8 @@ int  bt__blk_journal_record(bt_blk_dev *dev, struct blk_io *io, uint8_t *rec,
 void bt__blk_rec_fill(uint8_t *rec, int type, uint64_t sector, uint64_t widx,
      const struct blk_entry *e);
 int  bt__blk_meta_load(bt_blk_dev *dev, struct bt_diag *diag);
+int  bt__blk_journal_grow(bt_blk_dev *dev, uint64_t upto_slot);
+off_t bt__blk_slot_off(const bt_blk_dev *dev, uint64_t slot);
 int  bt__blk_journal_replay(bt_blk_dev *dev, struct blk_io *io,
      struct bt_diag *diag);
 

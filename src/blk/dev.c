@@ -374,6 +374,12 @@ commit_sectors(bt_blk_dev *dev, struct blk_io *io, uint64_t widx_in, int type,
 			dev->widx = widx;
 	}
 	slot = dev->jslot;
+	rc = bt__blk_journal_grow(dev, slot + n);
+	if (rc != 0) {
+		pthread_mutex_unlock(&dev->seq_mu);
+		bt__blk_fail(dev, "journal growth", rc);
+		return -EIO;
+	}
 	dev->jslot += n;
 	if (widx != 0) {
 		for (uint64_t i = 0; i < n; i++)
@@ -395,7 +401,7 @@ commit_sectors(bt_blk_dev *dev, struct blk_io *io, uint64_t widx_in, int type,
 			return rc;
 	}
 	rc = bt_os_pwrite_full(dev->journal_fd, io->jbuf, n * BLK_REC_SIZE,
-	    (off_t)(BLK_HDR_SIZE + slot * BLK_REC_SIZE));
+	    bt__blk_slot_off(dev, slot));
 	if (rc != 0) {
 		bt__blk_fail(dev, "journal write", rc);
 		return -EIO;
@@ -594,23 +600,32 @@ bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out)
 	pthread_rwlock_wrlock(&dev->quiesce);
 	dirty = dev->jslot != dev->commit_slot;
 	slot = dev->jslot;
-	if (dirty)
+	if (dirty) {
+		pthread_mutex_lock(&dev->seq_mu);
+		rc = bt__blk_journal_grow(dev, slot + 1);
+		pthread_mutex_unlock(&dev->seq_mu);
+		if (rc != 0) {
+			pthread_rwlock_unlock(&dev->quiesce);
+			bt__blk_fail(dev, "journal growth", rc);
+			rc = -EIO;
+			goto out;
+		}
 		dev->jslot++;
+	}
 	widx = dev->widx;
 	pthread_rwlock_unlock(&dev->quiesce);
 	rc = 0;
 	if (dirty) {
-		rc = bt_os_fdatasync(dev->data_fd);
-		if (rc == 0) {
-			bt__blk_rec_fill(rec, BLK_REC_COMMIT, 0, widx, NULL);
-			rc = bt__blk_journal_record(dev, io, rec, slot);
-		}
+		// One fdatasync covers data, records and this commit, since the
+		// journal lives in the data file (invariant 4 says why a crash
+		// in the middle of it is safe).
+		bt__blk_rec_fill(rec, BLK_REC_COMMIT, 0, widx, NULL);
+		rc = bt__blk_journal_record(dev, io, rec, slot);
 		if (rc == 0)
 			rc = bt_os_pwrite_full(dev->journal_fd, rec,
-			    sizeof(rec), (off_t)(BLK_HDR_SIZE + slot *
-			    BLK_REC_SIZE));
+			    sizeof(rec), bt__blk_slot_off(dev, slot));
 		if (rc == 0)
-			rc = bt_os_fdatasync(dev->journal_fd);
+			rc = bt_os_fdatasync(dev->data_fd);
 		if (rc != 0) {
 			bt__blk_fail(dev, "flush", rc);
 			rc = -EIO;
@@ -627,6 +642,7 @@ bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out)
 			rc = -EIO;
 		}
 	}
+out:
 	pthread_mutex_unlock(&dev->flush_mu);
 	bt__blk_io_put(dev, io);
 	if (rc == 0 && widx_out != NULL)

@@ -4,14 +4,19 @@
  * The I/O paths that append to the journal live in dev.c.
  *
  * Files, beside the data file D (docs/blk.md gives them byte by byte):
- *   D          N sealed sectors of 4096 bytes, sector i at i * 4096.
+ *   D          N sealed sectors of 4096 bytes, sector i at i * 4096, then
+ *              the journal (from byte N * 4096), so that one fdatasync
+ *              makes data and records durable together.
  *   D.meta     checkpoint: a 4096-byte header (uuid, sectors, gen, epoch,
  *              ballot, role, write index, SHA-256 of the table, HMAC) and
  *              the table of N entries (widx, nonce, tag). Always replaced
  *              whole with bt_os_write_file_atomic.
- *   D.journal  a 4096-byte header (uuid, gen, HMAC) then fixed 80-byte
+ *   journal    a 4096-byte header (uuid, gen, HMAC) then fixed 80-byte
  *              records in slots: WRITE/ZERO (sector, widx, nonce, tag) and
- *              COMMIT (widx); each carries HMAC(uuid, gen, slot, record).
+ *              COMMIT (widx); each carries its gen in clear and
+ *              HMAC(uuid, gen, slot, record). The file is grown in zeroed
+ *              16 MiB steps and kept across checkpoints; slots of another
+ *              gen are skipped.
  *
  * Invariants
  *  1. A nonce is never used twice under the data key. The nonce is
@@ -26,15 +31,17 @@
  *  3. A journal record is written (pwrite) before the data it describes,
  *     so after a process crash every sector whose data changed has a
  *     record naming the new (nonce, tag).
- *  4. A COMMIT record at slot C is written only after fdatasync(data) and
- *     after every slot < C was written (writers drained by the quiesce
- *     lock), and is followed by fdatasync(journal). So every record before
- *     the last valid COMMIT is durable and so is its data: replay applies
- *     those unconditionally and refuses a journal with a hole before it.
- *  5. Records after the last COMMIT are tentative: replay keeps, for each
- *     sector, the newest of them whose data verifies on disk (or a ZERO),
- *     else the committed entry. A crash thus leaves every unflushed sector
- *     old or new, never unreadable (for torn 4 KiB pages, see docs).
+ *  4. A COMMIT record at slot C is written only after every slot < C was
+ *     written (writers drained by the quiesce lock), and is followed by one
+ *     fdatasync of D; the flush is acknowledged after it returns, and the
+ *     next COMMIT is written only after that. So every record before the
+ *     second-to-last valid COMMIT is durable and so is its data: replay
+ *     applies those unconditionally and refuses a hole among them.
+ *  5. Records after the second-to-last COMMIT are tentative (a crash may
+ *     have cut the last fdatasync short): replay keeps, for each sector,
+ *     the newest of them whose data verifies on disk (or a ZERO), else the
+ *     older entry. A crash thus leaves every unflushed sector old or new,
+ *     never unreadable (for torn 4 KiB pages, see docs/blk.md).
  *  6. The checkpoint's gen names the journal that continues it; a journal
  *     with another gen is stale (a crash between writing the checkpoint and
  *     resetting the journal) and is ignored, since the checkpoint holds it.
@@ -153,11 +160,11 @@ path_join(const char *a, const char *suffix)
 	return p;
 }
 
-/* Journal record slot i lives at this offset of D.journal. */
-static off_t
-slot_off(uint64_t slot)
+/* Journal record slot i lives at this offset of D. */
+off_t
+bt__blk_slot_off(const bt_blk_dev *dev, uint64_t slot)
 {
-	return (off_t)(BLK_HDR_SIZE + slot * BLK_REC_SIZE);
+	return (off_t)(dev->jbase + BLK_HDR_SIZE + slot * BLK_REC_SIZE);
 }
 
 void
@@ -194,11 +201,46 @@ bt__blk_journal_record(bt_blk_dev *dev, struct blk_io *io, uint8_t *rec,
 	uint8_t mac[32];
 	int	rc;
 
+	// The generation in clear lets replay skip stale slots cheaply.
+	bt_put_le64(rec + 52, dev->gen);
 	rc = rec_mac(dev, &io->mac, rec, slot, mac);
 	if (rc != 0)
 		return rc;
 	memcpy(rec + BLK_REC_MAC_OFF, mac, 16);
 	return 0;
+}
+
+/*
+ * bt__blk_journal_grow makes sure slots below upto_slot exist on disk as
+ * written zeros, in 16 MiB steps. Appending into allocated, initialised
+ * blocks keeps fdatasync of the journal a pure data flush (no size or
+ * extent change for the file system to commit). Called under seq_mu.
+ */
+int
+bt__blk_journal_grow(bt_blk_dev *dev, uint64_t upto_slot)
+{
+	static const size_t step = (size_t)16 << 20;
+	uint8_t		   *zero;
+	int		    rc = 0;
+
+	if (upto_slot <= dev->jalloc)
+		return 0;
+	zero = bt_zalloc((size_t)1 << 20);
+	if (zero == NULL)
+		return -ENOMEM;
+	while (rc == 0 && dev->jalloc < upto_slot) {
+		off_t start = bt__blk_slot_off(dev, dev->jalloc);
+
+		for (size_t done = 0; rc == 0 && done < step;
+		     done += (size_t)1 << 20)
+			rc = bt_os_pwrite_full(dev->journal_fd, zero,
+			    (size_t)1 << 20, start + (off_t)done);
+		if (rc == 0)
+			dev->jalloc = ((uint64_t)start + step - dev->jbase -
+			    BLK_HDR_SIZE) / BLK_REC_SIZE;
+	}
+	bt_free(zero);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -246,11 +288,26 @@ journal_reset(bt_blk_dev *dev)
 	rc = header_mac(&dev->meta_mac, "btblk journal", hdr);
 	if (rc != 0)
 		return rc;
-	rc = bt_os_ftruncate(dev->journal_fd, 0);
+	struct stat st;
+
+	// The file keeps its size and old slots (their gen no longer
+	// matches, so replay skips them): no re-allocation per checkpoint.
+	uint64_t    jend = dev->jbase + BLK_HDR_SIZE;
+
+	rc = bt_os_fstat(dev->journal_fd, &st);
+	if (rc == 0 && ((uint64_t)st.st_size > jend + ((uint64_t)256 << 20) ||
+	    (uint64_t)st.st_size < dev->jbase))
+		rc = bt_os_ftruncate(dev->journal_fd, (off_t)jend);
 	if (rc == 0)
-		rc = bt_os_pwrite_full(dev->journal_fd, hdr, sizeof(hdr), 0);
+		rc = bt_os_pwrite_full(dev->journal_fd, hdr, sizeof(hdr),
+		    (off_t)dev->jbase);
 	if (rc == 0)
 		rc = bt_os_fdatasync(dev->journal_fd);
+	if (rc == 0)
+		rc = bt_os_fstat(dev->journal_fd, &st);
+	if (rc == 0)
+		dev->jalloc = (uint64_t)st.st_size > jend ?
+		    ((uint64_t)st.st_size - jend) / BLK_REC_SIZE : 0;
 	return rc;
 }
 
@@ -413,7 +470,7 @@ tentative_cmp(const void *a, const void *b)
 }
 
 /*
- * bt__blk_journal_replay applies D.journal to the table loaded from the
+ * bt__blk_journal_replay applies the journal in D to the table loaded from the
  * checkpoint (invariants 4-6).
  */
 int
@@ -424,28 +481,30 @@ bt__blk_journal_replay(bt_blk_dev *dev, struct blk_io *io,
 	struct stat	  st;
 	uint8_t		 *recs = NULL;
 	struct tentative *tent = NULL;
-	uint64_t	  nslots, last_commit = 0, ntent = 0;
-	bool		  have_commit = false;
+	uint64_t	  nslots, last_commit = 0, prev_commit = 0, ntent = 0;
+	bool		  have_commit = false, have_prev = false;
 	int		  rc;
 
 	rc = bt_os_fstat(dev->journal_fd, &st);
 	if (rc != 0)
 		return rc;
-	if ((uint64_t)st.st_size < BLK_HDR_SIZE)
+	if ((uint64_t)st.st_size < dev->jbase + BLK_HDR_SIZE)
 		return 0; /* created but never reset: nothing to replay */
-	rc = bt_os_pread_full(dev->journal_fd, hdr, sizeof(hdr), 0);
+	rc = bt_os_pread_full(dev->journal_fd, hdr, sizeof(hdr),
+	    (off_t)dev->jbase);
 	if (rc != 0)
 		return rc;
 	if (memcmp(hdr, JRNL_MAGIC, 8) != 0 ||
 	    header_check(&io->mac, "btblk journal", hdr) != 0 ||
 	    memcmp(hdr + 16, dev->uuid, 16) != 0) {
-		bt_diag_set(diag, 0, "'%s' fails its MAC or is not this "
-		    "device's journal", dev->journal_path);
+		bt_diag_set(diag, (int64_t)dev->jbase, "the journal of '%s' "
+		    "fails its MAC or is not this device's", dev->data_path);
 		return BT_ECORRUPT;
 	}
 	if (bt_get_le64(hdr + 32) != dev->gen)
 		return 0; /* stale journal: the checkpoint holds it all */
-	nslots = ((uint64_t)st.st_size - BLK_HDR_SIZE) / BLK_REC_SIZE;
+	nslots = ((uint64_t)st.st_size - dev->jbase - BLK_HDR_SIZE) /
+	    BLK_REC_SIZE;
 	if (nslots == 0)
 		return 0;
 	recs = bt_alloc(nslots * BLK_REC_SIZE);
@@ -455,7 +514,7 @@ bt__blk_journal_replay(bt_blk_dev *dev, struct blk_io *io,
 		goto out;
 	}
 	rc = bt_os_pread_full(dev->journal_fd, recs, nslots * BLK_REC_SIZE,
-	    BLK_HDR_SIZE);
+	    bt__blk_slot_off(dev, 0));
 	if (rc != 0)
 		goto out;
 	// Pass 1: find the last valid COMMIT.
@@ -463,16 +522,25 @@ bt__blk_journal_replay(bt_blk_dev *dev, struct blk_io *io,
 		uint8_t *r = recs + s * BLK_REC_SIZE;
 		uint8_t	 mac[32];
 
-		if (r[0] != BLK_REC_COMMIT)
+		if (r[0] != BLK_REC_COMMIT || bt_get_le64(r + 52) != dev->gen)
 			continue;
 		rc = rec_mac(dev, &io->mac, r, s, mac);
 		if (rc != 0)
 			goto out;
 		if (memcmp(mac, r + BLK_REC_MAC_OFF, 16) == 0) {
+			prev_commit = last_commit;
+			have_prev = have_commit;
 			last_commit = s;
 			have_commit = true;
 		}
 	}
+	/*
+	 * Records before the second-to-last COMMIT were made durable by a
+	 * flush that completed; the last window (a flush that may have
+	 * crashed inside its fdatasync) is verified like any tentative one.
+	 */
+	have_commit = have_prev;
+	last_commit = prev_commit;
 	// Pass 2: apply committed records, collect tentative ones.
 	for (uint64_t s = 0; s < nslots; s++) {
 		uint8_t		*r = recs + s * BLK_REC_SIZE;
@@ -480,12 +548,15 @@ bt__blk_journal_replay(bt_blk_dev *dev, struct blk_io *io,
 		struct blk_entry e;
 		uint64_t	 sector = bt_get_le64(r + 8);
 		bool		 committed = have_commit && s < last_commit;
-		bool		 valid;
+		bool		 valid = false;
 
-		rc = rec_mac(dev, &io->mac, r, s, mac);
-		if (rc != 0)
-			goto out;
-		valid = memcmp(mac, r + BLK_REC_MAC_OFF, 16) == 0 &&
+		if (r[0] != 0 && bt_get_le64(r + 52) == dev->gen) {
+			rc = rec_mac(dev, &io->mac, r, s, mac);
+			if (rc != 0)
+				goto out;
+			valid = true;
+		}
+		valid = valid && memcmp(mac, r + BLK_REC_MAC_OFF, 16) == 0 &&
 		    (r[0] == BLK_REC_WRITE || r[0] == BLK_REC_ZERO ||
 			r[0] == BLK_REC_COMMIT);
 		if (valid && r[0] != BLK_REC_COMMIT &&
@@ -494,9 +565,10 @@ bt__blk_journal_replay(bt_blk_dev *dev, struct blk_io *io,
 		if (!valid) {
 			if (committed) {
 				rc = BT_ECORRUPT;
-				bt_diag_set(diag, slot_off(s), "'%s': committed "
-				    "record %llu fails its MAC",
-				    dev->journal_path, (unsigned long long)s);
+				bt_diag_set(diag, bt__blk_slot_off(dev, s),
+				    "'%s': committed journal record %llu fails "
+				    "its MAC", dev->data_path,
+				    (unsigned long long)s);
 				goto out;
 			}
 			continue;
@@ -584,7 +656,7 @@ dev_free(bt_blk_dev *dev)
 	}
 	if (dev->data_fd >= 0)
 		bt_os_close(dev->data_fd);
-	if (dev->journal_fd >= 0)
+	if (dev->journal_fd >= 0 && dev->journal_fd != dev->data_fd)
 		bt_os_close(dev->journal_fd);
 	for (unsigned i = 0; i < BLK_NSTRIPES; i++)
 		pthread_mutex_destroy(&dev->stripes[i]);
@@ -597,7 +669,6 @@ dev_free(bt_blk_dev *dev)
 	bt_free(dev->table);
 	bt_free(dev->data_path);
 	bt_free(dev->meta_path);
-	bt_free(dev->journal_path);
 	bt_zeroize(dev->data_key, sizeof(dev->data_key));
 	bt_zeroize(dev->meta_key, sizeof(dev->meta_key));
 	bt_free(dev);
@@ -623,9 +694,7 @@ dev_alloc(bt_blk_dev **out, const char *data_path, const uint8_t key[32])
 	pthread_mutex_init(&dev->hook_mu, NULL);
 	dev->data_path = bt_strdup(data_path);
 	dev->meta_path = path_join(data_path, ".meta");
-	dev->journal_path = path_join(data_path, ".journal");
-	if (dev->data_path == NULL || dev->meta_path == NULL ||
-	    dev->journal_path == NULL) {
+	if (dev->data_path == NULL || dev->meta_path == NULL) {
 		rc = -ENOMEM;
 		goto err;
 	}
@@ -679,15 +748,8 @@ bt_blk_dev_create(const char *data_path, uint64_t size,
 		    bt_strerror(rc));
 		goto out;
 	}
-	dev->journal_fd = bt_os_open(dev->journal_path, O_RDWR | O_CREAT |
-	    O_EXCL | O_CLOEXEC, 0600);
-	if (dev->journal_fd < 0) {
-		rc = dev->journal_fd;
-		bt_diag_set(diag, -1, "cannot create '%s': %s",
-		    dev->journal_path, bt_strerror(rc));
-		bt_os_unlink(data_path);
-		goto out;
-	}
+	dev->journal_fd = dev->data_fd;
+	dev->jbase = dev->sectors * BLK_SS;
 	rc = bt_os_ftruncate(dev->data_fd, (off_t)size);
 	if (rc == 0)
 		rc = bt__blk_checkpoint(dev, false);
@@ -695,7 +757,6 @@ bt_blk_dev_create(const char *data_path, uint64_t size,
 		bt_diag_set(diag, -1, "cannot initialise '%s': %s", data_path,
 		    bt_strerror(rc));
 		bt_os_unlink(data_path);
-		bt_os_unlink(dev->journal_path);
 		bt_os_unlink(dev->meta_path);
 	}
 out:
@@ -734,21 +795,15 @@ bt_blk_dev_open(bt_blk_dev **out, const char *data_path,
 	rc = bt_os_fstat(dev->data_fd, &st);
 	if (rc != 0)
 		goto err;
-	if ((uint64_t)st.st_size != dev->sectors * BLK_SS) {
+	if ((uint64_t)st.st_size < dev->sectors * BLK_SS) {
 		rc = BT_ECORRUPT;
 		bt_diag_set(diag, -1, "'%s' is %lld bytes, its metadata says "
-		    "%llu", data_path, (long long)st.st_size,
+		    "%llu of sectors", data_path, (long long)st.st_size,
 		    (unsigned long long)(dev->sectors * BLK_SS));
 		goto err;
 	}
-	dev->journal_fd = bt_os_open(dev->journal_path, O_RDWR | O_CREAT |
-	    O_CLOEXEC, 0600);
-	if (dev->journal_fd < 0) {
-		rc = dev->journal_fd;
-		bt_diag_set(diag, -1, "cannot open '%s': %s",
-		    dev->journal_path, bt_strerror(rc));
-		goto err;
-	}
+	dev->journal_fd = dev->data_fd;
+	dev->jbase = dev->sectors * BLK_SS;
 	io = bt__blk_io_get(dev, &rc);
 	if (io == NULL)
 		goto err;

@@ -48,6 +48,7 @@ struct nbd_conn {
 	pthread_cond_t	cv_free;
 	struct nbd_job *head, *tail, *free;
 	struct nbd_job	jobs[NBD_JOBS];
+	unsigned	busy; /* jobs queued or running on workers */
 	bool		stopping;
 };
 
@@ -58,11 +59,33 @@ struct nbd_conn {
 static int
 send_all(struct nbd_conn *c, const struct iovec *iov, int n)
 {
-	int rc = 0;
+	struct iovec v[2];
+	int	     rc = 0;
 
+	if (n > 2)
+		return -EINVAL;
+	memcpy(v, iov, (size_t)n * sizeof(*iov));
 	pthread_mutex_lock(&c->send_mu);
-	for (int i = 0; i < n && rc == 0; i++)
-		rc = bt__blk_write_full(c->wfd, iov[i].iov_base, iov[i].iov_len);
+	// One writev for header and data: one syscall, one wakeup.
+	while (n > 0 && rc == 0) {
+		ssize_t w = writev(c->wfd, v, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			rc = -errno;
+			break;
+		}
+		while (n > 0 && (size_t)w >= v[0].iov_len) {
+			w -= (ssize_t)v[0].iov_len;
+			v[0] = v[1];
+			n--;
+		}
+		if (n > 0) {
+			v[0].iov_base = (uint8_t *)v[0].iov_base + w;
+			v[0].iov_len -= (size_t)w;
+		}
+	}
 	if (rc != 0)
 		c->send_failed = true;
 	pthread_mutex_unlock(&c->send_mu);
@@ -367,6 +390,7 @@ worker_main(void *arg)
 		pthread_mutex_lock(&c->mu);
 		j->next = c->free;
 		c->free = j;
+		c->busy--;
 		pthread_cond_signal(&c->cv_free);
 		pthread_mutex_unlock(&c->mu);
 	}
@@ -391,6 +415,7 @@ job_give(struct nbd_conn *c, struct nbd_job *j, bool queue)
 {
 	pthread_mutex_lock(&c->mu);
 	if (queue) {
+		c->busy++;
 		j->next = NULL;
 		if (c->tail != NULL)
 			c->tail->next = j;
@@ -421,6 +446,25 @@ drain(int fd, uint64_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+/*
+ * inline_ok: with nothing else in flight, a quick request runs on the
+ * reader itself (no thread hand-off: the depth-1 latency path). Slow ones
+ * (FLUSH, FUA) always go to a worker so the reader keeps reading.
+ */
+static bool
+inline_ok(struct nbd_conn *c, const struct nbd_req *r)
+{
+	bool idle;
+
+	if ((r->type != NBD_CMD_READ && r->type != NBD_CMD_WRITE) ||
+	    (r->flags & NBD_CMD_FLAG_FUA) != 0 || r->len > 256 * 1024)
+		return false;
+	pthread_mutex_lock(&c->mu);
+	idle = c->busy == 0;
+	pthread_mutex_unlock(&c->mu);
+	return idle;
 }
 
 static int
@@ -465,7 +509,7 @@ transmission(struct nbd_conn *c)
 				return rc == BT_ECLOSED ? -EPROTO : rc;
 			}
 		}
-		if (c->nworkers == 0) {
+		if (c->nworkers == 0 || inline_ok(c, &j->req)) {
 			run(c, j);
 			job_give(c, j, false);
 		} else {

@@ -10,13 +10,13 @@ head -c 8M /dev/urandom >"$T/old.bin"
 nbdcopy --flush "$T/old.bin" "nbd://$(cat "$T/p/run/nbd.addr")/blk" || fail "write old"
 stop "$P"
 mkdir -p "$T/saved"
-cp "$T/p/d.img" "$T/p/d.img.meta" "$T/p/d.img.journal" "$T/saved/"
+cp "$T/p/d.img" "$T/p/d.img.meta" "$T/saved/"
 start_primary "$T/p" "$R"; P=$LAST_PID
 head -c 8M /dev/urandom >"$T/new.bin"
 nbdcopy --flush "$T/new.bin" "nbd://$(cat "$T/p/run/nbd.addr")/blk" || fail "write new"
 stop "$P"
 # The host puts the old (authentic, consistent) copies back.
-cp "$T/saved/d.img" "$T/saved/d.img.meta" "$T/saved/d.img.journal" "$T/p/"
+cp "$T/saved/d.img" "$T/saved/d.img.meta" "$T/p/"
 start_primary "$T/p" "$R"; P=$LAST_PID
 grep -q "rollback or loss detected" "$T/p.log" || fail "rollback not detected"
 nbdcopy "nbd://$(cat "$T/p/run/nbd.addr")/blk" "$T/out.bin" || fail "read back"
@@ -24,7 +24,7 @@ cmp "$T/new.bin" "$T/out.bin" || fail "rolled-back disk not repaired"
 stop "$P"
 # No replica can vouch: refuse with a clear error.
 stop "$BPID"
-cp "$T/saved/d.img" "$T/saved/d.img.meta" "$T/saved/d.img.journal" "$T/p/"
+cp "$T/saved/d.img" "$T/saved/d.img.meta" "$T/p/"
 if "$BT" blk serve --data "$T/p/d.img" --key-file "$T/k" --listen 127.0.0.1:0 --replicas "$R" --timeout 2s >"$T/refuse.log" 2>&1; then
 	fail "served without a replica to vouch for it"
 fi

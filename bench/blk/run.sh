@@ -1,0 +1,107 @@
+#!/bin/sh
+# bench/blk/run.sh: fio (nbd engine) against nbdkit's file plugin (the plain
+# baseline), our device alone, and our device with one backup on loopback,
+# all on unix sockets in one run. Prints a Markdown table with ratios.
+# Env: BT (path to bt), BLK_BENCH_SIZE (default 256M), BLK_BENCH_TIME
+# (seconds per job, default 5). Never fails the suite.
+set -u
+BT=${BT:-$(pwd)/build/bt}
+SIZE=${BLK_BENCH_SIZE:-256M}
+RUNTIME=${BLK_BENCH_TIME:-5}
+for t in fio nbdkit nbdcopy python3; do
+	command -v $t >/dev/null 2>&1 || { echo "blk bench: $t not installed; skipped"; exit 0; }
+done
+T=$(mktemp -d "${TMPDIR:-/tmp}/bt-blk-bench.XXXXXX")
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+wait_file() {
+	n=400
+	while [ ! -S "$1" ] && [ ! -s "$1" ]; do
+		n=$((n - 1)); [ $n -gt 0 ] || { echo "timed out waiting for $1"; exit 0; }
+		sleep 0.05
+	done
+}
+
+(umask 077; head -c 32 /dev/urandom >"$T/k")
+head -c "$SIZE" /dev/urandom >"$T/fill.bin"
+
+# Baseline: nbdkit file plugin.
+cp "$T/fill.bin" "$T/nbdkit.img"
+nbdkit -f -U "$T/nbdkit.sock" file "$T/nbdkit.img" 2>"$T/nbdkit.log" &
+PIDS="$PIDS $!"
+wait_file "$T/nbdkit.sock"
+URI_BASE="nbd+unix:///?socket=$T/nbdkit.sock"
+
+# Our device alone.
+mkdir -p "$T/solo"
+"$BT" blk init --data "$T/solo/d.img" --size "$SIZE" --key-file "$T/k" >/dev/null
+BT_LOG=warn "$BT" blk serve --data "$T/solo/d.img" --key-file "$T/k" --data-dir "$T/solo/run" >"$T/solo.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_file "$T/solo/run/nbd.addr"
+URI_SOLO="nbd+unix:///blk?socket=$T/solo/run/nbd.sock"
+
+# Our device with one backup on loopback.
+mkdir -p "$T/pri" "$T/bak"
+"$BT" blk init --data "$T/bak/d.img" --size "$SIZE" --key-file "$T/k" --backup >/dev/null
+"$BT" blk init --data "$T/pri/d.img" --size "$SIZE" --key-file "$T/k" >/dev/null
+BT_LOG=warn "$BT" blk serve --backup --data "$T/bak/d.img" --key-file "$T/k" --listen-replica 127.0.0.1:0 --data-dir "$T/bak/run" >"$T/bak.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_file "$T/bak/run/replica.addr"
+BT_LOG=warn "$BT" blk serve --data "$T/pri/d.img" --key-file "$T/k" --data-dir "$T/pri/run" --replicas "$(cat "$T/bak/run/replica.addr")" >"$T/pri.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_file "$T/pri/run/nbd.addr"
+URI_REPL="nbd+unix:///blk?socket=$T/pri/run/nbd.sock"
+
+# Every sector written once, so reads decrypt real data.
+nbdcopy --flush "$T/fill.bin" "$URI_SOLO" || { echo "prefill failed"; exit 0; }
+nbdcopy --flush "$T/fill.bin" "$URI_REPL" || { echo "prefill failed"; exit 0; }
+
+# run_fio URI NAME ARGS...: prints "iops lat_us".
+run_fio() {
+	uri=$1; shift; name=$1; shift
+	fio --name="$name" --ioengine=nbd --uri="$uri" --size="$SIZE" \
+	    --time_based --runtime="$RUNTIME" --ramp_time=1 \
+	    --output-format=json "$@" >"$T/fio.json" 2>"$T/fio.err" || { echo "0 0"; return; }
+	python3 - "$T/fio.json" <<'PY'
+import json, sys
+t = open(sys.argv[1]).read()
+j = json.loads(t[t.index("{"):])["jobs"][0]
+op = "write" if j["write"]["io_bytes"] > 0 else "read"
+d = j[op]
+lat = d.get("clat_ns", {}).get("mean", 0) / 1000.0
+if j.get("sync", {}).get("lat_ns", {}).get("mean"):
+    lat += j["sync"]["lat_ns"]["mean"] / 1000.0
+print("%.0f %.1f" % (d["iops"], lat))
+PY
+}
+
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b) if b else '-')" "$1" "$2"; }
+
+printf '| job | nbdkit file IOPS | blk IOPS (ratio) | blk + backup IOPS (ratio) | latency us: nbdkit / blk / blk+backup |\n'
+printf '|---|---|---|---|---|\n'
+job() {
+	label=$1; shift
+	set -- "$@"
+	b=$(run_fio "$URI_BASE" base "$@")
+	s=$(run_fio "$URI_SOLO" solo "$@")
+	r=$(run_fio "$URI_REPL" repl "$@")
+	bi=${b% *}; si=${s% *}; ri=${r% *}
+	printf '| %s | %s | %s (%s) | %s (%s) | %s / %s / %s |\n' "$label" \
+	    "$bi" "$si" "$(ratio "$si" "$bi")" "$ri" "$(ratio "$ri" "$bi")" \
+	    "${b#* }" "${s#* }" "${r#* }"
+}
+job "4k randwrite qd1" --rw=randwrite --bs=4k --iodepth=1
+job "4k randwrite qd16" --rw=randwrite --bs=4k --iodepth=16
+job "4k randread qd1" --rw=randread --bs=4k --iodepth=1
+job "4k randread qd16" --rw=randread --bs=4k --iodepth=16
+job "1M seq write qd4" --rw=write --bs=1M --iodepth=4
+job "4k randwrite fsync=1" --rw=randwrite --bs=4k --iodepth=1 --fsync=1
+echo
+echo "(size $SIZE, ${RUNTIME}s per job after 1s ramp, unix sockets, page-cache backed files; pgbench part not run)"
+exit 0
