@@ -142,6 +142,10 @@ static const struct bt_opt serve_opts[] = {
 	{"export", 0, BT_OPT_STR, "blk", "NBD export name"},
 	{"workers", 0, BT_OPT_U64, "4", "request threads per NBD connection"},
 	{"timeout", 0, BT_OPT_DURATION, "30s", "replica connect/ack timeout"},
+	{"key", 0, BT_OPT_STR, NULL, "replication TLS key file (default: "
+	    "derived from the device key)"},
+	{"cred", 0, BT_OPT_STR, NULL, "credential for --key; peers must share "
+	    "its root"},
 };
 
 static const char SERVE_USAGE[] =
@@ -448,6 +452,8 @@ cmd_serve(int argc, char **argv)
 			.listen = backup ? bt_config_str(sv.cfg,
 			    "listen-replica") : NULL,
 			.timeout_ns = bt_config_u64(sv.cfg, "timeout"),
+			.node_key_path = bt_config_str(sv.cfg, "key"),
+			.node_cred_path = bt_config_str(sv.cfg, "cred"),
 		};
 
 		memcpy(rc_cfg.key, key, sizeof(key));

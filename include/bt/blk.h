@@ -152,8 +152,11 @@ BT_API ssize_t bt_blk_dev_verify(bt_blk_dev *dev);
 typedef struct bt_blk_repl bt_blk_repl;
 
 /*
- * struct bt_blk_repl_config: how a node replicates. version is 1. addrs is
- * borrowed for the call; key is copied.
+ * struct bt_blk_repl_config: how a node replicates. version is 1. Strings
+ * are borrowed for the call; key is copied. By default a node's TLS
+ * identity is a fresh key with a credential for /ROOT/blk issued by
+ * ROOT = bt_key_from_seed(HKDF(key, "blocktree blk root")): holding the
+ * device key is what admits a replica.
  */
 struct bt_blk_repl_config {
 	int		    version;
@@ -162,6 +165,13 @@ struct bt_blk_repl_config {
 	const char	   *listen;	  /* backup: replica listen address */
 	uint64_t	    timeout_ns;	  /* connect / ack wait; 0 = 30 s */
 	uint8_t		    key[BT_BLK_KEY_LEN];
+	/*
+	 * A real identity instead of the one derived from key: a key file
+	 * and a credential for it (both or neither). Peers must then hold a
+	 * credential under the same root as this one.
+	 */
+	const char	   *node_key_path;
+	const char	   *node_cred_path;
 };
 
 /*

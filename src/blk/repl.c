@@ -909,6 +909,32 @@ on_open(void *arg, bt_net_conn *c)
 /* ------------------------------------------------------------------ */
 
 static int
+identity_files(struct bt_blk_repl *r, const struct bt_blk_repl_config *cfg,
+    struct bt_diag *diag)
+{
+	struct bt_principal rp, kp, cp;
+	char		    rs[BT_PRINCIPAL_STR_LEN + 1];
+	int		    rc;
+
+	rc = bt_key_load(&r->node_key, cfg->node_key_path, diag);
+	if (rc == 0)
+		rc = bt_cred_load(&r->cred, cfg->node_cred_path, diag);
+	if (rc != 0)
+		return rc;
+	bt_key_principal(r->node_key, &kp);
+	bt_cred_principal(r->cred, &cp);
+	if (!bt_principal_equal(&kp, &cp)) {
+		bt_diag_set(diag, -1, "credential '%s' is not issued to key "
+		    "'%s'", cfg->node_cred_path, cfg->node_key_path);
+		return -EINVAL;
+	}
+	bt_cred_root(r->cred, &rp);
+	bt_principal_to_str(&rp, rs);
+	snprintf(r->root_path, sizeof(r->root_path), "/%s", rs);
+	return 0;
+}
+
+static int
 identity(struct bt_blk_repl *r, const uint8_t key[32], struct bt_diag *diag)
 {
 	uint8_t		    seed[32];
@@ -951,7 +977,7 @@ bt_blk_repl_start(bt_blk_repl **out, bt_blk_dev *dev,
 {
 	struct bt_blk_repl  *r;
 	struct bt_net_config nc;
-	char		     path[96];
+	char		     path[BT_PATH_MAX];
 	int		     rc;
 
 	if (cfg == NULL || cfg->version != 1)
@@ -966,10 +992,21 @@ bt_blk_repl_start(bt_blk_repl **out, bt_blk_dev *dev,
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	bt_dbuf_init(&r->wbuf, REPL_MAX_FRAME);
-	rc = identity(r, cfg->key, diag);
+	if ((cfg->node_key_path == NULL) != (cfg->node_cred_path == NULL)) {
+		bt_diag_set(diag, -1, "--key and --cred go together");
+		rc = -EINVAL;
+		goto err;
+	}
+	if (cfg->node_key_path != NULL)
+		rc = identity_files(r, cfg, diag);
+	else
+		rc = identity(r, cfg->key, diag);
 	if (rc != 0)
 		goto err;
-	snprintf(path, sizeof(path), "%s/blk", r->root_path);
+	snprintf(path, sizeof(path), "%s", cfg->node_key_path != NULL ?
+	    bt_cred_path(r->cred) : "");
+	if (cfg->node_key_path == NULL)
+		snprintf(path, sizeof(path), "%s/blk", r->root_path);
 	memset(&nc, 0, sizeof(nc));
 	nc.version = 1;
 	nc.key = r->node_key;
