@@ -670,9 +670,12 @@ primary_connect(struct bt_blk_repl *r, const char *addr, struct bt_diag *diag)
 	h.on_open = NULL;
 	rc = bt_net_dial(r->net, addr, &h, r->timeout_ns, &p->conn, diag);
 	if (rc != 0) {
-		bt_diag_set(diag, -1, "no replica can vouch for this disk: "
-		    "cannot reach %s (%s)", addr, diag && diag->msg[0] ?
+		char why[sizeof(diag->msg)];
+
+		snprintf(why, sizeof(why), "%s", diag != NULL && diag->msg[0] ?
 		    diag->msg : bt_strerror(rc));
+		bt_diag_set(diag, -1, "no replica can vouch for this disk: "
+		    "%s did not admit us or cannot be reached (%s)", addr, why);
 		peer_free(p);
 		return -ENOTCONN;
 	}
