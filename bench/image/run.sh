@@ -37,7 +37,7 @@ tar -C "$SRC" -cf - . 2>/dev/null | cat > /dev/null
 
 # ---- builds
 t0=$(now); "$BT" image build "$SRC" "$W/oci:v1" > "$W/d1" 2>"$W/b1.log"; t1=$(now)
-bt_build=$(secs "$t0" "$t1"); bt_size=$(apparent "$W/oci"); bt_du=$(du -sb "$W/oci" | cut -f1)
+bt_build=$(secs "$t0" "$t1"); bt_size=$(apparent "$W/oci"); bt_du=$(( $(du -sk "$W/oci" | cut -f1) * 1024 ))
 sq_build=n/a sq_size=n/a er_build=n/a er_size=n/a tz_build=n/a tz_size=n/a
 if have mksquashfs; then
 	t0=$(now); mksquashfs "$SRC" "$W/s.sqfs" -comp zstd -Xcompression-level 3 -quiet -no-progress >/dev/null 2>&1; t1=$(now)

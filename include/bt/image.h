@@ -33,6 +33,8 @@
 #define BT_IMAGE_CHUNK_MAX (256u * 1024)
 
 #define BT_IMAGE_MT_METADATA   "application/vnd.blocktree.image.metadata.v1"
+#define BT_IMAGE_MT_METADATA_ZSTD                                              \
+	"application/vnd.blocktree.image.metadata.v1+zstd"
 #define BT_IMAGE_MT_CHUNK      "application/vnd.blocktree.image.chunk.v1"
 #define BT_IMAGE_MT_CHUNK_ZSTD "application/vnd.blocktree.image.chunk.v1+zstd"
 

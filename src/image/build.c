@@ -1271,6 +1271,36 @@ put_small(struct builder *b, const void *p, size_t len, const char *mt,
 	return rc;
 }
 
+/*
+ * The metadata blob is stored as one zstd frame when that is smaller (as
+ * chunks are), which takes about three quarters off it; readers inflate
+ * it into memory once at open, where it has exactly the uncompressed
+ * layout. With --no-compress it stays raw, and so mmap-able as it is.
+ */
+static int
+put_meta(struct builder *b, const struct bt_dbuf *meta,
+    struct bt__img_desc *d)
+{
+	size_t cap = ZSTD_compressBound(meta->len), n;
+	uint8_t *z;
+	int rc;
+
+	if (b->level == 0)
+		return put_small(b, meta->ptr, meta->len, BT_IMAGE_MT_METADATA,
+		    d);
+	z = bt_alloc(cap);
+	if (z == NULL)
+		return -ENOMEM;
+	n = ZSTD_compress(z, cap, meta->ptr, meta->len, b->level);
+	if (ZSTD_isError(n) || n >= meta->len)
+		rc = put_small(b, meta->ptr, meta->len, BT_IMAGE_MT_METADATA,
+		    d);
+	else
+		rc = put_small(b, z, n, BT_IMAGE_MT_METADATA_ZSTD, d);
+	bt_free(z);
+	return rc;
+}
+
 static int
 dump_json(json_t *j, char **out, size_t *len)
 {
@@ -1372,7 +1402,7 @@ commit(struct builder *b, const char *tag, struct bt_image_build_result *res)
 	rc = bt__image_meta_encode(&meta, &src);
 	if (rc != 0)
 		goto out;
-	rc = put_small(b, meta.ptr, meta.len, BT_IMAGE_MT_METADATA, &mdesc);
+	rc = put_meta(b, &meta, &mdesc);
 	if (rc != 0)
 		goto out;
 

@@ -25,6 +25,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "bt/crypto.h"
 #include "bt/os.h"
 #include "image_int.h"
@@ -104,6 +106,50 @@ bt_image_open_meta(bt_image **out, const void *meta, size_t len,
 	return 0;
 }
 
+bool
+bt__image_is_meta_mt(const char *mt)
+{
+	return strcmp(mt, BT_IMAGE_MT_METADATA) == 0 ||
+	    strcmp(mt, BT_IMAGE_MT_METADATA_ZSTD) == 0;
+}
+
+/* Replaces *buf (the verified blob) by the metadata it holds. */
+static int
+meta_inflate(const struct bt__img_desc *d, uint8_t **buf, size_t *len,
+    struct bt_diag *diag)
+{
+	unsigned long long n;
+	uint8_t *raw;
+	size_t got;
+
+	if (strcmp(d->media_type, BT_IMAGE_MT_METADATA) == 0) {
+		*len = d->size;
+		return 0;
+	}
+	n = ZSTD_getFrameContentSize(*buf, d->size);
+	if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN ||
+	    n == 0 || n > BT__IMG_META_MAX) {
+		bt_diag_set(diag, -1, "image metadata: the zstd frame has no "
+				      "valid size (at most 2 GiB)");
+		return BT_ECORRUPT;
+	}
+	raw = bt_alloc(n);
+	if (raw == NULL)
+		return -ENOMEM;
+	got = ZSTD_decompress(raw, n, *buf, d->size);
+	if (ZSTD_isError(got) || got != n) {
+		bt_diag_set(diag, -1, "image metadata: does not decompress "
+		    "(%s)", ZSTD_isError(got) ? ZSTD_getErrorName(got) :
+						"short");
+		bt_free(raw);
+		return BT_ECORRUPT;
+	}
+	bt_free(*buf);
+	*buf = raw;
+	*len = n;
+	return 0;
+}
+
 int
 bt__image_open_tag(bt_image **out, const char *layout,
     const struct bt__img_desc *mdesc, const uint8_t *pin, size_t cache_bytes,
@@ -113,6 +159,7 @@ bt__image_open_tag(bt_image **out, const char *layout,
 	uint8_t *mbuf = NULL, *meta = NULL;
 	bt_image *img;
 	char *bdir = NULL;
+	size_t mlen;
 	int rc;
 
 	bt__image_digest_str(dg, mdesc->digest);
@@ -142,8 +189,7 @@ bt__image_open_tag(bt_image **out, const char *layout,
 	if (rc != 0)
 		goto err;
 	if (img->manifest.n_layers == 0 ||
-	    strcmp(img->manifest.layers[0].media_type,
-		BT_IMAGE_MT_METADATA) != 0) {
+	    !bt__image_is_meta_mt(img->manifest.layers[0].media_type)) {
 		bt_diag_set(diag, -1, "manifest %s: its first layer is not "
 		    "%s (not a Blocktree image)", dg, BT_IMAGE_MT_METADATA);
 		rc = BT_EUNSUPPORTED;
@@ -153,7 +199,10 @@ bt__image_open_tag(bt_image **out, const char *layout,
 	    BT__IMG_META_MAX, &meta, diag);
 	if (rc != 0)
 		goto err;
-	rc = meta_adopt(img, meta, img->manifest.layers[0].size, diag);
+	rc = meta_inflate(&img->manifest.layers[0], &meta, &mlen, diag);
+	if (rc != 0)
+		goto err;
+	rc = meta_adopt(img, meta, mlen, diag);
 	if (rc != 0)
 		goto err;
 	meta = NULL;
@@ -671,7 +720,7 @@ bt_image_inspect(const char *layout, const char *tag,
 		if (digest_in(others, n_others, ch.digest))
 			s.shared_bytes += ch.stored_len;
 	}
-	s.meta_bytes = img->meta_len;
+	s.meta_bytes = img->manifest.layers[0].size; /* as stored */
 	s.stored_bytes = s.chunk_bytes + s.meta_bytes + img->manifest_len +
 	    img->manifest.config.size;
 	*out = s;
@@ -818,8 +867,7 @@ mark_desc(const char *layout, const struct bt__img_desc *d,
 		    BT__IMG_DIGEST_LEN);
 	if (rc != 0)
 		goto out;
-	if (mf.n_layers > 0 &&
-	    strcmp(mf.layers[0].media_type, BT_IMAGE_MT_METADATA) == 0) {
+	if (mf.n_layers > 0 && bt__image_is_meta_mt(mf.layers[0].media_type)) {
 		/* Ours: the metadata, not the layer list, is what reads
 		 * need, so its chunks are the ones to keep. */
 		rc = bt__image_open_tag(&img, layout, d, NULL, 1, diag);

@@ -260,6 +260,9 @@ struct bt_image {
 	char		     *layout;
 };
 
+/* Whether a layer media type is our metadata (raw or +zstd). */
+bool bt__image_is_meta_mt(const char *mt);
+
 /* Opens the tag's manifest and metadata (no cache). */
 int bt__image_open_tag(bt_image **out, const char *layout,
     const struct bt__img_desc *mdesc, const uint8_t *pin, size_t cache_bytes,

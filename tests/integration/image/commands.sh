@@ -103,7 +103,7 @@ cp "$T/index.good" "$L/index.json"
 
 # hostile metadata with a consistent digest chain: truncated, then with a
 # folder entry pointing past the inode table; refused, never a crash
-meta=$(grep -o '"application/vnd.blocktree.image.metadata.v1","digest":"sha256:[0-9a-f]*' \
+meta=$(grep -o '"application/vnd.blocktree.image.metadata.v1[^"]*","digest":"sha256:[0-9a-f]*' \
     "$L/blobs/sha256/$mh" | sed 's/.*sha256://')
 msize=$(stat -c %s "$L/blobs/sha256/$meta")
 head -c $((msize / 2)) "$L/blobs/sha256/$meta" > "$T/badmeta"
