@@ -1324,6 +1324,9 @@ dispatch(bt_net_conn *c, const struct bt_net_frame *f)
 		on_refused(c, f);
 		return;
 	case BT_NET_KIND_PING:
+		if (f->stream == 0 && c->state == C_OPEN)
+			(void)bt_net_conn_send(c, &(struct bt_net_frame) {
+			    .kind = BT_NET_KIND_PING, .stream = 1 });
 		return;
 	default:
 		break;
@@ -1526,7 +1529,14 @@ on_timer(uv_timer_t *t)
 			    (unsigned long long)(now - c->last_rx));
 			return;
 		}
-		if (now - c->last_tx >= idle_ms / 3)
+		/*
+		 * Ask for a sign of life when the peer has been quiet, and
+		 * keep our side alive when we have been: a PING with stream 0
+		 * is answered with a PING with stream 1, so a peer that never
+		 * times out (idle 0) still keeps us from closing it.
+		 */
+		if (now - c->last_rx >= idle_ms / 3 ||
+		    now - c->last_tx >= idle_ms / 3)
 			(void)bt_net_conn_send(c, &(struct bt_net_frame) {
 			    .kind = BT_NET_KIND_PING });
 		return;

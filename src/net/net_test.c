@@ -62,6 +62,7 @@ ident_fini(struct ident *id)
 
 /* 0: the default; the many-connections test raises it for slow builds. */
 static uint64_t hs_timeout;
+static uint64_t idle_timeout;
 
 struct server {
 	bt_net	       *net;
@@ -123,6 +124,7 @@ server_start(struct server *s, const struct ident *id, bool anon,
 	cfg.allow_anonymous = anon;
 	cfg.max_frame = max_frame;
 	cfg.handshake_timeout_ns = hs_timeout;
+	cfg.idle_timeout_ns = idle_timeout;
 	assert_int_equal(bt_net_new(&s->net, &cfg, &d), 0);
 	assert_int_equal(bt_net_listen(s->net, addr, &h, s->addr,
 	    sizeof(s->addr), NULL, &d), 0);
@@ -554,6 +556,47 @@ test_plain_tcp_refused(void **state)
 	ident_fini(&sid);
 }
 
+/*
+ * Timeouts: a server with a short idle timeout keeps a quiet client that
+ * keeps no timer itself (it answers the server's pings), and closes a TCP
+ * peer that never starts TLS when the handshake timeout passes.
+ */
+static void
+test_timeouts(void **state)
+{
+	struct ident sid;
+	struct server s;
+	struct client c;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct bt_diag d;
+	uint64_t port, t0;
+	char buf[16];
+	int fd;
+
+	ident_make(&sid, NULL, "node", 0, bt_time_now_s() + 3600);
+	hs_timeout = 200000000ULL;
+	idle_timeout = 300000000ULL;
+	server_start(&s, &sid, true, 0, "127.0.0.1:0");
+	hs_timeout = idle_timeout = 0;
+	assert_int_equal(client_open(&c, NULL, s.addr, 0, &d), 0);
+	usleep(1000000); /* the behaviour under test: 3 idle periods */
+	assert_int_equal(c.closed, 0);
+	assert_int_equal(echo(&c, "still open"), 0);
+
+	assert_int_equal(bt_parse_u64(strrchr(s.addr, ':') + 1, &port), 0);
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	t0 = bt_time_mono_ns();
+	assert_true(read(fd, buf, sizeof(buf)) <= 0); /* closed on us */
+	assert_true(bt_time_mono_ns() - t0 < 5 * SEC);
+	close(fd);
+	client_close(&c);
+	server_stop(&s);
+	ident_fini(&sid);
+}
+
 /* Many concurrent connections from one client net. */
 struct many {
 	pthread_mutex_t mu;
@@ -652,6 +695,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_client_refuses_server),
 		cmocka_unit_test(test_bad_frames_close_one),
 		cmocka_unit_test(test_plain_tcp_refused),
+		cmocka_unit_test(test_timeouts),
 	};
 	const struct CMUnitTest many[] = {
 		cmocka_unit_test(test_many_connections),
