@@ -692,6 +692,70 @@ take_addr(struct wcomp *c, uint32_t h, int memop, uint32_t *a, uint32_t *b)
 	return fo;
 }
 
+/*
+ * Trick 4: every handler that writes a result also keeps it in a machine
+ * register (acc). When an operand is the result of the instruction emitted
+ * just before (and no label lies between them), a variant reads acc
+ * instead of the slot, which avoids a store-to-load round trip on
+ * dependency chains. which is 0 for operand a, 1 for operand b; returns the
+ * variant or o.
+ */
+static const struct {
+	uint16_t op, a, b;
+} acc_ops[] = {
+	{ OP_I32_ADD, OP_I32_ADD_A, OP_I32_ADD_B },
+	{ OP_I32_SUB, OP_I32_SUB_A, OP_I32_SUB_B },
+	{ OP_I32_MUL, OP_I32_MUL_A, OP_I32_MUL_B },
+	{ OP_I32_AND, OP_I32_AND_A, OP_I32_AND_B },
+	{ OP_I32_OR, OP_I32_OR_A, OP_I32_OR_B },
+	{ OP_I32_XOR, OP_I32_XOR_A, OP_I32_XOR_B },
+	{ OP_I32_SHL, OP_I32_SHL_A, OP_I32_SHL_B },
+	{ OP_I32_SHR_U, OP_I32_SHR_U_A, OP_I32_SHR_U_B },
+	{ OP_I32_SHR_S, OP_I32_SHR_S_A, OP_I32_SHR_S_B },
+	{ OP_I64_ADD, OP_I64_ADD_A, OP_I64_ADD_B },
+	{ OP_I64_SUB, OP_I64_SUB_A, OP_I64_SUB_B },
+	{ OP_I64_MUL, OP_I64_MUL_A, OP_I64_MUL_B },
+	{ OP_I64_AND, OP_I64_AND_A, OP_I64_AND_B },
+	{ OP_I64_OR, OP_I64_OR_A, OP_I64_OR_B },
+	{ OP_I64_XOR, OP_I64_XOR_A, OP_I64_XOR_B },
+	{ OP_F64_ADD, OP_F64_ADD_A, OP_F64_ADD_B },
+	{ OP_F64_SUB, OP_F64_SUB_A, OP_F64_SUB_B },
+	{ OP_F64_MUL, OP_F64_MUL_A, OP_F64_MUL_B },
+	{ OP_F64_DIV, OP_F64_DIV_A, OP_F64_DIV_B },
+	{ OP_F32_ADD, OP_F32_ADD_A, OP_F32_ADD_B },
+	{ OP_F32_SUB, OP_F32_SUB_A, OP_F32_SUB_B },
+	{ OP_F32_MUL, OP_F32_MUL_A, OP_F32_MUL_B },
+	{ OP_I32_ADD_I, OP_I32_ADD_I_A, 0 },
+	{ OP_I32_AND_I, OP_I32_AND_I_A, 0 },
+	{ OP_I32_XOR_I, OP_I32_XOR_I_A, 0 },
+	{ OP_I32_SHL_I, OP_I32_SHL_I_A, 0 },
+	{ OP_I32_SHR_U_I, OP_I32_SHR_U_I_A, 0 },
+	{ OP_I32_SHR_S_I, OP_I32_SHR_S_I_A, 0 },
+	{ OP_I32_ROTL_I, OP_I32_ROTL_I_A, 0 },
+	{ OP_I64_ADD_I, OP_I64_ADD_I_A, 0 },
+	{ OP_I64_AND_I, OP_I64_AND_I_A, 0 },
+	{ OP_I64_SHL_I, OP_I64_SHL_I_A, 0 },
+	{ OP_I64_SHR_U_I, OP_I64_SHR_U_I_A, 0 },
+	{ OP_LD32, OP_LD32_A, 0 },
+	{ OP_LD64, OP_LD64_A, 0 },
+	{ OP_ST32, 0, OP_ST32_V },
+	{ OP_ST64, 0, OP_ST64_V },
+};
+
+static int
+acc_variant(struct wcomp *c, int o, uint32_t idx, int which)
+{
+	if (c->last_dst == NOFIX || c->last_h != idx ||
+	    c->vals[idx].kind != K_SLOT)
+		return o;
+	for (size_t i = 0; i < sizeof(acc_ops) / sizeof(acc_ops[0]); i++)
+		if (acc_ops[i].op == o) {
+			int v = which == 0 ? acc_ops[i].a : acc_ops[i].b;
+			return v ? v : o;
+		}
+	return o;
+}
+
 /* ---- block types and immediates ---- */
 
 static int
@@ -943,12 +1007,16 @@ do_binop(struct wcomp *c, const struct numop *n)
 		sa = rslot(c, h);
 		if (!imm)
 			sb = rslot(c, h + 1);
+		int o = imm ? n->iop : n->op;
+		int va = acc_variant(c, o, h, 0);
+		if (va == o && !imm)
+			va = acc_variant(c, o, h + 1, 1);
 		for (int i = 0; i < 2; i++) {
 			c->nvals--;
 			if (c->vals[c->nvals].kind != K_SLOT)
 				c->nlazy--;
 		}
-		op(c, imm ? n->iop : n->op);
+		op(c, va);
 		cell(c, S(c, h));
 		produced(c, h);
 		cell(c, sa);
@@ -1562,7 +1630,7 @@ bt_out:
 					cell(c, off);
 				} else {
 					uint32_t sa = rslot(c, h);
-					op(c, ld[k].op);
+					op(c, acc_variant(c, ld[k].op, h, 0));
 					cell(c, S(c, h));
 					produced(c, h);
 					cell(c, sa);
@@ -1611,7 +1679,7 @@ bt_out:
 				} else {
 					uint32_t sa = rslot(c, h);
 					uint32_t sv = rslot(c, h + 1);
-					op(c, st[k].op);
+					op(c, acc_variant(c, st[k].op, h + 1, 1));
 					cell(c, sa);
 					cell(c, sv);
 					cell(c, off);

@@ -437,6 +437,7 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 	uint64_t	*nfp;
 	const uint32_t	*ret_pc;
 	int		 rc;
+	uint64_t	 acc = 0; /* the last result, also in its slot */
 
 	if (inst == NULL) {
 		for (int i = 0; i < OP__COUNT; i++)
@@ -559,13 +560,13 @@ L_BR_TABLE: {
 	JUMP(pc + 3 + i);
 }
 L_MOV:
-	R(1) = R(2);
+	acc = R(1) = R(2);
 	NEXT(3);
 L_CONST32:
-	R(1) = pc[2];
+	acc = R(1) = pc[2];
 	NEXT(3);
 L_CONST64:
-	R(1) = (uint64_t)pc[2] | ((uint64_t)pc[3] << 32);
+	acc = R(1) = (uint64_t)pc[2] | ((uint64_t)pc[3] << 32);
 	NEXT(4);
 L_RETURN: {
 	struct wframe *fr = &frames[depth];
@@ -655,10 +656,10 @@ do_call:
 	DISPATCH();
 
 L_SELECT:
-	R(1) = U32(4) ? R(2) : R(3);
+	acc = R(1) = U32(4) ? R(2) : R(3);
 	NEXT(5);
 L_GLOBAL_GET:
-	R(1) = globals[pc[2]]->val;
+	acc = R(1) = globals[pc[2]]->val;
 	NEXT(3);
 L_GLOBAL_SET:
 	globals[pc[1]]->val = R(2);
@@ -677,57 +678,57 @@ L_LD32: {
 	EA(4);
 	uint32_t v;
 	memcpy(&v, mb + ea, 4);
-	R(1) = v;
+	acc = R(1) = v;
 	NEXT(4);
 }
 L_LD64: {
 	EA(8);
 	uint64_t v;
 	memcpy(&v, mb + ea, 8);
-	R(1) = v;
+	acc = R(1) = v;
 	NEXT(4);
 }
 L_LD8S32: {
 	EA(1);
-	R(1) = (uint32_t)(int32_t)(int8_t)mb[ea];
+	acc = R(1) = (uint32_t)(int32_t)(int8_t)mb[ea];
 	NEXT(4);
 }
 L_LD8U: {
 	EA(1);
-	R(1) = mb[ea];
+	acc = R(1) = mb[ea];
 	NEXT(4);
 }
 L_LD16S32: {
 	EA(2);
 	int16_t v;
 	memcpy(&v, mb + ea, 2);
-	R(1) = (uint32_t)(int32_t)v;
+	acc = R(1) = (uint32_t)(int32_t)v;
 	NEXT(4);
 }
 L_LD16U: {
 	EA(2);
 	uint16_t v;
 	memcpy(&v, mb + ea, 2);
-	R(1) = v;
+	acc = R(1) = v;
 	NEXT(4);
 }
 L_LD8S64: {
 	EA(1);
-	R(1) = (uint64_t)(int64_t)(int8_t)mb[ea];
+	acc = R(1) = (uint64_t)(int64_t)(int8_t)mb[ea];
 	NEXT(4);
 }
 L_LD16S64: {
 	EA(2);
 	int16_t v;
 	memcpy(&v, mb + ea, 2);
-	R(1) = (uint64_t)(int64_t)v;
+	acc = R(1) = (uint64_t)(int64_t)v;
 	NEXT(4);
 }
 L_LD32S64: {
 	EA(4);
 	int32_t v;
 	memcpy(&v, mb + ea, 4);
-	R(1) = (uint64_t)(int64_t)v;
+	acc = R(1) = (uint64_t)(int64_t)v;
 	NEXT(4);
 }
 L_ST8: {
@@ -769,7 +770,7 @@ L_ST64: {
 		EAI(n);                                                     \
 		T v;                                                        \
 		memcpy(&v, mb + ea, n);                                     \
-		R(1) = conv;                                                \
+		acc = R(1) = conv;                                                \
 		NEXT(5);                                                    \
 	}                                                                   \
 	L_##name##_R:                                                       \
@@ -777,7 +778,7 @@ L_ST64: {
 		EAR(n);                                                     \
 		T v;                                                        \
 		memcpy(&v, mb + ea, n);                                     \
-		R(1) = conv;                                                \
+		acc = R(1) = conv;                                                \
 		NEXT(5);                                                    \
 	}
 	LDF(LD32, 4, uint32_t, v)
@@ -818,15 +819,15 @@ L_ST64: {
 	STF(ST32, 4, uint32_t)
 	STF(ST64, 8, uint64_t)
 L_MEMORY_SIZE:
-	R(1) = (uint32_t)(ms / BT_WASM_PAGE_SIZE);
+	acc = R(1) = (uint32_t)(ms / BT_WASM_PAGE_SIZE);
 	NEXT(2);
 L_MEMORY_GROW: {
 	uint32_t old;
 
 	if (bt__wasm_mem_grow(mem, U32(2), &old) == 0)
-		R(1) = old;
+		acc = R(1) = old;
 	else
-		R(1) = UINT32_MAX;
+		acc = R(1) = UINT32_MAX;
 	RELOAD_MEM();
 	NEXT(3);
 }
@@ -868,7 +869,7 @@ L_TABLE_GET: {
 
 	if (i >= t->size)
 		TRAP(BT_WASM_TRAP_TABLE_OOB);
-	R(1) = (uint64_t)(uintptr_t)t->elems[i];
+	acc = R(1) = (uint64_t)(uintptr_t)t->elems[i];
 	NEXT(4);
 }
 L_TABLE_SET: {
@@ -881,16 +882,16 @@ L_TABLE_SET: {
 	NEXT(4);
 }
 L_TABLE_SIZE:
-	R(1) = tables[pc[2]]->size;
+	acc = R(1) = tables[pc[2]]->size;
 	NEXT(3);
 L_TABLE_GROW: {
 	uint32_t old;
 
 	if (bt__wasm_table_grow(tables[pc[2]], U32(4),
 		(void *)(uintptr_t)R(3), &old) == 0)
-		R(1) = old;
+		acc = R(1) = old;
 	else
-		R(1) = UINT32_MAX;
+		acc = R(1) = UINT32_MAX;
 	NEXT(5);
 }
 L_TABLE_FILL: {
@@ -937,23 +938,23 @@ L_ELEM_DROP:
 	ci->elem_dropped[pc[1]] = 1;
 	NEXT(2);
 L_REF_FUNC:
-	R(1) = (uint64_t)(uintptr_t)funcs[pc[2]];
+	acc = R(1) = (uint64_t)(uintptr_t)funcs[pc[2]];
 	NEXT(3);
 L_REF_IS_NULL:
-	R(1) = R(2) == 0;
+	acc = R(1) = R(2) == 0;
 	NEXT(3);
 
 	/* ---- integer arithmetic ---- */
 #define BIN(name, expr)                                                     \
 	L_##name:                                                           \
 	{                                                                   \
-		R(1) = (expr);                                              \
+		acc = R(1) = (expr);                                              \
 		NEXT(4);                                                    \
 	}
 #define UN(name, expr)                                                      \
 	L_##name:                                                           \
 	{                                                                   \
-		R(1) = (expr);                                              \
+		acc = R(1) = (expr);                                              \
 		NEXT(3);                                                    \
 	}
 	BIN(I32_EQ, U32(2) == U32(3))
@@ -983,28 +984,28 @@ L_I32_DIV_S: {
 		TRAP(BT_WASM_TRAP_DIV_ZERO);
 	if (a == INT32_MIN && b == -1)
 		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
-	R(1) = (uint32_t)(a / b);
+	acc = R(1) = (uint32_t)(a / b);
 	NEXT(4);
 }
 L_I32_DIV_U: {
 	uint32_t a = U32(2), b = U32(3);
 	if (b == 0)
 		TRAP(BT_WASM_TRAP_DIV_ZERO);
-	R(1) = a / b;
+	acc = R(1) = a / b;
 	NEXT(4);
 }
 L_I32_REM_S: {
 	int32_t a = S32(2), b = S32(3);
 	if (b == 0)
 		TRAP(BT_WASM_TRAP_DIV_ZERO);
-	R(1) = b == -1 ? 0 : (uint32_t)(a % b);
+	acc = R(1) = b == -1 ? 0 : (uint32_t)(a % b);
 	NEXT(4);
 }
 L_I32_REM_U: {
 	uint32_t a = U32(2), b = U32(3);
 	if (b == 0)
 		TRAP(BT_WASM_TRAP_DIV_ZERO);
-	R(1) = a % b;
+	acc = R(1) = a % b;
 	NEXT(4);
 }
 	UN(I32_EQZ, U32(2) == 0)
@@ -1041,28 +1042,28 @@ L_I64_DIV_S: {
 		TRAP(BT_WASM_TRAP_DIV_ZERO);
 	if (a == INT64_MIN && b == -1)
 		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
-	R(1) = (uint64_t)(a / b);
+	acc = R(1) = (uint64_t)(a / b);
 	NEXT(4);
 }
 L_I64_DIV_U: {
 	uint64_t a = U64(2), b = U64(3);
 	if (b == 0)
 		TRAP(BT_WASM_TRAP_DIV_ZERO);
-	R(1) = a / b;
+	acc = R(1) = a / b;
 	NEXT(4);
 }
 L_I64_REM_S: {
 	int64_t a = S64(2), b = S64(3);
 	if (b == 0)
 		TRAP(BT_WASM_TRAP_DIV_ZERO);
-	R(1) = b == -1 ? 0 : (uint64_t)(a % b);
+	acc = R(1) = b == -1 ? 0 : (uint64_t)(a % b);
 	NEXT(4);
 }
 L_I64_REM_U: {
 	uint64_t a = U64(2), b = U64(3);
 	if (b == 0)
 		TRAP(BT_WASM_TRAP_DIV_ZERO);
-	R(1) = a % b;
+	acc = R(1) = a % b;
 	NEXT(4);
 }
 	UN(I64_EQZ, U64(2) == 0)
@@ -1222,6 +1223,204 @@ L_I64_REM_U: {
 	UN(F64_NEAREST, f64b(quiet(D2(2), nearbyint(D2(2)))))
 	UN(F64_SQRT, f64b(sqrt(D2(2))))
 
+	/* accumulator forms: one operand is the previous instruction's
+	 * result, taken from acc instead of its slot (code.c, trick 4) */
+L_I32_ADD_A:
+	acc = R(1) = (uint32_t)((uint32_t)acc + U32(3));
+	NEXT(4);
+L_I32_ADD_B:
+	acc = R(1) = (uint32_t)(U32(2) + (uint32_t)acc);
+	NEXT(4);
+L_I32_SUB_A:
+	acc = R(1) = (uint32_t)((uint32_t)acc - U32(3));
+	NEXT(4);
+L_I32_SUB_B:
+	acc = R(1) = (uint32_t)(U32(2) - (uint32_t)acc);
+	NEXT(4);
+L_I32_MUL_A:
+	acc = R(1) = (uint32_t)((uint32_t)acc * U32(3));
+	NEXT(4);
+L_I32_MUL_B:
+	acc = R(1) = (uint32_t)(U32(2) * (uint32_t)acc);
+	NEXT(4);
+L_I32_AND_A:
+	acc = R(1) = (uint32_t)acc & U32(3);
+	NEXT(4);
+L_I32_AND_B:
+	acc = R(1) = U32(2) & (uint32_t)acc;
+	NEXT(4);
+L_I32_OR_A:
+	acc = R(1) = (uint32_t)acc | U32(3);
+	NEXT(4);
+L_I32_OR_B:
+	acc = R(1) = U32(2) | (uint32_t)acc;
+	NEXT(4);
+L_I32_XOR_A:
+	acc = R(1) = (uint32_t)acc ^ U32(3);
+	NEXT(4);
+L_I32_XOR_B:
+	acc = R(1) = U32(2) ^ (uint32_t)acc;
+	NEXT(4);
+L_I32_SHL_A:
+	acc = R(1) = (uint32_t)((uint32_t)acc << (U32(3) & 31));
+	NEXT(4);
+L_I32_SHL_B:
+	acc = R(1) = (uint32_t)(U32(2) << (acc & 31));
+	NEXT(4);
+L_I32_SHR_U_A:
+	acc = R(1) = (uint32_t)acc >> (U32(3) & 31);
+	NEXT(4);
+L_I32_SHR_U_B:
+	acc = R(1) = U32(2) >> (acc & 31);
+	NEXT(4);
+L_I32_SHR_S_A:
+	acc = R(1) = (uint32_t)((int32_t)(uint32_t)acc >> (U32(3) & 31));
+	NEXT(4);
+L_I32_SHR_S_B:
+	acc = R(1) = (uint32_t)(S32(2) >> (acc & 31));
+	NEXT(4);
+L_I64_ADD_A:
+	acc = R(1) = acc + U64(3);
+	NEXT(4);
+L_I64_ADD_B:
+	acc = R(1) = U64(2) + acc;
+	NEXT(4);
+L_I64_SUB_A:
+	acc = R(1) = acc - U64(3);
+	NEXT(4);
+L_I64_SUB_B:
+	acc = R(1) = U64(2) - acc;
+	NEXT(4);
+L_I64_MUL_A:
+	acc = R(1) = acc * U64(3);
+	NEXT(4);
+L_I64_MUL_B:
+	acc = R(1) = U64(2) * acc;
+	NEXT(4);
+L_I64_AND_A:
+	acc = R(1) = acc & U64(3);
+	NEXT(4);
+L_I64_AND_B:
+	acc = R(1) = U64(2) & acc;
+	NEXT(4);
+L_I64_OR_A:
+	acc = R(1) = acc | U64(3);
+	NEXT(4);
+L_I64_OR_B:
+	acc = R(1) = U64(2) | acc;
+	NEXT(4);
+L_I64_XOR_A:
+	acc = R(1) = acc ^ U64(3);
+	NEXT(4);
+L_I64_XOR_B:
+	acc = R(1) = U64(2) ^ acc;
+	NEXT(4);
+L_F64_ADD_A:
+	acc = R(1) = f64b(f64v(acc) + D2(3));
+	NEXT(4);
+L_F64_ADD_B:
+	acc = R(1) = f64b(D2(2) + f64v(acc));
+	NEXT(4);
+L_F64_SUB_A:
+	acc = R(1) = f64b(f64v(acc) - D2(3));
+	NEXT(4);
+L_F64_SUB_B:
+	acc = R(1) = f64b(D2(2) - f64v(acc));
+	NEXT(4);
+L_F64_MUL_A:
+	acc = R(1) = f64b(f64v(acc) * D2(3));
+	NEXT(4);
+L_F64_MUL_B:
+	acc = R(1) = f64b(D2(2) * f64v(acc));
+	NEXT(4);
+L_F64_DIV_A:
+	acc = R(1) = f64b(f64v(acc) / D2(3));
+	NEXT(4);
+L_F64_DIV_B:
+	acc = R(1) = f64b(D2(2) / f64v(acc));
+	NEXT(4);
+L_F32_ADD_A:
+	acc = R(1) = f32b(f32v(acc) + F2(3));
+	NEXT(4);
+L_F32_ADD_B:
+	acc = R(1) = f32b(F2(2) + f32v(acc));
+	NEXT(4);
+L_F32_SUB_A:
+	acc = R(1) = f32b(f32v(acc) - F2(3));
+	NEXT(4);
+L_F32_SUB_B:
+	acc = R(1) = f32b(F2(2) - f32v(acc));
+	NEXT(4);
+L_F32_MUL_A:
+	acc = R(1) = f32b(f32v(acc) * F2(3));
+	NEXT(4);
+L_F32_MUL_B:
+	acc = R(1) = f32b(F2(2) * f32v(acc));
+	NEXT(4);
+L_I32_ADD_I_A:
+	acc = R(1) = (uint32_t)((uint32_t)acc + IMM32);
+	NEXT(4);
+L_I32_AND_I_A:
+	acc = R(1) = (uint32_t)acc & IMM32;
+	NEXT(4);
+L_I32_XOR_I_A:
+	acc = R(1) = (uint32_t)acc ^ IMM32;
+	NEXT(4);
+L_I32_SHL_I_A:
+	acc = R(1) = (uint32_t)((uint32_t)acc << (IMM32 & 31));
+	NEXT(4);
+L_I32_SHR_U_I_A:
+	acc = R(1) = (uint32_t)acc >> (IMM32 & 31);
+	NEXT(4);
+L_I32_SHR_S_I_A:
+	acc = R(1) = (uint32_t)((int32_t)(uint32_t)acc >> (IMM32 & 31));
+	NEXT(4);
+L_I32_ROTL_I_A:
+	acc = R(1) = rotl32((uint32_t)acc, IMM32);
+	NEXT(4);
+L_I64_ADD_I_A:
+	acc = R(1) = acc + (uint64_t)SIMM;
+	NEXT(4);
+L_I64_AND_I_A:
+	acc = R(1) = acc & (uint64_t)SIMM;
+	NEXT(4);
+L_I64_SHL_I_A:
+	acc = R(1) = acc << (SIMM & 63);
+	NEXT(4);
+L_I64_SHR_U_I_A:
+	acc = R(1) = acc >> (SIMM & 63);
+	NEXT(4);
+L_LD32_A: {
+	uint64_t ea = (uint64_t)(uint32_t)acc + pc[3];
+	if (__builtin_expect(ea + 4 > ms, 0))
+		TRAP(BT_WASM_TRAP_MEMORY_OOB);
+	uint32_t v;
+	memcpy(&v, mb + ea, 4);
+	acc = R(1) = v;
+	NEXT(4);
+}
+L_LD64_A: {
+	uint64_t ea = (uint64_t)(uint32_t)acc + pc[3];
+	if (__builtin_expect(ea + 8 > ms, 0))
+		TRAP(BT_WASM_TRAP_MEMORY_OOB);
+	uint64_t v;
+	memcpy(&v, mb + ea, 8);
+	acc = R(1) = v;
+	NEXT(4);
+}
+L_ST32_V: {
+	EAS(4);
+	uint32_t v = (uint32_t)acc;
+	memcpy(mb + ea, &v, 4);
+	NEXT(4);
+}
+L_ST64_V: {
+	EAS(8);
+	uint64_t v = acc;
+	memcpy(mb + ea, &v, 8);
+	NEXT(4);
+}
+
 	/* ---- conversions ---- */
 	UN(I32_WRAP_I64, (uint32_t)U64(2))
 	UN(I64_EXTEND_I32_S, (uint64_t)(int64_t)S32(2))
@@ -1231,7 +1430,7 @@ L_I32_TRUNC_F32_S: {
 		TRAP(BT_WASM_TRAP_INVALID_CONV);
 	if (x < -2147483648.0f || x >= 2147483648.0f)
 		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
-	R(1) = (uint32_t)(int32_t)x;
+	acc = R(1) = (uint32_t)(int32_t)x;
 	NEXT(3);
 }
 L_I32_TRUNC_F32_U: {
@@ -1240,7 +1439,7 @@ L_I32_TRUNC_F32_U: {
 		TRAP(BT_WASM_TRAP_INVALID_CONV);
 	if (x <= -1.0f || x >= 4294967296.0f)
 		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
-	R(1) = (uint32_t)x;
+	acc = R(1) = (uint32_t)x;
 	NEXT(3);
 }
 L_I32_TRUNC_F64_S: {
@@ -1249,7 +1448,7 @@ L_I32_TRUNC_F64_S: {
 		TRAP(BT_WASM_TRAP_INVALID_CONV);
 	if (x <= -2147483649.0 || x >= 2147483648.0)
 		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
-	R(1) = (uint32_t)(int32_t)x;
+	acc = R(1) = (uint32_t)(int32_t)x;
 	NEXT(3);
 }
 L_I32_TRUNC_F64_U: {
@@ -1258,7 +1457,7 @@ L_I32_TRUNC_F64_U: {
 		TRAP(BT_WASM_TRAP_INVALID_CONV);
 	if (x <= -1.0 || x >= 4294967296.0)
 		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
-	R(1) = (uint32_t)x;
+	acc = R(1) = (uint32_t)x;
 	NEXT(3);
 }
 L_I64_TRUNC_F32_S: {
@@ -1267,7 +1466,7 @@ L_I64_TRUNC_F32_S: {
 		TRAP(BT_WASM_TRAP_INVALID_CONV);
 	if (x < -9223372036854775808.0f || x >= 9223372036854775808.0f)
 		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
-	R(1) = (uint64_t)(int64_t)x;
+	acc = R(1) = (uint64_t)(int64_t)x;
 	NEXT(3);
 }
 L_I64_TRUNC_F32_U: {
@@ -1276,7 +1475,7 @@ L_I64_TRUNC_F32_U: {
 		TRAP(BT_WASM_TRAP_INVALID_CONV);
 	if (x <= -1.0f || x >= 18446744073709551616.0f)
 		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
-	R(1) = (uint64_t)x;
+	acc = R(1) = (uint64_t)x;
 	NEXT(3);
 }
 L_I64_TRUNC_F64_S: {
@@ -1285,7 +1484,7 @@ L_I64_TRUNC_F64_S: {
 		TRAP(BT_WASM_TRAP_INVALID_CONV);
 	if (x < -9223372036854775808.0 || x >= 9223372036854775808.0)
 		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
-	R(1) = (uint64_t)(int64_t)x;
+	acc = R(1) = (uint64_t)(int64_t)x;
 	NEXT(3);
 }
 L_I64_TRUNC_F64_U: {
@@ -1294,7 +1493,7 @@ L_I64_TRUNC_F64_U: {
 		TRAP(BT_WASM_TRAP_INVALID_CONV);
 	if (x <= -1.0 || x >= 18446744073709551616.0)
 		TRAP(BT_WASM_TRAP_INT_OVERFLOW);
-	R(1) = (uint64_t)x;
+	acc = R(1) = (uint64_t)x;
 	NEXT(3);
 }
 	UN(F32_CONVERT_I32_S, f32b((float)S32(2)))
