@@ -587,7 +587,7 @@ bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out)
 {
 	struct blk_io *io;
 	uint8_t	       rec[BLK_REC_SIZE];
-	uint64_t       slot, widx;
+	uint64_t       slot, widx = 0;
 	bool	       dirty;
 	int	       rc;
 
