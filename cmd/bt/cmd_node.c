@@ -49,6 +49,8 @@ static const struct bt_opt opts[] = {
 	{ "route", 0, BT_OPT_LIST, NULL,
 	    "PREFIX=ADDR: send messages for paths under PREFIX to ADDR "
 	    "(repeats)" },
+	{ "routes", 0, BT_OPT_LIST, NULL,
+	    "the same as --route, under the name a JSON file uses" },
 	{ "max-frame", 0, BT_OPT_SIZE, "1M", "largest frame accepted" },
 	{ "handshake-timeout", 0, BT_OPT_DURATION, "10s",
 	    "time allowed for TLS and hello" },
@@ -313,13 +315,39 @@ serve_echo(bt_msg_node *mn, const char *path)
 	return rc;
 }
 
+/* add_routes adds each PREFIX=ADDR of the list option name. */
+static int
+add_routes(bt_msg_node *mn, bt_config *cfg, const char *name)
+{
+	const char *const *routes;
+	size_t n = bt_config_list(cfg, name, &routes);
+	char *prefix;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(routes[i], '=');
+
+		if (eq == NULL)
+			return bt_cmd_err("--%s '%s' is not PREFIX=ADDR", name,
+			    routes[i]);
+		prefix = bt_strndup(routes[i], (size_t)(eq - routes[i]));
+		rc = prefix ? bt_msg_route_add(mn, prefix, eq + 1) : -ENOMEM;
+		bt_free(prefix);
+		if (rc != 0)
+			return bt_cmd_err("--%s '%s': %s", name, routes[i],
+			    bt_strerror(rc));
+		bt_log_info("node", "route %s", routes[i]);
+	}
+	return 0;
+}
+
 static int
 run_messaging(const char *dir, const struct identity *id, bt_config *cfg,
     bt_msg_node **out, char ***addrs_out, size_t *naddrs_out)
 {
 	struct bt_msg_config mc = { .version = 1 };
-	const char *const *listen, *const *routes;
-	size_t nlisten, nroutes;
+	const char *const *listen;
+	size_t nlisten;
 	char **addrs = NULL;
 	char *sock = NULL;
 	const char *def[2];
@@ -338,25 +366,9 @@ run_messaging(const char *dir, const struct identity *id, bt_config *cfg,
 	if (rc != 0)
 		return bt_cmd_err("cannot start messaging: %s",
 		    diag.msg[0] ? diag.msg : bt_strerror(rc));
-	nroutes = bt_config_list(cfg, "route", &routes);
-	for (size_t i = 0; i < nroutes; i++) {
-		const char *eq = strchr(routes[i], '=');
-		char *prefix;
-
-		if (eq == NULL) {
-			rc = bt_cmd_err("--route '%s' is not PREFIX=ADDR",
-			    routes[i]);
-			goto fail;
-		}
-		prefix = bt_strndup(routes[i], (size_t)(eq - routes[i]));
-		rc = prefix ? bt_msg_route_add(mn, prefix, eq + 1) : -ENOMEM;
-		bt_free(prefix);
-		if (rc != 0) {
-			rc = bt_cmd_err("--route '%s': %s", routes[i],
-			    bt_strerror(rc));
-			goto fail;
-		}
-	}
+	if ((rc = add_routes(mn, cfg, "route")) != 0 ||
+	    (rc = add_routes(mn, cfg, "routes")) != 0)
+		goto fail;
 	nlisten = bt_config_list(cfg, "listen", &listen);
 	if (nlisten == 0) {
 		sock = join(dir, "node.sock");
