@@ -265,13 +265,15 @@ BT_API int bt_parse_size(const char *s, uint64_t *out);
  * out, which must hold bt_b64url_len(n) + 1 bytes. bt_b64url_decode returns
  * the number of bytes written, or BT_ECORRUPT for characters outside the
  * alphabet, a length that cannot occur, or non-zero trailing bits (so every
- * byte string has exactly one encoding), or BT_ELIMIT if out is too small.
+ * byte string has exactly one encoding), or BT_ELIMIT if out is too small;
+ * on failure nothing is written to out.
  */
 BT_API size_t  bt_b64url_len(size_t n);
 BT_API void    bt_b64url_encode(char *out, const void *in, size_t n);
 BT_API ssize_t bt_b64url_decode(void *out, size_t cap, const char *in,
     size_t len);
-/* bt_hex_encode writes 2n hex digits and a NUL; bt_hex_decode like above. */
+/* bt_hex_encode writes 2n hex digits and a NUL; bt_hex_decode like above
+ * (either case of digit; an odd length or a non-digit is BT_ECORRUPT). */
 BT_API void    bt_hex_encode(char *out, const void *in, size_t n);
 BT_API ssize_t bt_hex_decode(void *out, size_t cap, const char *in,
     size_t len);
