@@ -968,25 +968,38 @@ drain_wbio(bt_net_conn *c)
 {
 	struct wreq *w;
 	uv_buf_t b;
-	int n, rc;
+	char *p;
+	int n, rc, sent;
 
 	if (c->state == C_CLOSED || uv_is_closing(&c->u.h))
 		return;
-	n = (int)BIO_ctrl_pending(c->wbio);
+	n = (int)BIO_get_mem_data(c->wbio, &p);
 	if (n <= 0)
 		return;
-	w = bt_alloc(sizeof(*w) + (size_t)n);
+	/*
+	 * Most writes go out at once: try that first, straight from the BIO's
+	 * memory, which costs no request, no copy and no epoll change. What
+	 * the socket does not take is queued with uv_write (whose queue keeps
+	 * the order: uv_try_write refuses while it is not empty).
+	 */
+	b = uv_buf_init(p, (unsigned)n);
+	rc = uv_try_write(&c->u.s, &b, 1);
+	sent = rc > 0 ? rc : 0;
+	c->last_tx = uv_now(&c->net->loop);
+	if (sent == n) {
+		(void)BIO_reset(c->wbio);
+		return;
+	}
+	w = bt_alloc(sizeof(*w) + (size_t)(n - sent));
 	if (w == NULL) {
 		conn_fail(c, -ENOMEM, "out of memory");
 		return;
 	}
 	w->c = c;
-	w->len = (size_t)n;
-	if (BIO_read(c->wbio, w->data, n) != n) {
-		bt_free(w);
-		conn_fail(c, -EIO, "TLS buffer read failed");
-		return;
-	}
+	w->len = (size_t)(n - sent);
+	memcpy(w->data, p + sent, w->len);
+	(void)BIO_reset(c->wbio);
+	n -= sent;
 	b = uv_buf_init(w->data, (unsigned)n);
 	pthread_mutex_lock(&c->mu);
 	c->inflight += w->len;
