@@ -66,7 +66,7 @@ static void
 lockstep(bt_msg_node *cl, const char *to, const char *name, size_t size)
 {
 	static char out[LARGE];
-	uint64_t *rtt = calloc(CALLS, sizeof(*rtt)), t0, t;
+	uint64_t *rtt = bt_calloc(CALLS, sizeof(*rtt)), t0, t;
 	struct bt_msg_reply r;
 	int rc;
 
@@ -81,7 +81,7 @@ lockstep(bt_msg_node *cl, const char *to, const char *name, size_t size)
 		rtt[i] = now_ns() - t;
 	}
 	report(name, rtt, CALLS, now_ns() - t0);
-	free(rtt);
+	bt_free(rtt);
 }
 
 struct window {

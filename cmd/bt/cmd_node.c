@@ -260,6 +260,7 @@ write_node_json(const char *dir, const struct identity *id,
 	char ps[BT_PRINCIPAL_STR_LEN + 1];
 	json_t *o, *arr;
 	char *text = NULL, *file = NULL;
+	size_t len;
 	int rc = -ENOMEM;
 
 	bt_key_principal(id->node, &np);
@@ -274,15 +275,19 @@ write_node_json(const char *dir, const struct identity *id,
 	json_object_set_new(o, "principal", json_string(ps));
 	json_object_set_new(o, "pid", json_integer(getpid()));
 	json_object_set(o, "listen", arr);
-	text = json_dumps(o, JSON_INDENT(2));
+	/* Sized first, so the text lives in our allocator, not jansson's. */
+	len = json_dumpb(o, NULL, 0, JSON_INDENT(2));
+	text = len > 0 ? bt_alloc(len + 1) : NULL;
 	file = join(dir, "node.json");
-	if (text == NULL || file == NULL)
+	if (text == NULL || file == NULL ||
+	    json_dumpb(o, text, len, JSON_INDENT(2)) != len)
 		goto out;
-	rc = bt_os_write_file_atomic(file, text, strlen(text), 0644);
+	text[len] = '\n';
+	rc = bt_os_write_file_atomic(file, text, len + 1, 0644);
 out:
 	json_decref(arr);
 	json_decref(o);
-	free(text); // allocated by jansson with malloc
+	bt_free(text);
 	bt_free(file);
 	return rc;
 }
