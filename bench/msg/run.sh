@@ -23,12 +23,33 @@ cc $cflags -o "$out/zmq_bench" "$here/zmq_bench.c" -lzmq -lpthread \
 cc $cflags -o "$out/nng_bench" "$here/nng_bench.c" -lnng -lpthread \
     2>/dev/null && have_nng=1
 
-"$out/bt_bench" >"$out/bt.txt" || echo "bt_bench failed"
-[ $have_zmq = 1 ] && { "$out/zmq_bench" >"$out/zmq.txt" || echo "zmq failed"; }
-[ $have_nng = 1 ] && { "$out/nng_bench" >"$out/nng.txt" || echo "nng failed"; }
-touch "$out/zmq.txt" "$out/nng.txt"
+# Three rounds, the systems interleaved, so a noisy neighbour hurts all
+# three alike; each figure below is the median of its three rounds.
+ROUNDS=${ROUNDS:-3}
+r=1
+while [ $r -le "$ROUNDS" ]; do
+	"$out/bt_bench" >>"$out/bt.all" || echo "bt_bench failed"
+	[ $have_zmq = 1 ] && { "$out/zmq_bench" >>"$out/zmq.all" ||
+	    echo "zmq_bench failed"; }
+	[ $have_nng = 1 ] && { "$out/nng_bench" >>"$out/nng.all" ||
+	    echo "nng_bench failed"; }
+	r=$((r + 1))
+done
+median() { # key=value lines, repeated per round -> key=median
+	awk -F= '{ v[$1, ++n[$1]] = $2 + 0; if (!($1 in seen)) {
+		seen[$1] = 1; keys[++k] = $1 } }
+	END { for (i = 1; i <= k; i++) { key = keys[i]; c = n[key]
+		for (a = 1; a <= c; a++) x[a] = v[key, a]
+		for (a = 1; a <= c; a++) for (b = a + 1; b <= c; b++)
+			if (x[b] < x[a]) { t = x[a]; x[a] = x[b]; x[b] = t }
+		print key "=" x[int((c + 1) / 2)] } }' "$1"
+}
+touch "$out/bt.all" "$out/zmq.all" "$out/nng.all"
+median "$out/bt.all" >"$out/bt.txt"
+median "$out/zmq.all" >"$out/zmq.txt"
+median "$out/nng.all" >"$out/nng.txt"
 
-awk -v B="$out/bt.txt" -v Z="$out/zmq.txt" -v N="$out/nng.txt" '
+awk -v R="$ROUNDS" -v B="$out/bt.txt" -v Z="$out/zmq.txt" -v N="$out/nng.txt" '
 function load(f, a,   line, kv) {
 	while ((getline line < f) > 0) {
 		split(line, kv, "=")
@@ -60,7 +81,8 @@ BEGIN {
 	row("pub/sub messages lost", "fanout_lost", 0)
 	row("in-process call (ns)", "inproc_ns", 0)
 	print ""
-	print "Ratios > 1 mean Blocktree is better (faster, or more per second)."
+	print "Medians of " R " interleaved rounds. Ratios > 1 mean Blocktree is"
+	print "better (faster, or more per second)."
 	print "ZeroMQ REQ/REP and nng req/rep allow one call in flight, so the"
 	print "\"64 in flight\" row has no peer figure."
 }'
