@@ -225,16 +225,18 @@ bt__blk_journal_grow(bt_blk_dev *dev, uint64_t upto_slot)
 
 	if (upto_slot <= dev->jalloc)
 		return 0;
-	zero = bt_zalloc((size_t)1 << 20);
+	zero = bt_zalloc(BLK_SS);
 	if (zero == NULL)
 		return -ENOMEM;
 	while (rc == 0 && dev->jalloc < upto_slot) {
 		off_t start = bt__blk_slot_off(dev, dev->jalloc);
 
-		for (size_t done = 0; rc == 0 && done < step;
-		     done += (size_t)1 << 20)
-			rc = bt_os_pwrite_full(dev->journal_fd, zero,
-			    (size_t)1 << 20, start + (off_t)done);
+		// In 4 KiB writes: the page cache then holds small folios, and
+		// an 80-byte record write does not walk the buffers of a large
+		// one (a measurable cost on Linux 6.x ext4).
+		for (size_t done = 0; rc == 0 && done < step; done += BLK_SS)
+			rc = bt_os_pwrite_full(dev->journal_fd, zero, BLK_SS,
+			    start + (off_t)done);
 		if (rc == 0)
 			dev->jalloc = ((uint64_t)start + step - dev->jbase -
 			    BLK_HDR_SIZE) / BLK_REC_SIZE;

@@ -3,12 +3,14 @@
  * handshake and simple replies, and turns each request into one
  * bt_blk_dev_* call. All storage logic lives in blk/.
  *
- * Threads: one accept thread per server; per connection one reader thread
- * (reads requests, and WRITE payloads, in order) and `workers` threads
- * that run requests and send replies, so requests pipeline (a client at
- * depth 16 keeps the workers busy). A reply is written whole under the
- * connection's send_mu. Jobs come from a bounded per-connection pool, so a
- * client that never reads its replies stops being read (back-pressure).
+ * Threads: one accept thread per server; per connection `workers` threads
+ * that take turns as the reader (nbdkit's "parallel" model): a thread
+ * holds read_mu while it reads one request (and its WRITE payload, from a
+ * read-ahead buffer), releases it, runs the request and writes the reply
+ * whole under send_mu. No request is handed from thread to thread, so a
+ * request costs no wake-up before it runs, and at depth 16 every worker
+ * is busy. A client that never reads its replies blocks the workers in
+ * writev, which stops the reading (back-pressure).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,7 +24,6 @@
 #include "bt/blk.h"
 #include "nbd_proto.h"
 
-#define NBD_JOBS	 32u
 #define NBD_OPTIONS_MAX	 1024u
 #define NBD_BUF_KEEP	 (4u * 1024u * 1024u)
 
@@ -43,13 +44,13 @@ struct nbd_conn {
 
 	unsigned	nworkers;
 	pthread_t	threads[64];
-	pthread_mutex_t mu;
-	pthread_cond_t	cv_work;
-	pthread_cond_t	cv_free;
-	struct nbd_job *head, *tail, *free;
-	struct nbd_job	jobs[NBD_JOBS];
-	unsigned	busy; /* jobs queued or running on workers */
+	pthread_mutex_t read_mu; /* the reading turn, rbuf, stopping */
+	/* Read-ahead of client bytes: at depth, one read() brings several
+	 * requests. */
+	uint8_t	       *rbuf;
+	size_t		rstart, rend;
 	bool		stopping;
+	int		end_rc; /* why the session ended (0: DISC) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -127,6 +128,46 @@ name_ok(struct nbd_conn *c, const uint8_t *name, uint32_t len)
 	    memcmp(c->export_name, name, len) == 0);
 }
 
+#define NBD_RBUF (256u * 1024u)
+
+/*
+ * conn_read reads exactly len client bytes, through the read-ahead buffer
+ * (large payloads beyond what is buffered go straight to dst). Returns 0,
+ * BT_ECLOSED at end of stream, or a negative errno.
+ */
+static int
+conn_read(struct nbd_conn *c, void *dst, size_t len)
+{
+	uint8_t *d = dst;
+
+	while (len > 0) {
+		size_t	have = c->rend - c->rstart;
+		ssize_t n;
+
+		if (have > 0) {
+			size_t k = have < len ? have : len;
+
+			memcpy(d, c->rbuf + c->rstart, k);
+			c->rstart += k;
+			d += k;
+			len -= k;
+			continue;
+		}
+		if (len >= NBD_RBUF / 2)
+			return bt__blk_read_full(c->rfd, d, len);
+		c->rstart = c->rend = 0;
+		do {
+			n = read(c->rfd, c->rbuf, NBD_RBUF);
+		} while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return BT_ECLOSED;
+		c->rend = (size_t)n;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Handshake                                                          */
 /* ------------------------------------------------------------------ */
@@ -191,7 +232,7 @@ handshake(struct nbd_conn *c)
 	rc = bt__blk_write_full(c->wfd, hello, sizeof(hello));
 	if (rc != 0)
 		return rc;
-	rc = bt__blk_read_full(c->rfd, buf, 4);
+	rc = conn_read(c, buf, 4);
 	if (rc != 0)
 		return rc;
 	cflags = bt_get_be32(buf);
@@ -202,7 +243,7 @@ handshake(struct nbd_conn *c)
 		uint8_t	 oh[NBD_OPT_HDR_LEN];
 		uint32_t opt, len;
 
-		rc = bt__blk_read_full(c->rfd, oh, sizeof(oh));
+		rc = conn_read(c, oh, sizeof(oh));
 		if (rc != 0)
 			return rc;
 		if (bt_get_be64(oh) != NBD_OPTS_MAGIC)
@@ -211,7 +252,7 @@ handshake(struct nbd_conn *c)
 		len = bt_get_be32(oh + 12);
 		if (len > sizeof(buf))
 			return -EPROTO; /* cannot be sensible; hang up */
-		rc = bt__blk_read_full(c->rfd, buf, len);
+		rc = conn_read(c, buf, len);
 		if (rc != 0)
 			return rc;
 		switch (opt) {
@@ -366,80 +407,15 @@ run(struct nbd_conn *c, struct nbd_job *j)
 	}
 }
 
-static void *
-worker_main(void *arg)
-{
-	struct nbd_conn *c = arg;
-
-	for (;;) {
-		struct nbd_job *j;
-
-		pthread_mutex_lock(&c->mu);
-		while (c->head == NULL && !c->stopping)
-			pthread_cond_wait(&c->cv_work, &c->mu);
-		j = c->head;
-		if (j == NULL) {
-			pthread_mutex_unlock(&c->mu);
-			return NULL;
-		}
-		c->head = j->next;
-		if (c->head == NULL)
-			c->tail = NULL;
-		pthread_mutex_unlock(&c->mu);
-		run(c, j);
-		pthread_mutex_lock(&c->mu);
-		j->next = c->free;
-		c->free = j;
-		c->busy--;
-		pthread_cond_signal(&c->cv_free);
-		pthread_mutex_unlock(&c->mu);
-	}
-}
-
-static struct nbd_job *
-job_take(struct nbd_conn *c)
-{
-	struct nbd_job *j;
-
-	pthread_mutex_lock(&c->mu);
-	while (c->free == NULL)
-		pthread_cond_wait(&c->cv_free, &c->mu);
-	j = c->free;
-	c->free = j->next;
-	pthread_mutex_unlock(&c->mu);
-	return j;
-}
-
-static void
-job_give(struct nbd_conn *c, struct nbd_job *j, bool queue)
-{
-	pthread_mutex_lock(&c->mu);
-	if (queue) {
-		c->busy++;
-		j->next = NULL;
-		if (c->tail != NULL)
-			c->tail->next = j;
-		else
-			c->head = j;
-		c->tail = j;
-		pthread_cond_signal(&c->cv_work);
-	} else {
-		j->next = c->free;
-		c->free = j;
-		pthread_cond_signal(&c->cv_free);
-	}
-	pthread_mutex_unlock(&c->mu);
-}
-
-/* drain reads and drops len payload bytes. */
+/* drain reads and drops len payload bytes (read_mu held). */
 static int
-drain(int fd, uint64_t len)
+drain(struct nbd_conn *c, uint64_t len)
 {
 	uint8_t b[4096];
 
 	while (len > 0) {
 		size_t n = len < sizeof(b) ? (size_t)len : sizeof(b);
-		int    rc = bt__blk_read_full(fd, b, n);
+		int    rc = conn_read(c, b, n);
 
 		if (rc != 0)
 			return rc;
@@ -449,73 +425,74 @@ drain(int fd, uint64_t len)
 }
 
 /*
- * inline_ok: with nothing else in flight, a quick request runs on the
- * reader itself (no thread hand-off: the depth-1 latency path). Slow ones
- * (FLUSH, FUA) always go to a worker so the reader keeps reading.
+ * read_request reads one request and its payload into j, with read_mu
+ * held. Returns 0; 1 for DISC; a negative errno or -EPROTO to drop the
+ * client.
  */
-static bool
-inline_ok(struct nbd_conn *c, const struct nbd_req *r)
+static int
+read_request(struct nbd_conn *c, struct nbd_job *j)
 {
-	bool idle;
+	uint8_t hdr[NBD_REQ_HDR_LEN];
+	int	rc;
 
-	if ((r->type != NBD_CMD_READ && r->type != NBD_CMD_WRITE) ||
-	    (r->flags & NBD_CMD_FLAG_FUA) != 0 || r->len > 256 * 1024)
-		return false;
-	pthread_mutex_lock(&c->mu);
-	idle = c->busy == 0;
-	pthread_mutex_unlock(&c->mu);
-	return idle;
+	if (c->send_failed)
+		return -EPIPE;
+	rc = conn_read(c, hdr, sizeof(hdr));
+	if (rc != 0)
+		return rc == BT_ECLOSED ? -EPIPE : rc;
+	rc = bt__nbd_req_parse(hdr, &j->req, NULL);
+	if (rc != 0)
+		return rc;
+	if (j->req.type == NBD_CMD_DISC)
+		return 1;
+	if (j->req.type != NBD_CMD_WRITE)
+		return 0;
+	if (j->req.len > BT_BLK_REQ_MAX) {
+		// Keep the stream in step, then say EOVERFLOW (run does).
+		if (j->req.len > NBD_WRITE_DRAIN_MAX)
+			return -EPROTO;
+		rc = drain(c, j->req.len);
+	} else {
+		rc = job_buf(j, j->req.len);
+		if (rc == 0)
+			rc = conn_read(c, j->buf, j->req.len);
+	}
+	return rc == BT_ECLOSED ? -EPROTO : rc;
 }
 
-static int
-transmission(struct nbd_conn *c)
+/* worker_loop: take the reading turn, read, run, repeat. */
+static void
+worker_loop(struct nbd_conn *c)
 {
-	for (;;) {
-		uint8_t		hdr[NBD_REQ_HDR_LEN];
-		struct nbd_job *j;
-		int		rc;
+	struct nbd_job j;
 
-		if (c->send_failed)
-			return -EPIPE;
-		rc = bt__blk_read_full(c->rfd, hdr, sizeof(hdr));
-		if (rc != 0)
-			return rc == BT_ECLOSED ? -EPIPE : rc;
-		j = job_take(c);
-		rc = bt__nbd_req_parse(hdr, &j->req, NULL);
+	memset(&j, 0, sizeof(j));
+	for (;;) {
+		int rc;
+
+		pthread_mutex_lock(&c->read_mu);
+		if (c->stopping) {
+			pthread_mutex_unlock(&c->read_mu);
+			break;
+		}
+		rc = read_request(c, &j);
 		if (rc != 0) {
-			job_give(c, j, false);
-			return rc;
+			c->stopping = true;
+			c->end_rc = rc > 0 ? 0 : rc;
+			pthread_mutex_unlock(&c->read_mu);
+			break;
 		}
-		if (j->req.type == NBD_CMD_DISC) {
-			job_give(c, j, false);
-			return 0;
-		}
-		if (j->req.type == NBD_CMD_WRITE) {
-			if (j->req.len > BT_BLK_REQ_MAX) {
-				// Keep the stream in step, then say EOVERFLOW.
-				if (j->req.len > NBD_WRITE_DRAIN_MAX) {
-					job_give(c, j, false);
-					return -EPROTO;
-				}
-				rc = drain(c->rfd, j->req.len);
-			} else {
-				rc = job_buf(j, j->req.len);
-				if (rc == 0)
-					rc = bt__blk_read_full(c->rfd, j->buf,
-					    j->req.len);
-			}
-			if (rc != 0) {
-				job_give(c, j, false);
-				return rc == BT_ECLOSED ? -EPROTO : rc;
-			}
-		}
-		if (c->nworkers == 0 || inline_ok(c, &j->req)) {
-			run(c, j);
-			job_give(c, j, false);
-		} else {
-			job_give(c, j, true);
-		}
+		pthread_mutex_unlock(&c->read_mu);
+		run(c, &j);
 	}
+	bt_free(j.buf);
+}
+
+static void *
+worker_main(void *arg)
+{
+	worker_loop(arg);
+	return NULL;
 }
 
 static int
@@ -529,44 +506,35 @@ conn_run(bt_blk_dev *dev, int rfd, int wfd, const char *name,
 	c = bt_zalloc(sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
+	c->rbuf = bt_alloc(NBD_RBUF);
+	if (c->rbuf == NULL) {
+		bt_free(c);
+		return -ENOMEM;
+	}
 	c->dev = dev;
 	c->rfd = rfd;
 	c->wfd = wfd;
 	c->export_name = name;
 	c->nworkers = nworkers > 64 ? 64 : nworkers;
 	pthread_mutex_init(&c->send_mu, NULL);
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv_work, NULL);
-	pthread_cond_init(&c->cv_free, NULL);
-	for (unsigned i = 0; i < NBD_JOBS; i++) {
-		c->jobs[i].next = c->free;
-		c->free = &c->jobs[i];
-	}
+	pthread_mutex_init(&c->read_mu, NULL);
 	rc = handshake(c);
 	if (rc <= 0)
 		goto out;
-	for (; started < c->nworkers; started++) {
+	// This thread is one of the workers; the others join it.
+	for (; started + 1 < c->nworkers; started++) {
 		if (pthread_create(&c->threads[started], NULL, worker_main,
 			c) != 0)
 			break;
 	}
-	if (started == 0)
-		c->nworkers = 0;
-	rc = transmission(c);
-	pthread_mutex_lock(&c->mu);
-	c->stopping = true;
-	pthread_cond_broadcast(&c->cv_work);
-	pthread_mutex_unlock(&c->mu);
-	// Workers finish what is queued (replies to a DISC'd client may fail).
+	worker_loop(c);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(c->threads[i], NULL);
+	rc = c->end_rc;
 out:
-	for (unsigned i = 0; i < NBD_JOBS; i++)
-		bt_free(c->jobs[i].buf);
+	bt_free(c->rbuf);
 	pthread_mutex_destroy(&c->send_mu);
-	pthread_mutex_destroy(&c->mu);
-	pthread_cond_destroy(&c->cv_work);
-	pthread_cond_destroy(&c->cv_free);
+	pthread_mutex_destroy(&c->read_mu);
 	bt_free(c);
 	if (rc > 0)
 		rc = 0;
