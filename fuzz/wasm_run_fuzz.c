@@ -52,7 +52,8 @@ scratch_setup(void)
 {
 	if (scratch[0] != '\0')
 		return;
-	snprintf(scratch, sizeof(scratch), "%s", "/tmp/bt-wasm-run-fuzz.XXXXXX");
+	snprintf(
+	    scratch, sizeof(scratch), "%s", "/tmp/bt-wasm-run-fuzz.XXXXXX");
 	if (mkdtemp(scratch) == NULL)
 		abort(); /* the harness cannot work without it */
 	atexit(scratch_remove);
@@ -61,25 +62,25 @@ scratch_setup(void)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const argv[] = { "fuzz.wasm", "arg" };
-	static const char *const env[] = { "HOME=/sandbox" };
+	static const char *const    argv[] = { "fuzz.wasm", "arg" };
+	static const char *const    env[] = { "HOME=/sandbox" };
 	struct bt_wasm_wasi_preopen po;
-	struct bt_wasm_wasi_config wc;
-	struct bt_wasm_limits lim = {
-		.max_memory_bytes = 1u << 24,
-		.max_table_elems = 1u << 16,
-		.max_stack_slots = 1u << 16,
-		.max_call_depth = 200,
-		.fuel = 20000,
+	struct bt_wasm_wasi_config  wc;
+	struct bt_wasm_limits       lim = {
+		      .max_memory_bytes = 1u << 24,
+		      .max_table_elems = 1u << 16,
+		      .max_stack_slots = 1u << 16,
+		      .max_call_depth = 200,
+		      .fuel = 20000,
 	};
-	struct bt_wasm_val args[16], res[16];
-	bt_wasm_instance *inst = NULL;
-	bt_wasm_linker *l = NULL;
-	bt_wasm_module *m = NULL;
-	bt_wasm_wasi *w = NULL;
+	struct bt_wasm_val    args[16], res[16];
+	bt_wasm_instance     *inst = NULL;
+	bt_wasm_linker       *l = NULL;
+	bt_wasm_module       *m = NULL;
+	bt_wasm_wasi         *w = NULL;
 	struct bt_wasm_export e;
-	struct bt_diag diag;
-	size_t np;
+	struct bt_diag        diag;
+	size_t                np;
 
 	scratch_setup();
 	if (bt_wasm_module_new(&m, data, size, &diag) != 0)
@@ -97,13 +98,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	wc.npreopens = 1;
 	wc.preopens = &po;
 	wc.max_fds = 64;
-	if (bt_wasm_wasi_new(&w, &wc, &diag) != 0 ||
-	    bt_wasm_linker_new(&l) != 0 || bt_wasm_wasi_link(l, w) != 0 ||
-	    bt_wasm_instance_new(&inst, m, l, &lim, &diag) != 0)
+	if (bt_wasm_wasi_new(&w, &wc, &diag) != 0
+	    || bt_wasm_linker_new(&l) != 0 || bt_wasm_wasi_link(l, w) != 0
+	    || bt_wasm_instance_new(&inst, m, l, &lim, &diag) != 0)
 		goto out;
 	for (size_t i = 0; i < bt_wasm_module_export_count(m) && i < 8; i++) {
-		if (bt_wasm_module_export_get(m, i, &e) != 0 ||
-		    e.kind != BT_WASM_EXTERN_FUNC)
+		if (bt_wasm_module_export_get(m, i, &e) != 0
+		    || e.kind != BT_WASM_EXTERN_FUNC)
 			continue;
 		np = strlen(e.params);
 		if (np > 16 || strlen(e.results) > 16)
@@ -111,17 +112,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(args, 0, sizeof(args));
 		for (size_t k = 0; k < np; k++) {
 			switch (e.params[k]) {
-			case 'i': args[k].type = BT_WASM_I32; break;
-			case 'I': args[k].type = BT_WASM_I64; break;
-			case 'f': args[k].type = BT_WASM_F32; break;
-			case 'F': args[k].type = BT_WASM_F64; break;
-			case 'r': args[k].type = BT_WASM_FUNCREF; break;
-			default: args[k].type = BT_WASM_EXTERNREF; break;
+			case 'i':
+				args[k].type = BT_WASM_I32;
+				break;
+			case 'I':
+				args[k].type = BT_WASM_I64;
+				break;
+			case 'f':
+				args[k].type = BT_WASM_F32;
+				break;
+			case 'F':
+				args[k].type = BT_WASM_F64;
+				break;
+			case 'r':
+				args[k].type = BT_WASM_FUNCREF;
+				break;
+			default:
+				args[k].type = BT_WASM_EXTERNREF;
+				break;
 			}
 		}
 		bt_wasm_instance_set_fuel(inst, 20000);
-		(void)bt_wasm_instance_call(inst, e.name, args, np, res,
-		    strlen(e.results));
+		(void)bt_wasm_instance_call(
+		    inst, e.name, args, np, res, strlen(e.results));
 		bt_wasm_instance_reset(inst);
 	}
 out:

@@ -37,20 +37,20 @@
 
 int bt__cmd_wasm_run(int argc, char **argv);
 
-static const char usage[] =
-    "usage: bt wasm run FILE.wasm [--dir HOST[:GUEST]]... [--env K=V]...\n"
-    "                   [--max-memory SIZE] [--timeout DUR] [--fuel N]\n"
-    "                   [-- ARGS...]\n"
-    "\n"
-    "Run a WASI command module (its _start export) with wasi_snapshot_\n"
-    "preview1. The program sees only the folders given with --dir (as\n"
-    "GUEST, default the same path), the variables given with --env, and\n"
-    "ARGS (its argv[0] is FILE.wasm). Exit status: the program's, 134 if\n"
-    "it traps or runs out of fuel, 124 if --timeout stops it, 1 if the\n"
-    "module cannot be loaded.\n"
-    "\n"
-    "example:\n"
-    "  bt wasm run app.wasm --dir ./data:/data --env LANG=C -- -v input\n";
+static const char usage[]
+    = "usage: bt wasm run FILE.wasm [--dir HOST[:GUEST]]... [--env K=V]...\n"
+      "                   [--max-memory SIZE] [--timeout DUR] [--fuel N]\n"
+      "                   [-- ARGS...]\n"
+      "\n"
+      "Run a WASI command module (its _start export) with the\n"
+      "wasi_snapshot_preview1 interface. The program sees only the folders\n"
+      "given with --dir (as GUEST, default the same path), the variables\n"
+      "given with --env, and ARGS (its argv[0] is FILE.wasm). Exit status:\n"
+      "the program's, 134 if it traps or runs out of fuel, 124 if --timeout\n"
+      "stops it, 1 if the module cannot be loaded.\n"
+      "\n"
+      "example:\n"
+      "  bt wasm run app.wasm --dir ./data:/data --env LANG=C -- -v input\n";
 
 static const struct bt_opt opts[] = {
 	{ "dir", 0, BT_OPT_LIST, NULL,
@@ -72,14 +72,14 @@ static const struct bt_opt opts[] = {
  * The --timeout timer.
  */
 struct timer {
-	pthread_mutex_t	  mu;
-	pthread_cond_t	  cv;
-	pthread_t	  thread;
-	pthread_t	  runner;
+	pthread_mutex_t   mu;
+	pthread_cond_t    cv;
+	pthread_t         thread;
+	pthread_t         runner;
 	bt_wasm_instance *inst;
-	uint64_t	  deadline; /* bt_time_mono_ns */
-	bool		  done;
-	bool		  fired;
+	uint64_t          deadline; /* bt_time_mono_ns */
+	bool              done;
+	bool              fired;
 };
 
 static void
@@ -91,9 +91,9 @@ on_alarm(int sig)
 static void *
 timer_main(void *arg)
 {
-	struct timer *t = arg;
+	struct timer   *t = arg;
 	struct timespec ts;
-	uint64_t now, wake;
+	uint64_t        now, wake;
 
 	pthread_mutex_lock(&t->mu);
 	while (!t->done) {
@@ -117,9 +117,9 @@ timer_main(void *arg)
 static int
 timer_start(struct timer *t, bt_wasm_instance *inst, uint64_t timeout_ns)
 {
-	struct sigaction sa;
+	struct sigaction   sa;
 	pthread_condattr_t ca;
-	int rc;
+	int                rc;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;
@@ -169,8 +169,8 @@ parse_dirs(const char *const *items, size_t n,
     struct bt_wasm_wasi_preopen **out, char ***strs_out)
 {
 	struct bt_wasm_wasi_preopen *po;
-	char **strs;
-	const char *colon;
+	char                       **strs;
+	const char                  *colon;
 
 	po = bt_calloc(n ? n : 1, sizeof(*po));
 	strs = bt_calloc(n ? n : 1, sizeof(*strs));
@@ -181,8 +181,8 @@ parse_dirs(const char *const *items, size_t n,
 	}
 	for (size_t i = 0; i < n; i++) {
 		colon = strchr(items[i], ':');
-		strs[i] = bt_strndup(items[i], colon ? (size_t)(colon - items[i])
-						     : strlen(items[i]));
+		strs[i] = bt_strndup(items[i],
+		    colon ? (size_t)(colon - items[i]) : strlen(items[i]));
 		if (strs[i] == NULL) {
 			for (size_t j = 0; j < i; j++)
 				bt_free(strs[j]);
@@ -207,16 +207,17 @@ report_trap(const char *path, bt_wasm_instance *inst, bool timed_out,
 	struct bt_wasm_trap trap;
 
 	bt_wasm_instance_trap(inst, &trap);
-	if (timed_out && (trap.kind == BT_WASM_TRAP_INTERRUPTED ||
-	    trap.kind == BT_WASM_TRAP_DEADLINE)) {
+	if (timed_out
+	    && (trap.kind == BT_WASM_TRAP_INTERRUPTED
+	        || trap.kind == BT_WASM_TRAP_DEADLINE)) {
 		bt_cmd_err("%s timed out after %.3g s (--timeout)", path,
 		    (double)timeout_ns / 1e9);
 		return EXIT_TIMEOUT;
 	}
 	if (trap.kind == BT_WASM_TRAP_FUEL) {
 		bt_cmd_err("%s ran out of fuel (--fuel %llu) in function %u "
-		    "at offset 0x%x", path, (unsigned long long)fuel,
-		    trap.func, trap.offset);
+		           "at offset 0x%x",
+		    path, (unsigned long long)fuel, trap.func, trap.offset);
 		return EXIT_TRAP;
 	}
 	bt_cmd_err("%s trapped: %s in function %u at offset 0x%x", path,
@@ -228,28 +229,29 @@ report_trap(const char *path, bt_wasm_instance *inst, bool timed_out,
 int
 bt__cmd_wasm_run(int argc, char **argv)
 {
-	struct bt_wasm_wasi_config wc;
+	struct bt_wasm_wasi_config   wc;
 	struct bt_wasm_wasi_preopen *po = NULL;
-	struct bt_wasm_limits lim;
-	struct bt_diag diag;
-	struct timer timer;
+	struct bt_wasm_limits        lim;
+	struct bt_diag               diag;
+	struct timer                 timer;
 	const char *const *dirs, *const *envs;
-	const char **gargv = NULL;
-	const char *path;
+	const char      **gargv = NULL;
+	const char       *path;
 	bt_wasm_instance *inst = NULL;
-	bt_wasm_linker *linker = NULL;
-	bt_wasm_module *mod = NULL;
-	bt_wasm_wasi *wasi = NULL;
-	bt_config *cfg;
-	uint64_t timeout_ns, fuel;
-	uint8_t *bytes = NULL;
-	char **dirstrs = NULL;
-	size_t len, ndirs = 0, nenv, npos;
-	bool timed_out = false;
-	int ex, rc, status;
+	bt_wasm_linker   *linker = NULL;
+	bt_wasm_module   *mod = NULL;
+	bt_wasm_wasi     *wasi = NULL;
+	bt_config        *cfg;
+	uint64_t          timeout_ns, fuel;
+	uint8_t          *bytes = NULL;
+	char            **dirstrs = NULL;
+	size_t            len, ndirs = 0, nenv, npos;
+	bool              timed_out = false;
+	int               ex, rc, status;
 
 	if (bt_cmd_parse(&cfg, usage, opts, N(opts), argc, argv,
-		BT_CONFIG_ARGS_ONLY, &ex) != 0)
+	        BT_CONFIG_ARGS_ONLY, &ex)
+	    != 0)
 		return ex;
 	if (bt_config_npos(cfg) < 1) {
 		ex = bt_cmd_usage(usage, "expected FILE.wasm");
@@ -263,8 +265,8 @@ bt__cmd_wasm_run(int argc, char **argv)
 	fuel = bt_config_u64(cfg, "fuel");
 	for (size_t i = 0; i < nenv; i++) {
 		if (strchr(envs[i], '=') == NULL || envs[i][0] == '=') {
-			ex = bt_cmd_usage(usage, "--env '%s' is not KEY=VALUE",
-			    envs[i]);
+			ex = bt_cmd_usage(
+			    usage, "--env '%s' is not KEY=VALUE", envs[i]);
 			goto out;
 		}
 	}
@@ -272,15 +274,15 @@ bt__cmd_wasm_run(int argc, char **argv)
 		ex = bt_cmd_usage(usage, "--fuel must be at least 1");
 		goto out;
 	}
-	if (bt_config_source(cfg, "timeout") != BT_OPT_SRC_NONE &&
-	    timeout_ns == 0) {
+	if (bt_config_source(cfg, "timeout") != BT_OPT_SRC_NONE
+	    && timeout_ns == 0) {
 		ex = bt_cmd_usage(usage, "--timeout must be more than 0");
 		goto out;
 	}
 	memset(&lim, 0, sizeof(lim));
 	lim.max_memory_bytes = bt_config_u64(cfg, "max-memory");
-	if (bt_config_source(cfg, "max-memory") != BT_OPT_SRC_NONE &&
-	    lim.max_memory_bytes == 0) {
+	if (bt_config_source(cfg, "max-memory") != BT_OPT_SRC_NONE
+	    && lim.max_memory_bytes == 0) {
 		ex = bt_cmd_usage(usage, "--max-memory must be more than 0");
 		goto out;
 	}
@@ -310,8 +312,9 @@ bt__cmd_wasm_run(int argc, char **argv)
 	if (rc != 0) {
 		if (diag.off >= 0)
 			ex = bt_cmd_err("'%s' is not a valid module: %s at "
-			    "byte offset %lld (0x%llx)", path, diag.msg,
-			    (long long)diag.off, (unsigned long long)diag.off);
+			                "byte offset %lld (0x%llx)",
+			    path, diag.msg, (long long)diag.off,
+			    (unsigned long long)diag.off);
 		else
 			ex = bt_cmd_err("'%s' is not a valid module: %s", path,
 			    diag.msg[0] ? diag.msg : bt_strerror(rc));
@@ -368,7 +371,8 @@ bt__cmd_wasm_run(int argc, char **argv)
 	if (rc == 0) {
 		if (status < 0 || status > 255) {
 			ex = bt_cmd_err("%s exited with status %d, outside "
-			    "0..255", path, status);
+			                "0..255",
+			    path, status);
 		} else {
 			ex = status;
 		}
@@ -376,10 +380,11 @@ bt__cmd_wasm_run(int argc, char **argv)
 		ex = report_trap(path, inst, timed_out, timeout_ns, fuel);
 	} else if (rc == -ENOENT || rc == -EINVAL) {
 		ex = bt_cmd_err("'%s' has no _start function of type () -> () "
-		    "(not a WASI command)", path);
+		                "(not a WASI command)",
+		    path);
 	} else {
-		ex = bt_cmd_err("running '%s' failed: %s", path,
-		    bt_strerror(rc));
+		ex = bt_cmd_err(
+		    "running '%s' failed: %s", path, bt_strerror(rc));
 	}
 
 out:

@@ -31,109 +31,119 @@
 /* Bounds on what a guest may ask of poll_oneoff and random_get at once. */
 #define WASI_MAX_SUBSCRIPTIONS 4096u
 
+/* Host errno to WASI errno; 0 (absent) means EIO. */
+static const uint8_t errno_map[] = {
+	[E2BIG] = WASI_E2BIG,
+	[EACCES] = WASI_EACCES,
+	[EADDRINUSE] = WASI_EADDRINUSE,
+	[EADDRNOTAVAIL] = WASI_EADDRNOTAVAIL,
+	[EAFNOSUPPORT] = WASI_EAFNOSUPPORT,
+	[EAGAIN] = WASI_EAGAIN,
+	[EALREADY] = WASI_EALREADY,
+	[EBADF] = WASI_EBADF,
+	[EBADMSG] = WASI_EBADMSG,
+	[EBUSY] = WASI_EBUSY,
+	[ECANCELED] = WASI_ECANCELED,
+	[ECHILD] = WASI_ECHILD,
+	[ECONNABORTED] = WASI_ECONNABORTED,
+	[ECONNREFUSED] = WASI_ECONNREFUSED,
+	[ECONNRESET] = WASI_ECONNRESET,
+	[EDEADLK] = WASI_EDEADLK,
+	[EDESTADDRREQ] = WASI_EDESTADDRREQ,
+	[EDOM] = WASI_EDOM,
+	[EDQUOT] = WASI_EDQUOT,
+	[EEXIST] = WASI_EEXIST,
+	[EFAULT] = WASI_EFAULT,
+	[EFBIG] = WASI_EFBIG,
+	[EHOSTUNREACH] = WASI_EHOSTUNREACH,
+	[EIDRM] = WASI_EIDRM,
+	[EILSEQ] = WASI_EILSEQ,
+	[EINPROGRESS] = WASI_EINPROGRESS,
+	[EINTR] = WASI_EINTR,
+	[EINVAL] = WASI_EINVAL,
+	[EIO] = WASI_EIO,
+	[EISCONN] = WASI_EISCONN,
+	[EISDIR] = WASI_EISDIR,
+	[ELOOP] = WASI_ELOOP,
+	[EMFILE] = WASI_EMFILE,
+	[EMLINK] = WASI_EMLINK,
+	[EMSGSIZE] = WASI_EMSGSIZE,
+	[EMULTIHOP] = WASI_EMULTIHOP,
+	[ENAMETOOLONG] = WASI_ENAMETOOLONG,
+	[ENETDOWN] = WASI_ENETDOWN,
+	[ENETRESET] = WASI_ENETRESET,
+	[ENETUNREACH] = WASI_ENETUNREACH,
+	[ENFILE] = WASI_ENFILE,
+	[ENOBUFS] = WASI_ENOBUFS,
+	[ENODEV] = WASI_ENODEV,
+	[ENOENT] = WASI_ENOENT,
+	[ENOEXEC] = WASI_ENOEXEC,
+	[ENOLCK] = WASI_ENOLCK,
+	[ENOLINK] = WASI_ENOLINK,
+	[ENOMEM] = WASI_ENOMEM,
+	[ENOMSG] = WASI_ENOMSG,
+	[ENOPROTOOPT] = WASI_ENOPROTOOPT,
+	[ENOSPC] = WASI_ENOSPC,
+	[ENOSYS] = WASI_ENOSYS,
+	[ENOTCONN] = WASI_ENOTCONN,
+	[ENOTDIR] = WASI_ENOTDIR,
+	[ENOTEMPTY] = WASI_ENOTEMPTY,
+	[ENOTRECOVERABLE] = WASI_ENOTRECOVERABLE,
+	[ENOTSOCK] = WASI_ENOTSOCK,
+	[ENOTSUP] = WASI_ENOTSUP,
+	[ENOTTY] = WASI_ENOTTY,
+	[ENXIO] = WASI_ENXIO,
+	[EOVERFLOW] = WASI_EOVERFLOW,
+	[EOWNERDEAD] = WASI_EOWNERDEAD,
+	[EPERM] = WASI_EPERM,
+	[EPIPE] = WASI_EPIPE,
+	[EPROTO] = WASI_EPROTO,
+	[EPROTONOSUPPORT] = WASI_EPROTONOSUPPORT,
+	[EPROTOTYPE] = WASI_EPROTOTYPE,
+	[ERANGE] = WASI_ERANGE,
+	[EROFS] = WASI_EROFS,
+	[ESPIPE] = WASI_ESPIPE,
+	[ESRCH] = WASI_ESRCH,
+	[ESTALE] = WASI_ESTALE,
+	[ETIMEDOUT] = WASI_ETIMEDOUT,
+	[ETXTBSY] = WASI_ETXTBSY,
+	[EXDEV] = WASI_EXDEV,
+};
+
 int
 bt__wasi_errno(int rc)
 {
 	int e = rc < 0 ? -rc : rc;
 
+	if (rc == 0)
+		return WASI_ESUCCESS;
 	if (rc == BT_EPATH)
 		return WASI_ENOTCAPABLE;
 	if (rc == BT_ELIMIT)
 		return WASI_ENOMEM;
-	if (rc <= BT_E_BASE)
-		return WASI_EIO;
-	switch (e) {
-	case 0: return WASI_ESUCCESS;
-	case E2BIG: return WASI_E2BIG;
-	case EACCES: return WASI_EACCES;
-	case EADDRINUSE: return WASI_EADDRINUSE;
-	case EADDRNOTAVAIL: return WASI_EADDRNOTAVAIL;
-	case EAFNOSUPPORT: return WASI_EAFNOSUPPORT;
-	case EAGAIN: return WASI_EAGAIN;
-	case EALREADY: return WASI_EALREADY;
-	case EBADF: return WASI_EBADF;
-	case EBADMSG: return WASI_EBADMSG;
-	case EBUSY: return WASI_EBUSY;
-	case ECANCELED: return WASI_ECANCELED;
-	case ECHILD: return WASI_ECHILD;
-	case ECONNABORTED: return WASI_ECONNABORTED;
-	case ECONNREFUSED: return WASI_ECONNREFUSED;
-	case ECONNRESET: return WASI_ECONNRESET;
-	case EDEADLK: return WASI_EDEADLK;
-	case EDESTADDRREQ: return WASI_EDESTADDRREQ;
-	case EDOM: return WASI_EDOM;
-	case EDQUOT: return WASI_EDQUOT;
-	case EEXIST: return WASI_EEXIST;
-	case EFAULT: return WASI_EFAULT;
-	case EFBIG: return WASI_EFBIG;
-	case EHOSTUNREACH: return WASI_EHOSTUNREACH;
-	case EIDRM: return WASI_EIDRM;
-	case EILSEQ: return WASI_EILSEQ;
-	case EINPROGRESS: return WASI_EINPROGRESS;
-	case EINTR: return WASI_EINTR;
-	case EINVAL: return WASI_EINVAL;
-	case EIO: return WASI_EIO;
-	case EISCONN: return WASI_EISCONN;
-	case EISDIR: return WASI_EISDIR;
-	case ELOOP: return WASI_ELOOP;
-	case EMFILE: return WASI_EMFILE;
-	case EMLINK: return WASI_EMLINK;
-	case EMSGSIZE: return WASI_EMSGSIZE;
-	case EMULTIHOP: return WASI_EMULTIHOP;
-	case ENAMETOOLONG: return WASI_ENAMETOOLONG;
-	case ENETDOWN: return WASI_ENETDOWN;
-	case ENETRESET: return WASI_ENETRESET;
-	case ENETUNREACH: return WASI_ENETUNREACH;
-	case ENFILE: return WASI_ENFILE;
-	case ENOBUFS: return WASI_ENOBUFS;
-	case ENODEV: return WASI_ENODEV;
-	case ENOENT: return WASI_ENOENT;
-	case ENOEXEC: return WASI_ENOEXEC;
-	case ENOLCK: return WASI_ENOLCK;
-	case ENOLINK: return WASI_ENOLINK;
-	case ENOMEM: return WASI_ENOMEM;
-	case ENOMSG: return WASI_ENOMSG;
-	case ENOPROTOOPT: return WASI_ENOPROTOOPT;
-	case ENOSPC: return WASI_ENOSPC;
-	case ENOSYS: return WASI_ENOSYS;
-	case ENOTCONN: return WASI_ENOTCONN;
-	case ENOTDIR: return WASI_ENOTDIR;
-	case ENOTEMPTY: return WASI_ENOTEMPTY;
-	case ENOTRECOVERABLE: return WASI_ENOTRECOVERABLE;
-	case ENOTSOCK: return WASI_ENOTSOCK;
-	case ENOTSUP: return WASI_ENOTSUP;
-	case ENOTTY: return WASI_ENOTTY;
-	case ENXIO: return WASI_ENXIO;
-	case EOVERFLOW: return WASI_EOVERFLOW;
-	case EOWNERDEAD: return WASI_EOWNERDEAD;
-	case EPERM: return WASI_EPERM;
-	case EPIPE: return WASI_EPIPE;
-	case EPROTO: return WASI_EPROTO;
-	case EPROTONOSUPPORT: return WASI_EPROTONOSUPPORT;
-	case EPROTOTYPE: return WASI_EPROTOTYPE;
-	case ERANGE: return WASI_ERANGE;
-	case EROFS: return WASI_EROFS;
-	case ESPIPE: return WASI_ESPIPE;
-	case ESRCH: return WASI_ESRCH;
-	case ESTALE: return WASI_ESTALE;
-	case ETIMEDOUT: return WASI_ETIMEDOUT;
-	case ETXTBSY: return WASI_ETXTBSY;
-	case EXDEV: return WASI_EXDEV;
-	default: return WASI_EIO;
-	}
+	if (e < (int)N(errno_map) && errno_map[e] != 0)
+		return errno_map[e];
+	return WASI_EIO;
 }
 
 uint8_t
 bt__wasi_filetype(unsigned mode)
 {
 	switch (mode & S_IFMT) {
-	case S_IFREG: return WASI_FT_REGULAR_FILE;
-	case S_IFDIR: return WASI_FT_DIRECTORY;
-	case S_IFCHR: return WASI_FT_CHARACTER_DEVICE;
-	case S_IFBLK: return WASI_FT_BLOCK_DEVICE;
-	case S_IFLNK: return WASI_FT_SYMBOLIC_LINK;
-	case S_IFSOCK: return WASI_FT_SOCKET_STREAM;
-	default: return WASI_FT_UNKNOWN; /* FIFOs have no WASI type */
+	case S_IFREG:
+		return WASI_FT_REGULAR_FILE;
+	case S_IFDIR:
+		return WASI_FT_DIRECTORY;
+	case S_IFCHR:
+		return WASI_FT_CHARACTER_DEVICE;
+	case S_IFBLK:
+		return WASI_FT_BLOCK_DEVICE;
+	case S_IFLNK:
+		return WASI_FT_SYMBOLIC_LINK;
+	case S_IFSOCK:
+		return WASI_FT_SOCKET_STREAM;
+	default:
+		return WASI_FT_UNKNOWN; /* FIFOs have no WASI type */
 	}
 }
 
@@ -173,7 +183,7 @@ static int
 fd_table_grow(bt_wasm_wasi *w, uint32_t want)
 {
 	struct wasi_fd *p;
-	uint32_t n = w->nfds ? w->nfds : 8;
+	uint32_t        n = w->nfds ? w->nfds : 8;
 
 	while (n < want)
 		n *= 2;
@@ -197,7 +207,7 @@ int
 bt__wasi_fd_alloc(bt_wasm_wasi *w, int host, uint32_t *fd_out)
 {
 	uint32_t i;
-	int rc;
+	int      rc;
 
 	for (i = 3; i < w->nfds; i++) {
 		if (w->fds[i].host < 0)
@@ -233,7 +243,7 @@ static int
 pack_strings(const char *const *s, size_t n, uint8_t **out, size_t *len_out)
 {
 	struct bt_dbuf b;
-	int rc = 0;
+	int            rc = 0;
 
 	bt_dbuf_init(&b, (size_t)1 << 30);
 	for (size_t i = 0; i < n && rc == 0; i++) {
@@ -256,27 +266,29 @@ bt_wasm_wasi_new(bt_wasm_wasi **out, const struct bt_wasm_wasi_config *cfg,
     struct bt_diag *diag)
 {
 	const struct bt_wasm_wasi_preopen *po;
-	bt_wasm_wasi *w;
-	const char *guest;
-	uint32_t fd;
-	int rc, host;
+	bt_wasm_wasi                      *w;
+	const char                        *guest;
+	uint32_t                           fd;
+	int                                rc, host;
 
 	if (cfg == NULL || cfg->version != 1) {
 		bt_diag_set(diag, -1, "WASI config version must be 1");
 		return -EINVAL;
 	}
-	if (cfg->argc > 0x10000 || cfg->envc > 0x10000 ||
-	    (cfg->argc > 0 && cfg->argv == NULL) ||
-	    (cfg->envc > 0 && cfg->env == NULL) ||
-	    (cfg->npreopens > 0 && cfg->preopens == NULL)) {
+	if (cfg->argc > 0x10000 || cfg->envc > 0x10000
+	    || (cfg->argc > 0 && cfg->argv == NULL)
+	    || (cfg->envc > 0 && cfg->env == NULL)
+	    || (cfg->npreopens > 0 && cfg->preopens == NULL)) {
 		bt_diag_set(diag, -1, "bad WASI argument or environment list");
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < cfg->envc; i++) {
-		if (cfg->env[i] == NULL || strchr(cfg->env[i], '=') == NULL ||
-		    cfg->env[i][0] == '=') {
-			bt_diag_set(diag, -1, "environment entry '%s' is not "
-			    "KEY=VALUE", cfg->env[i] ? cfg->env[i] : "(null)");
+		if (cfg->env[i] == NULL || strchr(cfg->env[i], '=') == NULL
+		    || cfg->env[i][0] == '=') {
+			bt_diag_set(diag, -1,
+			    "environment entry '%s' is not "
+			    "KEY=VALUE",
+			    cfg->env[i] ? cfg->env[i] : "(null)");
 			return -EINVAL;
 		}
 	}
@@ -286,8 +298,8 @@ bt_wasm_wasi_new(bt_wasm_wasi **out, const struct bt_wasm_wasi_config *cfg,
 			return -EINVAL;
 		}
 	}
-	if (cfg->max_fds > BT_WASM_WASI_FDS_MAX ||
-	    (cfg->max_fds != 0 && cfg->max_fds < 3 + cfg->npreopens)) {
+	if (cfg->max_fds > BT_WASM_WASI_FDS_MAX
+	    || (cfg->max_fds != 0 && cfg->max_fds < 3 + cfg->npreopens)) {
 		bt_diag_set(diag, -1, "fd table bound %u is out of range",
 		    cfg->max_fds);
 		return -EINVAL;
@@ -312,18 +324,19 @@ bt_wasm_wasi_new(bt_wasm_wasi **out, const struct bt_wasm_wasi_config *cfg,
 	if (rc != 0)
 		goto err;
 	for (int i = 0; i < 3; i++) {
-		host = (cfg->flags & BT_WASM_WASI_STDIO_FDS) ? cfg->stdio_fds[i]
-							    : i;
+		host = (cfg->flags & BT_WASM_WASI_STDIO_FDS)
+		    ? cfg->stdio_fds[i]
+		    : i;
 		if (host >= 0)
 			fd_setup_stdio(&w->fds[i], host);
 	}
 	for (size_t i = 0; i < cfg->npreopens; i++) {
 		po = &cfg->preopens[i];
 		guest = po->guest != NULL ? po->guest : po->host;
-		if (po->host == NULL || po->host[0] == '\0' ||
-		    guest[0] == '\0') {
-			bt_diag_set(diag, -1, "preopen %zu has an empty path",
-			    i);
+		if (po->host == NULL || po->host[0] == '\0'
+		    || guest[0] == '\0') {
+			bt_diag_set(
+			    diag, -1, "preopen %zu has an empty path", i);
 			rc = -EINVAL;
 			goto err;
 		}
@@ -386,8 +399,9 @@ bt__wasi_ctx(void *arg, struct bt_wasm_call *c)
 	do {                                                                  \
 		(w) = bt__wasi_ctx((arg), (c));                               \
 		if ((w) == NULL)                                              \
-			return bt_wasm_call_trap((c), "WASI call without a "  \
-						      "WASI context");        \
+			return bt_wasm_call_trap((c),                         \
+			    "WASI call without a "                            \
+			    "WASI context");                                  \
 	} while (0)
 
 /*
@@ -409,13 +423,13 @@ sizes_get(struct bt_wasm_call *c, uint32_t count, size_t len)
 }
 
 static int
-strings_get(struct bt_wasm_call *c, uint32_t count, const uint8_t *blob,
-    size_t len)
+strings_get(
+    struct bt_wasm_call *c, uint32_t count, const uint8_t *blob, size_t len)
 {
 	uint32_t pptrs = wasi_arg32(c, 0), pbuf = wasi_arg32(c, 1);
 	uint8_t *ptrs = bt_wasm_call_mem(c, pptrs, (uint64_t)count * 4);
 	uint8_t *buf = bt_wasm_call_mem(c, pbuf, len);
-	size_t off = 0;
+	size_t   off = 0;
 
 	if (ptrs == NULL || buf == NULL)
 		return wasi_ret(c, WASI_EFAULT);
@@ -489,10 +503,10 @@ ts_ns(const struct timespec *ts)
 static int
 clock_res_get(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t id = wasi_arg32(c, 0), p = wasi_arg32(c, 1);
+	uint32_t        id = wasi_arg32(c, 0), p = wasi_arg32(c, 1);
 	struct timespec ts;
-	clockid_t cid;
-	uint8_t *m;
+	clockid_t       cid;
+	uint8_t        *m;
 
 	(void)arg;
 	if (clock_of(id, &cid) != 0)
@@ -509,10 +523,10 @@ clock_res_get(void *arg, struct bt_wasm_call *c)
 static int
 clock_time_get(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t id = wasi_arg32(c, 0), p = wasi_arg32(c, 2);
+	uint32_t        id = wasi_arg32(c, 0), p = wasi_arg32(c, 2);
 	struct timespec ts;
-	clockid_t cid;
-	uint8_t *m;
+	clockid_t       cid;
+	uint8_t        *m;
 
 	(void)arg;
 	if (clock_of(id, &cid) != 0)
@@ -531,8 +545,8 @@ random_get(void *arg, struct bt_wasm_call *c)
 {
 	uint32_t p = wasi_arg32(c, 0), len = wasi_arg32(c, 1);
 	uint8_t *m = bt_wasm_call_mem(c, p, len);
-	size_t done = 0;
-	ssize_t n;
+	size_t   done = 0;
+	ssize_t  n;
 
 	(void)arg;
 	if (m == NULL)
@@ -572,16 +586,16 @@ sched_yield_fn(void *arg, struct bt_wasm_call *c)
  * timer of `bt wasm run`) ends the wait early with EINTR.
  */
 
-#define SUB_SIZE   48
-#define EVENT_SIZE 32
-#define EV_CLOCK   0
-#define EV_FD_READ 1
-#define EV_FD_WRITE 2
+#define SUB_SIZE         48
+#define EVENT_SIZE       32
+#define EV_CLOCK         0
+#define EV_FD_READ       1
+#define EV_FD_WRITE      2
 #define SUBCLOCK_ABSTIME 0x1
 
 static void
-put_event(uint8_t *ev, uint64_t userdata, int err, uint8_t type,
-    uint64_t nbytes)
+put_event(
+    uint8_t *ev, uint64_t userdata, int err, uint8_t type, uint64_t nbytes)
 {
 	memset(ev, 0, EVENT_SIZE);
 	bt_put_le64(ev, userdata);
@@ -593,19 +607,19 @@ put_event(uint8_t *ev, uint64_t userdata, int err, uint8_t type,
 static int
 poll_oneoff(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t pin = wasi_arg32(c, 0), pout = wasi_arg32(c, 1);
-	uint32_t nsubs = wasi_arg32(c, 2), pnev = wasi_arg32(c, 3);
-	uint8_t *in, *out, *nev, *s;
-	struct pollfd *pfds = NULL;
-	uint64_t *dl;
-	uint32_t npfds = 0, nevents = 0, i;
-	uint64_t now, deadline = UINT64_MAX, t, rel;
-	bool have_clock = false;
+	uint32_t        pin = wasi_arg32(c, 0), pout = wasi_arg32(c, 1);
+	uint32_t        nsubs = wasi_arg32(c, 2), pnev = wasi_arg32(c, 3);
+	uint8_t        *in, *out, *nev, *s;
+	struct pollfd  *pfds = NULL;
+	uint64_t       *dl;
+	uint32_t        npfds = 0, nevents = 0, i;
+	uint64_t        now, deadline = UINT64_MAX, t, rel;
+	bool            have_clock = false;
 	struct wasi_fd *f;
-	bt_wasm_wasi *w;
+	bt_wasm_wasi   *w;
 	struct timespec ts;
-	clockid_t cid;
-	int timeout_ms, r, err;
+	clockid_t       cid;
+	int             timeout_ms, r, err;
 
 	CTX(w, arg, c);
 	if (nsubs == 0)
@@ -632,8 +646,9 @@ poll_oneoff(void *arg, struct bt_wasm_call *c)
 		dl[i] = UINT64_MAX;
 		switch (s[8]) {
 		case EV_CLOCK:
-			if (clock_of(bt_get_le32(s + 16), &cid) != 0 ||
-			    (cid != CLOCK_REALTIME && cid != CLOCK_MONOTONIC)) {
+			if (clock_of(bt_get_le32(s + 16), &cid) != 0
+			    || (cid != CLOCK_REALTIME
+			        && cid != CLOCK_MONOTONIC)) {
 				put_event(out + (size_t)nevents++ * EVENT_SIZE,
 				    bt_get_le64(s), WASI_EINVAL, EV_CLOCK, 0);
 				break;
@@ -654,8 +669,8 @@ poll_oneoff(void *arg, struct bt_wasm_call *c)
 		case EV_FD_READ:
 		case EV_FD_WRITE:
 			f = bt__wasi_fd_get(w, bt_get_le32(s + 16));
-			if (f == NULL ||
-			    !(f->rights & WASI_R_POLL_FD_READWRITE)) {
+			if (f == NULL
+			    || !(f->rights & WASI_R_POLL_FD_READWRITE)) {
 				put_event(out + (size_t)nevents++ * EVENT_SIZE,
 				    bt_get_le64(s),
 				    f == NULL ? WASI_EBADF : WASI_ENOTCAPABLE,
@@ -716,15 +731,17 @@ poll_oneoff(void *arg, struct bt_wasm_call *c)
 			err = 0;
 			if (pfds[i].revents & (POLLERR | POLLNVAL))
 				err = WASI_EIO;
-			if (s[8] == EV_FD_READ &&
-			    ioctl(pfds[i].fd, FIONREAD, &avail) != 0)
+			if (s[8] == EV_FD_READ
+			    && ioctl(pfds[i].fd, FIONREAD, &avail) != 0)
 				avail = 0;
 			put_event(out + (size_t)nevents++ * EVENT_SIZE,
 			    bt_get_le64(s), err, s[8],
 			    avail > 0 ? (uint64_t)avail : 0);
 			if (pfds[i].revents & POLLHUP)
-				bt_put_le16(out + (size_t)(nevents - 1) *
-				    EVENT_SIZE + 24, 1); /* fd_readwrite_hangup */
+				bt_put_le16(out
+				        + (size_t)(nevents - 1) * EVENT_SIZE
+				        + 24,
+				    1); /* fd_readwrite_hangup */
 		}
 	}
 	bt_free(pfds);
@@ -745,9 +762,9 @@ nosys(void *arg, struct bt_wasm_call *c)
  * snapshot lists them) with their signatures: i = i32, I = i64.
  */
 struct wasi_def {
-	const char	*name;
-	const char	*params;
-	const char	*results;
+	const char      *name;
+	const char      *params;
+	const char      *results;
 	bt_wasm_host_fn *fn;
 };
 

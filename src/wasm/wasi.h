@@ -28,11 +28,11 @@ typedef struct bt_wasm_wasi bt_wasm_wasi;
 
 /* Default and largest size of the fd table (stdio + preopens + files). */
 #define BT_WASM_WASI_FDS_DEFAULT 1024u
-#define BT_WASM_WASI_FDS_MAX	 65536u
+#define BT_WASM_WASI_FDS_MAX     65536u
 
 /* One preopened folder: host path and the name the guest sees. */
 struct bt_wasm_wasi_preopen {
-	const char *host;  /* a folder on the host */
+	const char *host; /* a folder on the host */
 	const char *guest; /* e.g. "/sandbox"; NULL means the same as host */
 };
 
@@ -62,16 +62,16 @@ enum {
  *                 with EMFILE.
  */
 struct bt_wasm_wasi_config {
-	int				   version; /* 1 */
-	unsigned			   flags;
-	size_t				   argc;
-	const char *const		  *argv;
-	size_t				   envc;
-	const char *const		  *env;
-	size_t				   npreopens;
+	int                                version; /* 1 */
+	unsigned                           flags;
+	size_t                             argc;
+	const char *const                 *argv;
+	size_t                             envc;
+	const char *const                 *env;
+	size_t                             npreopens;
 	const struct bt_wasm_wasi_preopen *preopens;
-	int				   stdio_fds[3];
-	uint32_t			   max_fds;
+	int                                stdio_fds[3];
+	uint32_t                           max_fds;
 };
 
 /*

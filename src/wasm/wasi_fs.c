@@ -23,10 +23,10 @@
 /* iovecs handed to the kernel per readv/writev call */
 #define IOV_BATCH 64
 /* bytes of dirent records read from the kernel per getdents64 call */
-#define DENTS_BUF 4096
-#define WASI_DIRENT_SIZE 24
+#define DENTS_BUF          4096
+#define WASI_DIRENT_SIZE   24
 #define WASI_FILESTAT_SIZE 64
-#define WASI_FDSTAT_SIZE 24
+#define WASI_FDSTAT_SIZE   24
 
 /* FD looks up a guest fd and checks rights, or returns the errno. */
 #define FD(f, w, fd, need, c)                                                 \
@@ -42,8 +42,9 @@
 	do {                                                                  \
 		(w) = bt__wasi_ctx((arg), (c));                               \
 		if ((w) == NULL)                                              \
-			return bt_wasm_call_trap((c), "WASI call without a "  \
-						      "WASI context");        \
+			return bt_wasm_call_trap((c),                         \
+			    "WASI call without a "                            \
+			    "WASI context");                                  \
 	} while (0)
 
 static unsigned
@@ -75,12 +76,12 @@ static ssize_t
 rw(struct bt_wasm_call *c, int host, uint32_t piovs, uint32_t niovs,
     int64_t off, bool write)
 {
-	struct iovec iov[IOV_BATCH];
+	struct iovec   iov[IOV_BATCH];
 	const uint8_t *v;
-	uint32_t i, k, base, len;
-	size_t want, total = 0;
-	ssize_t n;
-	void *m;
+	uint32_t       i, k, base, len;
+	size_t         want, total = 0;
+	ssize_t        n;
+	void          *m;
 
 	if (niovs > 1024)
 		return -EINVAL;
@@ -103,12 +104,12 @@ rw(struct bt_wasm_call *c, int host, uint32_t piovs, uint32_t niovs,
 		 * timer of `bt wasm run` ends a blocked read */
 		if (off < 0)
 			n = write ? writev(host, iov, (int)k)
-				  : readv(host, iov, (int)k);
+			          : readv(host, iov, (int)k);
 		else
 			n = write ? pwritev(host, iov, (int)k,
-					(off_t)(off + (int64_t)total))
-				  : preadv(host, iov, (int)k,
-					(off_t)(off + (int64_t)total));
+			        (off_t)(off + (int64_t)total))
+			          : preadv(host, iov, (int)k,
+			              (off_t)(off + (int64_t)total));
 		if (n < 0)
 			return total > 0 ? (ssize_t)total : -errno;
 		total += (size_t)n;
@@ -121,15 +122,15 @@ rw(struct bt_wasm_call *c, int host, uint32_t piovs, uint32_t niovs,
 static int
 do_rw(void *arg, struct bt_wasm_call *c, bool write, bool positioned)
 {
-	uint32_t fd = wasi_arg32(c, 0), piovs = wasi_arg32(c, 1);
-	uint32_t niovs = wasi_arg32(c, 2);
-	uint64_t off = positioned ? wasi_arg64(c, 3) : 0;
-	uint32_t pn = wasi_arg32(c, positioned ? 4 : 3);
-	uint64_t need;
+	uint32_t        fd = wasi_arg32(c, 0), piovs = wasi_arg32(c, 1);
+	uint32_t        niovs = wasi_arg32(c, 2);
+	uint64_t        off = positioned ? wasi_arg64(c, 3) : 0;
+	uint32_t        pn = wasi_arg32(c, positioned ? 4 : 3);
+	uint64_t        need;
 	struct wasi_fd *f;
-	bt_wasm_wasi *w;
-	uint8_t *nout;
-	ssize_t n;
+	bt_wasm_wasi   *w;
+	uint8_t        *nout;
+	ssize_t         n;
 
 	CTX(w, arg, c);
 	need = write ? WASI_R_FD_WRITE : WASI_R_FD_READ;
@@ -141,8 +142,8 @@ do_rw(void *arg, struct bt_wasm_call *c, bool write, bool positioned)
 	nout = bt_wasm_call_mem(c, pn, 4);
 	if (nout == NULL)
 		return wasi_ret(c, WASI_EFAULT);
-	n = rw(c, f->host, piovs, niovs, positioned ? (int64_t)off : -1,
-	    write);
+	n = rw(
+	    c, f->host, piovs, niovs, positioned ? (int64_t)off : -1, write);
 	if (n < 0)
 		return wasi_ret(c, bt__wasi_errno((int)n));
 	bt_put_le32(nout, (uint32_t)n);
@@ -177,18 +178,18 @@ int
 bt__wasi_fd_seek(void *arg, struct bt_wasm_call *c)
 {
 	uint32_t fd = wasi_arg32(c, 0);
-	int64_t delta = (int64_t)wasi_arg64(c, 1);
+	int64_t  delta = (int64_t)wasi_arg64(c, 1);
 	uint32_t whence = wasi_arg32(c, 2) & 0xff, pout = wasi_arg32(c, 3);
 	static const int wh[] = { SEEK_SET, SEEK_CUR, SEEK_END };
-	struct wasi_fd *f;
-	bt_wasm_wasi *w;
-	uint8_t *m;
-	off_t r;
+	struct wasi_fd  *f;
+	bt_wasm_wasi    *w;
+	uint8_t         *m;
+	off_t            r;
 
 	CTX(w, arg, c);
 	/* a query of the position needs only the tell right */
-	FD(f, w, fd, (whence == 1 && delta == 0) ? WASI_R_FD_TELL
-						 : WASI_R_FD_SEEK, c);
+	FD(f, w, fd,
+	    (whence == 1 && delta == 0) ? WASI_R_FD_TELL : WASI_R_FD_SEEK, c);
 	if (whence > 2)
 		return wasi_ret(c, WASI_EINVAL);
 	m = bt_wasm_call_mem(c, pout, 8);
@@ -204,11 +205,11 @@ bt__wasi_fd_seek(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_fd_tell(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0), pout = wasi_arg32(c, 1);
+	uint32_t        fd = wasi_arg32(c, 0), pout = wasi_arg32(c, 1);
 	struct wasi_fd *f;
-	bt_wasm_wasi *w;
-	uint8_t *m;
-	off_t r;
+	bt_wasm_wasi   *w;
+	uint8_t        *m;
+	off_t           r;
 
 	CTX(w, arg, c);
 	FD(f, w, fd, WASI_R_FD_TELL, c);
@@ -225,9 +226,9 @@ bt__wasi_fd_tell(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_fd_close(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0);
+	uint32_t        fd = wasi_arg32(c, 0);
 	struct wasi_fd *f;
-	bt_wasm_wasi *w;
+	bt_wasm_wasi   *w;
 
 	CTX(w, arg, c);
 	FD(f, w, fd, 0, c);
@@ -242,9 +243,9 @@ bt__wasi_fd_close(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_fd_renumber(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t from = wasi_arg32(c, 0), to = wasi_arg32(c, 1);
+	uint32_t        from = wasi_arg32(c, 0), to = wasi_arg32(c, 1);
 	struct wasi_fd *f, *t;
-	bt_wasm_wasi *w;
+	bt_wasm_wasi   *w;
 
 	CTX(w, arg, c);
 	FD(f, w, from, 0, c);
@@ -263,9 +264,9 @@ bt__wasi_fd_renumber(void *arg, struct bt_wasm_call *c)
 static int
 sync_common(void *arg, struct bt_wasm_call *c, bool data)
 {
-	uint32_t fd = wasi_arg32(c, 0);
+	uint32_t        fd = wasi_arg32(c, 0);
 	struct wasi_fd *f;
-	bt_wasm_wasi *w;
+	bt_wasm_wasi   *w;
 
 	CTX(w, arg, c);
 	FD(f, w, fd, data ? WASI_R_FD_DATASYNC : WASI_R_FD_SYNC, c);
@@ -294,9 +295,9 @@ bt__wasi_fd_advise(void *arg, struct bt_wasm_call *c)
 	static const int adv[] = { POSIX_FADV_NORMAL, POSIX_FADV_SEQUENTIAL,
 		POSIX_FADV_RANDOM, POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED,
 		POSIX_FADV_NOREUSE };
-	struct wasi_fd *f;
-	bt_wasm_wasi *w;
-	int r;
+	struct wasi_fd  *f;
+	bt_wasm_wasi    *w;
+	int              r;
 
 	CTX(w, arg, c);
 	FD(f, w, fd, WASI_R_FD_ADVISE, c);
@@ -309,11 +310,11 @@ bt__wasi_fd_advise(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_fd_allocate(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0);
-	uint64_t off = wasi_arg64(c, 1), len = wasi_arg64(c, 2);
+	uint32_t        fd = wasi_arg32(c, 0);
+	uint64_t        off = wasi_arg64(c, 1), len = wasi_arg64(c, 2);
 	struct wasi_fd *f;
-	bt_wasm_wasi *w;
-	int r;
+	bt_wasm_wasi   *w;
+	int             r;
 
 	CTX(w, arg, c);
 	FD(f, w, fd, WASI_R_FD_ALLOCATE, c);
@@ -330,11 +331,11 @@ bt__wasi_fd_allocate(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_fd_fdstat_get(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0), p = wasi_arg32(c, 1);
+	uint32_t        fd = wasi_arg32(c, 0), p = wasi_arg32(c, 1);
 	struct wasi_fd *f;
-	bt_wasm_wasi *w;
-	uint8_t *m;
-	int fl;
+	bt_wasm_wasi   *w;
+	uint8_t        *m;
+	int             fl;
 
 	CTX(w, arg, c);
 	FD(f, w, fd, 0, c);
@@ -342,7 +343,7 @@ bt__wasi_fd_fdstat_get(void *arg, struct bt_wasm_call *c)
 	if (m == NULL)
 		return wasi_ret(c, WASI_EFAULT);
 	fl = fcntl(f->host, F_GETFL);
-	f->fdflags &= (uint16_t)~(WASI_FDFLAG_APPEND | WASI_FDFLAG_NONBLOCK);
+	f->fdflags &= (uint16_t) ~(WASI_FDFLAG_APPEND | WASI_FDFLAG_NONBLOCK);
 	if (fl >= 0 && (fl & O_APPEND))
 		f->fdflags |= WASI_FDFLAG_APPEND;
 	if (fl >= 0 && (fl & O_NONBLOCK))
@@ -358,10 +359,10 @@ bt__wasi_fd_fdstat_get(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_fd_fdstat_set_flags(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0), fl = wasi_arg32(c, 1) & 0xffff;
+	uint32_t        fd = wasi_arg32(c, 0), fl = wasi_arg32(c, 1) & 0xffff;
 	struct wasi_fd *f;
-	bt_wasm_wasi *w;
-	int hfl;
+	bt_wasm_wasi   *w;
+	int             hfl;
 
 	CTX(w, arg, c);
 	FD(f, w, fd, WASI_R_FD_FDSTAT_SET_FLAGS, c);
@@ -378,18 +379,20 @@ bt__wasi_fd_fdstat_set_flags(void *arg, struct bt_wasm_call *c)
 		hfl |= O_NONBLOCK;
 	if (fcntl(f->host, F_SETFL, hfl) != 0)
 		return wasi_ret(c, bt__wasi_errno(errno));
-	f->fdflags = (uint16_t)((f->fdflags & ~(WASI_FDFLAG_APPEND |
-	    WASI_FDFLAG_NONBLOCK)) | fl);
+	f->fdflags
+	    = (uint16_t)((f->fdflags
+	                     & ~(WASI_FDFLAG_APPEND | WASI_FDFLAG_NONBLOCK))
+	        | fl);
 	return wasi_ret(c, WASI_ESUCCESS);
 }
 
 int
 bt__wasi_fd_fdstat_set_rights(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0);
-	uint64_t base = wasi_arg64(c, 1), inherit = wasi_arg64(c, 2);
+	uint32_t        fd = wasi_arg32(c, 0);
+	uint64_t        base = wasi_arg64(c, 1), inherit = wasi_arg64(c, 2);
 	struct wasi_fd *f;
-	bt_wasm_wasi *w;
+	bt_wasm_wasi   *w;
 
 	CTX(w, arg, c);
 	FD(f, w, fd, 0, c);
@@ -410,22 +413,25 @@ put_filestat(uint8_t *m, const struct stat *st)
 	m[16] = bt__wasi_filetype(st->st_mode);
 	bt_put_le64(m + 24, (uint64_t)st->st_nlink);
 	bt_put_le64(m + 32, (uint64_t)st->st_size);
-	bt_put_le64(m + 40, (uint64_t)st->st_atim.tv_sec * 1000000000u +
-	    (uint64_t)st->st_atim.tv_nsec);
-	bt_put_le64(m + 48, (uint64_t)st->st_mtim.tv_sec * 1000000000u +
-	    (uint64_t)st->st_mtim.tv_nsec);
-	bt_put_le64(m + 56, (uint64_t)st->st_ctim.tv_sec * 1000000000u +
-	    (uint64_t)st->st_ctim.tv_nsec);
+	bt_put_le64(m + 40,
+	    (uint64_t)st->st_atim.tv_sec * 1000000000u
+	        + (uint64_t)st->st_atim.tv_nsec);
+	bt_put_le64(m + 48,
+	    (uint64_t)st->st_mtim.tv_sec * 1000000000u
+	        + (uint64_t)st->st_mtim.tv_nsec);
+	bt_put_le64(m + 56,
+	    (uint64_t)st->st_ctim.tv_sec * 1000000000u
+	        + (uint64_t)st->st_ctim.tv_nsec);
 }
 
 int
 bt__wasi_fd_filestat_get(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0), p = wasi_arg32(c, 1);
+	uint32_t        fd = wasi_arg32(c, 0), p = wasi_arg32(c, 1);
 	struct wasi_fd *f;
-	struct stat st;
-	bt_wasm_wasi *w;
-	uint8_t *m;
+	struct stat     st;
+	bt_wasm_wasi   *w;
+	uint8_t        *m;
 
 	CTX(w, arg, c);
 	FD(f, w, fd, WASI_R_FD_FILESTAT_GET, c);
@@ -441,10 +447,10 @@ bt__wasi_fd_filestat_get(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_fd_filestat_set_size(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0);
-	uint64_t size = wasi_arg64(c, 1);
+	uint32_t        fd = wasi_arg32(c, 0);
+	uint64_t        size = wasi_arg64(c, 1);
 	struct wasi_fd *f;
-	bt_wasm_wasi *w;
+	bt_wasm_wasi   *w;
 
 	CTX(w, arg, c);
 	FD(f, w, fd, WASI_R_FD_FILESTAT_SET_SIZE, c);
@@ -459,8 +465,9 @@ bt__wasi_fd_filestat_set_size(void *arg, struct bt_wasm_call *c)
 static int
 times_of(uint64_t atim, uint64_t mtim, uint32_t fl, struct timespec ts[2])
 {
-	if (((fl & WASI_FST_ATIM) && (fl & WASI_FST_ATIM_NOW)) ||
-	    ((fl & WASI_FST_MTIM) && (fl & WASI_FST_MTIM_NOW)) || (fl & ~0xfu))
+	if (((fl & WASI_FST_ATIM) && (fl & WASI_FST_ATIM_NOW))
+	    || ((fl & WASI_FST_MTIM) && (fl & WASI_FST_MTIM_NOW))
+	    || (fl & ~0xfu))
 		return -EINVAL;
 	ts[0].tv_sec = (time_t)(atim / 1000000000u);
 	ts[0].tv_nsec = (long)(atim % 1000000000u);
@@ -480,11 +487,11 @@ times_of(uint64_t atim, uint64_t mtim, uint32_t fl, struct timespec ts[2])
 int
 bt__wasi_fd_filestat_set_times(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0), fl = wasi_arg32(c, 3) & 0xffff;
-	uint64_t atim = wasi_arg64(c, 1), mtim = wasi_arg64(c, 2);
+	uint32_t        fd = wasi_arg32(c, 0), fl = wasi_arg32(c, 3) & 0xffff;
+	uint64_t        atim = wasi_arg64(c, 1), mtim = wasi_arg64(c, 2);
 	struct timespec ts[2];
 	struct wasi_fd *f;
-	bt_wasm_wasi *w;
+	bt_wasm_wasi   *w;
 
 	CTX(w, arg, c);
 	FD(f, w, fd, WASI_R_FD_FILESTAT_SET_TIMES, c);
@@ -502,10 +509,10 @@ bt__wasi_fd_filestat_set_times(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_fd_prestat_get(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0), p = wasi_arg32(c, 1);
+	uint32_t        fd = wasi_arg32(c, 0), p = wasi_arg32(c, 1);
 	struct wasi_fd *f;
-	bt_wasm_wasi *w;
-	uint8_t *m;
+	bt_wasm_wasi   *w;
+	uint8_t        *m;
 
 	CTX(w, arg, c);
 	f = bt__wasi_fd_get(w, fd);
@@ -523,12 +530,12 @@ bt__wasi_fd_prestat_get(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_fd_prestat_dir_name(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0), p = wasi_arg32(c, 1);
-	uint32_t len = wasi_arg32(c, 2);
+	uint32_t        fd = wasi_arg32(c, 0), p = wasi_arg32(c, 1);
+	uint32_t        len = wasi_arg32(c, 2);
 	struct wasi_fd *f;
-	bt_wasm_wasi *w;
-	size_t n;
-	uint8_t *m;
+	bt_wasm_wasi   *w;
+	size_t          n;
+	uint8_t        *m;
 
 	CTX(w, arg, c);
 	f = bt__wasi_fd_get(w, fd);
@@ -552,23 +559,30 @@ static uint8_t
 dtype(unsigned char t)
 {
 	switch (t) {
-	case DT_REG: return WASI_FT_REGULAR_FILE;
-	case DT_DIR: return WASI_FT_DIRECTORY;
-	case DT_LNK: return WASI_FT_SYMBOLIC_LINK;
-	case DT_CHR: return WASI_FT_CHARACTER_DEVICE;
-	case DT_BLK: return WASI_FT_BLOCK_DEVICE;
-	case DT_SOCK: return WASI_FT_SOCKET_STREAM;
-	default: return WASI_FT_UNKNOWN;
+	case DT_REG:
+		return WASI_FT_REGULAR_FILE;
+	case DT_DIR:
+		return WASI_FT_DIRECTORY;
+	case DT_LNK:
+		return WASI_FT_SYMBOLIC_LINK;
+	case DT_CHR:
+		return WASI_FT_CHARACTER_DEVICE;
+	case DT_BLK:
+		return WASI_FT_BLOCK_DEVICE;
+	case DT_SOCK:
+		return WASI_FT_SOCKET_STREAM;
+	default:
+		return WASI_FT_UNKNOWN;
 	}
 }
 
 /* The kernel's struct linux_dirent64, read field by field. */
 struct kdirent {
 	uint64_t       ino;
-	int64_t	       off;
+	int64_t        off;
 	unsigned short reclen;
 	unsigned char  type;
-	char	       name[];
+	char           name[];
 };
 
 /*
@@ -585,12 +599,12 @@ bt__wasi_fd_readdir(void *arg, struct bt_wasm_call *c)
 	uint32_t blen = wasi_arg32(c, 2), pused = wasi_arg32(c, 4);
 	uint64_t cookie = wasi_arg64(c, 3);
 	uint8_t *buf, *used, rec[WASI_DIRENT_SIZE];
-	uint8_t kbuf[DENTS_BUF] __attribute__((aligned(8)));
+	uint8_t  kbuf[DENTS_BUF] __attribute__((aligned(8)));
 	const struct kdirent *d;
-	struct wasi_fd *f;
-	bt_wasm_wasi *w;
-	size_t out = 0, nl, take;
-	long n, pos;
+	struct wasi_fd       *f;
+	bt_wasm_wasi         *w;
+	size_t                out = 0, nl, take;
+	long                  n, pos;
 
 	CTX(w, arg, c);
 	FD(f, w, fd, WASI_R_FD_READDIR, c);
@@ -617,7 +631,7 @@ bt__wasi_fd_readdir(void *arg, struct bt_wasm_call *c)
 			bt_put_le32(rec + 16, (uint32_t)nl);
 			rec[20] = dtype(d->type);
 			take = blen - out < sizeof(rec) ? blen - out
-							: sizeof(rec);
+			                                : sizeof(rec);
 			memcpy(buf + out, rec, take);
 			out += take;
 			take = blen - out < nl ? blen - out : nl;
@@ -658,14 +672,14 @@ bt__wasi_path_open(void *arg, struct bt_wasm_call *c)
 	uint64_t base = wasi_arg64(c, 5), inherit = wasi_arg64(c, 6);
 	uint32_t fdflags = wasi_arg32(c, 7) & 0xffff, pfd = wasi_arg32(c, 8);
 	uint64_t need = WASI_R_PATH_OPEN;
-	const char *path;
+	const char     *path;
 	struct wasi_fd *d, *nf;
-	struct stat st;
-	bt_wasm_wasi *w;
-	bool rd, wr;
-	uint32_t fd;
-	uint8_t *m;
-	int e, flags = 0, host, rc;
+	struct stat     st;
+	bt_wasm_wasi   *w;
+	bool            rd, wr;
+	uint32_t        fd;
+	uint8_t        *m;
+	int             e, flags = 0, host, rc;
 
 	CTX(w, arg, c);
 	if (oflags & WASI_O_CREAT)
@@ -684,9 +698,11 @@ bt__wasi_path_open(void *arg, struct bt_wasm_call *c)
 	base &= d->inherit;
 	inherit &= d->inherit;
 	rd = (base & (WASI_R_FD_READ | WASI_R_FD_READDIR)) != 0;
-	wr = (base & (WASI_R_FD_WRITE | WASI_R_FD_DATASYNC |
-	    WASI_R_FD_ALLOCATE | WASI_R_FD_FILESTAT_SET_SIZE)) != 0 ||
-	    (fdflags & WASI_FDFLAG_APPEND) || (oflags & WASI_O_TRUNC);
+	wr = (base
+	         & (WASI_R_FD_WRITE | WASI_R_FD_DATASYNC | WASI_R_FD_ALLOCATE
+	             | WASI_R_FD_FILESTAT_SET_SIZE))
+	        != 0
+	    || (fdflags & WASI_FDFLAG_APPEND) || (oflags & WASI_O_TRUNC);
 	if (oflags & WASI_O_DIRECTORY) {
 		flags = O_RDONLY | O_DIRECTORY;
 		wr = false;
@@ -716,8 +732,8 @@ bt__wasi_path_open(void *arg, struct bt_wasm_call *c)
 	if ((flags & O_PATH) && (flags & ~(O_PATH | O_DIRECTORY)))
 		flags = (flags & ~O_PATH) | O_RDONLY;
 
-	host = bt__wasi_open(d->host, path, plen, flags, 0666,
-	    res_flags(w, lookup));
+	host = bt__wasi_open(
+	    d->host, path, plen, flags, 0666, res_flags(w, lookup));
 	if (host < 0)
 		return wasi_ret(c, bt__wasi_errno(host));
 	if (fstat(host, &st) != 0) {
@@ -752,13 +768,12 @@ bt__wasi_path_open(void *arg, struct bt_wasm_call *c)
 
 /* resolve_at resolves a guest path below folder fd for a path_* call. */
 static int
-resolve_at(struct bt_wasm_call *c, bt_wasm_wasi *w, uint32_t fd,
-    uint64_t need, uint32_t lookup, uint32_t ppath, uint32_t plen,
-    struct wasi_rpath *rp)
+resolve_at(struct bt_wasm_call *c, bt_wasm_wasi *w, uint32_t fd, uint64_t need,
+    uint32_t lookup, uint32_t ppath, uint32_t plen, struct wasi_rpath *rp)
 {
 	struct wasi_fd *d;
-	const char *path;
-	int e, rc;
+	const char     *path;
+	int             e, rc;
 
 	e = dir_fd(w, fd, need, &d);
 	if (e != 0)
@@ -773,25 +788,26 @@ resolve_at(struct bt_wasm_call *c, bt_wasm_wasi *w, uint32_t fd,
 int
 bt__wasi_path_filestat_get(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0), lookup = wasi_arg32(c, 1);
-	uint32_t ppath = wasi_arg32(c, 2), plen = wasi_arg32(c, 3);
-	uint32_t pout = wasi_arg32(c, 4);
+	uint32_t          fd = wasi_arg32(c, 0), lookup = wasi_arg32(c, 1);
+	uint32_t          ppath = wasi_arg32(c, 2), plen = wasi_arg32(c, 3);
+	uint32_t          pout = wasi_arg32(c, 4);
 	struct wasi_rpath rp;
-	struct stat st;
-	bt_wasm_wasi *w;
-	uint8_t *m;
-	int e;
+	struct stat       st;
+	bt_wasm_wasi     *w;
+	uint8_t          *m;
+	int               e;
 
 	CTX(w, arg, c);
 	m = bt_wasm_call_mem(c, pout, WASI_FILESTAT_SIZE);
 	if (m == NULL)
 		return wasi_ret(c, WASI_EFAULT);
-	e = resolve_at(c, w, fd, WASI_R_PATH_FILESTAT_GET, lookup, ppath, plen,
-	    &rp);
+	e = resolve_at(
+	    c, w, fd, WASI_R_PATH_FILESTAT_GET, lookup, ppath, plen, &rp);
 	if (e != 0)
 		return wasi_ret(c, e);
 	e = fstatat(rp.dirfd, rp.name, &st, AT_SYMLINK_NOFOLLOW) != 0
-	    ? bt__wasi_errno(errno) : 0;
+	    ? bt__wasi_errno(errno)
+	    : 0;
 	if (e == 0 && rp.must_dir && !S_ISDIR(st.st_mode))
 		e = WASI_ENOTDIR;
 	bt__wasi_rpath_fini(&rp);
@@ -804,14 +820,14 @@ bt__wasi_path_filestat_get(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_path_filestat_set_times(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0), lookup = wasi_arg32(c, 1);
-	uint32_t ppath = wasi_arg32(c, 2), plen = wasi_arg32(c, 3);
-	uint64_t atim = wasi_arg64(c, 4), mtim = wasi_arg64(c, 5);
-	uint32_t fl = wasi_arg32(c, 6) & 0xffff;
+	uint32_t          fd = wasi_arg32(c, 0), lookup = wasi_arg32(c, 1);
+	uint32_t          ppath = wasi_arg32(c, 2), plen = wasi_arg32(c, 3);
+	uint64_t          atim = wasi_arg64(c, 4), mtim = wasi_arg64(c, 5);
+	uint32_t          fl = wasi_arg32(c, 6) & 0xffff;
 	struct wasi_rpath rp;
-	struct timespec ts[2];
-	bt_wasm_wasi *w;
-	int e;
+	struct timespec   ts[2];
+	bt_wasm_wasi     *w;
+	int               e;
 
 	CTX(w, arg, c);
 	if (times_of(atim, mtim, fl, ts) != 0)
@@ -821,7 +837,8 @@ bt__wasi_path_filestat_set_times(void *arg, struct bt_wasm_call *c)
 	if (e != 0)
 		return wasi_ret(c, e);
 	e = utimensat(rp.dirfd, rp.name, ts, AT_SYMLINK_NOFOLLOW) != 0
-	    ? bt__wasi_errno(errno) : 0;
+	    ? bt__wasi_errno(errno)
+	    : 0;
 	bt__wasi_rpath_fini(&rp);
 	return wasi_ret(c, e);
 }
@@ -829,15 +846,15 @@ bt__wasi_path_filestat_set_times(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_path_create_directory(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0), ppath = wasi_arg32(c, 1);
-	uint32_t plen = wasi_arg32(c, 2);
+	uint32_t          fd = wasi_arg32(c, 0), ppath = wasi_arg32(c, 1);
+	uint32_t          plen = wasi_arg32(c, 2);
 	struct wasi_rpath rp;
-	bt_wasm_wasi *w;
-	int e;
+	bt_wasm_wasi     *w;
+	int               e;
 
 	CTX(w, arg, c);
-	e = resolve_at(c, w, fd, WASI_R_PATH_CREATE_DIRECTORY, 0, ppath, plen,
-	    &rp);
+	e = resolve_at(
+	    c, w, fd, WASI_R_PATH_CREATE_DIRECTORY, 0, ppath, plen, &rp);
 	if (e != 0)
 		return wasi_ret(c, e);
 	e = mkdirat(rp.dirfd, rp.name, 0777) != 0 ? bt__wasi_errno(errno) : 0;
@@ -848,15 +865,15 @@ bt__wasi_path_create_directory(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_path_remove_directory(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0), ppath = wasi_arg32(c, 1);
-	uint32_t plen = wasi_arg32(c, 2);
+	uint32_t          fd = wasi_arg32(c, 0), ppath = wasi_arg32(c, 1);
+	uint32_t          plen = wasi_arg32(c, 2);
 	struct wasi_rpath rp;
-	bt_wasm_wasi *w;
-	int e;
+	bt_wasm_wasi     *w;
+	int               e;
 
 	CTX(w, arg, c);
-	e = resolve_at(c, w, fd, WASI_R_PATH_REMOVE_DIRECTORY, 0, ppath, plen,
-	    &rp);
+	e = resolve_at(
+	    c, w, fd, WASI_R_PATH_REMOVE_DIRECTORY, 0, ppath, plen, &rp);
 	if (e != 0)
 		return wasi_ret(c, e);
 	if (strcmp(rp.name, ".") == 0)
@@ -870,12 +887,12 @@ bt__wasi_path_remove_directory(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_path_unlink_file(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0), ppath = wasi_arg32(c, 1);
-	uint32_t plen = wasi_arg32(c, 2);
+	uint32_t          fd = wasi_arg32(c, 0), ppath = wasi_arg32(c, 1);
+	uint32_t          plen = wasi_arg32(c, 2);
 	struct wasi_rpath rp;
-	struct stat st;
-	bt_wasm_wasi *w;
-	int e = 0;
+	struct stat       st;
+	bt_wasm_wasi     *w;
+	int               e = 0;
 
 	CTX(w, arg, c);
 	e = resolve_at(c, w, fd, WASI_R_PATH_UNLINK_FILE, 0, ppath, plen, &rp);
@@ -898,18 +915,19 @@ bt__wasi_path_unlink_file(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_path_rename(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0), pold = wasi_arg32(c, 1);
-	uint32_t lold = wasi_arg32(c, 2), fd2 = wasi_arg32(c, 3);
-	uint32_t pnew = wasi_arg32(c, 4), lnew = wasi_arg32(c, 5);
+	uint32_t          fd = wasi_arg32(c, 0), pold = wasi_arg32(c, 1);
+	uint32_t          lold = wasi_arg32(c, 2), fd2 = wasi_arg32(c, 3);
+	uint32_t          pnew = wasi_arg32(c, 4), lnew = wasi_arg32(c, 5);
 	struct wasi_rpath a, b;
-	bt_wasm_wasi *w;
-	int e;
+	bt_wasm_wasi     *w;
+	int               e;
 
 	CTX(w, arg, c);
 	e = resolve_at(c, w, fd, WASI_R_PATH_RENAME_SOURCE, 0, pold, lold, &a);
 	if (e != 0)
 		return wasi_ret(c, e);
-	e = resolve_at(c, w, fd2, WASI_R_PATH_RENAME_TARGET, 0, pnew, lnew, &b);
+	e = resolve_at(
+	    c, w, fd2, WASI_R_PATH_RENAME_TARGET, 0, pnew, lnew, &b);
 	if (e != 0) {
 		bt__wasi_rpath_fini(&a);
 		return wasi_ret(c, e);
@@ -931,14 +949,14 @@ bt__wasi_path_rename(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_path_symlink(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t pold = wasi_arg32(c, 0), lold = wasi_arg32(c, 1);
-	uint32_t fd = wasi_arg32(c, 2), pnew = wasi_arg32(c, 3);
-	uint32_t lnew = wasi_arg32(c, 4);
-	char target[WASI_MAX_PATH + 1];
+	uint32_t          pold = wasi_arg32(c, 0), lold = wasi_arg32(c, 1);
+	uint32_t          fd = wasi_arg32(c, 2), pnew = wasi_arg32(c, 3);
+	uint32_t          lnew = wasi_arg32(c, 4);
+	char              target[WASI_MAX_PATH + 1];
 	struct wasi_rpath rp;
-	const char *old;
-	bt_wasm_wasi *w;
-	int e;
+	const char       *old;
+	bt_wasm_wasi     *w;
+	int               e;
 
 	CTX(w, arg, c);
 	old = guest_path(c, pold, lold);
@@ -958,7 +976,7 @@ bt__wasi_path_symlink(void *arg, struct bt_wasm_call *c)
 	if (e != 0)
 		return wasi_ret(c, e);
 	e = symlinkat(target, rp.dirfd, rp.name) != 0 ? bt__wasi_errno(errno)
-						      : 0;
+	                                              : 0;
 	bt__wasi_rpath_fini(&rp);
 	return wasi_ret(c, e);
 }
@@ -966,15 +984,15 @@ bt__wasi_path_symlink(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_path_readlink(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0), ppath = wasi_arg32(c, 1);
-	uint32_t plen = wasi_arg32(c, 2), pbuf = wasi_arg32(c, 3);
-	uint32_t blen = wasi_arg32(c, 4), pused = wasi_arg32(c, 5);
-	char target[WASI_MAX_PATH + 1];
+	uint32_t          fd = wasi_arg32(c, 0), ppath = wasi_arg32(c, 1);
+	uint32_t          plen = wasi_arg32(c, 2), pbuf = wasi_arg32(c, 3);
+	uint32_t          blen = wasi_arg32(c, 4), pused = wasi_arg32(c, 5);
+	char              target[WASI_MAX_PATH + 1];
 	struct wasi_rpath rp;
-	uint8_t *buf, *used;
-	bt_wasm_wasi *w;
-	ssize_t n;
-	int e;
+	uint8_t          *buf, *used;
+	bt_wasm_wasi     *w;
+	ssize_t           n;
+	int               e;
 
 	CTX(w, arg, c);
 	buf = bt_wasm_call_mem(c, pbuf, blen);
@@ -1005,17 +1023,17 @@ bt__wasi_path_readlink(void *arg, struct bt_wasm_call *c)
 int
 bt__wasi_path_link(void *arg, struct bt_wasm_call *c)
 {
-	uint32_t fd = wasi_arg32(c, 0), lookup = wasi_arg32(c, 1);
-	uint32_t pold = wasi_arg32(c, 2), lold = wasi_arg32(c, 3);
-	uint32_t fd2 = wasi_arg32(c, 4), pnew = wasi_arg32(c, 5);
-	uint32_t lnew = wasi_arg32(c, 6);
+	uint32_t          fd = wasi_arg32(c, 0), lookup = wasi_arg32(c, 1);
+	uint32_t          pold = wasi_arg32(c, 2), lold = wasi_arg32(c, 3);
+	uint32_t          fd2 = wasi_arg32(c, 4), pnew = wasi_arg32(c, 5);
+	uint32_t          lnew = wasi_arg32(c, 6);
 	struct wasi_rpath a, b;
-	bt_wasm_wasi *w;
-	int e;
+	bt_wasm_wasi     *w;
+	int               e;
 
 	CTX(w, arg, c);
-	e = resolve_at(c, w, fd, WASI_R_PATH_LINK_SOURCE, lookup, pold, lold,
-	    &a);
+	e = resolve_at(
+	    c, w, fd, WASI_R_PATH_LINK_SOURCE, lookup, pold, lold, &a);
 	if (e != 0)
 		return wasi_ret(c, e);
 	e = resolve_at(c, w, fd2, WASI_R_PATH_LINK_TARGET, 0, pnew, lnew, &b);

@@ -112,101 +112,101 @@ enum {
 };
 
 /* Rights (rights), one bit each. */
-#define WASI_R_FD_DATASYNC		(1ull << 0)
-#define WASI_R_FD_READ			(1ull << 1)
-#define WASI_R_FD_SEEK			(1ull << 2)
-#define WASI_R_FD_FDSTAT_SET_FLAGS	(1ull << 3)
-#define WASI_R_FD_SYNC			(1ull << 4)
-#define WASI_R_FD_TELL			(1ull << 5)
-#define WASI_R_FD_WRITE			(1ull << 6)
-#define WASI_R_FD_ADVISE		(1ull << 7)
-#define WASI_R_FD_ALLOCATE		(1ull << 8)
-#define WASI_R_PATH_CREATE_DIRECTORY	(1ull << 9)
-#define WASI_R_PATH_CREATE_FILE		(1ull << 10)
-#define WASI_R_PATH_LINK_SOURCE		(1ull << 11)
-#define WASI_R_PATH_LINK_TARGET		(1ull << 12)
-#define WASI_R_PATH_OPEN		(1ull << 13)
-#define WASI_R_FD_READDIR		(1ull << 14)
-#define WASI_R_PATH_READLINK		(1ull << 15)
-#define WASI_R_PATH_RENAME_SOURCE	(1ull << 16)
-#define WASI_R_PATH_RENAME_TARGET	(1ull << 17)
-#define WASI_R_PATH_FILESTAT_GET	(1ull << 18)
-#define WASI_R_PATH_FILESTAT_SET_SIZE	(1ull << 19)
-#define WASI_R_PATH_FILESTAT_SET_TIMES	(1ull << 20)
-#define WASI_R_FD_FILESTAT_GET		(1ull << 21)
-#define WASI_R_FD_FILESTAT_SET_SIZE	(1ull << 22)
-#define WASI_R_FD_FILESTAT_SET_TIMES	(1ull << 23)
-#define WASI_R_PATH_SYMLINK		(1ull << 24)
-#define WASI_R_PATH_REMOVE_DIRECTORY	(1ull << 25)
-#define WASI_R_PATH_UNLINK_FILE		(1ull << 26)
-#define WASI_R_POLL_FD_READWRITE	(1ull << 27)
-#define WASI_R_SOCK_SHUTDOWN		(1ull << 28)
-#define WASI_R_SOCK_ACCEPT		(1ull << 29)
-#define WASI_R_ALL			((1ull << 30) - 1)
+#define WASI_R_FD_DATASYNC             (1ull << 0)
+#define WASI_R_FD_READ                 (1ull << 1)
+#define WASI_R_FD_SEEK                 (1ull << 2)
+#define WASI_R_FD_FDSTAT_SET_FLAGS     (1ull << 3)
+#define WASI_R_FD_SYNC                 (1ull << 4)
+#define WASI_R_FD_TELL                 (1ull << 5)
+#define WASI_R_FD_WRITE                (1ull << 6)
+#define WASI_R_FD_ADVISE               (1ull << 7)
+#define WASI_R_FD_ALLOCATE             (1ull << 8)
+#define WASI_R_PATH_CREATE_DIRECTORY   (1ull << 9)
+#define WASI_R_PATH_CREATE_FILE        (1ull << 10)
+#define WASI_R_PATH_LINK_SOURCE        (1ull << 11)
+#define WASI_R_PATH_LINK_TARGET        (1ull << 12)
+#define WASI_R_PATH_OPEN               (1ull << 13)
+#define WASI_R_FD_READDIR              (1ull << 14)
+#define WASI_R_PATH_READLINK           (1ull << 15)
+#define WASI_R_PATH_RENAME_SOURCE      (1ull << 16)
+#define WASI_R_PATH_RENAME_TARGET      (1ull << 17)
+#define WASI_R_PATH_FILESTAT_GET       (1ull << 18)
+#define WASI_R_PATH_FILESTAT_SET_SIZE  (1ull << 19)
+#define WASI_R_PATH_FILESTAT_SET_TIMES (1ull << 20)
+#define WASI_R_FD_FILESTAT_GET         (1ull << 21)
+#define WASI_R_FD_FILESTAT_SET_SIZE    (1ull << 22)
+#define WASI_R_FD_FILESTAT_SET_TIMES   (1ull << 23)
+#define WASI_R_PATH_SYMLINK            (1ull << 24)
+#define WASI_R_PATH_REMOVE_DIRECTORY   (1ull << 25)
+#define WASI_R_PATH_UNLINK_FILE        (1ull << 26)
+#define WASI_R_POLL_FD_READWRITE       (1ull << 27)
+#define WASI_R_SOCK_SHUTDOWN           (1ull << 28)
+#define WASI_R_SOCK_ACCEPT             (1ull << 29)
+#define WASI_R_ALL                     ((1ull << 30) - 1)
 
 /* What each kind of fd can do at most. */
 #define WASI_RIGHTS_FILE                                                      \
-	(WASI_R_FD_DATASYNC | WASI_R_FD_READ | WASI_R_FD_SEEK |               \
-	    WASI_R_FD_FDSTAT_SET_FLAGS | WASI_R_FD_SYNC | WASI_R_FD_TELL |    \
-	    WASI_R_FD_WRITE | WASI_R_FD_ADVISE | WASI_R_FD_ALLOCATE |         \
-	    WASI_R_FD_FILESTAT_GET | WASI_R_FD_FILESTAT_SET_SIZE |            \
-	    WASI_R_FD_FILESTAT_SET_TIMES | WASI_R_POLL_FD_READWRITE)
+	(WASI_R_FD_DATASYNC | WASI_R_FD_READ | WASI_R_FD_SEEK                 \
+	    | WASI_R_FD_FDSTAT_SET_FLAGS | WASI_R_FD_SYNC | WASI_R_FD_TELL    \
+	    | WASI_R_FD_WRITE | WASI_R_FD_ADVISE | WASI_R_FD_ALLOCATE         \
+	    | WASI_R_FD_FILESTAT_GET | WASI_R_FD_FILESTAT_SET_SIZE            \
+	    | WASI_R_FD_FILESTAT_SET_TIMES | WASI_R_POLL_FD_READWRITE)
 #define WASI_RIGHTS_DIR                                                       \
-	(WASI_R_FD_FDSTAT_SET_FLAGS | WASI_R_FD_SYNC | WASI_R_FD_DATASYNC |   \
-	    WASI_R_PATH_CREATE_DIRECTORY | WASI_R_PATH_CREATE_FILE |          \
-	    WASI_R_PATH_LINK_SOURCE | WASI_R_PATH_LINK_TARGET |               \
-	    WASI_R_PATH_OPEN | WASI_R_FD_READDIR | WASI_R_PATH_READLINK |     \
-	    WASI_R_PATH_RENAME_SOURCE | WASI_R_PATH_RENAME_TARGET |           \
-	    WASI_R_PATH_FILESTAT_GET | WASI_R_PATH_FILESTAT_SET_SIZE |        \
-	    WASI_R_PATH_FILESTAT_SET_TIMES | WASI_R_FD_FILESTAT_GET |         \
-	    WASI_R_FD_FILESTAT_SET_TIMES | WASI_R_PATH_SYMLINK |              \
-	    WASI_R_PATH_REMOVE_DIRECTORY | WASI_R_PATH_UNLINK_FILE)
+	(WASI_R_FD_FDSTAT_SET_FLAGS | WASI_R_FD_SYNC | WASI_R_FD_DATASYNC     \
+	    | WASI_R_PATH_CREATE_DIRECTORY | WASI_R_PATH_CREATE_FILE          \
+	    | WASI_R_PATH_LINK_SOURCE | WASI_R_PATH_LINK_TARGET               \
+	    | WASI_R_PATH_OPEN | WASI_R_FD_READDIR | WASI_R_PATH_READLINK     \
+	    | WASI_R_PATH_RENAME_SOURCE | WASI_R_PATH_RENAME_TARGET           \
+	    | WASI_R_PATH_FILESTAT_GET | WASI_R_PATH_FILESTAT_SET_SIZE        \
+	    | WASI_R_PATH_FILESTAT_SET_TIMES | WASI_R_FD_FILESTAT_GET         \
+	    | WASI_R_FD_FILESTAT_SET_TIMES | WASI_R_PATH_SYMLINK              \
+	    | WASI_R_PATH_REMOVE_DIRECTORY | WASI_R_PATH_UNLINK_FILE)
 /* A terminal or pipe: no seek/tell, so wasi-libc's isatty works. */
 #define WASI_RIGHTS_STREAM                                                    \
-	(WASI_R_FD_READ | WASI_R_FD_WRITE | WASI_R_FD_FDSTAT_SET_FLAGS |      \
-	    WASI_R_FD_FILESTAT_GET | WASI_R_POLL_FD_READWRITE)
+	(WASI_R_FD_READ | WASI_R_FD_WRITE | WASI_R_FD_FDSTAT_SET_FLAGS        \
+	    | WASI_R_FD_FILESTAT_GET | WASI_R_POLL_FD_READWRITE)
 
 /* fdflags, oflags, lookupflags, fstflags, whence. */
-#define WASI_FDFLAG_APPEND   0x1
-#define WASI_FDFLAG_DSYNC    0x2
-#define WASI_FDFLAG_NONBLOCK 0x4
-#define WASI_FDFLAG_RSYNC    0x8
-#define WASI_FDFLAG_SYNC     0x10
-#define WASI_O_CREAT	     0x1
-#define WASI_O_DIRECTORY     0x2
-#define WASI_O_EXCL	     0x4
-#define WASI_O_TRUNC	     0x8
+#define WASI_FDFLAG_APPEND         0x1
+#define WASI_FDFLAG_DSYNC          0x2
+#define WASI_FDFLAG_NONBLOCK       0x4
+#define WASI_FDFLAG_RSYNC          0x8
+#define WASI_FDFLAG_SYNC           0x10
+#define WASI_O_CREAT               0x1
+#define WASI_O_DIRECTORY           0x2
+#define WASI_O_EXCL                0x4
+#define WASI_O_TRUNC               0x8
 #define WASI_LOOKUP_SYMLINK_FOLLOW 0x1
-#define WASI_FST_ATIM	     0x1
-#define WASI_FST_ATIM_NOW    0x2
-#define WASI_FST_MTIM	     0x4
-#define WASI_FST_MTIM_NOW    0x8
+#define WASI_FST_ATIM              0x1
+#define WASI_FST_ATIM_NOW          0x2
+#define WASI_FST_MTIM              0x4
+#define WASI_FST_MTIM_NOW          0x8
 
 /* One slot of the fd table. host < 0 means the slot is free. */
 struct wasi_fd {
-	int	 host;
-	uint8_t	 type;	    /* WASI_FT_* */
-	bool	 borrowed;  /* a stdio fd given by the embedder: never closed */
-	bool	 lazy;	    /* type and rights not looked up yet (stdio) */
-	uint16_t fdflags;   /* as last set (APPEND, NONBLOCK, ...) */
-	uint64_t rights;    /* rights_base */
-	uint64_t inherit;   /* rights_inheriting */
-	char	*preopen;   /* guest name if this is a preopen, else NULL */
+	int      host;
+	uint8_t  type; /* WASI_FT_* */
+	bool     borrowed; /* a stdio fd given by the embedder: never closed */
+	bool     lazy; /* type and rights not looked up yet (stdio) */
+	uint16_t fdflags; /* as last set (APPEND, NONBLOCK, ...) */
+	uint64_t rights; /* rights_base */
+	uint64_t inherit; /* rights_inheriting */
+	char    *preopen; /* guest name if this is a preopen, else NULL */
 };
 
 struct bt_wasm_wasi {
 	unsigned flags;
 	/* arguments and environment, each as the NUL-separated strings the
 	 * guest gets from args_get/environ_get, and their counts */
-	uint8_t *args;
-	size_t	 args_len;
-	uint32_t argc;
-	uint8_t *env;
-	size_t	 env_len;
-	uint32_t envc;
+	uint8_t        *args;
+	size_t          args_len;
+	uint32_t        argc;
+	uint8_t        *env;
+	size_t          env_len;
+	uint32_t        envc;
 	struct wasi_fd *fds;
-	uint32_t	nfds; /* slots allocated (grows up to max_fds) */
-	uint32_t	max_fds;
+	uint32_t        nfds; /* slots allocated (grows up to max_fds) */
+	uint32_t        max_fds;
 };
 
 /* Host errno (positive) or negative rc to a WASI errno; BT_EPATH (a path
@@ -232,10 +232,10 @@ uint8_t bt__wasi_filetype(unsigned mode);
  * Magic links (procfs) are never followed.
  */
 #define WASI_MAX_SYMLINKS 32
-#define WASI_MAX_PATH	  4096
+#define WASI_MAX_PATH     4096
 
 /* Flags of bt__wasi_resolve / bt__wasi_open. */
-#define WASI_RES_FOLLOW	   0x1 /* follow a symbolic link as last component */
+#define WASI_RES_FOLLOW     0x1 /* follow a symbolic link as last component */
 #define WASI_RES_NO_OPENAT2 0x2 /* force the component walk */
 
 /*

@@ -57,14 +57,15 @@ static int
 sys_openat2(int dirfd, const char *path, int flags, unsigned mode)
 {
 	struct open_how how;
-	long r;
-	int tries;
+	long            r;
+	int             tries;
 
 	memset(&how, 0, sizeof(how));
 	how.flags = (uint64_t)(unsigned)flags;
 	/* openat2 insists on mode 0 unless a file may be created */
 	how.mode = ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
-	    ? mode : 0;
+	    ? mode
+	    : 0;
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
 	/* EAGAIN: a concurrent rename made the kernel unsure a ".." stayed
 	 * beneath; retrying is what the man page asks for. */
@@ -146,9 +147,9 @@ set_name(struct wasi_rpath *out, const char *name, size_t n)
 static int
 reopen(int root, const char *canon, size_t len)
 {
-	char comp[256];
+	char   comp[256];
 	size_t i = 0, j, n;
-	int cur = root, fd;
+	int    cur = root, fd;
 
 	while (i < len) {
 		j = i;
@@ -157,8 +158,8 @@ reopen(int root, const char *canon, size_t len)
 		n = j - i;
 		memcpy(comp, canon + i, n); /* n <= 255: checked when added */
 		comp[n] = '\0';
-		fd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
+		fd = openat(
+		    cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cur != root)
 			close(cur);
 		if (fd < 0)
@@ -178,10 +179,10 @@ reopen(int root, const char *canon, size_t len)
 static int
 walk(int root, char *work, unsigned flags, struct wasi_rpath *out)
 {
-	char canon[CANON_CAP], link[WASI_MAX_PATH + 1], comp[256];
-	size_t pos = 0, canon_len = 0, start, clen, p2, rest_len;
-	int cur = root, nlinks = 0, fd, rc, e;
-	bool last, trailing;
+	char    canon[CANON_CAP], link[WASI_MAX_PATH + 1], comp[256];
+	size_t  pos = 0, canon_len = 0, start, clen, p2, rest_len;
+	int     cur = root, nlinks = 0, fd, rc, e;
+	bool    last, trailing;
 	ssize_t n;
 
 	for (;;) {
@@ -261,8 +262,8 @@ walk(int root, char *work, unsigned flags, struct wasi_rpath *out)
 				goto fail;
 			}
 		} else {
-			fd = openat(cur, comp, O_PATH | O_DIRECTORY |
-			    O_NOFOLLOW | O_CLOEXEC);
+			fd = openat(cur, comp,
+			    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd >= 0) {
 				if (canon_len + 1 + clen >= CANON_CAP) {
 					close(fd);
@@ -289,7 +290,8 @@ walk(int root, char *work, unsigned flags, struct wasi_rpath *out)
 				goto fail;
 			}
 		}
-		/* splice the link's target in front of the rest (invariant d) */
+		/* splice the link's target in front of the rest (invariant d)
+		 */
 		if (++nlinks > WASI_MAX_SYMLINKS) {
 			rc = -ELOOP;
 			goto fail;
@@ -335,9 +337,9 @@ static int
 split(int root, char *buf, struct wasi_rpath *out)
 {
 	size_t len = strlen(buf);
-	bool must_dir = false;
-	char *slash, *name;
-	int fd, rc;
+	bool   must_dir = false;
+	char  *slash, *name;
+	int    fd, rc;
 
 	while (len > 0 && buf[len - 1] == '/') {
 		buf[--len] = '\0';
@@ -346,7 +348,8 @@ split(int root, char *buf, struct wasi_rpath *out)
 	slash = strrchr(buf, '/');
 	name = slash != NULL ? slash + 1 : buf;
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-		fd = sys_openat2(root, buf, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+		fd = sys_openat2(
+		    root, buf, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 		if (fd < 0)
 			return fd;
 		rc = set_name(out, ".", 1);
@@ -363,7 +366,8 @@ split(int root, char *buf, struct wasi_rpath *out)
 		out->owned = false;
 	} else {
 		*slash = '\0';
-		fd = sys_openat2(root, buf, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+		fd = sys_openat2(
+		    root, buf, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 		if (fd < 0)
 			return fd;
 		out->dirfd = fd;
@@ -377,17 +381,17 @@ int
 bt__wasi_resolve(int root, const char *path, size_t len, unsigned flags,
     struct wasi_rpath *out)
 {
-	char work[WORK_CAP];
+	char              work[WORK_CAP];
 	struct wasi_rpath rp;
-	int rc;
+	int               rc;
 
 	rc = copy_path(work, sizeof(work), path, len);
 	if (rc != 0)
 		return rc;
 	memset(&rp, 0, sizeof(rp));
 	rp.dirfd = -1;
-	if (!(flags & (WASI_RES_FOLLOW | WASI_RES_NO_OPENAT2)) &&
-	    bt__wasi_have_openat2())
+	if (!(flags & (WASI_RES_FOLLOW | WASI_RES_NO_OPENAT2))
+	    && bt__wasi_have_openat2())
 		rc = split(root, work, &rp);
 	else
 		rc = walk(root, work, flags, &rp);
@@ -403,9 +407,9 @@ int
 bt__wasi_open(int root, const char *path, size_t len, int oflags,
     unsigned mode, unsigned flags)
 {
-	char work[WORK_CAP];
+	char              work[WORK_CAP];
 	struct wasi_rpath rp;
-	int fd, rc;
+	int               fd, rc;
 
 	oflags |= O_CLOEXEC;
 	if (!(flags & WASI_RES_NO_OPENAT2) && bt__wasi_have_openat2()) {
@@ -416,8 +420,8 @@ bt__wasi_open(int root, const char *path, size_t len, int oflags,
 			oflags |= O_NOFOLLOW;
 		return sys_openat2(root, work, oflags, mode);
 	}
-	rc = bt__wasi_resolve(root, path, len, flags | WASI_RES_NO_OPENAT2,
-	    &rp);
+	rc = bt__wasi_resolve(
+	    root, path, len, flags | WASI_RES_NO_OPENAT2, &rp);
 	if (rc != 0)
 		return rc;
 	if (rp.must_dir)
