@@ -302,7 +302,7 @@ sec_type(struct rd *r, bt_wasm_module *m)
 	for (uint32_t i = 0; i < n; i++) {
 		struct wfunctype *t = &m->types[i];
 		const uint8_t *at = r->p;
-		uint8_t tmp[2 * WASM_MAX_PARAMS];
+		uint8_t tmp[2 * WASM_MAX_PARAMS + 1];
 		uint32_t np, nr;
 		uint8_t form;
 
@@ -783,7 +783,9 @@ sec_data(struct rd *r, bt_wasm_module *m)
 			return rc;
 		if ((rc = rd_bytes(r, d->len, &bytes)) != 0)
 			return rc;
-		d->bytes = bt_memdup(bytes, d->len ? d->len : 1);
+		/* An empty segment still gets a (one-byte) allocation, so
+		 * bytes is never NULL; never read past the input for it. */
+		d->bytes = d->len ? bt_memdup(bytes, d->len) : bt_zalloc(1);
 		if (d->bytes == NULL)
 			return -ENOMEM;
 	}

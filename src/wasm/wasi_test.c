@@ -395,7 +395,7 @@ struct run {
 };
 
 static void
-run_open(struct run *r, struct fx *f, unsigned flags)
+run_open(struct run *r, struct fx *f, unsigned flags, int stdin_fd)
 {
 	static const char *const    argv[] = { "prog", "a1", "second arg" };
 	static const char *const    env[] = { "K=V", "EMPTY=" };
@@ -407,7 +407,7 @@ run_open(struct run *r, struct fx *f, unsigned flags)
 	memset(&wc, 0, sizeof(wc));
 	wc.version = 1;
 	wc.flags = flags | BT_WASM_WASI_STDIO_FDS;
-	wc.stdio_fds[0] = -1;
+	wc.stdio_fds[0] = stdin_fd;
 	wc.stdio_fds[1] = -1;
 	wc.stdio_fds[2] = -1;
 	wc.argc = 3;
@@ -496,7 +496,7 @@ check_host_functions(struct fx *f, unsigned flags)
 	uint64_t   cookie;
 	int        e;
 
-	run_open(&r, f, flags);
+	run_open(&r, f, flags, -1);
 
 	/* arguments and environment */
 	assert_int_equal(call(&r, "args_sizes_get", "ii", 0u, 4u), 0);
@@ -670,7 +670,7 @@ test_call_without_context_traps(void **state)
 	struct bt_wasm_trap trap;
 	struct run          r;
 
-	run_open(&r, *state, 0);
+	run_open(&r, *state, 0, -1);
 	bt_wasm_instance_set_user(r.inst, NULL);
 	assert_int_equal(
 	    bt_wasm_instance_call(r.inst, "args_sizes_get", a, 2, &res, 1),
@@ -679,6 +679,49 @@ test_call_without_context_traps(void **state)
 	assert_int_equal(trap.kind, BT_WASM_TRAP_HOST);
 	assert_non_null(strstr(trap.msg, "WASI context"));
 	run_close(&r);
+}
+
+static void
+test_poll_reports_ready_fds_before_clocks(void **state)
+{
+	struct run r;
+	int        p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "xyz", 3), 3);
+	run_open(&r, *state, 0, p[0]);
+	/* fd_read on stdin (a pipe holding 3 bytes), a 10 s clock, and
+	 * fd_read on the preopen, which has no poll right */
+	memset(r.mem + 6000, 0, 3 * 48);
+	bt_put_le64(r.mem + 6000, 1);
+	r.mem[6008] = 1;
+	bt_put_le32(r.mem + 6016, 0);
+	bt_put_le64(r.mem + 6048, 2);
+	r.mem[6056] = 0;
+	bt_put_le32(r.mem + 6064, 1);
+	bt_put_le64(r.mem + 6072, 10000000000ull);
+	bt_put_le64(r.mem + 6096, 3);
+	r.mem[6104] = 1;
+	bt_put_le32(r.mem + 6112, 3);
+	assert_int_equal(
+	    call(&r, "poll_oneoff", "iiii", 6000u, 6200u, 3u, 8u), 0);
+	assert_int_equal(bt_get_le32(r.mem + 8), 2);
+	/* the refused subscription is reported first, then the ready fd */
+	assert_int_equal(bt_get_le64(r.mem + 6200), 3);
+	assert_int_equal(bt_get_le16(r.mem + 6208), WASI_ENOTCAPABLE);
+	assert_int_equal(bt_get_le64(r.mem + 6232), 1);
+	assert_int_equal(bt_get_le16(r.mem + 6240), 0);
+	assert_int_equal(r.mem[6242], 1); /* fd_read */
+	assert_int_equal(bt_get_le64(r.mem + 6248), 3); /* nbytes */
+	/* and the bytes are there to read */
+	bt_put_le32(r.mem + 16, 4000);
+	bt_put_le32(r.mem + 20, 64);
+	assert_int_equal(call(&r, "fd_read", "iiii", 0u, 16u, 1u, 8u), 0);
+	assert_int_equal(bt_get_le32(r.mem + 8), 3);
+	assert_memory_equal(r.mem + 4000, "xyz", 3);
+	run_close(&r);
+	close(p[0]);
+	close(p[1]);
 }
 
 /*
