@@ -3,7 +3,8 @@
 # baseline), our device alone, and our device with one backup on loopback,
 # all on unix sockets in one run. Prints a Markdown table with ratios.
 # Env: BT (path to bt), BLK_BENCH_SIZE (default 256M), BLK_BENCH_TIME
-# (seconds per job, default 5). Never fails the suite.
+# (seconds per job, default 5), BLK_BENCH_ROUNDS (default 3). Never fails
+# the suite.
 set -u
 BT=${BT:-$(pwd)/build/bt}
 SIZE=${BLK_BENCH_SIZE:-256M}
@@ -86,15 +87,25 @@ PY
 }
 
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b) if b else '-')" "$1" "$2"; }
+# median of the "iops lat" lines on stdin (by IOPS).
+median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
-printf '| job | nbdkit file IOPS | blk IOPS (ratio) | blk + backup IOPS (ratio) | latency us: nbdkit / blk / blk+backup |\n'
+ROUNDS=${BLK_BENCH_ROUNDS:-3}
+printf '| job | nbdkit file IOPS | blk IOPS (ratio) | blk + backup IOPS (ratio) | mean latency us: nbdkit / blk / blk+backup |\n'
 printf '|---|---|---|---|---|\n'
 job() {
 	label=$1; shift
-	set -- "$@"
-	b=$(run_fio "$URI_BASE" base "$@")
-	s=$(run_fio "$URI_SOLO" solo "$@")
-	r=$(run_fio "$URI_REPL" repl "$@")
+	: >"$T/b.txt"; : >"$T/s.txt"; : >"$T/r.txt"
+	# Rounds interleave the three targets, so a burst of load elsewhere on
+	# the machine hits all of them; the median of the rounds is shown.
+	n=0
+	while [ $n -lt "$ROUNDS" ]; do
+		run_fio "$URI_BASE" base "$@" >>"$T/b.txt"
+		run_fio "$URI_SOLO" solo "$@" >>"$T/s.txt"
+		run_fio "$URI_REPL" repl "$@" >>"$T/r.txt"
+		n=$((n + 1))
+	done
+	b=$(median <"$T/b.txt"); s=$(median <"$T/s.txt"); r=$(median <"$T/r.txt")
 	bi=${b% *}; si=${s% *}; ri=${r% *}
 	printf '| %s | %s | %s (%s) | %s (%s) | %s / %s / %s |\n' "$label" \
 	    "$bi" "$si" "$(ratio "$si" "$bi")" "$ri" "$(ratio "$ri" "$bi")" \
@@ -107,5 +118,5 @@ job "4k randread qd16" --rw=randread --bs=4k --iodepth=16
 job "1M seq write qd4" --rw=write --bs=1M --iodepth=4
 job "4k randwrite fsync=1" --rw=randwrite --bs=4k --iodepth=1 --fsync=1
 echo
-echo "(size $SIZE, ${RUNTIME}s per job after 1s ramp, unix sockets, page-cache backed files; pgbench part not run)"
+echo "(size $SIZE, median of $ROUNDS interleaved rounds of ${RUNTIME}s after 1s ramp; unix sockets; page-cache backed files; load average $(cut -d' ' -f1-3 /proc/loadavg); pgbench part not run)"
 exit 0
