@@ -832,6 +832,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_host_functions_with_walk, setup, teardown),
 		cmocka_unit_test_setup_teardown(
+		    test_poll_reports_ready_fds_before_clocks, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
 		    test_call_without_context_traps, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_new_rejects_bad_configs, setup, teardown),
