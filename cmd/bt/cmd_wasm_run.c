@@ -368,7 +368,13 @@ bt__cmd_wasm_run(int argc, char **argv)
 	if (timeout_ns > 0)
 		timed_out = timer_stop(&timer);
 
-	if (rc == 0) {
+	if (timed_out && rc != BT_ETRAP) {
+		/* The guest ended on its own after the deadline, typically
+		 * because a blocked call returned EINTR: still a timeout. */
+		bt_cmd_err("%s timed out after %.3g s (--timeout)", path,
+		    (double)timeout_ns / 1e9);
+		ex = EXIT_TIMEOUT;
+	} else if (rc == 0) {
 		if (status < 0 || status > 255) {
 			ex = bt_cmd_err("%s exited with status %d, outside "
 			                "0..255",
