@@ -34,4 +34,23 @@ do_verify=1
 FIO
 fio "$T/v.fio" >"$T/fio.log" 2>&1 || fail "fio verify"
 grep -q "err= 0" "$T/fio.log" || fail "fio reported errors"
+# nbdfuse, where FUSE is available: write through the file, read back.
+if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1; then
+	mkdir -p "$T/mnt"
+	nbdfuse "$T/mnt/disk" "nbd+unix:///blk?socket=$T/p/run/nbd.sock" >"$T/nbdfuse.log" 2>&1 &
+	FPID=$!; PIDS="$PIDS $FPID"
+	n=200
+	while [ ! -s "$T/mnt/disk" ] && [ $n -gt 0 ]; do n=$((n - 1)); sleep 0.05; done
+	if [ -s "$T/mnt/disk" ]; then
+		head -c 1M /dev/urandom >"$T/f.bin"
+		dd if="$T/f.bin" of="$T/mnt/disk" bs=64k seek=3 conv=notrunc,fsync 2>/dev/null || fail "nbdfuse write"
+		dd if="$T/mnt/disk" of="$T/g.bin" bs=64k skip=3 count=16 2>/dev/null || fail "nbdfuse read"
+		cmp "$T/f.bin" "$T/g.bin" || fail "nbdfuse: data differs"
+		fusermount3 -u "$T/mnt" || true
+		wait "$FPID" 2>/dev/null || true
+		echo "nbdfuse: fine"
+	else
+		echo "nbdfuse: could not mount here; skipped"
+	fi
+fi
 echo "clients: nbdinfo, nbdcopy, qemu-img, fio verify all fine"
