@@ -597,6 +597,54 @@ test_timeouts(void **state)
 	ident_fini(&sid);
 }
 
+/*
+ * Back-pressure: frames queued to a peer that takes nothing (a socket that
+ * never completes TLS) stop at send_queue_max with BT_ELIMIT, and a frame
+ * over max_frame is refused with -EMSGSIZE.
+ */
+static void
+test_send_queue_bound(void **state)
+{
+	struct bt_net_config cfg = { .version = 1 };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	struct bt_net_frame f = { .kind = BT_NET_KIND_USER };
+	static uint8_t chunk[16384];
+	char addr[64];
+	bt_net_conn *c;
+	bt_net *net;
+	struct bt_diag d;
+	int lfd, rc = 0, n = 0;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(sa.sin_port));
+	cfg.send_queue_max = 65536;
+	cfg.max_frame = 32768;
+	assert_int_equal(bt_net_new(&net, &cfg, &d), 0);
+	assert_int_equal(bt_net_connect(net, addr, NULL, &c), 0);
+	{
+		static uint8_t big[40000];
+
+		f.payload.ptr = big;
+		f.payload.len = sizeof(big);
+		assert_int_equal(bt_net_conn_send(c, &f), -EMSGSIZE);
+	}
+	f.payload.ptr = chunk;
+	f.payload.len = sizeof(chunk);
+	while (n < 100 && (rc = bt_net_conn_send(c, &f)) == 0)
+		n++;
+	assert_int_equal(rc, BT_ELIMIT);
+	assert_true(n >= 4 && n <= 6); /* 64 KiB of 16 KiB frames */
+	bt_net_conn_close(c);
+	bt_net_conn_rele(c);
+	bt_net_free(net);
+	close(lfd);
+}
+
 /* Many concurrent connections from one client net. */
 struct many {
 	pthread_mutex_t mu;
@@ -696,6 +744,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_bad_frames_close_one),
 		cmocka_unit_test(test_plain_tcp_refused),
 		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_send_queue_bound),
 	};
 	const struct CMUnitTest many[] = {
 		cmocka_unit_test(test_many_connections),
