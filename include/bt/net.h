@@ -192,7 +192,12 @@ BT_API const char *bt_net_conn_addr(const bt_net_conn *c);
 BT_API bool	   bt_net_conn_is_open(const bt_net_conn *c);
 BT_API bool	   bt_net_conn_is_outgoing(const bt_net_conn *c);
 
-/* User data attached to a connection (any thread; not synchronised). */
+/*
+ * User data attached to a connection (any thread; the pointer is stored
+ * and loaded atomically, what it points to is the caller's business).
+ * NULL until set: on_frame and on_close may run before bt_net_dial returns
+ * to the code that sets it.
+ */
 BT_API void  bt_net_conn_set_data(bt_net_conn *c, void *data);
 BT_API void *bt_net_conn_data(const bt_net_conn *c);
 

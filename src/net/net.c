@@ -132,7 +132,7 @@ struct bt_net_conn {
 	bool		      dirty;	/* mu */
 	bt_net_conn	     *dirty_next; /* net->mu */
 	struct bt_net_handler h;
-	void		     *data;
+	_Atomic(void *)	      data;
 	char		     *peer_path;
 	struct bt_principal   peer;
 	atomic_bool	      open;
@@ -818,13 +818,13 @@ bt_net_conn_is_outgoing(const bt_net_conn *c)
 void
 bt_net_conn_set_data(bt_net_conn *c, void *data)
 {
-	c->data = data;
+	atomic_store(&c->data, data);
 }
 
 void *
 bt_net_conn_data(const bt_net_conn *c)
 {
-	return c->data;
+	return atomic_load(&((bt_net_conn *)c)->data);
 }
 
 static void
