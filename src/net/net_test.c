@@ -465,24 +465,63 @@ test_refuse_not_bound(void **state)
 
 /* The client refuses a server whose chain does not verify. */
 static void
-test_client_refuses_server(void **state)
+refused_server(struct ident *sid, int want)
 {
-	struct ident sid;
 	struct server s;
 	struct client c;
 	struct bt_diag d;
-	int64_t now = bt_time_now_s();
 
-	ident_make(&sid, NULL, "node", now - 7200, now - 3600);
 	bt__net_test_no_self_check = true;
-	server_start(&s, &sid, true, 0, "127.0.0.1:0");
+	server_start(&s, sid, true, 0, "127.0.0.1:0");
 	bt__net_test_no_self_check = false;
 	bt_diag_clear(&d);
-	assert_int_equal(client_open(&c, NULL, s.addr, 0, &d), BT_EEXPIRED);
+	assert_int_equal(client_open(&c, NULL, s.addr, 0, &d), want);
 	assert_non_null(strstr(d.msg, "does not verify"));
 	client_close(&c);
 	server_stop(&s);
+}
+
+static void
+test_client_refuses_server(void **state)
+{
+	struct ident sid, other;
+	struct bt_principal np;
+	struct bt_dbuf b;
+	int64_t now = bt_time_now_s();
+	bt_cred *c;
+
+	/* Expired. */
+	ident_make(&sid, NULL, "node", now - 7200, now - 3600);
+	refused_server(&sid, BT_EEXPIRED);
 	ident_fini(&sid);
+	/* Forged: one bit of the signature changed. */
+	ident_make(&sid, NULL, "node", 0, now + 3600);
+	bt_dbuf_init(&b, 1 << 20);
+	assert_int_equal(bt_cred_encode(sid.cred, &b), 0);
+	b.ptr[b.len - 2] ^= 1;
+	assert_int_equal(bt_cred_decode(&c, b.ptr, b.len, NULL), 0);
+	bt_dbuf_fini(&b);
+	bt_cred_free(sid.cred);
+	sid.cred = c;
+	refused_server(&sid, BT_EBADSIG);
+	ident_fini(&sid);
+	/* Signed by a key that is not the root of the path it claims. */
+	ident_make(&sid, NULL, "node", 0, now + 3600);
+	ident_make(&other, NULL, "x", 0, now + 3600);
+	bt_key_principal(sid.node, &np);
+	c = forge_wrong_root(other.root, &np, sid.path);
+	bt_cred_free(sid.cred);
+	sid.cred = c;
+	refused_server(&sid, BT_ENOTROOTED);
+	/* A chain for another path of the same root. */
+	assert_int_equal(bt_cred_issue(&c, sid.root, NULL, &np, sid.path, 0,
+	    now + 3600), 0);
+	bt_cred_free(sid.cred);
+	sid.cred = c;
+	snprintf(sid.path + strlen(sid.path) - strlen("node"), 20, "else");
+	refused_server(&sid, BT_EPATH);
+	ident_fini(&sid);
+	ident_fini(&other);
 }
 
 /* Oversized and malformed frames close only the connection that sent them. */
