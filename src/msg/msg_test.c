@@ -404,6 +404,96 @@ test_reconnect(void **state)
 	bt_test_tmpdir_remove(dir);
 }
 
+/* Calls from several threads at once, sync and async, all answered. */
+struct stress {
+	bt_msg_node    *cl;
+	const char     *to;
+	int		ok;
+	pthread_mutex_t mu;
+	pthread_cond_t	cv;
+	int		async_left, async_ok;
+};
+
+static void
+stress_async_cb(void *arg, int rc, const void *data, size_t len)
+{
+	struct stress *st = arg;
+
+	pthread_mutex_lock(&st->mu);
+	st->async_left--;
+	st->async_ok += rc == 0 && len == 5 && memcmp(data, "async", 5) == 0;
+	pthread_cond_broadcast(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+}
+
+static void *
+stress_main(void *arg)
+{
+	struct stress *st = arg;
+	char out[64], msg[32];
+	int ok = 0;
+
+	for (int i = 0; i < 500; i++) {
+		snprintf(msg, sizeof(msg), "m%d", i);
+		if (call_str(st->cl, st->to, msg, out, sizeof(out), 10 * SEC) ==
+		    0 && strcmp(out, msg) == 0)
+			ok++;
+		if (i % 10 == 0 &&
+		    bt_msg_call_async(st->cl, st->to, 0, "async", 5, 10 * SEC,
+			stress_async_cb, st) != 0)
+			stress_async_cb(st, -EIO, NULL, 0);
+	}
+	pthread_mutex_lock(&st->mu);
+	st->ok += ok;
+	pthread_mutex_unlock(&st->mu);
+	return NULL;
+}
+
+static void
+test_concurrent_calls(void **state)
+{
+	enum { T = 4 };
+	struct ident sid;
+	struct box b = { .n = 0 };
+	struct stress st = { .ok = 0 };
+	char addr[300], path[600];
+	bt_msg_node *srv;
+	bt_msg_ep *ep;
+	struct bt_diag d;
+	pthread_t th[T];
+
+	pthread_mutex_init(&b.mu, NULL);
+	pthread_mutex_init(&st.mu, NULL);
+	pthread_cond_init(&st.cv, NULL);
+	ident_make(&sid, NULL, "node");
+	srv = node_new(&sid);
+	assert_int_equal(bt_msg_node_listen(srv, "127.0.0.1:0", addr,
+	    sizeof(addr), &d), 0);
+	snprintf(path, sizeof(path), "%s/echo", sid.path);
+	assert_int_equal(bt_msg_bind(srv, path, echo_cb, &b,
+	    BT_MSG_BIND_ANONYMOUS, &ep), 0);
+	st.cl = node_new(NULL);
+	st.to = path;
+	st.async_left = T * 50;
+	assert_int_equal(bt_msg_route_add(st.cl, "*", addr), 0);
+	for (int i = 0; i < T; i++)
+		pthread_create(&th[i], NULL, stress_main, &st);
+	for (int i = 0; i < T; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_lock(&st.mu);
+	while (st.async_left > 0)
+		pthread_cond_wait(&st.cv, &st.mu);
+	pthread_mutex_unlock(&st.mu);
+	assert_int_equal(st.ok, T * 500);
+	assert_int_equal(st.async_ok, T * 50);
+	bt_msg_node_free(st.cl);
+	bt_msg_node_free(srv);
+	ident_fini(&sid);
+	pthread_mutex_destroy(&b.mu);
+	pthread_mutex_destroy(&st.mu);
+	pthread_cond_destroy(&st.cv);
+}
+
 int
 main(void)
 {
@@ -414,6 +504,7 @@ main(void)
 		cmocka_unit_test(test_pubsub),
 		cmocka_unit_test(test_forwarding),
 		cmocka_unit_test(test_reconnect),
+		cmocka_unit_test(test_concurrent_calls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
