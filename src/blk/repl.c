@@ -86,6 +86,8 @@ struct peer {
 	bool		    closed;
 	bool		    streaming;
 	bool		    failed;
+	bool		    live;    /* in sync: writes and flushes go to it */
+	bool		    retired; /* replaced by a newer link to addr */
 	uint64_t	    acked;
 	pthread_t	    thread; /* backup: session thread */
 	bool		    has_thread;
@@ -109,6 +111,8 @@ struct bt_blk_repl {
 	bool		stopping;
 	uint64_t	ballot_seen;
 	struct bt_dbuf	wbuf; /* on_write's encoding buffer (seq_mu) */
+	pthread_t	rejoin_thread;
+	bool		has_rejoin;
 };
 
 /* ------------------------------------------------------------------ */
@@ -598,7 +602,7 @@ hook_write(void *arg, uint64_t widx, int type, uint64_t sector, uint32_t n,
 	if (rc != 0)
 		return rc;
 	for (struct peer *p = r->peers; p != NULL; p = p->next) {
-		if (p->failed)
+		if (!p->live || p->failed || p->retired)
 			continue;
 		if (peer_send(p, M_WRITE, b->ptr, b->len) != 0) {
 			pthread_mutex_lock(&r->mu);
@@ -606,7 +610,7 @@ hook_write(void *arg, uint64_t widx, int type, uint64_t sector, uint32_t n,
 			pthread_cond_broadcast(&r->cv);
 			pthread_mutex_unlock(&r->mu);
 			bt_log_error("blk", "replica %s is gone: flushes fail "
-			    "until the primary restarts with it", p->addr);
+			    "until it is back and caught up", p->addr);
 		}
 	}
 	return 0;
@@ -620,7 +624,8 @@ hook_flush(void *arg, uint64_t widx)
 	int		    rc = 0;
 
 	for (struct peer *p = r->peers; p != NULL; p = p->next) {
-		if (!p->failed && send_u64s(p, M_FLUSH, &widx, 1) != 0)
+		if (p->live && !p->retired && !p->failed &&
+		    send_u64s(p, M_FLUSH, &widx, 1) != 0)
 			p->failed = true;
 	}
 	pthread_mutex_lock(&r->mu);
@@ -628,6 +633,8 @@ hook_flush(void *arg, uint64_t widx)
 		bool done = true;
 
 		for (struct peer *p = r->peers; p != NULL; p = p->next) {
+			if (!p->live || p->retired)
+				continue;
 			if (p->failed) {
 				rc = -EIO;
 				break;
@@ -650,8 +657,16 @@ hook_flush(void *arg, uint64_t widx)
 	return rc;
 }
 
+/*
+ * primary_connect links to the backup at addr, runs recovery (invariant 4)
+ * and makes it live. With rejoin (a backup that came back while we serve),
+ * writes are held off (quiesce) for the whole exchange, and a backup that
+ * is ahead of us is refused rather than followed: a serving primary never
+ * becomes a target.
+ */
 static int
-primary_connect(struct bt_blk_repl *r, const char *addr, struct bt_diag *diag)
+primary_connect(struct bt_blk_repl *r, const char *addr, bool rejoin,
+    struct bt_diag *diag)
 {
 	struct bt_net_handler h = {
 		.on_frame = on_frame,
@@ -668,7 +683,8 @@ primary_connect(struct bt_blk_repl *r, const char *addr, struct bt_diag *diag)
 	if (p == NULL)
 		return -ENOMEM;
 	h.on_open = NULL;
-	rc = bt_net_dial(r->net, addr, &h, r->timeout_ns, &p->conn, diag);
+	rc = bt_net_dial(r->net, addr, &h, rejoin ? 2000000000ull :
+	    r->timeout_ns, &p->conn, diag);
 	if (rc != 0) {
 		char why[sizeof(diag->msg)];
 
@@ -696,6 +712,8 @@ primary_connect(struct bt_blk_repl *r, const char *addr, struct bt_diag *diag)
 	}
 	// Frames may have arrived before set_data: the peer speaks only
 	// after our HELLO, so none did.
+	if (rejoin)
+		pthread_rwlock_wrlock(&r->dev->quiesce);
 	pri[0] = bt_blk_dev_ballot(r->dev);
 	pri[1] = bt_blk_dev_write_index(r->dev);
 	pri[2] = r->dev->sectors;
@@ -711,10 +729,18 @@ primary_connect(struct bt_blk_repl *r, const char *addr, struct bt_diag *diag)
 		    (unsigned long long)pri[2]);
 		rc = -EINVAL;
 	} else if (rc == 0) {
-		if (source_is_primary(pri, bak))
+		if (source_is_primary(pri, bak)) {
 			rc = sync_source(p);
-		else
+		} else if (rejoin) {
+			bt_log_error("blk", "replica %s is ahead of this serving "
+			    "primary (ballot %llu, write index %llu): this "
+			    "primary is stale; restart it to recover", addr,
+			    (unsigned long long)bak[0],
+			    (unsigned long long)bak[1]);
+			rc = -ESTALE;
+		} else {
 			rc = sync_target(p, true);
+		}
 		if (rc != 0)
 			bt_diag_set(diag, -1, "recovery with replica %s failed: "
 			    "%s", addr, bt_strerror(rc));
@@ -723,7 +749,10 @@ primary_connect(struct bt_blk_repl *r, const char *addr, struct bt_diag *diag)
 		    addr, bt_strerror(rc));
 	}
 	if (rc != 0) {
+		if (rejoin)
+			pthread_rwlock_unlock(&r->dev->quiesce);
 		p->failed = true;
+		p->retired = true;
 		bt_net_conn_close(p->conn);
 		return rc;
 	}
@@ -732,10 +761,55 @@ primary_connect(struct bt_blk_repl *r, const char *addr, struct bt_diag *diag)
 	pthread_mutex_unlock(&p->mu);
 	pthread_mutex_lock(&r->mu);
 	p->acked = bt_blk_dev_write_index(r->dev);
+	// The older, failed links to the same backup give way to this one.
+	for (struct peer *o = p->next; o != NULL; o = o->next) {
+		if (strcmp(o->addr, addr) == 0)
+			o->retired = true;
+	}
+	p->live = true;
+	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
-	bt_log_info("blk", "replica %s in sync at write index %llu", addr,
+	if (rejoin)
+		pthread_rwlock_unlock(&r->dev->quiesce);
+	bt_log_info("blk", "replica %s %s at write index %llu", addr,
+	    rejoin ? "is back and in sync" : "in sync",
 	    (unsigned long long)p->acked);
 	return 0;
+}
+
+/* rejoin_main: every half second, bring failed backups back. */
+static void *
+rejoin_main(void *arg)
+{
+	struct bt_blk_repl *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->stopping) {
+		struct timespec ts;
+		char		addrs[8][BT_NET_ADDR_MAX];
+		int		n = 0;
+
+		abs_timespec(&ts, 500);
+		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+		if (r->stopping)
+			break;
+		for (struct peer *p = r->peers; p != NULL && n < 8;
+		     p = p->next) {
+			if (p->live && p->failed && !p->retired)
+				snprintf(addrs[n++], BT_NET_ADDR_MAX, "%s",
+				    p->addr);
+		}
+		pthread_mutex_unlock(&r->mu);
+		for (int i = 0; i < n; i++) {
+			struct bt_diag diag;
+
+			bt_diag_clear(&diag);
+			(void)primary_connect(r, addrs[i], true, &diag);
+		}
+		pthread_mutex_lock(&r->mu);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1054,11 +1128,15 @@ bt_blk_repl_start(bt_blk_repl **out, bt_blk_dev *dev,
 			goto err;
 		}
 		for (size_t i = 0; i < cfg->nreplicas; i++) {
-			rc = primary_connect(r, cfg->replicas[i], diag);
+			rc = primary_connect(r, cfg->replicas[i], false, diag);
 			if (rc != 0)
 				goto err;
 		}
 		bt__blk_dev_set_hook(dev, &hook);
+		if (cfg->nreplicas > 0 &&
+		    pthread_create(&r->rejoin_thread, NULL, rejoin_main, r) ==
+		    0)
+			r->has_rejoin = true;
 	}
 	*out = r;
 	return 0;
@@ -1122,6 +1200,8 @@ bt_blk_repl_status(bt_blk_repl *r, struct bt_dbuf *out)
 	if (rc == 0 && !r->backup && r->peers == NULL)
 		rc = bt_dbuf_printf(out, "replicas: none\n");
 	for (struct peer *p = r->peers; rc == 0 && p != NULL; p = p->next) {
+		if (p->retired)
+			continue;
 		if (r->backup)
 			rc = bt_dbuf_printf(out, "primary: %s%s\n", p->addr,
 			    p->closed ? " (disconnected)" : "");
@@ -1142,9 +1222,14 @@ bt_blk_repl_stop(bt_blk_repl *r)
 
 	if (r == NULL)
 		return;
-	bt__blk_dev_set_hook(r->dev, NULL);
 	pthread_mutex_lock(&r->mu);
 	r->stopping = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	if (r->has_rejoin)
+		pthread_join(r->rejoin_thread, NULL);
+	bt__blk_dev_set_hook(r->dev, NULL);
+	pthread_mutex_lock(&r->mu);
 	for (p = r->peers; p != NULL; p = p->next) {
 		if (p->conn != NULL)
 			bt_net_conn_close(p->conn);
