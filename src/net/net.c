@@ -1108,7 +1108,7 @@ mark_dirty(bt_net_conn *c)
 	net->dirty = c;
 	pthread_mutex_unlock(&net->mu);
 	/* Inside a read callback the queue is flushed when it returns. */
-	wake = !(net->in_read && bt_net_in_loop(net));
+	wake = !(bt_net_in_loop(net) && net->in_read);
 	if (wake)
 		uv_async_send(&net->async);
 }
