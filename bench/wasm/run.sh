@@ -32,19 +32,34 @@ have_node=1
 command -v "$NODE" >/dev/null 2>&1 || have_node=0
 
 now() { date +%s%N; }
+# With /usr/bin/time (Debian package "time") the CPU seconds (user + sys)
+# of each run are kept too: on a loaded machine they say more than the
+# wall clock. Without it the CPU columns stay empty.
+TIMECMD=
+[ -x /usr/bin/time ] && TIMECMD=/usr/bin/time
 # best_ms OUT CMD...: best wall-clock ms of REPS runs; OUT gets the last
-# stdout; returns non-zero if any run failed
+# stdout; $tmp/cpu gets the best CPU ms; non-zero if any run failed
 best_ms() {
 	o=$1
 	shift
-	best= st=0
+	best= bcpu= st=0
 	for i in $(seq "$REPS"); do
 		t0=$(now)
-		"$@" >"$o" 2>>"$tmp/err" || st=1
+		if [ -n "$TIMECMD" ]; then
+			$TIMECMD -f '%U %S' -o "$tmp/t" "$@" >"$o" \
+			    2>>"$tmp/err" || st=1
+		else
+			"$@" >"$o" 2>>"$tmp/err" || st=1
+		fi
 		t1=$(now)
 		ms=$(( (t1 - t0) / 1000000 ))
 		if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
+		if [ -n "$TIMECMD" ]; then
+			c=$(awk 'END { printf "%d", ($1 + $2) * 1000 }' "$tmp/t")
+			if [ -z "$bcpu" ] || [ "$c" -lt "$bcpu" ]; then bcpu=$c; fi
+		fi
 	done
+	echo "$bcpu" >"$tmp/cpu"
 	echo "$best"
 	return $st
 }
@@ -54,9 +69,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 echo "Blocktree wasm interpreter vs native and node, best of $REPS," \
     "$SIZES sizes, wall-clock seconds per whole process."
 echo
-echo "| program | native s | bt wasm run s | node s | bt / native | node / native | output |"
-echo "|---|---:|---:|---:|---:|---:|---|"
-lbt=0 lnode=0 n=0 nnode=0
+echo "| program | native s | bt wasm run s | node s | bt / native | node / native | bt / native (CPU s) | output |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|"
+lbt=0 lnode=0 lcpu=0 n=0 nnode=0 ncpu=0
 for p in intmix sha256 nbody fib sort; do
 	if ! "$CC" -O2 "$B/$p.c" -o "$tmp/$p" -lm 2>>"$tmp/err" ||
 	   ! "$CC" --target=wasm32-wasi -O2 "$B/$p.c" -o "$tmp/$p.wasm" \
@@ -77,8 +92,10 @@ for p in intmix sha256 nbody fib sort; do
 	    '$1 == p && $2 == a { print $3 }' "$B/expected.txt")
 	note=
 	nat=$(best_ms "$tmp/n.out" "$tmp/$p" $arg) || note="native failed; "
+	ncpu_ms=$(cat "$tmp/cpu")
 	bt=$(best_ms "$tmp/b.out" "$BT" wasm run "$tmp/$p.wasm" -- $arg) ||
 	    note="${note}bt failed; "
+	bcpu_ms=$(cat "$tmp/cpu")
 	[ "$(cat "$tmp/b.out")" = "$want" ] || note="${note}bt output differs; "
 	[ "$(cat "$tmp/n.out")" = "$want" ] || note="${note}native output differs; "
 	nd=
@@ -93,7 +110,14 @@ for p in intmix sha256 nbody fib sort; do
 	rn=-
 	[ -n "$nd" ] && rn=$(ratio "$nd" "$nat")
 	[ -z "$note" ] && note="same as expected.txt"
-	echo "| $p | $(s "$nat") | $(s "$bt") | ${nd:+$(s "$nd")} | $rb | $rn | $note |"
+	rc_=-
+	if [ -n "$ncpu_ms" ] && [ -n "$bcpu_ms" ] && [ "$ncpu_ms" -gt 0 ]; then
+		rc_=$(ratio "$bcpu_ms" "$ncpu_ms")
+		rc_="$rc_ ($(s "$bcpu_ms") / $(s "$ncpu_ms"))"
+		lcpu=$(awk -v l="$lcpu" -v a="$bcpu_ms" -v b="$ncpu_ms" 'BEGIN { printf "%.6f", l + log(a / b) }')
+		ncpu=$((ncpu + 1))
+	fi
+	echo "| $p | $(s "$nat") | $(s "$bt") | ${nd:+$(s "$nd")} | $rb | $rn | $rc_ | $note |"
 	lbt=$(awk -v l="$lbt" -v r="$rb" 'BEGIN { printf "%.6f", l + log(r) }')
 	n=$((n + 1))
 	if [ "$rn" != - ]; then
@@ -103,7 +127,11 @@ for p in intmix sha256 nbody fib sort; do
 done
 gb=$(awk -v l="$lbt" -v n="$n" 'BEGIN { if (n) printf "%.2f", exp(l / n); else printf "-" }')
 gn=$(awk -v l="$lnode" -v n="$nnode" 'BEGIN { if (n) printf "%.2f", exp(l / n); else printf "-" }')
-echo "| geometric mean | | | | **$gb** | **$gn** | target: bt <= 6x native |"
+gc=$(awk -v l="$lcpu" -v n="$ncpu" 'BEGIN { if (n) printf "%.2f", exp(l / n); else printf "-" }')
+echo "| geometric mean | | | | **$gb** | **$gn** | **$gc** | target: bt <= 6x native |"
+echo
+echo "Load average during the run: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)" \
+    "on $(nproc 2>/dev/null) CPUs (wall-clock ratios suffer when it is above that)."
 echo
 
 # The trivial run, in-process (no process start-up in the figure).
