@@ -499,11 +499,12 @@ emit_return(struct wcomp *c)
 {
 	uint32_t n = c->ft->nresults;
 
-	/* Results go to slots 0..n, which may be locals that a lazy result
-	 * reads: materialize such entries first. */
+	/* Results go to slots 0..n in ascending order; a lazy result i that
+	 * reads local j < i would see it already overwritten by result j:
+	 * materialize such entries first. (j == i needs no move at all.) */
 	for (uint32_t i = 0; i < n; i++) {
 		struct cval *v = &c->vals[c->nvals - n + i];
-		if (v->kind == K_LOCAL && v->idx < n)
+		if (v->kind == K_LOCAL && v->idx < i)
 			mat(c, c->nvals - n + i);
 	}
 	emit_label_moves(c, n, 0);

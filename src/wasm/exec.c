@@ -422,15 +422,10 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 	uint64_t	*fp;
 	bt_wasm_func	*cur;
 	bt_wasm_instance *ci; /* instance of the running function */
-	bt_wasm_func   **funcs;
-	struct wglobal **globals;
-	struct wtable  **tables;
-	struct wmem	*mem;
 	uint8_t		*mb;
 	uint64_t	 ms;
-	uint64_t	*stack_end;
-	struct wframe	*frames;
 	uint32_t	 depth;
+	uint64_t	*stack_end;
 	int64_t		 ticks;
 	int		 tk;
 	bt_wasm_func	*callee;
@@ -449,17 +444,13 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 #define LOAD_INST(x)                                                        \
 	do {                                                                \
 		ci = (x);                                                   \
-		funcs = ci->funcs;                                          \
-		globals = ci->globals;                                      \
-		tables = ci->tables;                                        \
-		mem = ci->mem;                                              \
-		mb = mem ? mem->base : NULL;                                \
-		ms = mem ? mem->size : 0;                                   \
+		mb = ci->mem ? ci->mem->base : NULL;                        \
+		ms = ci->mem ? ci->mem->size : 0;                           \
 	} while (0)
 #define RELOAD_MEM()                                                        \
 	do {                                                                \
-		mb = mem ? mem->base : NULL;                                \
-		ms = mem ? mem->size : 0;                                   \
+		mb = ci->mem ? ci->mem->base : NULL;                        \
+		ms = ci->mem ? ci->mem->size : 0;                           \
 	} while (0)
 #ifdef BT_WASM_PROFILE
 #define DISPATCH()                                                          \
@@ -505,8 +496,9 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 #define IMM32 (pc[3])
 #define SIMM ((int64_t)(int32_t)pc[3])
 
+	/* Rarely used state is read through the instance, to leave the
+	 * registers to pc, fp, the memory base and size, and acc. */
 	stack_end = inst->stack + inst->stack_slots;
-	frames = inst->frames;
 	if (inst->lim.fuel != 0) {
 		uint64_t n = inst->fuel < TICK_CHUNK ? inst->fuel : TICK_CHUNK;
 		inst->fuel -= n;
@@ -524,9 +516,9 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 		DISPATCH();
 	}
 	depth = 0;
-	frames[0].pc = NULL;
-	frames[0].fp = NULL;
-	frames[0].func = NULL;
+	inst->frames[0].pc = NULL;
+	inst->frames[0].fp = NULL;
+	inst->frames[0].func = NULL;
 	fp = inst->stack;
 	cur = f;
 	LOAD_INST(f->inst);
@@ -569,7 +561,7 @@ L_CONST64:
 	acc = R(1) = (uint64_t)pc[2] | ((uint64_t)pc[3] << 32);
 	NEXT(4);
 L_RETURN: {
-	struct wframe *fr = &frames[depth];
+	struct wframe *fr = &inst->frames[depth];
 
 	if (fr->pc == NULL)
 		goto done;
@@ -584,12 +576,12 @@ L_RETURN: {
 	DISPATCH();
 }
 L_CALL:
-	callee = funcs[pc[1]];
+	callee = ci->funcs[pc[1]];
 	nfp = fp + pc[2];
 	ret_pc = pc + 3;
 	goto do_call;
 L_CALL_INDIRECT: {
-	struct wtable *t = tables[pc[2]];
+	struct wtable *t = ci->tables[pc[2]];
 	uint32_t i = U32(4);
 	const struct wfunctype *want;
 
@@ -641,14 +633,12 @@ do_call:
 	    nfp + callee->frame_slots > stack_end)
 		TRAP(BT_WASM_TRAP_STACK_EXHAUSTED);
 	depth++;
-	frames[depth].pc = ret_pc;
-	frames[depth].fp = fp;
-	frames[depth].func = cur;
+	inst->frames[depth].pc = ret_pc;
+	inst->frames[depth].fp = fp;
+	inst->frames[depth].func = cur;
 	fp = nfp;
-	if (callee->nlocals > callee->nparams)
-		memset(fp + callee->nparams, 0,
-		    (size_t)(callee->nlocals - callee->nparams) *
-			sizeof(uint64_t));
+	for (uint32_t i = callee->nparams; i < callee->nlocals; i++)
+		fp[i] = 0;
 	cur = callee;
 	if (callee->inst != ci)
 		LOAD_INST(callee->inst);
@@ -659,10 +649,10 @@ L_SELECT:
 	acc = R(1) = U32(4) ? R(2) : R(3);
 	NEXT(5);
 L_GLOBAL_GET:
-	acc = R(1) = globals[pc[2]]->val;
+	acc = R(1) = ci->globals[pc[2]]->val;
 	NEXT(3);
 L_GLOBAL_SET:
-	globals[pc[1]]->val = R(2);
+	ci->globals[pc[1]]->val = R(2);
 	NEXT(3);
 
 	/* ---- memory ---- */
@@ -824,7 +814,7 @@ L_MEMORY_SIZE:
 L_MEMORY_GROW: {
 	uint32_t old;
 
-	if (bt__wasm_mem_grow(mem, U32(2), &old) == 0)
+	if (bt__wasm_mem_grow(ci->mem, U32(2), &old) == 0)
 		acc = R(1) = old;
 	else
 		acc = R(1) = UINT32_MAX;
@@ -864,7 +854,7 @@ L_DATA_DROP:
 
 	/* ---- tables and references ---- */
 L_TABLE_GET: {
-	struct wtable *t = tables[pc[2]];
+	struct wtable *t = ci->tables[pc[2]];
 	uint32_t i = U32(3);
 
 	if (i >= t->size)
@@ -873,7 +863,7 @@ L_TABLE_GET: {
 	NEXT(4);
 }
 L_TABLE_SET: {
-	struct wtable *t = tables[pc[1]];
+	struct wtable *t = ci->tables[pc[1]];
 	uint32_t i = U32(2);
 
 	if (i >= t->size)
@@ -882,12 +872,12 @@ L_TABLE_SET: {
 	NEXT(4);
 }
 L_TABLE_SIZE:
-	acc = R(1) = tables[pc[2]]->size;
+	acc = R(1) = ci->tables[pc[2]]->size;
 	NEXT(3);
 L_TABLE_GROW: {
 	uint32_t old;
 
-	if (bt__wasm_table_grow(tables[pc[2]], U32(4),
+	if (bt__wasm_table_grow(ci->tables[pc[2]], U32(4),
 		(void *)(uintptr_t)R(3), &old) == 0)
 		acc = R(1) = old;
 	else
@@ -895,7 +885,7 @@ L_TABLE_GROW: {
 	NEXT(5);
 }
 L_TABLE_FILL: {
-	struct wtable *t = tables[pc[1]];
+	struct wtable *t = ci->tables[pc[1]];
 	uint64_t i = U32(2), n = U32(4);
 	void *v = (void *)(uintptr_t)R(3);
 
@@ -906,7 +896,7 @@ L_TABLE_FILL: {
 	NEXT(5);
 }
 L_TABLE_COPY: {
-	struct wtable *dt = tables[pc[1]], *st = tables[pc[2]];
+	struct wtable *dt = ci->tables[pc[1]], *st = ci->tables[pc[2]];
 	uint64_t d = U32(3), s = U32(4), n = U32(5);
 
 	if (d + n > dt->size || s + n > st->size)
@@ -915,7 +905,7 @@ L_TABLE_COPY: {
 	NEXT(6);
 }
 L_TABLE_INIT: {
-	struct wtable *t = tables[pc[1]];
+	struct wtable *t = ci->tables[pc[1]];
 	const struct welem *seg = &ci->mod->elems[pc[2]];
 	uint64_t len = ci->elem_dropped[pc[2]] ? 0 : seg->n;
 	uint64_t d = U32(3), s = U32(4), n = U32(5);
@@ -927,9 +917,9 @@ L_TABLE_INIT: {
 		void *v = NULL;
 
 		if (e->op == CE_REF_FUNC)
-			v = funcs[e->idx];
+			v = ci->funcs[e->idx];
 		else if (e->op == CE_GLOBAL)
-			v = (void *)(uintptr_t)globals[e->idx]->val;
+			v = (void *)(uintptr_t)ci->globals[e->idx]->val;
 		t->elems[d + k] = v;
 	}
 	NEXT(6);
@@ -938,7 +928,7 @@ L_ELEM_DROP:
 	ci->elem_dropped[pc[1]] = 1;
 	NEXT(2);
 L_REF_FUNC:
-	acc = R(1) = (uint64_t)(uintptr_t)funcs[pc[2]];
+	acc = R(1) = (uint64_t)(uintptr_t)ci->funcs[pc[2]];
 	NEXT(3);
 L_REF_IS_NULL:
 	acc = R(1) = R(2) == 0;
