@@ -1005,28 +1005,53 @@ node_new(struct builder *b, const struct stat *st, uint32_t parent,
 	return 0;
 }
 
+static size_t
+hlink_slot(const struct hlink *tab, size_t cap, dev_t dev, ino_t ino)
+{
+	uint64_t h = ((uint64_t)ino * 0x9e3779b97f4a7c15ull) ^ (uint64_t)dev;
+	size_t i;
+
+	for (i = (size_t)(h >> 17) & (cap - 1); tab[i].img_ino != 0 &&
+	     !(tab[i].dev == dev && tab[i].ino == ino); i = (i + 1) & (cap - 1))
+		;
+	return i;
+}
+
+/*
+ * Finds the image inode of a file with several links already met, or
+ * records this one as ino. An open-addressing table keyed by (st_dev,
+ * st_ino), so trees with millions of hard links stay linear.
+ */
 static int
 hlink_find_or_add(struct builder *b, const struct stat *st, uint32_t ino,
     uint32_t *found)
 {
-	int rc;
+	size_t i;
 
-	for (size_t i = 0; i < b->n_links; i++) {
-		/* Few files have several links; a linear scan is fine for
-		 * the trees we meet (thousands of links at most). */
-		if (b->links[i].dev == st->st_dev &&
-		    b->links[i].ino == st->st_ino) {
-			*found = b->links[i].img_ino;
-			return 0;
+	if ((b->n_links + 1) * 2 > b->cap_links) {
+		size_t ncap = b->cap_links ? b->cap_links * 2 : 1024;
+		struct hlink *nt = bt_calloc(ncap, sizeof(*nt));
+
+		if (nt == NULL)
+			return -ENOMEM;
+		for (size_t j = 0; j < b->cap_links; j++) {
+			if (b->links[j].img_ino != 0)
+				nt[hlink_slot(nt, ncap, b->links[j].dev,
+				    b->links[j].ino)] = b->links[j];
 		}
+		bt_free(b->links);
+		b->links = nt;
+		b->cap_links = ncap;
+	}
+	i = hlink_slot(b->links, b->cap_links, st->st_dev, st->st_ino);
+	if (b->links[i].img_ino != 0) {
+		*found = b->links[i].img_ino;
+		return 0;
 	}
 	*found = 0;
-	rc = grow((void **)&b->links, &b->cap_links, b->n_links + 1,
-	    sizeof(*b->links));
-	if (rc != 0)
-		return rc;
-	b->links[b->n_links++] = (struct hlink){ .dev = st->st_dev,
-		.ino = st->st_ino, .img_ino = ino };
+	b->links[i] = (struct hlink){ .dev = st->st_dev, .ino = st->st_ino,
+		.img_ino = ino };
+	b->n_links++;
 	return 0;
 }
 
