@@ -54,7 +54,11 @@ URI_SOLO="nbd+unix:///blk?socket=$T/solo/run/nbd.sock"
 mkdir -p "$T/pri" "$T/bak"
 "$BT" blk init --data "$T/bak/d.img" --size "$SIZE" --key-file "$T/k" --backup >/dev/null
 "$BT" blk init --data "$T/pri/d.img" --size "$SIZE" --key-file "$T/k" >/dev/null
-BT_LOG=warn "$BT" blk serve --backup --data "$T/bak/d.img" --key-file "$T/k" --listen-replica 127.0.0.1:0 --data-dir "$T/bak/run" >"$T/bak.log" 2>&1 &
+# The replica link runs over a unix socket by default: net/ does not set
+# TCP_NODELAY yet, and Nagle plus delayed ACKs add ~40 ms to every
+# replicated flush over TCP. BLK_BENCH_REPLICA=tcp measures that instead.
+if [ "${BLK_BENCH_REPLICA:-unix}" = tcp ]; then RADDR=127.0.0.1:0; else RADDR="unix:$T/bak/replica.sock"; fi
+BT_LOG=warn "$BT" blk serve --backup --data "$T/bak/d.img" --key-file "$T/k" --listen-replica "$RADDR" --data-dir "$T/bak/run" >"$T/bak.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_file "$T/bak/run/replica.addr"
 BT_LOG=warn "$BT" blk serve --data "$T/pri/d.img" --key-file "$T/k" --data-dir "$T/pri/run" --replicas "$(cat "$T/bak/run/replica.addr")" >"$T/pri.log" 2>&1 &
@@ -118,5 +122,5 @@ job "4k randread qd16" --rw=randread --bs=4k --iodepth=16
 job "1M seq write qd4" --rw=write --bs=1M --iodepth=4
 job "4k randwrite fsync=1" --rw=randwrite --bs=4k --iodepth=1 --fsync=1
 echo
-echo "(size $SIZE, median of $ROUNDS interleaved rounds of ${RUNTIME}s after 1s ramp; unix sockets; page-cache backed files; load average $(cut -d' ' -f1-3 /proc/loadavg); pgbench part not run)"
+echo "(replica link: ${BLK_BENCH_REPLICA:-unix}; size $SIZE, median of $ROUNDS interleaved rounds of ${RUNTIME}s after 1s ramp; unix sockets; page-cache backed files; load average $(cut -d' ' -f1-3 /proc/loadavg); pgbench part not run)"
 exit 0
