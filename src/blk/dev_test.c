@@ -26,7 +26,7 @@ struct fx {
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	struct fx *f = bt_zalloc(sizeof(*f));
 
 	f->dir = bt_test_tmpdir();
 	f->data = bt_test_path(f->dir, "d.img");
@@ -46,7 +46,7 @@ teardown(void **state)
 	bt_test_os_reset();
 	bt_free(f->data);
 	bt_test_tmpdir_remove(f->dir);
-	free(f);
+	bt_free(f);
 	return 0;
 }
 
@@ -299,7 +299,7 @@ struct undo {
 	size_t	 len;
 };
 
-static struct undo crash_log[4096];
+static struct undo crash_log[65536];
 static size_t	   crash_n;
 static char	  *fd_path[1024];
 
@@ -314,13 +314,13 @@ undo_record(int fd, off_t off, size_t len)
 	assert_true(crash_n < sizeof(crash_log) / sizeof(crash_log[0]));
 	assert_int_equal(real->fstat(fd, &st), 0);
 	u = &crash_log[crash_n++];
-	u->path = strdup(fd_path[fd]);
+	u->path = bt_strdup(fd_path[fd]);
 	u->off = off;
 	u->old_size = st.st_size;
 	u->len = off < st.st_size ? (size_t)(st.st_size - off) : 0;
 	if (u->len > len)
 		u->len = len;
-	u->old = malloc(u->len + 1);
+	u->old = bt_alloc(u->len + 1);
 	if (u->len > 0)
 		assert_int_equal(real->pread(fd, u->old, u->len, off),
 		    (ssize_t)u->len);
@@ -333,8 +333,8 @@ undo_drop(int fd)
 
 	for (size_t i = 0; i < crash_n; i++) {
 		if (strcmp(crash_log[i].path, fd_path[fd]) == 0) {
-			free(crash_log[i].path);
-			free(crash_log[i].old);
+			bt_free(crash_log[i].path);
+			bt_free(crash_log[i].old);
 		} else {
 			crash_log[j++] = crash_log[i];
 		}
@@ -348,8 +348,8 @@ c_open(const char *path, int flags, mode_t mode)
 	int fd = bt_os_default_ops()->open(path, flags, mode);
 
 	if (fd >= 0 && fd < 1024) {
-		free(fd_path[fd]);
-		fd_path[fd] = strdup(path);
+		bt_free(fd_path[fd]);
+		fd_path[fd] = bt_strdup(path);
 	}
 	return fd;
 }
@@ -401,8 +401,8 @@ c_rename(const char *from, const char *to)
 
 	for (size_t i = 0; rc == 0 && i < crash_n; i++) {
 		if (strcmp(crash_log[i].path, to) == 0) {
-			free(crash_log[i].path);
-			free(crash_log[i].old);
+			bt_free(crash_log[i].path);
+			bt_free(crash_log[i].old);
 			crash_log[i] = crash_log[--crash_n];
 			i--;
 		}
@@ -442,11 +442,11 @@ crash_now(void)
 			assert_int_equal(ftruncate(fd, u->old_size), 0);
 			close(fd);
 		}
-		free(u->path);
-		free(u->old);
+		bt_free(u->path);
+		bt_free(u->old);
 	}
 	for (int i = 0; i < 1024; i++) {
-		free(fd_path[i]);
+		bt_free(fd_path[i]);
 		fd_path[i] = NULL;
 	}
 }
