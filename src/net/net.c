@@ -120,8 +120,15 @@ struct bt_net_conn {
 	int		      handles; /* loop */
 	int		      state;   /* loop */
 	bool		      outgoing, is_unix, paused, notified;
-	SSL		     *ssl; /* loop */
-	BIO		     *rbio, *wbio;
+	SSL		     *ssl; /* io_mu */
+	BIO		     *rbio, *wbio; /* io_mu */
+	/*
+	 * io_mu (recursive) serialises every use of ssl, the BIOs and the
+	 * socket's writes between the loop thread and a sender writing
+	 * directly (try_direct); fd is the socket while open, else -1.
+	 */
+	pthread_mutex_t	      io_mu;
+	int		      fd; /* io_mu */
 	struct bt_dbuf	      in; /* loop */
 	struct sockaddr_storage sa;
 	char		     *unix_path;
@@ -170,6 +177,7 @@ static void conn_fail(bt_net_conn *c, int rc, const char *fmt, ...)
 static void conn_shutdown(bt_net_conn *c, int rc, const char *msg);
 static void flush_dirty(bt_net *net);
 static void conn_flush(bt_net_conn *c);
+static void drain_locked(bt_net_conn *c);
 static void on_timer(uv_timer_t *t);
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
@@ -756,6 +764,15 @@ conn_alloc(bt_net *net, const struct bt_net_handler *h, bool outgoing)
 	if (h != NULL)
 		c->h = *h;
 	pthread_mutex_init(&c->mu, NULL);
+	{
+		pthread_mutexattr_t a;
+
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&c->io_mu, &a);
+		pthread_mutexattr_destroy(&a);
+	}
+	c->fd = -1;
 	bt_dbuf_init(&c->outq, SIZE_MAX);
 	bt_dbuf_init(&c->in, net->max_frame + 2 * READ_CHUNK);
 	atomic_init(&c->open, false);
@@ -782,6 +799,7 @@ bt_net_conn_rele(bt_net_conn *c)
 	bt_free(c->peer_path);
 	bt_free(c->unix_path);
 	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->io_mu);
 	bt_free(c);
 }
 
@@ -862,8 +880,11 @@ finalize(bt_net_conn *c)
 	c->closed = true;
 	pthread_mutex_unlock(&c->mu);
 	atomic_store(&c->open, false);
+	pthread_mutex_lock(&c->io_mu);
+	c->fd = -1;
 	SSL_free(c->ssl); /* frees both BIOs */
 	c->ssl = NULL;
+	pthread_mutex_unlock(&c->io_mu);
 	c->state = C_CLOSED;
 	if ((c->notified || c->outgoing) && c->h.on_close != NULL)
 		c->h.on_close(c->h.arg, c, c->close_rc);
@@ -889,6 +910,10 @@ teardown(bt_net_conn *c)
 	if (c->state == C_CLOSED)
 		return;
 	c->state = C_CLOSED;
+	/* No direct writer may touch the socket once libuv closes it. */
+	pthread_mutex_lock(&c->io_mu);
+	c->fd = -1;
+	pthread_mutex_unlock(&c->io_mu);
 	if (c->handles == 0) {
 		finalize(c);
 		return;
@@ -966,13 +991,21 @@ on_write(uv_write_t *req, int status)
 static void
 drain_wbio(bt_net_conn *c)
 {
+	if (c->state == C_CLOSED || uv_is_closing(&c->u.h))
+		return;
+	pthread_mutex_lock(&c->io_mu);
+	drain_locked(c);
+	pthread_mutex_unlock(&c->io_mu);
+}
+
+static void
+drain_locked(bt_net_conn *c)
+{
 	struct wreq *w;
 	uv_buf_t b;
 	char *p;
 	int n, rc, sent;
 
-	if (c->state == C_CLOSED || uv_is_closing(&c->u.h))
-		return;
 	n = (int)BIO_get_mem_data(c->wbio, &p);
 	if (n <= 0)
 		return;
@@ -1022,18 +1055,21 @@ ssl_write_all(bt_net_conn *c, const void *p, size_t len)
 	char why[160];
 	int r;
 
+	pthread_mutex_lock(&c->io_mu);
 	while (len > 0) {
 		int n = len > (1u << 30) ? (1 << 30) : (int)len;
 
 		r = SSL_write(c->ssl, p, n);
 		if (r <= 0) {
 			ssl_reason(why, sizeof(why));
+			pthread_mutex_unlock(&c->io_mu);
 			conn_fail(c, -EPROTO, "TLS write failed: %s", why);
 			return -EPROTO;
 		}
 		p = (const uint8_t *)p + r;
 		len -= (size_t)r;
 	}
+	pthread_mutex_unlock(&c->io_mu);
 	return 0;
 }
 
@@ -1071,7 +1107,8 @@ conn_flush(bt_net_conn *c)
 	/* The bytes move from the queue to in flight as one amount. */
 	c->inflight += q.len;
 	pthread_mutex_unlock(&c->mu);
-	if (q.len > 0 && ssl_write_all(c, q.ptr, q.len) == 0)
+	/* Drain even with nothing new: a direct writer may have left some. */
+	if (q.len == 0 || ssl_write_all(c, q.ptr, q.len) == 0)
 		drain_wbio(c);
 	pthread_mutex_lock(&c->mu);
 	c->inflight -= q.len;
@@ -1113,6 +1150,85 @@ mark_dirty(bt_net_conn *c)
 		uv_async_send(&net->async);
 }
 
+/*
+ * try_direct sends what is queued from the sender's own thread, sparing
+ * the loop thread a wake-up per message (the hand-off that dominates a
+ * lockstep call): encrypt under io_mu and write to the socket at once.
+ * It only runs when nothing is in flight through libuv (so the order on
+ * the wire holds), the connection is open, and io_mu is free (trylock:
+ * a sender never waits for the loop thread). Returns true when the queue
+ * went out whole; false when the caller must wake the loop thread to
+ * flush (then the queue is untouched, or the unsent rest of the TLS
+ * output is left in the write BIO for drain_wbio).
+ */
+static bool
+try_direct(bt_net_conn *c)
+{
+	struct bt_dbuf q;
+	char *p, scratch[4096];
+	long n;
+	ssize_t w;
+	bool all = false;
+
+	if (bt_net_in_loop(c->net) || !atomic_load(&c->open))
+		return false;
+	if (pthread_mutex_trylock(&c->io_mu) != 0)
+		return false;
+	if (c->fd < 0 || c->ssl == NULL ||
+	    BIO_ctrl_pending(c->wbio) != 0) {
+		pthread_mutex_unlock(&c->io_mu);
+		return false;
+	}
+	pthread_mutex_lock(&c->mu);
+	if (c->inflight != 0 || c->closed || c->outq.len == 0) {
+		pthread_mutex_unlock(&c->mu);
+		pthread_mutex_unlock(&c->io_mu);
+		return false;
+	}
+	q = c->outq;
+	bt_dbuf_init(&c->outq, SIZE_MAX);
+	c->dirty = false;
+	c->inflight += q.len;
+	pthread_mutex_unlock(&c->mu);
+	for (size_t off = 0; off < q.len;) {
+		size_t len = q.len - off;
+		int r = SSL_write(c->ssl, q.ptr + off,
+		    len > (1u << 30) ? (1 << 30) : (int)len);
+
+		if (r <= 0) {
+			/* Left to the loop thread, which fails the conn. */
+			ERR_clear_error();
+			break;
+		}
+		off += (size_t)r;
+	}
+	n = BIO_get_mem_data(c->wbio, &p);
+	w = n > 0 ? send(c->fd, p, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) :
+	    0;
+	if (w == n) {
+		(void)BIO_reset(c->wbio);
+		all = true;
+	} else {
+		/* Drop what was sent; the rest goes out through libuv. */
+		for (ssize_t left = w > 0 ? w : 0; left > 0;) {
+			int k = left > (ssize_t)sizeof(scratch) ?
+			    (int)sizeof(scratch) : (int)left;
+
+			if (BIO_read(c->wbio, scratch, k) != k)
+				break;
+			left -= k;
+		}
+	}
+	pthread_mutex_lock(&c->mu);
+	c->inflight -= q.len;
+	if (!all)
+		c->dirty = true; /* the caller wakes the loop thread */
+	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&c->io_mu);
+	bt_dbuf_fini(&q);
+	return all;
+}
+
 int
 bt_net_conn_send(bt_net_conn *c, const struct bt_net_frame *f)
 {
@@ -1139,7 +1255,7 @@ bt_net_conn_send(bt_net_conn *c, const struct bt_net_frame *f)
 		}
 	}
 	pthread_mutex_unlock(&c->mu);
-	if (mark)
+	if (mark && !try_direct(c))
 		mark_dirty(c);
 	return rc;
 }
@@ -1178,6 +1294,14 @@ conn_open(bt_net_conn *c)
 	bt_net *net = c->net;
 
 	c->state = C_OPEN;
+	pthread_mutex_lock(&c->io_mu);
+	{
+		uv_os_fd_t fd;
+
+		if (uv_fileno(&c->u.h, &fd) == 0)
+			c->fd = fd;
+	}
+	pthread_mutex_unlock(&c->io_mu);
 	atomic_store(&c->open, true);
 	uv_timer_stop(&c->timer);
 	if (net->idle_ns != 0) {
@@ -1483,6 +1607,7 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	bt_net_conn *c = s->data;
 	bt_net *net = c->net;
 	size_t pending;
+	int rc;
 
 	if (n < 0) {
 		if (n == UV_EOF)
@@ -1497,13 +1622,18 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (c->state == C_CLOSING)
 		return; /* draining a refused peer: ignore what it sends */
 	c->last_rx = uv_now(&net->loop);
-	if (BIO_write(c->rbio, buf->base, (int)n) != (int)n) {
+	pthread_mutex_lock(&c->io_mu);
+	rc = c->ssl != NULL ? BIO_write(c->rbio, buf->base, (int)n) : -1;
+	pthread_mutex_unlock(&c->io_mu);
+	if (rc != (int)n) {
 		conn_fail(c, -ENOMEM, "TLS buffer write failed");
 		return;
 	}
 	net->in_read = true;
 	bt_net_conn_hold(c);
+	pthread_mutex_lock(&c->io_mu);
 	pump(c);
+	pthread_mutex_unlock(&c->io_mu);
 	net->in_read = false;
 	flush_dirty(net);
 	if (c->state == C_OPEN) {
@@ -1606,7 +1736,9 @@ conn_shutdown(bt_net_conn *c, int rc, const char *msg)
 		conn_flush(c);
 	conn_set_error(c, rc, msg);
 	if (c->ssl != NULL && c->state >= C_HELLO) {
+		pthread_mutex_lock(&c->io_mu);
 		(void)SSL_shutdown(c->ssl);
+		pthread_mutex_unlock(&c->io_mu);
 		drain_wbio(c);
 		if (c->state == C_CLOSED)
 			return;
