@@ -10,8 +10,8 @@
  * Design
  *
  * Invariants:
- *  1. Every libuv handle, every SSL object and every field marked "loop"
- *     is touched only on the loop thread.
+ *  1. Every libuv handle and every field marked "loop" is touched only on
+ *     the loop thread; the SSL object only with io_mu held.
  *  2. A connection's memory lives while anyone holds a reference. The net
  *     holds one from the moment the connection is made until both of its
  *     libuv handles have closed (finalize), so callbacks always see valid
@@ -38,9 +38,15 @@
  * Locking theory: net->mu protects the op queue, the dirty list and
  * stopping; conn->mu protects outq, closed, dirty and inflight (a conn's
  * lock is never taken while net->mu is held: senders take conn->mu, drop
- * it, then take net->mu). The loop thread takes either briefly and calls
- * no user callback while holding one. Callbacks may call any function of
- * bt/net.h except the blocking ones.
+ * it, then take net->mu). conn->io_mu (recursive) guards the SSL object,
+ * its BIOs and writes to the socket: the loop thread holds it while it
+ * reads and decrypts (so on_frame runs with it held) and while it writes;
+ * a sender on another thread only ever try-locks it (try_direct), to
+ * encrypt and send its frames itself when nothing is in flight through
+ * libuv, and otherwise leaves them to the loop thread. Order: io_mu before
+ * conn->mu before net->mu. No user callback runs with net->mu or conn->mu
+ * held. Callbacks may call any function of bt/net.h except the blocking
+ * ones.
  */
 #include <errno.h>
 #include <netdb.h>
