@@ -32,7 +32,8 @@ for kill_after in 5 40 150; do
 done
 "$BT" image gc "$L" > "$T/gc" || fail "gc after kills"
 grep -q '^removed [1-9]' "$T/gc" || fail "gc found nothing the killed builds left: $(cat "$T/gc")"
-ls -A "$L/blobs/sha256" | grep -q '^\.bt-tmp' && fail "gc left temporary files"
+ls -A "$L/blobs/sha256" > "$T/left"
+grep -q '^\.bt-tmp' "$T/left" && fail "gc left temporary files"
 "$BT" image verify --digest "$d1" "$L:v1" >/dev/null || fail "v1 damaged by gc"
 d2=$("$BT" image build "$S" "$L:v2" 2>/dev/null) || fail "rebuild after the kills"
 "$BT" image verify --digest "$d2" "$L:v2" >/dev/null || fail "rebuilt v2 does not verify"
