@@ -17,23 +17,23 @@
 #define FUZZ_INPUT_MAX 60000 /* below a pipe's capacity */
 
 static bt_blk_dev *dev;
-static int	   devnull = -1;
+static int         devnull = -1;
 
 static int
 setup(void)
 {
-	char	tmpl[] = "/tmp/bt-nbd-fuzz.XXXXXX";
-	char	path[64];
-	uint8_t key[BT_BLK_KEY_LEN] = {7};
+	char    tmpl[] = "/tmp/bt-nbd-fuzz.XXXXXX";
+	char    path[64];
+	uint8_t key[BT_BLK_KEY_LEN] = { 7 };
 
 	if (mkdtemp(tmpl) == NULL)
 		return -1;
 	memcpy(path, tmpl, sizeof(tmpl));
 	memcpy(path + sizeof(tmpl) - 1, "/d.img", 7);
 	bt_log_set_level(BT_LOG_ERROR);
-	if (bt_blk_dev_create(path, 1 << 20, key, BT_BLK_ROLE_PRIMARY,
-		NULL) != 0 ||
-	    bt_blk_dev_open(&dev, path, key, NULL) != 0)
+	if (bt_blk_dev_create(path, 1 << 20, key, BT_BLK_ROLE_PRIMARY, NULL)
+	        != 0
+	    || bt_blk_dev_open(&dev, path, key, NULL) != 0)
 		return -1;
 	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	return devnull >= 0 ? 0 : -1;
@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int	       p[2];
+	int            p[2];
 	struct nbd_req r;
 	struct nbd_go  g;
 

@@ -20,51 +20,54 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char BLK_USAGE[] =
-    "usage: bt blk <init|serve|promote|status> [options]\n"
-    "\n"
-    "  init     create an encrypted, authenticated device\n"
-    "  serve    serve a device over NBD (primary) or as a backup\n"
-    "  promote  turn a running backup into a primary\n"
-    "  status   show role, write index, replicas and their lag\n"
-    "\n"
-    "example:\n"
-    "  bt blk init --data disk.img --size 1G --key-file disk.key\n"
-    "  bt blk serve --data disk.img --key-file disk.key "
-    "--listen 127.0.0.1:0 --data-dir run\n";
+static const char BLK_USAGE[]
+    = "usage: bt blk <init|serve|promote|status> [options]\n"
+      "\n"
+      "  init     create an encrypted, authenticated device\n"
+      "  serve    serve a device over NBD (primary) or as a backup\n"
+      "  promote  turn a running backup into a primary\n"
+      "  status   show role, write index, replicas and their lag\n"
+      "\n"
+      "example:\n"
+      "  bt blk init --data disk.img --size 1G --key-file disk.key\n"
+      "  bt blk serve --data disk.img --key-file disk.key "
+      "--listen 127.0.0.1:0 --data-dir run\n";
 
 /* ------------------------------------------------------------------ */
 /* init                                                               */
 /* ------------------------------------------------------------------ */
 
 static const struct bt_opt init_opts[] = {
-	{"data", 0, BT_OPT_STR, NULL, "data file to create (sectors, then "
-	    "the journal; FILE.meta beside it)"},
-	{"size", 0, BT_OPT_SIZE, NULL, "device size, a multiple of 4 KiB "
-	    "(e.g. 1G)"},
-	{"key-file", 0, BT_OPT_STR, NULL, "32-byte device key (mode 0600); "
-	    "created if missing"},
-	{"backup", 0, BT_OPT_FLAG, "false", "create it as a backup (refuses "
-	    "client writes until promoted)"},
+	{ "data", 0, BT_OPT_STR, NULL,
+	    "data file to create (sectors, then "
+	    "the journal; FILE.meta beside it)" },
+	{ "size", 0, BT_OPT_SIZE, NULL,
+	    "device size, a multiple of 4 KiB "
+	    "(e.g. 1G)" },
+	{ "key-file", 0, BT_OPT_STR, NULL,
+	    "32-byte device key (mode 0600); "
+	    "created if missing" },
+	{ "backup", 0, BT_OPT_FLAG, "false",
+	    "create it as a backup (refuses "
+	    "client writes until promoted)" },
 };
 
-static const char INIT_USAGE[] =
-    "usage: bt blk init --data FILE --size SIZE --key-file K [--backup]\n"
-    "\n"
-    "Creates FILE (SIZE bytes of sealed sectors, all \"never written\")\n"
-    "and its metadata. K holds the 32-byte key (raw or 64 hex digits) and\n"
-    "must not be readable by others; if K does not exist it is created\n"
-    "with fresh random bytes and mode 0600.\n"
-    "\n"
-    "example:\n"
-    "  bt blk init --data disk.img --size 1G --key-file disk.key\n";
+static const char INIT_USAGE[]
+    = "usage: bt blk init --data FILE --size SIZE --key-file K [--backup]\n"
+      "\n"
+      "Creates FILE (SIZE bytes of sealed sectors, all \"never written\")\n"
+      "and its metadata. K holds the 32-byte key (raw or 64 hex digits) and\n"
+      "must not be readable by others; if K does not exist it is created\n"
+      "with fresh random bytes and mode 0600.\n"
+      "\n"
+      "example:\n"
+      "  bt blk init --data disk.img --size 1G --key-file disk.key\n";
 
 static int
-load_or_create_key(uint8_t key[BT_BLK_KEY_LEN], const char *path,
-    bool create)
+load_or_create_key(uint8_t key[BT_BLK_KEY_LEN], const char *path, bool create)
 {
 	struct bt_diag diag;
-	int	       rc;
+	int            rc;
 
 	bt_diag_clear(&diag);
 	rc = bt_blk_key_load(key, path, &diag);
@@ -77,8 +80,8 @@ load_or_create_key(uint8_t key[BT_BLK_KEY_LEN], const char *path,
 		return 0;
 	}
 	if (rc != 0)
-		return bt_cmd_err("%s", diag.msg[0] ? diag.msg :
-		    bt_strerror(rc));
+		return bt_cmd_err(
+		    "%s", diag.msg[0] ? diag.msg : bt_strerror(rc));
 	return 0;
 }
 
@@ -87,19 +90,21 @@ cmd_init(int argc, char **argv)
 {
 	bt_config     *cfg;
 	struct bt_diag diag;
-	uint8_t	       key[BT_BLK_KEY_LEN];
+	uint8_t        key[BT_BLK_KEY_LEN];
 	const char    *data, *kf;
-	int	       ex, rc;
+	int            ex, rc;
 
 	if (bt_cmd_parse(&cfg, INIT_USAGE, init_opts, ARRAY_LEN(init_opts),
-		argc, argv, 0, &ex) != 0)
+	        argc, argv, 0, &ex)
+	    != 0)
 		return ex;
 	data = bt_config_str(cfg, "data");
 	kf = bt_config_str(cfg, "key-file");
-	if (data == NULL || kf == NULL ||
-	    bt_config_source(cfg, "size") == BT_OPT_SRC_NONE) {
+	if (data == NULL || kf == NULL
+	    || bt_config_source(cfg, "size") == BT_OPT_SRC_NONE) {
 		bt_config_free(cfg);
-		return bt_cmd_usage(INIT_USAGE, "--data, --size and --key-file "
+		return bt_cmd_usage(INIT_USAGE,
+		    "--data, --size and --key-file "
 		    "are required");
 	}
 	ex = load_or_create_key(key, kf, true);
@@ -109,11 +114,13 @@ cmd_init(int argc, char **argv)
 	}
 	bt_diag_clear(&diag);
 	rc = bt_blk_dev_create(data, bt_config_u64(cfg, "size"), key,
-	    bt_config_flag(cfg, "backup") ? BT_BLK_ROLE_BACKUP :
-	    BT_BLK_ROLE_PRIMARY, &diag);
+	    bt_config_flag(cfg, "backup") ? BT_BLK_ROLE_BACKUP
+	                                  : BT_BLK_ROLE_PRIMARY,
+	    &diag);
 	bt_zeroize(key, sizeof(key));
 	if (rc != 0) {
-		ex = bt_cmd_err("%s", diag.msg[0] ? diag.msg : bt_strerror(rc));
+		ex = bt_cmd_err(
+		    "%s", diag.msg[0] ? diag.msg : bt_strerror(rc));
 	} else {
 		printf("created %s (%llu bytes)\n", data,
 		    (unsigned long long)bt_config_u64(cfg, "size"));
@@ -128,43 +135,51 @@ cmd_init(int argc, char **argv)
 /* ------------------------------------------------------------------ */
 
 static const struct bt_opt serve_opts[] = {
-	{"data", 0, BT_OPT_STR, NULL, "data file made by `bt blk init`"},
-	{"key-file", 0, BT_OPT_STR, NULL, "the device key file"},
-	{"listen", 0, BT_OPT_STR, NULL, "NBD address: HOST:PORT (port 0 = "
-	    "any) or unix:PATH"},
-	{"data-dir", 0, BT_OPT_STR, NULL, "run folder: nbd.addr, nbd.sock, "
-	    "replica.addr, ctl.sock"},
-	{"replicas", 0, BT_OPT_LIST, NULL, "backup replica addresses "
-	    "(primary)"},
-	{"backup", 0, BT_OPT_FLAG, "false", "run as a backup"},
-	{"listen-replica", 0, BT_OPT_STR, "127.0.0.1:0", "replica address "
-	    "(backup)"},
-	{"export", 0, BT_OPT_STR, "blk", "NBD export name"},
-	{"workers", 0, BT_OPT_U64, "4", "request threads per NBD connection"},
-	{"timeout", 0, BT_OPT_DURATION, "30s", "replica connect/ack timeout"},
-	{"key", 0, BT_OPT_STR, NULL, "replication TLS key file (default: "
-	    "derived from the device key)"},
-	{"cred", 0, BT_OPT_STR, NULL, "credential for --key; peers must share "
-	    "its root"},
+	{ "data", 0, BT_OPT_STR, NULL, "data file made by `bt blk init`" },
+	{ "key-file", 0, BT_OPT_STR, NULL, "the device key file" },
+	{ "listen", 0, BT_OPT_STR, NULL,
+	    "NBD address: HOST:PORT (port 0 = "
+	    "any) or unix:PATH" },
+	{ "data-dir", 0, BT_OPT_STR, NULL,
+	    "run folder: nbd.addr, nbd.sock, "
+	    "replica.addr, ctl.sock" },
+	{ "replicas", 0, BT_OPT_LIST, NULL,
+	    "backup replica addresses "
+	    "(primary)" },
+	{ "backup", 0, BT_OPT_FLAG, "false", "run as a backup" },
+	{ "listen-replica", 0, BT_OPT_STR, "127.0.0.1:0",
+	    "replica address "
+	    "(backup)" },
+	{ "export", 0, BT_OPT_STR, "blk", "NBD export name" },
+	{ "workers", 0, BT_OPT_U64, "4",
+	    "request threads per NBD connection" },
+	{ "timeout", 0, BT_OPT_DURATION, "30s",
+	    "replica connect/ack timeout" },
+	{ "key", 0, BT_OPT_STR, NULL,
+	    "replication TLS key file (default: "
+	    "derived from the device key)" },
+	{ "cred", 0, BT_OPT_STR, NULL,
+	    "credential for --key; peers must share "
+	    "its root" },
 };
 
-static const char SERVE_USAGE[] =
-    "usage: bt blk serve --data FILE --key-file K --listen ADDR\n"
-    "                    [--replicas ADDR,...] [--data-dir DIR]\n"
-    "       bt blk serve --backup --data FILE --key-file K\n"
-    "                    --listen-replica ADDR --data-dir DIR\n"
-    "\n"
-    "Serves the device over NBD (fixed newstyle; READ, WRITE+FUA, FLUSH,\n"
-    "TRIM, WRITE_ZEROES). With --data-dir the NBD address is written to\n"
-    "DIR/nbd.addr and a unix socket DIR/nbd.sock is served too; a backup\n"
-    "writes its replica address to DIR/replica.addr. A FLUSH or FUA write\n"
-    "is acknowledged only after every backup acknowledged it.\n"
-    "\n"
-    "example:\n"
-    "  bt blk serve --backup --data b.img --key-file k "
-    "--listen-replica 127.0.0.1:0 --data-dir b\n"
-    "  bt blk serve --data a.img --key-file k --listen 127.0.0.1:0 \\\n"
-    "      --replicas $(cat b/replica.addr) --data-dir a\n";
+static const char SERVE_USAGE[]
+    = "usage: bt blk serve --data FILE --key-file K --listen ADDR\n"
+      "                    [--replicas ADDR,...] [--data-dir DIR]\n"
+      "       bt blk serve --backup --data FILE --key-file K\n"
+      "                    --listen-replica ADDR --data-dir DIR\n"
+      "\n"
+      "Serves the device over NBD (fixed newstyle; READ, WRITE+FUA, FLUSH,\n"
+      "TRIM, WRITE_ZEROES). With --data-dir the NBD address is written to\n"
+      "DIR/nbd.addr and a unix socket DIR/nbd.sock is served too; a backup\n"
+      "writes its replica address to DIR/replica.addr. A FLUSH or FUA write\n"
+      "is acknowledged only after every backup acknowledged it.\n"
+      "\n"
+      "example:\n"
+      "  bt blk serve --backup --data b.img --key-file k "
+      "--listen-replica 127.0.0.1:0 --data-dir b\n"
+      "  bt blk serve --data a.img --key-file k --listen 127.0.0.1:0 \\\n"
+      "      --replicas $(cat b/replica.addr) --data-dir a\n";
 
 struct serve {
 	bt_config      *cfg;
@@ -173,8 +188,8 @@ struct serve {
 	bt_blk_nbd     *nbd[2];
 	const char     *dir;
 	pthread_mutex_t mu;
-	int		ctl_fd;
-	char		ctl_path[108];
+	int             ctl_fd;
+	char            ctl_path[108];
 };
 
 static char *
@@ -193,9 +208,9 @@ dir_file(const char *dir, const char *name)
 static int
 write_addr_file(const char *dir, const char *name, const char *addr)
 {
-	char	      *path = dir_file(dir, name);
+	char          *path = dir_file(dir, name);
 	struct bt_dbuf b;
-	int	       rc;
+	int            rc;
 
 	if (path == NULL)
 		return -ENOMEM;
@@ -217,21 +232,21 @@ start_nbd(struct serve *sv, const char *listen)
 		.export_name = bt_config_str(sv->cfg, "export"),
 		.workers = (unsigned)bt_config_u64(sv->cfg, "workers"),
 	};
-	struct bt_diag		 diag;
-	int			 rc;
+	struct bt_diag diag;
+	int            rc;
 
 	bt_diag_clear(&diag);
 	if (listen != NULL && sv->nbd[0] == NULL) {
 		c.listen = listen;
 		rc = bt_blk_nbd_start(&sv->nbd[0], sv->dev, &c, &diag);
 		if (rc != 0)
-			return bt_cmd_err("%s", diag.msg[0] ? diag.msg :
-			    bt_strerror(rc));
+			return bt_cmd_err(
+			    "%s", diag.msg[0] ? diag.msg : bt_strerror(rc));
 		printf("nbd: listening on %s\n", bt_blk_nbd_addr(sv->nbd[0]));
 		fflush(stdout);
 	}
 	if (sv->dir != NULL && sv->nbd[1] == NULL) {
-		char	      *sock = dir_file(sv->dir, "nbd.sock");
+		char          *sock = dir_file(sv->dir, "nbd.sock");
 		struct bt_dbuf b;
 
 		bt_dbuf_init(&b, 4096);
@@ -245,11 +260,11 @@ start_nbd(struct serve *sv, const char *listen)
 		rc = bt_blk_nbd_start(&sv->nbd[1], sv->dev, &c, &diag);
 		bt_dbuf_fini(&b);
 		if (rc != 0)
-			return bt_cmd_err("%s", diag.msg[0] ? diag.msg :
-			    bt_strerror(rc));
+			return bt_cmd_err(
+			    "%s", diag.msg[0] ? diag.msg : bt_strerror(rc));
 		rc = write_addr_file(sv->dir, "nbd.addr",
-		    bt_blk_nbd_addr(sv->nbd[0] != NULL ? sv->nbd[0] :
-		    sv->nbd[1]));
+		    bt_blk_nbd_addr(
+		        sv->nbd[0] != NULL ? sv->nbd[0] : sv->nbd[1]));
 		if (rc != 0)
 			return bt_cmd_err("cannot write %s/nbd.addr: %s",
 			    sv->dir, bt_strerror(rc));
@@ -261,10 +276,10 @@ start_nbd(struct serve *sv, const char *listen)
 static void
 ctl_handle(struct serve *sv, int fd)
 {
-	char	       line[512];
-	size_t	       n = 0;
+	char           line[512];
+	size_t         n = 0;
 	struct bt_dbuf out;
-	int	       rc;
+	int            rc;
 
 	while (n < sizeof(line) - 1) {
 		ssize_t r = read(fd, line + n, 1);
@@ -280,43 +295,50 @@ ctl_handle(struct serve *sv, int fd)
 		if (sv->repl != NULL) {
 			rc = bt_blk_repl_status(sv->repl, &out);
 		} else {
-			rc = bt_dbuf_printf(&out, "role: %s\nballot: %llu\n"
+			rc = bt_dbuf_printf(&out,
+			    "role: %s\nballot: %llu\n"
 			    "write index: %llu\nreplicas: none\n",
-			    bt_blk_dev_role(sv->dev) == BT_BLK_ROLE_BACKUP ?
-			    "backup" : "primary",
+			    bt_blk_dev_role(sv->dev) == BT_BLK_ROLE_BACKUP
+			        ? "backup"
+			        : "primary",
 			    (unsigned long long)bt_blk_dev_ballot(sv->dev),
-			    (unsigned long long)bt_blk_dev_write_index(sv->dev));
+			    (unsigned long long)bt_blk_dev_write_index(
+			        sv->dev));
 		}
 		if (rc == 0 && sv->nbd[0] != NULL)
-			rc = bt_dbuf_printf(&out, "nbd: %s\n",
-			    bt_blk_nbd_addr(sv->nbd[0]));
+			rc = bt_dbuf_printf(
+			    &out, "nbd: %s\n", bt_blk_nbd_addr(sv->nbd[0]));
 		if (rc == 0 && sv->nbd[1] != NULL)
-			rc = bt_dbuf_printf(&out, "nbd: %s\n",
-			    bt_blk_nbd_addr(sv->nbd[1]));
+			rc = bt_dbuf_printf(
+			    &out, "nbd: %s\n", bt_blk_nbd_addr(sv->nbd[1]));
 		if (rc == 0)
 			rc = bt_dbuf_printf(&out, "state: %s\n",
-			    bt_blk_dev_state(sv->dev) == BT_BLK_STATE_OPEN ?
-			    "ok" : "ERROR (I/O failed; restart to recover)");
+			    bt_blk_dev_state(sv->dev) == BT_BLK_STATE_OPEN
+			        ? "ok"
+			        : "ERROR (I/O failed; restart to recover)");
 	} else if (strncmp(line, "promote", 7) == 0) {
 		const char *listen = line[7] == ' ' ? line + 8 : NULL;
 
 		if (bt_blk_dev_role(sv->dev) != BT_BLK_ROLE_BACKUP) {
 			rc = bt_dbuf_printf(&out, "error: not a backup\n");
 		} else {
-			rc = sv->repl != NULL ? bt_blk_repl_promote(sv->repl) :
-			    -EINVAL;
+			rc = sv->repl != NULL ? bt_blk_repl_promote(sv->repl)
+			                      : -EINVAL;
 			if (rc != 0) {
-				rc = bt_dbuf_printf(&out, "error: %s\n",
-				    bt_strerror(rc));
+				rc = bt_dbuf_printf(
+				    &out, "error: %s\n", bt_strerror(rc));
 			} else {
-				rc = start_nbd(sv, listen != NULL &&
-				    listen[0] ? listen : NULL);
-				rc = bt_dbuf_printf(&out, rc == 0 ?
-				    "promoted: primary, ballot %llu\n" :
-				    "error: promoted, but NBD did not start "
-				    "(ballot %llu)\n",
+				rc = start_nbd(sv,
+				    listen != NULL && listen[0] ? listen
+				                                : NULL);
+				rc = bt_dbuf_printf(&out,
+				    rc == 0
+				        ? "promoted: primary, ballot %llu\n"
+				        : "error: promoted, but NBD did not "
+				          "start "
+				          "(ballot %llu)\n",
 				    (unsigned long long)bt_blk_dev_ballot(
-				    sv->dev));
+				        sv->dev));
 			}
 		}
 	} else {
@@ -350,10 +372,10 @@ static int
 ctl_open(const char *dir, char *path, size_t cap)
 {
 	struct sockaddr_un sun;
-	int		   fd;
+	int                fd;
 
-	if ((size_t)snprintf(path, cap, "%s/ctl.sock", dir) >= cap ||
-	    strlen(path) >= sizeof(sun.sun_path))
+	if ((size_t)snprintf(path, cap, "%s/ctl.sock", dir) >= cap
+	    || strlen(path) >= sizeof(sun.sun_path))
 		return -ENAMETOOLONG;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -362,8 +384,8 @@ ctl_open(const char *dir, char *path, size_t cap)
 	if (fd < 0)
 		return -errno;
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    listen(fd, 8) != 0) {
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0
+	    || listen(fd, 8) != 0) {
 		int rc = -errno;
 
 		close(fd);
@@ -375,23 +397,24 @@ ctl_open(const char *dir, char *path, size_t cap)
 static int
 cmd_serve(int argc, char **argv)
 {
-	struct serve		  sv;
-	struct bt_diag		  diag;
-	uint8_t			  key[BT_BLK_KEY_LEN];
-	const char		 *data, *kf, *listen;
-	const char *const	 *reps = NULL;
-	size_t			  nreps;
-	bool			  backup;
-	sigset_t		  sigs;
-	pthread_t		  ctl_thread;
-	bool			  ctl_started = false;
-	int			  ex, rc, sig;
+	struct serve       sv;
+	struct bt_diag     diag;
+	uint8_t            key[BT_BLK_KEY_LEN];
+	const char        *data, *kf, *listen;
+	const char *const *reps = NULL;
+	size_t             nreps;
+	bool               backup;
+	sigset_t           sigs;
+	pthread_t          ctl_thread;
+	bool               ctl_started = false;
+	int                ex, rc, sig;
 
 	memset(&sv, 0, sizeof(sv));
 	sv.ctl_fd = -1;
 	pthread_mutex_init(&sv.mu, NULL);
 	if (bt_cmd_parse(&sv.cfg, SERVE_USAGE, serve_opts,
-		ARRAY_LEN(serve_opts), argc, argv, 0, &ex) != 0)
+	        ARRAY_LEN(serve_opts), argc, argv, 0, &ex)
+	    != 0)
 		return ex;
 	data = bt_config_str(sv.cfg, "data");
 	kf = bt_config_str(sv.cfg, "key-file");
@@ -400,12 +423,14 @@ cmd_serve(int argc, char **argv)
 	backup = bt_config_flag(sv.cfg, "backup");
 	nreps = bt_config_list(sv.cfg, "replicas", &reps);
 	if (data == NULL || kf == NULL) {
-		ex = bt_cmd_usage(SERVE_USAGE, "--data and --key-file are "
+		ex = bt_cmd_usage(SERVE_USAGE,
+		    "--data and --key-file are "
 		    "required");
 		goto out_cfg;
 	}
 	if (!backup && listen == NULL && sv.dir == NULL) {
-		ex = bt_cmd_usage(SERVE_USAGE, "a primary needs --listen or "
+		ex = bt_cmd_usage(SERVE_USAGE,
+		    "a primary needs --listen or "
 		    "--data-dir");
 		goto out_cfg;
 	}
@@ -419,8 +444,8 @@ cmd_serve(int argc, char **argv)
 	if (sv.dir != NULL) {
 		rc = bt_os_mkdir_p(sv.dir, 0700);
 		if (rc != 0) {
-			ex = bt_cmd_err("cannot create '%s': %s", sv.dir,
-			    bt_strerror(rc));
+			ex = bt_cmd_err(
+			    "cannot create '%s': %s", sv.dir, bt_strerror(rc));
 			goto out_key;
 		}
 	}
@@ -434,14 +459,16 @@ cmd_serve(int argc, char **argv)
 	bt_diag_clear(&diag);
 	rc = bt_blk_dev_open(&sv.dev, data, key, &diag);
 	if (rc != 0) {
-		ex = bt_cmd_err("%s", diag.msg[0] ? diag.msg : bt_strerror(rc));
+		ex = bt_cmd_err(
+		    "%s", diag.msg[0] ? diag.msg : bt_strerror(rc));
 		goto out_key;
 	}
 	if (backup && bt_blk_dev_role(sv.dev) != BT_BLK_ROLE_BACKUP)
 		bt_log_info("blk", "%s joins as a backup", data);
 	if (!backup && bt_blk_dev_role(sv.dev) == BT_BLK_ROLE_BACKUP) {
 		ex = bt_cmd_err("'%s' is a backup: serve it with --backup, or "
-		    "promote it", data);
+		                "promote it",
+		    data);
 		goto out_dev;
 	}
 	if (backup || nreps > 0) {
@@ -449,8 +476,9 @@ cmd_serve(int argc, char **argv)
 			.version = 1,
 			.replicas = reps,
 			.nreplicas = nreps,
-			.listen = backup ? bt_config_str(sv.cfg,
-			    "listen-replica") : NULL,
+			.listen = backup
+			    ? bt_config_str(sv.cfg, "listen-replica")
+			    : NULL,
 			.timeout_ns = bt_config_u64(sv.cfg, "timeout"),
 			.node_key_path = bt_config_str(sv.cfg, "key"),
 			.node_cred_path = bt_config_str(sv.cfg, "cred"),
@@ -461,8 +489,8 @@ cmd_serve(int argc, char **argv)
 		rc = bt_blk_repl_start(&sv.repl, sv.dev, &rc_cfg, &diag);
 		bt_zeroize(rc_cfg.key, sizeof(rc_cfg.key));
 		if (rc != 0) {
-			ex = bt_cmd_err("%s", diag.msg[0] ? diag.msg :
-			    bt_strerror(rc));
+			ex = bt_cmd_err(
+			    "%s", diag.msg[0] ? diag.msg : bt_strerror(rc));
 			goto out_dev;
 		}
 		if (backup) {
@@ -474,7 +502,7 @@ cmd_serve(int argc, char **argv)
 				    bt_blk_repl_addr(sv.repl));
 				if (rc != 0) {
 					ex = bt_cmd_err("cannot write "
-					    "replica.addr: %s",
+					                "replica.addr: %s",
 					    bt_strerror(rc));
 					goto out_repl;
 				}
@@ -530,41 +558,43 @@ out_cfg:
 /* ------------------------------------------------------------------ */
 
 static const struct bt_opt ctl_opts[] = {
-	{"data-dir", 0, BT_OPT_STR, NULL, "run folder of the `bt blk serve`"},
-	{"listen", 0, BT_OPT_STR, NULL, "promote: also serve NBD here"},
+	{ "data-dir", 0, BT_OPT_STR, NULL,
+	    "run folder of the `bt blk serve`" },
+	{ "listen", 0, BT_OPT_STR, NULL, "promote: also serve NBD here" },
 };
 
-static const char PROMOTE_USAGE[] =
-    "usage: bt blk promote --data-dir DIR [--listen ADDR]\n"
-    "\n"
-    "Turns the backup running with --data-dir DIR into a primary serving\n"
-    "NBD on DIR/nbd.sock (and ADDR). Its ballot rises above every ballot\n"
-    "it has seen, so the old primary cannot come back unnoticed.\n"
-    "\n"
-    "example:\n"
-    "  bt blk promote --data-dir b && nbdinfo \"nbd+unix:///blk?socket="
-    "b/nbd.sock\"\n";
+static const char PROMOTE_USAGE[]
+    = "usage: bt blk promote --data-dir DIR [--listen ADDR]\n"
+      "\n"
+      "Turns the backup running with --data-dir DIR into a primary serving\n"
+      "NBD on DIR/nbd.sock (and ADDR). Its ballot rises above every ballot\n"
+      "it has seen, so the old primary cannot come back unnoticed.\n"
+      "\n"
+      "example:\n"
+      "  bt blk promote --data-dir b && nbdinfo \"nbd+unix:///blk?socket="
+      "b/nbd.sock\"\n";
 
-static const char STATUS_USAGE[] =
-    "usage: bt blk status --data-dir DIR\n"
-    "\n"
-    "Shows the role, ballot, write index, and each replica with the index\n"
-    "it acknowledged and its lag.\n"
-    "\n"
-    "example:\n"
-    "  bt blk status --data-dir run\n";
+static const char STATUS_USAGE[]
+    = "usage: bt blk status --data-dir DIR\n"
+      "\n"
+      "Shows the role, ballot, write index, and each replica with the index\n"
+      "it acknowledged and its lag.\n"
+      "\n"
+      "example:\n"
+      "  bt blk status --data-dir run\n";
 
 static int
 ctl_call(const char *dir, const char *line)
 {
 	struct sockaddr_un sun;
-	char		   path[512], buf[4096];
-	int		   fd;
-	ssize_t		   n;
-	bool		   err = false;
+	char               path[512], buf[4096];
+	int                fd;
+	ssize_t            n;
+	bool               err = false;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/ctl.sock", dir) >=
-		sizeof(path) || strlen(path) >= sizeof(sun.sun_path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/ctl.sock", dir)
+	        >= sizeof(path)
+	    || strlen(path) >= sizeof(sun.sun_path))
 		return bt_cmd_err("path '%s/ctl.sock' is too long", dir);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -595,10 +625,11 @@ cmd_promote(int argc, char **argv)
 	bt_config     *cfg;
 	struct bt_dbuf b;
 	const char    *dir, *listen;
-	int	       ex;
+	int            ex;
 
 	if (bt_cmd_parse(&cfg, PROMOTE_USAGE, ctl_opts, ARRAY_LEN(ctl_opts),
-		argc, argv, 0, &ex) != 0)
+	        argc, argv, 0, &ex)
+	    != 0)
 		return ex;
 	dir = bt_config_str(cfg, "data-dir");
 	listen = bt_config_str(cfg, "listen");
@@ -607,8 +638,9 @@ cmd_promote(int argc, char **argv)
 		return bt_cmd_usage(PROMOTE_USAGE, "--data-dir is required");
 	}
 	bt_dbuf_init(&b, 4096);
-	if (bt_dbuf_printf(&b, "promote%s%s\n", listen ? " " : "",
-		listen ? listen : "") != 0)
+	if (bt_dbuf_printf(
+	        &b, "promote%s%s\n", listen ? " " : "", listen ? listen : "")
+	    != 0)
 		ex = bt_cmd_err("out of memory");
 	else
 		ex = ctl_call(dir, (const char *)b.ptr);
@@ -622,10 +654,10 @@ cmd_status(int argc, char **argv)
 {
 	bt_config  *cfg;
 	const char *dir;
-	int	    ex;
+	int         ex;
 
-	if (bt_cmd_parse(&cfg, STATUS_USAGE, ctl_opts, 1, argc, argv, 0,
-		&ex) != 0)
+	if (bt_cmd_parse(&cfg, STATUS_USAGE, ctl_opts, 1, argc, argv, 0, &ex)
+	    != 0)
 		return ex;
 	dir = bt_config_str(cfg, "data-dir");
 	if (dir == NULL) {
@@ -641,10 +673,10 @@ int
 bt_cmd_blk(int argc, char **argv)
 {
 	static const struct bt_cmd_sub subs[] = {
-		{"init", cmd_init},
-		{"serve", cmd_serve},
-		{"promote", cmd_promote},
-		{"status", cmd_status},
+		{ "init", cmd_init },
+		{ "serve", cmd_serve },
+		{ "promote", cmd_promote },
+		{ "status", cmd_status },
 	};
 
 	return bt_cmd_dispatch(subs, ARRAY_LEN(subs), BLK_USAGE, argc, argv);

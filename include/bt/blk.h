@@ -21,7 +21,7 @@
 #include "bt/core.h"
 
 #define BT_BLK_SECTOR_SIZE 4096u
-#define BT_BLK_KEY_LEN	   32u
+#define BT_BLK_KEY_LEN     32u
 /* The largest single read or write request (NBD advertises it). */
 #define BT_BLK_REQ_MAX (32u * 1024u * 1024u)
 
@@ -30,7 +30,7 @@ typedef struct bt_blk_dev bt_blk_dev;
 /* Device states (STYLE.md, "Sticky failure states"). */
 enum bt_blk_state {
 	BT_BLK_STATE_OPEN = 0, /* serving */
-	BT_BLK_STATE_ERROR,    /* an I/O error left memory and disk apart */
+	BT_BLK_STATE_ERROR, /* an I/O error left memory and disk apart */
 };
 
 /* Roles. A backup refuses client writes; bt_blk_dev_promote turns it into
@@ -50,8 +50,8 @@ enum bt_blk_role {
  * -ENOENT and other errnos from reading; BT_ECORRUPT for any other size or
  * content (diag says which). key is written only on success.
  */
-BT_API int bt_blk_key_load(uint8_t key[BT_BLK_KEY_LEN], const char *path,
-    struct bt_diag *diag);
+BT_API int bt_blk_key_load(
+    uint8_t key[BT_BLK_KEY_LEN], const char *path, struct bt_diag *diag);
 
 /*
  * bt_blk_key_create writes 32 fresh random bytes to a new file path with
@@ -93,8 +93,8 @@ BT_API void bt_blk_dev_close(bt_blk_dev *dev);
 
 /* Accessors. Thread-safe. */
 BT_API uint64_t bt_blk_dev_size(const bt_blk_dev *dev);
-BT_API int	bt_blk_dev_state(const bt_blk_dev *dev);
-BT_API int	bt_blk_dev_role(const bt_blk_dev *dev);
+BT_API int      bt_blk_dev_state(const bt_blk_dev *dev);
+BT_API int      bt_blk_dev_role(const bt_blk_dev *dev);
 BT_API uint64_t bt_blk_dev_write_index(const bt_blk_dev *dev);
 BT_API uint64_t bt_blk_dev_ballot(const bt_blk_dev *dev);
 BT_API uint64_t bt_blk_dev_epoch(const bt_blk_dev *dev);
@@ -108,8 +108,8 @@ BT_API uint64_t bt_blk_dev_epoch(const bt_blk_dev *dev);
  * buf for it, the device stays usable) or the disk failed (the device then
  * enters BT_BLK_STATE_ERROR). Thread-safe; blocks on the disk.
  */
-BT_API int bt_blk_dev_read(bt_blk_dev *dev, void *buf, size_t len,
-    uint64_t off);
+BT_API int bt_blk_dev_read(
+    bt_blk_dev *dev, void *buf, size_t len, uint64_t off);
 
 /*
  * bt_blk_dev_write writes len bytes from buf at off (partial sectors are
@@ -128,8 +128,8 @@ BT_API int bt_blk_dev_write(bt_blk_dev *dev, const void *buf, size_t len,
  * marked "zero" in the table (no data is written), partial ones are
  * rewritten. Serves NBD TRIM and WRITE_ZEROES. Returns as bt_blk_dev_write.
  */
-BT_API int bt_blk_dev_zero(bt_blk_dev *dev, uint64_t off, uint64_t len,
-    unsigned flags);
+BT_API int bt_blk_dev_zero(
+    bt_blk_dev *dev, uint64_t off, uint64_t len, unsigned flags);
 
 /*
  * bt_blk_dev_flush makes every write that completed before the call durable
@@ -159,19 +159,19 @@ typedef struct bt_blk_repl bt_blk_repl;
  * device key is what admits a replica.
  */
 struct bt_blk_repl_config {
-	int		    version;
-	const char *const  *replicas;	  /* primary: backup addresses */
-	size_t		    nreplicas;
-	const char	   *listen;	  /* backup: replica listen address */
-	uint64_t	    timeout_ns;	  /* connect / ack wait; 0 = 30 s */
-	uint8_t		    key[BT_BLK_KEY_LEN];
+	int                version;
+	const char *const *replicas; /* primary: backup addresses */
+	size_t             nreplicas;
+	const char        *listen; /* backup: replica listen address */
+	uint64_t           timeout_ns; /* connect / ack wait; 0 = 30 s */
+	uint8_t            key[BT_BLK_KEY_LEN];
 	/*
 	 * A real identity instead of the one derived from key: a key file
 	 * and a credential for it (both or neither). Peers must then hold a
 	 * credential under the same root as this one.
 	 */
-	const char	   *node_key_path;
-	const char	   *node_cred_path;
+	const char *node_key_path;
+	const char *node_cred_path;
 };
 
 /*
@@ -220,7 +220,7 @@ typedef struct bt_blk_nbd bt_blk_nbd;
  * number of threads per connection that run requests (0 = 4).
  */
 struct bt_blk_nbd_config {
-	int	    version;
+	int         version;
 	const char *listen;
 	const char *export_name;
 	unsigned    workers;
@@ -253,7 +253,7 @@ BT_API void bt_blk_nbd_stop(bt_blk_nbd *s);
  * Returns 0 on a clean DISC or ABORT, -EPROTO for a protocol violation
  * (the connection would be dropped), or a negative errno from I/O.
  */
-BT_API int bt_blk_nbd_session(bt_blk_dev *dev, int rfd, int wfd,
-    const char *export_name);
+BT_API int bt_blk_nbd_session(
+    bt_blk_dev *dev, int rfd, int wfd, const char *export_name);
 
 #endif /* BT_BLK_H */

@@ -13,16 +13,16 @@
 #include "bt/blk.h"
 #include "bt/crypto.h"
 
-#define BLK_SS		 BT_BLK_SECTOR_SIZE
-#define BLK_NSTRIPES	 1024u
-#define BLK_HDR_SIZE	 4096u
-#define BLK_MAC_OFF	 4064u
-#define BLK_ENTRY_DISK	 36u /* widx 8, nonce 12, tag 16 */
-#define BLK_REC_SIZE	 80u
-#define BLK_REC_MAC_OFF	 64u
-#define BLK_NONCE_LEN	 12u
-#define BLK_TAG_LEN	 16u
-#define BLK_AD_LEN	 24u /* device id 16, sector 8 */
+#define BLK_SS          BT_BLK_SECTOR_SIZE
+#define BLK_NSTRIPES    1024u
+#define BLK_HDR_SIZE    4096u
+#define BLK_MAC_OFF     4064u
+#define BLK_ENTRY_DISK  36u /* widx 8, nonce 12, tag 16 */
+#define BLK_REC_SIZE    80u
+#define BLK_REC_MAC_OFF 64u
+#define BLK_NONCE_LEN   12u
+#define BLK_TAG_LEN     16u
+#define BLK_AD_LEN      24u /* device id 16, sector 8 */
 /* Checkpoint (and compact the journal) past this many journal slots. */
 #define BLK_JOURNAL_SLOTS_MAX (1u << 20)
 
@@ -31,8 +31,8 @@ _Static_assert(BLK_MAC_OFF + 32 == BLK_HDR_SIZE, "header layout");
 
 /* Journal record types. */
 enum {
-	BLK_REC_WRITE = 1,  /* sector now holds data with (nonce, tag) */
-	BLK_REC_ZERO = 2,   /* sector now reads as zeros */
+	BLK_REC_WRITE = 1, /* sector now holds data with (nonce, tag) */
+	BLK_REC_ZERO = 2, /* sector now reads as zeros */
 	BLK_REC_COMMIT = 3, /* every slot before this one is durable */
 };
 
@@ -44,8 +44,8 @@ enum {
  */
 struct blk_entry {
 	uint64_t widx;
-	uint8_t	 nonce[BLK_NONCE_LEN];
-	uint8_t	 tag[BLK_TAG_LEN];
+	uint8_t  nonce[BLK_NONCE_LEN];
+	uint8_t  tag[BLK_TAG_LEN];
 };
 
 static inline bool
@@ -53,35 +53,35 @@ blk_entry_has_data(const struct blk_entry *e)
 {
 	static const uint8_t zero[BLK_NONCE_LEN];
 
-	return e->widx != 0 &&
-	    __builtin_memcmp(e->nonce, zero, BLK_NONCE_LEN) != 0;
+	return e->widx != 0
+	    && __builtin_memcmp(e->nonce, zero, BLK_NONCE_LEN) != 0;
 }
 
 /* HMAC-SHA256 with a precomputed key, on a reusable SHA-256 context. */
 struct blk_hmac {
 	bt_sha256_ctx *sha;
-	uint8_t	       ipad[64];
-	uint8_t	       opad[64];
+	uint8_t        ipad[64];
+	uint8_t        opad[64];
 };
 
 int  bt__blk_hmac_init(struct blk_hmac *h, const uint8_t key[32]);
 void bt__blk_hmac_fini(struct blk_hmac *h);
-int  bt__blk_hmac(struct blk_hmac *h, const void *a, size_t alen,
-     const void *b, size_t blen, uint8_t out[32]);
+int bt__blk_hmac(struct blk_hmac *h, const void *a, size_t alen, const void *b,
+    size_t blen, uint8_t out[32]);
 
 /* Per-thread working state, pooled by the device (no allocation per I/O
  * once warm). */
 struct blk_io {
-	struct blk_io  *next;
-	bt_aead	       *aead;
-	struct blk_hmac mac;
-	uint8_t	       *buf; /* ciphertext bounce */
-	size_t		cap;
-	uint8_t	       *jbuf; /* journal records */
-	size_t		jcap;
+	struct blk_io    *next;
+	bt_aead          *aead;
+	struct blk_hmac   mac;
+	uint8_t          *buf; /* ciphertext bounce */
+	size_t            cap;
+	uint8_t          *jbuf; /* journal records */
+	size_t            jcap;
 	struct blk_entry *ents;
-	size_t		  ecap;
-	uint8_t		  sec[BLK_SS]; /* one plaintext sector */
+	size_t            ecap;
+	uint8_t           sec[BLK_SS]; /* one plaintext sector */
 };
 
 /*
@@ -98,64 +98,64 @@ struct blk_hook {
 };
 
 struct bt_blk_dev {
-	char	*data_path;
-	char	*meta_path;
-	int	 data_fd;
-	int	 journal_fd; /* == data_fd: the journal follows the sectors */
-	uint64_t jbase;	     /* byte offset of the journal header in D */
-	uint8_t	 uuid[16];  /* this node's files (binds metadata MACs) */
-	uint8_t	 devid[32]; /* derived from the key: the same on replicas */
+	char    *data_path;
+	char    *meta_path;
+	int      data_fd;
+	int      journal_fd; /* == data_fd: the journal follows the sectors */
+	uint64_t jbase; /* byte offset of the journal header in D */
+	uint8_t  uuid[16]; /* this node's files (binds metadata MACs) */
+	uint8_t  devid[32]; /* derived from the key: the same on replicas */
 	uint64_t sectors;
-	uint8_t	 data_key[32];
-	uint8_t	 meta_key[32];
+	uint8_t  data_key[32];
+	uint8_t  meta_key[32];
 	struct blk_entry *table;
 
-	pthread_mutex_t	 stripes[BLK_NSTRIPES];
+	pthread_mutex_t stripes[BLK_NSTRIPES];
 	/* Writers hold it shared for a whole write; flush (to cut a consistent
 	 * commit point), checkpoint and replication sync hold it exclusive. */
 	pthread_rwlock_t quiesce;
 	/* Protects widx, jslot and the hook's queue order. */
-	pthread_mutex_t	 seq_mu;
-	uint64_t	 widx;	     /* last write index assigned/applied */
-	uint64_t	 jslot;	     /* next free journal slot */
-	uint64_t	 commit_slot; /* slot after the last commit record */
-	uint64_t	 jalloc;      /* journal slots allocated on disk */
-	pthread_mutex_t	 flush_mu;    /* one flush/checkpoint at a time */
+	pthread_mutex_t seq_mu;
+	uint64_t        widx; /* last write index assigned/applied */
+	uint64_t        jslot; /* next free journal slot */
+	uint64_t        commit_slot; /* slot after the last commit record */
+	uint64_t        jalloc; /* journal slots allocated on disk */
+	pthread_mutex_t flush_mu; /* one flush/checkpoint at a time */
 
-	uint64_t	 gen;	/* journal generation = checkpoint number */
-	uint64_t	 epoch; /* nonce epoch of this open */
-	uint32_t	 salt;	/* random nonce salt of this open */
-	_Atomic uint64_t ctr;	/* nonce counter within (epoch, salt) */
+	uint64_t         gen; /* journal generation = checkpoint number */
+	uint64_t         epoch; /* nonce epoch of this open */
+	uint32_t         salt; /* random nonce salt of this open */
+	_Atomic uint64_t ctr; /* nonce counter within (epoch, salt) */
 	_Atomic uint64_t ballot;
-	_Atomic int	 role;
-	_Atomic int	 state;
+	_Atomic int      role;
+	_Atomic int      state;
 
-	pthread_mutex_t	 io_mu;
-	struct blk_io	*io_free;
+	pthread_mutex_t io_mu;
+	struct blk_io  *io_free;
 
-	struct blk_hook	 hook; /* on_write NULL = no replication */
-	pthread_mutex_t	 hook_mu;
-	struct blk_hmac	 meta_mac; /* under flush_mu (checkpoints) */
+	struct blk_hook hook; /* on_write NULL = no replication */
+	pthread_mutex_t hook_mu;
+	struct blk_hmac meta_mac; /* under flush_mu (checkpoints) */
 };
 
 /* meta.c */
-int  bt__blk_derive(const uint8_t key[32], const char *label, uint8_t out[32]);
-int  bt__blk_checkpoint(bt_blk_dev *dev, bool bump_epoch);
-int  bt__blk_journal_record(bt_blk_dev *dev, struct blk_io *io, uint8_t *rec,
-     uint64_t slot);
-void bt__blk_rec_fill(uint8_t *rec, int type, uint64_t sector, uint64_t widx,
+int bt__blk_derive(const uint8_t key[32], const char *label, uint8_t out[32]);
+int bt__blk_checkpoint(bt_blk_dev *dev, bool bump_epoch);
+int bt__blk_journal_record(
+    bt_blk_dev *dev, struct blk_io *io, uint8_t *rec, uint64_t slot);
+void  bt__blk_rec_fill(uint8_t *rec, int type, uint64_t sector, uint64_t widx,
      const struct blk_entry *e);
-int  bt__blk_meta_load(bt_blk_dev *dev, struct bt_diag *diag);
-int  bt__blk_journal_grow(bt_blk_dev *dev, uint64_t upto_slot);
+int   bt__blk_meta_load(bt_blk_dev *dev, struct bt_diag *diag);
+int   bt__blk_journal_grow(bt_blk_dev *dev, uint64_t upto_slot);
 off_t bt__blk_slot_off(const bt_blk_dev *dev, uint64_t slot);
-int  bt__blk_journal_replay(bt_blk_dev *dev, struct blk_io *io,
-     struct bt_diag *diag);
+int   bt__blk_journal_replay(
+      bt_blk_dev *dev, struct blk_io *io, struct bt_diag *diag);
 
 /* dev.c */
 struct blk_io *bt__blk_io_get(bt_blk_dev *dev, int *rc_out);
-void	       bt__blk_io_put(bt_blk_dev *dev, struct blk_io *io);
-int	       bt__blk_io_reserve(struct blk_io *io, size_t nsec);
-void	       bt__blk_ad(const bt_blk_dev *dev, uint64_t sector, uint8_t *ad);
+void           bt__blk_io_put(bt_blk_dev *dev, struct blk_io *io);
+int            bt__blk_io_reserve(struct blk_io *io, size_t nsec);
+void           bt__blk_ad(const bt_blk_dev *dev, uint64_t sector, uint8_t *ad);
 int  bt__blk_sector_open(bt_blk_dev *dev, struct blk_io *io, uint64_t sector,
      const struct blk_entry *e, const uint8_t *ct, uint8_t *pt);
 void bt__blk_fail(bt_blk_dev *dev, const char *what, int rc);
@@ -168,15 +168,15 @@ void bt__blk_stripes_unlock(bt_blk_dev *dev, uint64_t s0, uint64_t n);
  * not 0 it becomes the device's write index. ct holds n sealed sectors
  * (ignored for BLK_REC_ZERO).
  */
-int  bt__blk_dev_apply(bt_blk_dev *dev, uint64_t widx, int type, uint64_t s0,
-     uint32_t n, const struct blk_entry *ents, const uint8_t *ct);
+int bt__blk_dev_apply(bt_blk_dev *dev, uint64_t widx, int type, uint64_t s0,
+    uint32_t n, const struct blk_entry *ents, const uint8_t *ct);
 /* bt__blk_dev_read_raw copies sector's entry and its sealed bytes (ct may
  * be NULL: entry only). Holds the sector's stripe lock. */
-int  bt__blk_dev_read_raw(bt_blk_dev *dev, uint64_t sector,
-     struct blk_entry *e, uint8_t *ct);
+int bt__blk_dev_read_raw(
+    bt_blk_dev *dev, uint64_t sector, struct blk_entry *e, uint8_t *ct);
 void bt__blk_dev_set_hook(bt_blk_dev *dev, const struct blk_hook *hook);
-int  bt__blk_dev_set_role(bt_blk_dev *dev, int role, uint64_t ballot,
-     uint64_t widx);
-int  bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out);
+int  bt__blk_dev_set_role(
+     bt_blk_dev *dev, int role, uint64_t ballot, uint64_t widx);
+int bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out);
 
 #endif /* BT_BLK_INT_H */

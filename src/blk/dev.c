@@ -37,7 +37,7 @@ struct blk_io *
 bt__blk_io_get(bt_blk_dev *dev, int *rc_out)
 {
 	struct blk_io *io;
-	int	       rc;
+	int            rc;
 
 	pthread_mutex_lock(&dev->io_mu);
 	io = dev->io_free;
@@ -83,7 +83,7 @@ bt__blk_io_reserve(struct blk_io *io, size_t nsec)
 	if (nsec > BT_BLK_REQ_MAX / BLK_SS + 2)
 		return -EINVAL;
 	if (io->cap < nsec * BLK_SS) {
-		size_t	 n = nsec < 64 ? 64 : nsec;
+		size_t   n = nsec < 64 ? 64 : nsec;
 		uint8_t *b = bt_realloc(io->buf, n * BLK_SS);
 
 		if (b == NULL)
@@ -92,7 +92,7 @@ bt__blk_io_reserve(struct blk_io *io, size_t nsec)
 		io->cap = n * BLK_SS;
 	}
 	if (io->jcap < (nsec + 1) * BLK_REC_SIZE) {
-		size_t	 n = nsec < 64 ? 64 : nsec;
+		size_t   n = nsec < 64 ? 64 : nsec;
 		uint8_t *b = bt_realloc(io->jbuf, (n + 1) * BLK_REC_SIZE);
 
 		if (b == NULL)
@@ -101,7 +101,7 @@ bt__blk_io_reserve(struct blk_io *io, size_t nsec)
 		io->jcap = (n + 1) * BLK_REC_SIZE;
 	}
 	if (io->ecap < nsec) {
-		size_t		  n = nsec < 64 ? 64 : nsec;
+		size_t            n = nsec < 64 ? 64 : nsec;
 		struct blk_entry *e = bt_realloc(io->ents, n * sizeof(*e));
 
 		if (e == NULL)
@@ -121,11 +121,12 @@ bt__blk_fail(bt_blk_dev *dev, const char *what, int rc)
 {
 	int expect = BT_BLK_STATE_OPEN;
 
-	if (atomic_compare_exchange_strong(&dev->state, &expect,
-		BT_BLK_STATE_ERROR))
-		bt_log_error("blk", "%s: %s failed (%s); the device is in its "
-		    "ERROR state until reopened", dev->data_path, what,
-		    bt_strerror(rc));
+	if (atomic_compare_exchange_strong(
+	        &dev->state, &expect, BT_BLK_STATE_ERROR))
+		bt_log_error("blk",
+		    "%s: %s failed (%s); the device is in its "
+		    "ERROR state until reopened",
+		    dev->data_path, what, bt_strerror(rc));
 }
 
 void
@@ -142,15 +143,15 @@ bt__blk_sector_open(bt_blk_dev *dev, struct blk_io *io, uint64_t sector,
 	uint8_t ad[BLK_AD_LEN];
 
 	bt__blk_ad(dev, sector, ad);
-	return bt_aead_open(io->aead, e->nonce, ad, sizeof(ad), ct, BLK_SS,
-	    e->tag, pt);
+	return bt_aead_open(
+	    io->aead, e->nonce, ad, sizeof(ad), ct, BLK_SS, e->tag, pt);
 }
 
 static int
 sector_seal(bt_blk_dev *dev, struct blk_io *io, uint64_t sector,
     const uint8_t *pt, uint8_t *ct, struct blk_entry *e)
 {
-	uint8_t	 ad[BLK_AD_LEN];
+	uint8_t  ad[BLK_AD_LEN];
 	uint64_t c = atomic_fetch_add(&dev->ctr, 1);
 
 	if (c >= UINT32_MAX)
@@ -159,8 +160,8 @@ sector_seal(bt_blk_dev *dev, struct blk_io *io, uint64_t sector,
 	bt_put_le32(e->nonce + 4, dev->salt);
 	bt_put_le32(e->nonce + 8, (uint32_t)c);
 	bt__blk_ad(dev, sector, ad);
-	return bt_aead_seal(io->aead, e->nonce, ad, sizeof(ad), pt, BLK_SS, ct,
-	    e->tag);
+	return bt_aead_seal(
+	    io->aead, e->nonce, ad, sizeof(ad), pt, BLK_SS, ct, e->tag);
 }
 
 static void
@@ -175,7 +176,7 @@ void
 bt__blk_stripes_lock(bt_blk_dev *dev, uint64_t s0, uint64_t n)
 {
 	unsigned a, b;
-	bool	 all;
+	bool     all;
 
 	stripes_range(s0, n, &a, &b, &all);
 	if (all) {
@@ -197,7 +198,7 @@ void
 bt__blk_stripes_unlock(bt_blk_dev *dev, uint64_t s0, uint64_t n)
 {
 	unsigned a, b;
-	bool	 all;
+	bool     all;
 
 	stripes_range(s0, n, &a, &b, &all);
 	if (all) {
@@ -230,23 +231,24 @@ sector_load(bt_blk_dev *dev, struct blk_io *io, uint64_t sector, uint8_t *pt,
     uint8_t *scratch)
 {
 	const struct blk_entry *e = &dev->table[sector];
-	int			rc;
+	int                     rc;
 
 	if (!blk_entry_has_data(e)) {
 		memset(pt, 0, BLK_SS);
 		return 0;
 	}
-	rc = bt_os_pread_full(dev->data_fd, scratch, BLK_SS,
-	    (off_t)(sector * BLK_SS));
+	rc = bt_os_pread_full(
+	    dev->data_fd, scratch, BLK_SS, (off_t)(sector * BLK_SS));
 	if (rc != 0) {
 		bt__blk_fail(dev, "read", rc);
 		return -EIO;
 	}
 	rc = bt__blk_sector_open(dev, io, sector, e, scratch, pt);
 	if (rc != 0) {
-		bt_log_error("blk", "%s: sector %llu fails authentication "
-		    "(tampered, rolled back or torn)", dev->data_path,
-		    (unsigned long long)sector);
+		bt_log_error("blk",
+		    "%s: sector %llu fails authentication "
+		    "(tampered, rolled back or torn)",
+		    dev->data_path, (unsigned long long)sector);
 		return -EIO;
 	}
 	return 0;
@@ -261,8 +263,8 @@ bt_blk_dev_read(bt_blk_dev *dev, void *buf, size_t len, uint64_t off)
 {
 	struct blk_io *io;
 	uint64_t       s0, n;
-	uint8_t	      *out = buf;
-	int	       rc, bad = 0;
+	uint8_t       *out = buf;
+	int            rc, bad = 0;
 
 	if (atomic_load(&dev->state) != BT_BLK_STATE_OPEN)
 		return -EIO;
@@ -286,8 +288,8 @@ bt_blk_dev_read(bt_blk_dev *dev, void *buf, size_t len, uint64_t off)
 		for (uint64_t i = 0; i < n && !any; i++)
 			any = blk_entry_has_data(&dev->table[s0 + i]);
 		if (any) {
-			rc = bt_os_pread_full(dev->data_fd, io->buf, n * BLK_SS,
-			    (off_t)(s0 * BLK_SS));
+			rc = bt_os_pread_full(dev->data_fd, io->buf,
+			    n * BLK_SS, (off_t)(s0 * BLK_SS));
 			if (rc != 0) {
 				bt__blk_stripes_unlock(dev, s0, n);
 				bt__blk_fail(dev, "read", rc);
@@ -297,14 +299,15 @@ bt_blk_dev_read(bt_blk_dev *dev, void *buf, size_t len, uint64_t off)
 		}
 	}
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t		sector = s0 + i;
+		uint64_t                sector = s0 + i;
 		const struct blk_entry *e = &dev->table[sector];
-		uint64_t		sec_off = sector * BLK_SS;
-		uint64_t		from = off > sec_off ? off - sec_off : 0;
-		uint64_t		to = off + len < sec_off + BLK_SS ?
-				   off + len - sec_off : BLK_SS;
-		uint8_t		       *dst = out + (sec_off + from - off);
-		bool			whole = from == 0 && to == BLK_SS;
+		uint64_t                sec_off = sector * BLK_SS;
+		uint64_t from = off > sec_off ? off - sec_off : 0;
+		uint64_t to = off + len < sec_off + BLK_SS
+		    ? off + len - sec_off
+		    : BLK_SS;
+		uint8_t *dst = out + (sec_off + from - off);
+		bool     whole = from == 0 && to == BLK_SS;
 
 		if (!blk_entry_has_data(e)) {
 			memset(dst, 0, to - from);
@@ -313,7 +316,8 @@ bt_blk_dev_read(bt_blk_dev *dev, void *buf, size_t len, uint64_t off)
 		rc = bt__blk_sector_open(dev, io, sector, e,
 		    io->buf + i * BLK_SS, whole ? dst : io->sec);
 		if (rc != 0) {
-			bt_log_error("blk", "%s: sector %llu fails "
+			bt_log_error("blk",
+			    "%s: sector %llu fails "
 			    "authentication (tampered, rolled back or torn)",
 			    dev->data_path, (unsigned long long)sector);
 			bad++;
@@ -361,7 +365,7 @@ commit_sectors(bt_blk_dev *dev, struct blk_io *io, uint64_t widx_in, int type,
     uint64_t s0, uint64_t n, struct blk_entry *ents, const uint8_t *ct)
 {
 	uint64_t widx, slot;
-	int	 rc;
+	int      rc;
 
 	pthread_mutex_lock(&dev->seq_mu);
 	if (widx_in == 0) {
@@ -387,8 +391,8 @@ commit_sectors(bt_blk_dev *dev, struct blk_io *io, uint64_t widx_in, int type,
 	}
 	rc = 0;
 	if (dev->hook.on_write != NULL && widx_in == 0)
-		rc = dev->hook.on_write(dev->hook.arg, widx, type, s0,
-		    (uint32_t)n, ents, ct);
+		rc = dev->hook.on_write(
+		    dev->hook.arg, widx, type, s0, (uint32_t)n, ents, ct);
 	pthread_mutex_unlock(&dev->seq_mu);
 	if (rc != 0)
 		return rc;
@@ -407,8 +411,8 @@ commit_sectors(bt_blk_dev *dev, struct blk_io *io, uint64_t widx_in, int type,
 		return -EIO;
 	}
 	if (type == BLK_REC_WRITE) {
-		rc = bt_os_pwrite_full(dev->data_fd, ct, n * BLK_SS,
-		    (off_t)(s0 * BLK_SS));
+		rc = bt_os_pwrite_full(
+		    dev->data_fd, ct, n * BLK_SS, (off_t)(s0 * BLK_SS));
 		if (rc != 0) {
 			bt__blk_fail(dev, "data write", rc);
 			return -EIO;
@@ -425,14 +429,15 @@ write_locked(bt_blk_dev *dev, struct blk_io *io, const uint8_t *src,
 {
 	uint64_t s0 = off / BLK_SS;
 	uint64_t n = (off + len + BLK_SS - 1) / BLK_SS - s0;
-	int	 rc;
+	int      rc;
 
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t       sector = s0 + i;
 		uint64_t       sec_off = sector * BLK_SS;
 		uint64_t       from = off > sec_off ? off - sec_off : 0;
-		uint64_t       to = off + len < sec_off + BLK_SS ?
-			  off + len - sec_off : BLK_SS;
+		uint64_t       to = off + len < sec_off + BLK_SS
+		          ? off + len - sec_off
+		          : BLK_SS;
 		const uint8_t *pt;
 
 		if (from == 0 && to == BLK_SS && src != NULL) {
@@ -442,24 +447,24 @@ write_locked(bt_blk_dev *dev, struct blk_io *io, const uint8_t *src,
 			pt = io->sec;
 		} else {
 			// Read-modify-write of a partial sector (held lock).
-			rc = sector_load(dev, io, sector, io->sec,
-			    io->buf + i * BLK_SS);
+			rc = sector_load(
+			    dev, io, sector, io->sec, io->buf + i * BLK_SS);
 			if (rc != 0)
 				return rc;
 			if (src != NULL)
-				memcpy(io->sec + from, src + (sec_off + from -
-				    off), to - from);
+				memcpy(io->sec + from,
+				    src + (sec_off + from - off), to - from);
 			else
 				memset(io->sec + from, 0, to - from);
 			pt = io->sec;
 		}
-		rc = sector_seal(dev, io, sector, pt, io->buf + i * BLK_SS,
-		    &io->ents[i]);
+		rc = sector_seal(
+		    dev, io, sector, pt, io->buf + i * BLK_SS, &io->ents[i]);
 		if (rc != 0)
 			return rc;
 	}
-	return commit_sectors(dev, io, 0, BLK_REC_WRITE, s0, n, io->ents,
-	    io->buf);
+	return commit_sectors(
+	    dev, io, 0, BLK_REC_WRITE, s0, n, io->ents, io->buf);
 }
 
 static int
@@ -467,7 +472,7 @@ write_common(bt_blk_dev *dev, const uint8_t *src, size_t len, uint64_t off)
 {
 	struct blk_io *io;
 	uint64_t       s0, n;
-	int	       rc;
+	int            rc;
 
 	for (int attempt = 0;; attempt++) {
 		if (atomic_load(&dev->state) != BT_BLK_STATE_OPEN)
@@ -499,8 +504,8 @@ write_common(bt_blk_dev *dev, const uint8_t *src, size_t len, uint64_t off)
 }
 
 int
-bt_blk_dev_write(bt_blk_dev *dev, const void *buf, size_t len, uint64_t off,
-    unsigned flags)
+bt_blk_dev_write(
+    bt_blk_dev *dev, const void *buf, size_t len, uint64_t off, unsigned flags)
 {
 	int rc;
 
@@ -519,7 +524,7 @@ bt_blk_dev_zero(bt_blk_dev *dev, uint64_t off, uint64_t len, unsigned flags)
 {
 	struct blk_io *io;
 	uint64_t       end = off + len, s, s_end;
-	int	       rc = 0;
+	int            rc = 0;
 
 	if (check_range(dev, off, len) != 0)
 		return -EINVAL;
@@ -538,8 +543,8 @@ bt_blk_dev_zero(bt_blk_dev *dev, uint64_t off, uint64_t len, unsigned flags)
 			return rc;
 	}
 	if (end % BLK_SS != 0) {
-		rc = write_common(dev, NULL, end - s_end * BLK_SS,
-		    s_end * BLK_SS);
+		rc = write_common(
+		    dev, NULL, end - s_end * BLK_SS, s_end * BLK_SS);
 		if (rc != 0)
 			return rc;
 	}
@@ -561,8 +566,8 @@ bt_blk_dev_zero(bt_blk_dev *dev, uint64_t off, uint64_t len, unsigned flags)
 		memset(io->ents, 0, n * sizeof(struct blk_entry));
 		pthread_rwlock_rdlock(&dev->quiesce);
 		bt__blk_stripes_lock(dev, s, n);
-		rc = commit_sectors(dev, io, 0, BLK_REC_ZERO, s, n, io->ents,
-		    NULL);
+		rc = commit_sectors(
+		    dev, io, 0, BLK_REC_ZERO, s, n, io->ents, NULL);
 		bt__blk_stripes_unlock(dev, s, n);
 		pthread_rwlock_unlock(&dev->quiesce);
 		s += n;
@@ -586,10 +591,10 @@ int
 bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out)
 {
 	struct blk_io *io;
-	uint8_t	       rec[BLK_REC_SIZE];
+	uint8_t        rec[BLK_REC_SIZE];
 	uint64_t       slot, widx = 0;
-	bool	       dirty;
-	int	       rc;
+	bool           dirty;
+	int            rc;
 
 	if (atomic_load(&dev->state) != BT_BLK_STATE_OPEN)
 		return -EIO;
@@ -616,9 +621,9 @@ bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out)
 	pthread_rwlock_unlock(&dev->quiesce);
 	rc = 0;
 	if (dirty) {
-		// One fdatasync covers data, records and this commit, since the
-		// journal lives in the data file (invariant 4 says why a crash
-		// in the middle of it is safe).
+		// One fdatasync covers data, records and this commit, since
+		// the journal lives in the data file (invariant 4 says why a
+		// crash in the middle of it is safe).
 		bt__blk_rec_fill(rec, BLK_REC_COMMIT, 0, widx, NULL);
 		rc = bt__blk_journal_record(dev, io, rec, slot);
 		if (rc == 0)
@@ -654,8 +659,8 @@ int
 bt_blk_dev_flush(bt_blk_dev *dev)
 {
 	struct blk_hook hook;
-	uint64_t	widx;
-	int		rc;
+	uint64_t        widx;
+	int             rc;
 
 	rc = bt__blk_flush_local(dev, &widx);
 	if (rc != 0)
@@ -663,8 +668,8 @@ bt_blk_dev_flush(bt_blk_dev *dev)
 	pthread_mutex_lock(&dev->hook_mu);
 	hook = dev->hook;
 	pthread_mutex_unlock(&dev->hook_mu);
-	if (hook.on_flush != NULL &&
-	    atomic_load(&dev->role) == BT_BLK_ROLE_PRIMARY)
+	if (hook.on_flush != NULL
+	    && atomic_load(&dev->role) == BT_BLK_ROLE_PRIMARY)
 		rc = hook.on_flush(hook.arg, widx);
 	return rc;
 }
@@ -678,12 +683,12 @@ bt__blk_dev_apply(bt_blk_dev *dev, uint64_t widx, int type, uint64_t s0,
     uint32_t n, const struct blk_entry *ents, const uint8_t *ct)
 {
 	struct blk_io *io;
-	int	       rc;
+	int            rc;
 
 	if (atomic_load(&dev->state) != BT_BLK_STATE_OPEN)
 		return -EIO;
-	if (n == 0 || s0 >= dev->sectors || n > dev->sectors - s0 ||
-	    n > BT_BLK_REQ_MAX / BLK_SS)
+	if (n == 0 || s0 >= dev->sectors || n > dev->sectors - s0
+	    || n > BT_BLK_REQ_MAX / BLK_SS)
 		return -EINVAL;
 	io = bt__blk_io_get(dev, &rc);
 	if (io == NULL)
@@ -698,7 +703,8 @@ bt__blk_dev_apply(bt_blk_dev *dev, uint64_t widx, int type, uint64_t s0,
 			rc = bt__blk_sector_open(dev, io, s0 + i, &ents[i],
 			    ct + (size_t)i * BLK_SS, io->sec);
 			if (rc != 0) {
-				bt_log_error("blk", "replicated sector %llu "
+				bt_log_error("blk",
+				    "replicated sector %llu "
 				    "fails verification; refused",
 				    (unsigned long long)(s0 + i));
 				rc = BT_ECORRUPT;
@@ -713,8 +719,8 @@ bt__blk_dev_apply(bt_blk_dev *dev, uint64_t widx, int type, uint64_t s0,
 	}
 	pthread_rwlock_rdlock(&dev->quiesce);
 	bt__blk_stripes_lock(dev, s0, n);
-	rc = commit_sectors(dev, io, widx == 0 ? UINT64_MAX : widx, type, s0,
-	    n, io->ents, ct);
+	rc = commit_sectors(
+	    dev, io, widx == 0 ? UINT64_MAX : widx, type, s0, n, io->ents, ct);
 	bt__blk_stripes_unlock(dev, s0, n);
 	pthread_rwlock_unlock(&dev->quiesce);
 out:
@@ -723,8 +729,8 @@ out:
 }
 
 int
-bt__blk_dev_read_raw(bt_blk_dev *dev, uint64_t sector, struct blk_entry *e,
-    uint8_t *ct)
+bt__blk_dev_read_raw(
+    bt_blk_dev *dev, uint64_t sector, struct blk_entry *e, uint8_t *ct)
 {
 	int rc = 0;
 
@@ -733,8 +739,8 @@ bt__blk_dev_read_raw(bt_blk_dev *dev, uint64_t sector, struct blk_entry *e,
 	bt__blk_stripes_lock(dev, sector, 1);
 	*e = dev->table[sector];
 	if (ct != NULL && blk_entry_has_data(e)) {
-		rc = bt_os_pread_full(dev->data_fd, ct, BLK_SS,
-		    (off_t)(sector * BLK_SS));
+		rc = bt_os_pread_full(
+		    dev->data_fd, ct, BLK_SS, (off_t)(sector * BLK_SS));
 		if (rc != 0)
 			bt__blk_fail(dev, "read", rc);
 	}
@@ -762,8 +768,7 @@ bt__blk_dev_set_hook(bt_blk_dev *dev, const struct blk_hook *hook)
  * index in a checkpoint.
  */
 int
-bt__blk_dev_set_role(bt_blk_dev *dev, int role, uint64_t ballot,
-    uint64_t widx)
+bt__blk_dev_set_role(bt_blk_dev *dev, int role, uint64_t ballot, uint64_t widx)
 {
 	int rc;
 
@@ -785,8 +790,8 @@ ssize_t
 bt_blk_dev_verify(bt_blk_dev *dev)
 {
 	struct blk_io *io;
-	ssize_t	       bad = 0;
-	int	       rc;
+	ssize_t        bad = 0;
+	int            rc;
 
 	io = bt__blk_io_get(dev, &rc);
 	if (io == NULL)
@@ -796,8 +801,8 @@ bt_blk_dev_verify(bt_blk_dev *dev)
 		bt__blk_stripes_lock(dev, s, 1);
 		if (blk_entry_has_data(&dev->table[s])) {
 			rc = sector_load(dev, io, s, io->sec, io->buf);
-			if (rc == -EIO &&
-			    atomic_load(&dev->state) == BT_BLK_STATE_OPEN) {
+			if (rc == -EIO
+			    && atomic_load(&dev->state) == BT_BLK_STATE_OPEN) {
 				bad++;
 				rc = 0;
 			}

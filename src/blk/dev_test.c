@@ -15,7 +15,7 @@
 #include "testing.h"
 
 #define SECTORS 64u
-#define SIZE	((uint64_t)SECTORS * BT_BLK_SECTOR_SIZE)
+#define SIZE    ((uint64_t)SECTORS * BT_BLK_SECTOR_SIZE)
 
 struct fx {
 	char   *dir;
@@ -32,8 +32,9 @@ setup(void **state)
 	f->data = bt_test_path(f->dir, "d.img");
 	for (unsigned i = 0; i < sizeof(f->key); i++)
 		f->key[i] = (uint8_t)(i * 7 + 1);
-	assert_int_equal(bt_blk_dev_create(f->data, SIZE, f->key,
-	    BT_BLK_ROLE_PRIMARY, NULL), 0);
+	assert_int_equal(bt_blk_dev_create(
+	                     f->data, SIZE, f->key, BT_BLK_ROLE_PRIMARY, NULL),
+	    0);
 	*state = f;
 	return 0;
 }
@@ -77,7 +78,7 @@ abandon(bt_blk_dev *dev)
 static void
 flip_byte(const char *path, off_t off)
 {
-	int	fd = open(path, O_RDWR);
+	int     fd = open(path, O_RDWR);
 	uint8_t b;
 
 	assert_true(fd >= 0);
@@ -92,51 +93,60 @@ test_unwritten_sectors_read_zero_and_writes_round_trip(void **state)
 {
 	struct fx  *f = *state;
 	bt_blk_dev *dev = open_dev(f);
-	uint8_t	   *a = bt_alloc(3 * BT_BLK_SECTOR_SIZE);
-	uint8_t	   *b = bt_alloc(3 * BT_BLK_SECTOR_SIZE);
+	uint8_t    *a = bt_alloc(3 * BT_BLK_SECTOR_SIZE);
+	uint8_t    *b = bt_alloc(3 * BT_BLK_SECTOR_SIZE);
 
 	assert_int_equal(bt_blk_dev_read(dev, b, BT_BLK_SECTOR_SIZE, 0), 0);
 	for (unsigned i = 0; i < BT_BLK_SECTOR_SIZE; i++)
 		assert_int_equal(b[i], 0);
 	fill(a, 3 * BT_BLK_SECTOR_SIZE, 1);
 	assert_int_equal(bt_blk_dev_write(dev, a, 3 * BT_BLK_SECTOR_SIZE,
-	    4 * BT_BLK_SECTOR_SIZE, 0), 0);
+	                     4 * BT_BLK_SECTOR_SIZE, 0),
+	    0);
 	assert_int_equal(bt_blk_dev_read(dev, b, 3 * BT_BLK_SECTOR_SIZE,
-	    4 * BT_BLK_SECTOR_SIZE), 0);
+	                     4 * BT_BLK_SECTOR_SIZE),
+	    0);
 	assert_memory_equal(a, b, 3 * BT_BLK_SECTOR_SIZE);
 	// The data file holds ciphertext, not the plaintext.
 	{
 		uint8_t c[64];
-		int	fd = open(f->data, O_RDONLY);
+		int     fd = open(f->data, O_RDONLY);
 
-		assert_int_equal(pread(fd, c, sizeof(c),
-		    4 * BT_BLK_SECTOR_SIZE), (ssize_t)sizeof(c));
+		assert_int_equal(
+		    pread(fd, c, sizeof(c), 4 * BT_BLK_SECTOR_SIZE),
+		    (ssize_t)sizeof(c));
 		close(fd);
 		assert_memory_not_equal(c, a, sizeof(c));
 	}
 	// Unaligned write: read-modify-write of partial sectors.
 	assert_int_equal(bt_blk_dev_write(dev, "hello", 5,
-	    4 * BT_BLK_SECTOR_SIZE + 4094, 0), 0);
+	                     4 * BT_BLK_SECTOR_SIZE + 4094, 0),
+	    0);
 	memcpy(a + 4094, "hello", 5);
 	assert_int_equal(bt_blk_dev_read(dev, b, 3 * BT_BLK_SECTOR_SIZE,
-	    4 * BT_BLK_SECTOR_SIZE), 0);
+	                     4 * BT_BLK_SECTOR_SIZE),
+	    0);
 	assert_memory_equal(a, b, 3 * BT_BLK_SECTOR_SIZE);
 	// Zero: whole sectors become "zero" entries, partial ones rewritten.
 	assert_int_equal(bt_blk_dev_zero(dev, 4 * BT_BLK_SECTOR_SIZE + 100,
-	    BT_BLK_SECTOR_SIZE * 2, 0), 0);
+	                     BT_BLK_SECTOR_SIZE * 2, 0),
+	    0);
 	memset(a + 100, 0, BT_BLK_SECTOR_SIZE * 2);
 	assert_int_equal(bt_blk_dev_read(dev, b, 3 * BT_BLK_SECTOR_SIZE,
-	    4 * BT_BLK_SECTOR_SIZE), 0);
+	                     4 * BT_BLK_SECTOR_SIZE),
+	    0);
 	assert_memory_equal(a, b, 3 * BT_BLK_SECTOR_SIZE);
 	// Out of range.
 	assert_int_equal(bt_blk_dev_read(dev, b, 1, SIZE), -EINVAL);
-	assert_int_equal(bt_blk_dev_write(dev, a, BT_BLK_SECTOR_SIZE,
-	    SIZE - 1, 0), -EINVAL);
+	assert_int_equal(
+	    bt_blk_dev_write(dev, a, BT_BLK_SECTOR_SIZE, SIZE - 1, 0),
+	    -EINVAL);
 	bt_blk_dev_close(dev);
 	// Everything survives a clean reopen.
 	dev = open_dev(f);
 	assert_int_equal(bt_blk_dev_read(dev, b, 3 * BT_BLK_SECTOR_SIZE,
-	    4 * BT_BLK_SECTOR_SIZE), 0);
+	                     4 * BT_BLK_SECTOR_SIZE),
+	    0);
 	assert_memory_equal(a, b, 3 * BT_BLK_SECTOR_SIZE);
 	bt_blk_dev_close(dev);
 	bt_free(a);
@@ -153,9 +163,9 @@ static void
 test_nonces_never_repeat_across_reopen_and_crash(void **state)
 {
 	struct fx *f = *state;
-	uint8_t	   buf[BT_BLK_SECTOR_SIZE];
-	uint8_t	  *nonces = bt_alloc(64 * BLK_NONCE_LEN);
-	size_t	   n = 0;
+	uint8_t    buf[BT_BLK_SECTOR_SIZE];
+	uint8_t   *nonces = bt_alloc(64 * BLK_NONCE_LEN);
+	size_t     n = 0;
 	uint64_t   last_epoch = 0;
 
 	for (int round = 0; round < 8; round++) {
@@ -166,14 +176,15 @@ test_nonces_never_repeat_across_reopen_and_crash(void **state)
 		for (int w = 0; w < 8; w++) {
 			fill(buf, sizeof(buf), (unsigned)(round * 8 + w));
 			// The same sector every time: the nonce must differ.
-			assert_int_equal(bt_blk_dev_write(dev, buf, sizeof(buf),
-			    0, 0), 0);
+			assert_int_equal(
+			    bt_blk_dev_write(dev, buf, sizeof(buf), 0, 0), 0);
 			memcpy(nonces + n * BLK_NONCE_LEN, dev->table[0].nonce,
 			    BLK_NONCE_LEN);
 			n++;
 		}
 		if (round % 2 == 0)
-			abandon(dev); /* a crash must not reuse nonces either */
+			abandon(
+			    dev); /* a crash must not reuse nonces either */
 		else
 			bt_blk_dev_close(dev);
 	}
@@ -189,19 +200,20 @@ test_tampered_sector_is_eio_and_others_read(void **state)
 {
 	struct fx  *f = *state;
 	bt_blk_dev *dev = open_dev(f);
-	uint8_t	    a[4 * BT_BLK_SECTOR_SIZE], b[BT_BLK_SECTOR_SIZE];
+	uint8_t     a[4 * BT_BLK_SECTOR_SIZE], b[BT_BLK_SECTOR_SIZE];
 
 	fill(a, sizeof(a), 3);
-	assert_int_equal(bt_blk_dev_write(dev, a, sizeof(a), 0, BT_BLK_FUA), 0);
+	assert_int_equal(
+	    bt_blk_dev_write(dev, a, sizeof(a), 0, BT_BLK_FUA), 0);
 	bt_blk_dev_close(dev);
 	flip_byte(f->data, 2 * BT_BLK_SECTOR_SIZE + 17);
 	dev = open_dev(f);
-	assert_int_equal(bt_blk_dev_read(dev, b, sizeof(b),
-	    2 * BT_BLK_SECTOR_SIZE), -EIO);
+	assert_int_equal(
+	    bt_blk_dev_read(dev, b, sizeof(b), 2 * BT_BLK_SECTOR_SIZE), -EIO);
 	assert_int_equal(bt_blk_dev_read(dev, a, sizeof(a), 0), -EIO);
 	assert_int_equal(bt_blk_dev_read(dev, b, sizeof(b), 0), 0);
-	assert_int_equal(bt_blk_dev_read(dev, b, sizeof(b),
-	    3 * BT_BLK_SECTOR_SIZE), 0);
+	assert_int_equal(
+	    bt_blk_dev_read(dev, b, sizeof(b), 3 * BT_BLK_SECTOR_SIZE), 0);
 	assert_int_equal(bt_blk_dev_state(dev), BT_BLK_STATE_OPEN);
 	assert_int_equal(bt_blk_dev_verify(dev), 1);
 	bt_blk_dev_close(dev);
@@ -212,8 +224,8 @@ test_data_in_never_written_sector_is_ignored(void **state)
 {
 	struct fx  *f = *state;
 	bt_blk_dev *dev;
-	uint8_t	    b[BT_BLK_SECTOR_SIZE];
-	int	    fd = open(f->data, O_RDWR);
+	uint8_t     b[BT_BLK_SECTOR_SIZE];
+	int         fd = open(f->data, O_RDWR);
 
 	// A host writing into a never-written sector changes nothing a
 	// reader sees: the authenticated table says "never written".
@@ -222,8 +234,8 @@ test_data_in_never_written_sector_is_ignored(void **state)
 	    (ssize_t)sizeof(b));
 	close(fd);
 	dev = open_dev(f);
-	assert_int_equal(bt_blk_dev_read(dev, b, sizeof(b),
-	    9 * BT_BLK_SECTOR_SIZE), 0);
+	assert_int_equal(
+	    bt_blk_dev_read(dev, b, sizeof(b), 9 * BT_BLK_SECTOR_SIZE), 0);
 	for (unsigned i = 0; i < sizeof(b); i++)
 		assert_int_equal(b[i], 0);
 	bt_blk_dev_close(dev);
@@ -233,24 +245,24 @@ static void
 test_tampered_metadata_is_refused(void **state)
 {
 	struct fx     *f = *state;
-	char	      *meta = bt_test_path(f->dir, "d.img.meta");
+	char          *meta = bt_test_path(f->dir, "d.img.meta");
 	bt_blk_dev    *dev = NULL;
 	struct bt_diag diag;
 
 	flip_byte(meta, 4096 + 36 * 5 + 3); /* an entry of the table */
 	bt_diag_clear(&diag);
-	assert_int_equal(bt_blk_dev_open(&dev, f->data, f->key, &diag),
-	    BT_ECORRUPT);
+	assert_int_equal(
+	    bt_blk_dev_open(&dev, f->data, f->key, &diag), BT_ECORRUPT);
 	assert_non_null(strstr(diag.msg, "digest"));
 	flip_byte(meta, 4096 + 36 * 5 + 3);
 	flip_byte(meta, 60); /* the header */
-	assert_int_equal(bt_blk_dev_open(&dev, f->data, f->key, &diag),
-	    BT_ECORRUPT);
+	assert_int_equal(
+	    bt_blk_dev_open(&dev, f->data, f->key, &diag), BT_ECORRUPT);
 	flip_byte(meta, 60);
 	// A wrong key fails the MAC too.
 	f->key[0] ^= 1;
-	assert_int_equal(bt_blk_dev_open(&dev, f->data, f->key, &diag),
-	    BT_ECORRUPT);
+	assert_int_equal(
+	    bt_blk_dev_open(&dev, f->data, f->key, &diag), BT_ECORRUPT);
 	f->key[0] ^= 1;
 	dev = open_dev(f);
 	bt_blk_dev_close(dev);
@@ -262,26 +274,29 @@ test_journal_replay_keeps_every_write_after_kill(void **state)
 {
 	struct fx  *f = *state;
 	bt_blk_dev *dev = open_dev(f);
-	uint8_t	    a[BT_BLK_SECTOR_SIZE], b[BT_BLK_SECTOR_SIZE];
+	uint8_t     a[BT_BLK_SECTOR_SIZE], b[BT_BLK_SECTOR_SIZE];
 	uint64_t    widx;
 
 	for (unsigned s = 0; s < 10; s++) {
 		fill(a, sizeof(a), s);
 		assert_int_equal(bt_blk_dev_write(dev, a, sizeof(a),
-		    s * BT_BLK_SECTOR_SIZE, 0), 0);
+		                     s * BT_BLK_SECTOR_SIZE, 0),
+		    0);
 		if (s == 4)
 			assert_int_equal(bt_blk_dev_flush(dev), 0);
 	}
 	assert_int_equal(bt_blk_dev_zero(dev, 20 * BT_BLK_SECTOR_SIZE,
-	    BT_BLK_SECTOR_SIZE, 0), 0);
+	                     BT_BLK_SECTOR_SIZE, 0),
+	    0);
 	widx = bt_blk_dev_write_index(dev);
 	abandon(dev); /* kill -9: page cache survives, nothing else */
 	dev = open_dev(f);
 	assert_int_equal(bt_blk_dev_write_index(dev), widx);
 	for (unsigned s = 0; s < 10; s++) {
 		fill(a, sizeof(a), s);
-		assert_int_equal(bt_blk_dev_read(dev, b, sizeof(b),
-		    s * BT_BLK_SECTOR_SIZE), 0);
+		assert_int_equal(
+		    bt_blk_dev_read(dev, b, sizeof(b), s * BT_BLK_SECTOR_SIZE),
+		    0);
 		assert_memory_equal(a, b, sizeof(a));
 	}
 	bt_blk_dev_close(dev);
@@ -292,23 +307,23 @@ test_journal_replay_keeps_every_write_after_kill(void **state)
 /* ------------------------------------------------------------------ */
 
 struct undo {
-	char	*path;
-	off_t	 off;
-	off_t	 old_size;
+	char    *path;
+	off_t    off;
+	off_t    old_size;
 	uint8_t *old;
-	size_t	 len;
+	size_t   len;
 };
 
 static struct undo crash_log[65536];
-static size_t	   crash_n;
-static char	  *fd_path[1024];
+static size_t      crash_n;
+static char       *fd_path[1024];
 
 static void
 undo_record(int fd, off_t off, size_t len)
 {
 	const struct bt_os_ops *real = bt_os_default_ops();
-	struct stat		st;
-	struct undo	       *u;
+	struct stat             st;
+	struct undo            *u;
 
 	assert_true(fd >= 0 && fd < 1024 && fd_path[fd] != NULL);
 	assert_true(crash_n < sizeof(crash_log) / sizeof(crash_log[0]));
@@ -322,8 +337,8 @@ undo_record(int fd, off_t off, size_t len)
 		u->len = len;
 	u->old = bt_alloc(u->len + 1);
 	if (u->len > 0)
-		assert_int_equal(real->pread(fd, u->old, u->len, off),
-		    (ssize_t)u->len);
+		assert_int_equal(
+		    real->pread(fd, u->old, u->len, off), (ssize_t)u->len);
 }
 
 static void
@@ -433,12 +448,13 @@ crash_now(void)
 	bt_os_set_ops(NULL);
 	while (crash_n > 0) {
 		struct undo *u = &crash_log[--crash_n];
-		int	     fd = open(u->path, O_RDWR);
+		int          fd = open(u->path, O_RDWR);
 
 		if (fd >= 0) {
 			if (u->len > 0)
-				assert_int_equal(pwrite(fd, u->old, u->len,
-				    u->off), (ssize_t)u->len);
+				assert_int_equal(
+				    pwrite(fd, u->old, u->len, u->off),
+				    (ssize_t)u->len);
 			assert_int_equal(ftruncate(fd, u->old_size), 0);
 			close(fd);
 		}
@@ -455,27 +471,28 @@ static void
 test_crash_keeps_flushed_writes_and_every_sector_readable(void **state)
 {
 	struct fx *f = *state;
-	int	   durable[32];
+	int        durable[32];
 
 	for (unsigned s = 0; s < 32; s++)
 		durable[s] = -1; /* never written: zeros */
 	for (int point = 1; point <= 12; point++) {
 		bt_blk_dev *dev;
-		uint8_t	    a[BT_BLK_SECTOR_SIZE], b[BT_BLK_SECTOR_SIZE];
-		int	    pending[32];
+		uint8_t     a[BT_BLK_SECTOR_SIZE], b[BT_BLK_SECTOR_SIZE];
+		int         pending[32];
 
 		memcpy(pending, durable, sizeof(pending));
 		crash_install();
 		dev = open_dev(f);
-		// Writes to sectors (i * 7) % 32, a flush every 5, then a crash
-		// that throws away everything not synced.
+		// Writes to sectors (i * 7) % 32, a flush every 5, then a
+		// crash that throws away everything not synced.
 		for (int i = 0; i < point * 3; i++) {
 			unsigned sec = (unsigned)(i * 7 + point) % 32;
-			int	 seed = point * 1000 + i;
+			int      seed = point * 1000 + i;
 
 			fill(a, sizeof(a), (unsigned)seed);
 			assert_int_equal(bt_blk_dev_write(dev, a, sizeof(a),
-			    sec * BT_BLK_SECTOR_SIZE, 0), 0);
+			                     sec * BT_BLK_SECTOR_SIZE, 0),
+			    0);
 			pending[sec] = seed;
 			if (i % 5 == 4) {
 				assert_int_equal(bt_blk_dev_flush(dev), 0);
@@ -492,7 +509,8 @@ test_crash_keeps_flushed_writes_and_every_sector_readable(void **state)
 			else
 				fill(a, sizeof(a), (unsigned)durable[sec]);
 			assert_int_equal(bt_blk_dev_read(dev, b, sizeof(b),
-			    sec * BT_BLK_SECTOR_SIZE), 0);
+			                     sec * BT_BLK_SECTOR_SIZE),
+			    0);
 			assert_memory_equal(a, b, sizeof(a));
 		}
 		assert_int_equal(bt_blk_dev_verify(dev), 0);
@@ -509,11 +527,11 @@ test_write_fault_enters_sticky_error_state(void **state)
 {
 	struct fx  *f = *state;
 	bt_blk_dev *dev = open_dev(f);
-	uint8_t	    a[BT_BLK_SECTOR_SIZE];
+	uint8_t     a[BT_BLK_SECTOR_SIZE];
 
 	fill(a, sizeof(a), 9);
-	assert_int_equal(bt_blk_dev_write(dev, a, sizeof(a), 0, BT_BLK_FUA),
-	    0);
+	assert_int_equal(
+	    bt_blk_dev_write(dev, a, sizeof(a), 0, BT_BLK_FUA), 0);
 	bt_test_os_fault(BT_TEST_OS_PWRITE, 1, EIO);
 	assert_int_equal(bt_blk_dev_write(dev, a, sizeof(a), 0, 0), -EIO);
 	bt_test_os_reset();
@@ -534,7 +552,7 @@ test_fsync_fault_fails_flush(void **state)
 {
 	struct fx  *f = *state;
 	bt_blk_dev *dev = open_dev(f);
-	uint8_t	    a[BT_BLK_SECTOR_SIZE];
+	uint8_t     a[BT_BLK_SECTOR_SIZE];
 
 	fill(a, sizeof(a), 5);
 	assert_int_equal(bt_blk_dev_write(dev, a, sizeof(a), 0, 0), 0);
@@ -552,26 +570,27 @@ static void
 test_open_survives_faults_at_every_metadata_write(void **state)
 {
 	struct fx  *f = *state;
-	uint8_t	    a[BT_BLK_SECTOR_SIZE], b[BT_BLK_SECTOR_SIZE];
+	uint8_t     a[BT_BLK_SECTOR_SIZE], b[BT_BLK_SECTOR_SIZE];
 	bt_blk_dev *dev = open_dev(f);
 
 	fill(a, sizeof(a), 77);
-	assert_int_equal(bt_blk_dev_write(dev, a, sizeof(a), 0, BT_BLK_FUA),
-	    0);
+	assert_int_equal(
+	    bt_blk_dev_write(dev, a, sizeof(a), 0, BT_BLK_FUA), 0);
 	bt_blk_dev_close(dev);
 	for (int err = 0; err <= 1; err++) {
 		for (int nth = 1; nth <= 8; nth++) {
 			dev = NULL;
 			// err 0: a short write; err 1: EIO.
-			bt_test_os_fault(BT_TEST_OS_PWRITE, nth, err ? EIO : 0);
+			bt_test_os_fault(
+			    BT_TEST_OS_PWRITE, nth, err ? EIO : 0);
 			int rc = bt_blk_dev_open(&dev, f->data, f->key, NULL);
 
 			bt_test_os_reset();
 			if (rc == 0)
 				bt_blk_dev_close(dev);
 			dev = open_dev(f);
-			assert_int_equal(bt_blk_dev_read(dev, b, sizeof(b), 0),
-			    0);
+			assert_int_equal(
+			    bt_blk_dev_read(dev, b, sizeof(b), 0), 0);
 			assert_memory_equal(a, b, sizeof(a));
 			bt_blk_dev_close(dev);
 		}
@@ -582,8 +601,8 @@ static void
 test_key_file_rules(void **state)
 {
 	struct fx     *f = *state;
-	char	      *kp = bt_test_path(f->dir, "k");
-	uint8_t	       k1[32], k2[32];
+	char          *kp = bt_test_path(f->dir, "k");
+	uint8_t        k1[32], k2[32];
 	struct bt_diag diag;
 
 	assert_int_equal(bt_blk_key_create(k1, kp), 0);
@@ -624,13 +643,13 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_write_fault_enters_sticky_error_state, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_fsync_fault_fails_flush,
-		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_fsync_fault_fails_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_open_survives_faults_at_every_metadata_write, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_key_file_rules, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_key_file_rules, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("blk.dev", tests, NULL, NULL);

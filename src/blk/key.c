@@ -11,14 +11,14 @@
 #include "bt/os.h"
 
 int
-bt_blk_key_load(uint8_t key[BT_BLK_KEY_LEN], const char *path,
-    struct bt_diag *diag)
+bt_blk_key_load(
+    uint8_t key[BT_BLK_KEY_LEN], const char *path, struct bt_diag *diag)
 {
-	uint8_t	   *buf = NULL;
-	size_t	    len;
+	uint8_t    *buf = NULL;
+	size_t      len;
 	struct stat st;
-	uint8_t	    k[BT_BLK_KEY_LEN];
-	int	    fd, rc;
+	uint8_t     k[BT_BLK_KEY_LEN];
+	int         fd, rc;
 
 	fd = bt_os_open(path, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0) {
@@ -31,9 +31,10 @@ bt_blk_key_load(uint8_t key[BT_BLK_KEY_LEN], const char *path,
 	if (rc != 0)
 		return rc;
 	if ((st.st_mode & 077) != 0) {
-		bt_diag_set(diag, -1, "permissions %04o for key file '%s' are "
-		    "too open (use chmod 600)", (unsigned)(st.st_mode & 07777),
-		    path);
+		bt_diag_set(diag, -1,
+		    "permissions %04o for key file '%s' are "
+		    "too open (use chmod 600)",
+		    (unsigned)(st.st_mode & 07777), path);
 		return BT_EPERM;
 	}
 	rc = bt_os_read_file(path, 256, &buf, &len);
@@ -49,12 +50,13 @@ bt_blk_key_load(uint8_t key[BT_BLK_KEY_LEN], const char *path,
 
 		if (n > 0 && buf[n - 1] == '\n')
 			n--;
-		if (n != 2 * BT_BLK_KEY_LEN ||
-		    bt_hex_decode(k, sizeof(k), (const char *)buf, n) !=
-			BT_BLK_KEY_LEN) {
-			bt_diag_set(diag, -1, "key file '%s' must hold 32 raw "
-			    "bytes or 64 hex digits (it has %zu bytes)", path,
-			    len);
+		if (n != 2 * BT_BLK_KEY_LEN
+		    || bt_hex_decode(k, sizeof(k), (const char *)buf, n)
+		        != BT_BLK_KEY_LEN) {
+			bt_diag_set(diag, -1,
+			    "key file '%s' must hold 32 raw "
+			    "bytes or 64 hex digits (it has %zu bytes)",
+			    path, len);
 			bt_free_secret(buf, len);
 			return BT_ECORRUPT;
 		}
@@ -69,7 +71,7 @@ int
 bt_blk_key_create(uint8_t key[BT_BLK_KEY_LEN], const char *path)
 {
 	uint8_t k[BT_BLK_KEY_LEN];
-	int	fd, rc;
+	int     fd, rc;
 
 	rc = bt_random(k, sizeof(k));
 	if (rc != 0)

@@ -73,8 +73,8 @@
 #include "blk_int.h"
 #include "bt/os.h"
 
-static const char META_MAGIC[8] = {'B', 'T', 'B', 'L', 'K', 'M', 'T', '1'};
-static const char JRNL_MAGIC[8] = {'B', 'T', 'B', 'L', 'K', 'J', 'N', '1'};
+static const char META_MAGIC[8] = { 'B', 'T', 'B', 'L', 'K', 'M', 'T', '1' };
+static const char JRNL_MAGIC[8] = { 'B', 'T', 'B', 'L', 'K', 'J', 'N', '1' };
 #define BLK_VERSION 1u
 
 int
@@ -113,7 +113,7 @@ bt__blk_hmac(struct blk_hmac *h, const void *a, size_t alen, const void *b,
     size_t blen, uint8_t out[32])
 {
 	uint8_t inner[32];
-	int	rc;
+	int     rc;
 
 	rc = bt_sha256_update(h->sha, h->ipad, 64);
 	if (rc == 0)
@@ -183,8 +183,8 @@ bt__blk_rec_fill(uint8_t *rec, int type, uint64_t sector, uint64_t widx,
 
 /* The MAC of a record binds it to this device, this journal and its slot. */
 static int
-rec_mac(bt_blk_dev *dev, struct blk_hmac *h, const uint8_t *rec,
-    uint64_t slot, uint8_t out[32])
+rec_mac(bt_blk_dev *dev, struct blk_hmac *h, const uint8_t *rec, uint64_t slot,
+    uint8_t out[32])
 {
 	uint8_t pre[32];
 
@@ -195,11 +195,11 @@ rec_mac(bt_blk_dev *dev, struct blk_hmac *h, const uint8_t *rec,
 }
 
 int
-bt__blk_journal_record(bt_blk_dev *dev, struct blk_io *io, uint8_t *rec,
-    uint64_t slot)
+bt__blk_journal_record(
+    bt_blk_dev *dev, struct blk_io *io, uint8_t *rec, uint64_t slot)
 {
 	uint8_t mac[32];
-	int	rc;
+	int     rc;
 
 	// The generation in clear lets replay skip stale slots cheaply.
 	bt_put_le64(rec + 52, dev->gen);
@@ -220,8 +220,8 @@ int
 bt__blk_journal_grow(bt_blk_dev *dev, uint64_t upto_slot)
 {
 	static const size_t step = (size_t)16 << 20;
-	uint8_t		   *zero;
-	int		    rc = 0;
+	uint8_t            *zero;
+	int                 rc = 0;
 
 	if (upto_slot <= dev->jalloc)
 		return 0;
@@ -238,8 +238,9 @@ bt__blk_journal_grow(bt_blk_dev *dev, uint64_t upto_slot)
 			rc = bt_os_pwrite_full(dev->journal_fd, zero, BLK_SS,
 			    start + (off_t)done);
 		if (rc == 0)
-			dev->jalloc = ((uint64_t)start + step - dev->jbase -
-			    BLK_HDR_SIZE) / BLK_REC_SIZE;
+			dev->jalloc = ((uint64_t)start + step - dev->jbase
+			                  - BLK_HDR_SIZE)
+			    / BLK_REC_SIZE;
 	}
 	bt_free(zero);
 	return rc;
@@ -253,7 +254,7 @@ static int
 header_mac(struct blk_hmac *h, const char *label, uint8_t *hdr)
 {
 	uint8_t mac[32];
-	int	rc;
+	int     rc;
 
 	rc = bt__blk_hmac(h, label, strlen(label), hdr, BLK_MAC_OFF, mac);
 	if (rc != 0)
@@ -266,7 +267,7 @@ static int
 header_check(struct blk_hmac *h, const char *label, const uint8_t *hdr)
 {
 	uint8_t mac[32];
-	int	rc;
+	int     rc;
 
 	rc = bt__blk_hmac(h, label, strlen(label), hdr, BLK_MAC_OFF, mac);
 	if (rc != 0)
@@ -280,7 +281,7 @@ static int
 journal_reset(bt_blk_dev *dev)
 {
 	uint8_t hdr[BLK_HDR_SIZE];
-	int	rc;
+	int     rc;
 
 	memset(hdr, 0, sizeof(hdr));
 	memcpy(hdr, JRNL_MAGIC, 8);
@@ -294,22 +295,24 @@ journal_reset(bt_blk_dev *dev)
 
 	// The file keeps its size and old slots (their gen no longer
 	// matches, so replay skips them): no re-allocation per checkpoint.
-	uint64_t    jend = dev->jbase + BLK_HDR_SIZE;
+	uint64_t jend = dev->jbase + BLK_HDR_SIZE;
 
 	rc = bt_os_fstat(dev->journal_fd, &st);
-	if (rc == 0 && ((uint64_t)st.st_size > jend + ((uint64_t)256 << 20) ||
-	    (uint64_t)st.st_size < dev->jbase))
+	if (rc == 0
+	    && ((uint64_t)st.st_size > jend + ((uint64_t)256 << 20)
+	        || (uint64_t)st.st_size < dev->jbase))
 		rc = bt_os_ftruncate(dev->journal_fd, (off_t)jend);
 	if (rc == 0)
-		rc = bt_os_pwrite_full(dev->journal_fd, hdr, sizeof(hdr),
-		    (off_t)dev->jbase);
+		rc = bt_os_pwrite_full(
+		    dev->journal_fd, hdr, sizeof(hdr), (off_t)dev->jbase);
 	if (rc == 0)
 		rc = bt_os_fdatasync(dev->journal_fd);
 	if (rc == 0)
 		rc = bt_os_fstat(dev->journal_fd, &st);
 	if (rc == 0)
-		dev->jalloc = (uint64_t)st.st_size > jend ?
-		    ((uint64_t)st.st_size - jend) / BLK_REC_SIZE : 0;
+		dev->jalloc = (uint64_t)st.st_size > jend
+		    ? ((uint64_t)st.st_size - jend) / BLK_REC_SIZE
+		    : 0;
 	return rc;
 }
 
@@ -322,11 +325,11 @@ journal_reset(bt_blk_dev *dev)
 int
 bt__blk_checkpoint(bt_blk_dev *dev, bool bump_epoch)
 {
-	size_t	 tlen = (size_t)dev->sectors * BLK_ENTRY_DISK;
+	size_t   tlen = (size_t)dev->sectors * BLK_ENTRY_DISK;
 	uint8_t *buf;
 	uint64_t epoch = dev->epoch;
 	uint32_t salt = dev->salt;
-	int	 rc;
+	int      rc;
 
 	buf = bt_alloc(BLK_HDR_SIZE + tlen);
 	if (buf == NULL)
@@ -347,7 +350,8 @@ bt__blk_checkpoint(bt_blk_dev *dev, bool bump_epoch)
 		goto out;
 	memset(buf, 0, BLK_HDR_SIZE);
 	for (uint64_t i = 0; i < dev->sectors; i++)
-		entry_put(buf + BLK_HDR_SIZE + i * BLK_ENTRY_DISK, &dev->table[i]);
+		entry_put(
+		    buf + BLK_HDR_SIZE + i * BLK_ENTRY_DISK, &dev->table[i]);
 	memcpy(buf, META_MAGIC, 8);
 	bt_put_le32(buf + 8, BLK_VERSION);
 	bt_put_le32(buf + 12, (uint32_t)atomic_load(&dev->role));
@@ -361,8 +365,8 @@ bt__blk_checkpoint(bt_blk_dev *dev, bool bump_epoch)
 	if (rc == 0)
 		rc = header_mac(&dev->meta_mac, "btblk meta", buf);
 	if (rc == 0)
-		rc = bt_os_write_file_atomic(dev->meta_path, buf,
-		    BLK_HDR_SIZE + tlen, 0600);
+		rc = bt_os_write_file_atomic(
+		    dev->meta_path, buf, BLK_HDR_SIZE + tlen, 0600);
 	if (rc != 0)
 		goto out;
 	dev->gen++;
@@ -388,10 +392,10 @@ int
 bt__blk_meta_load(bt_blk_dev *dev, struct bt_diag *diag)
 {
 	uint8_t *buf = NULL;
-	size_t	 len;
-	uint8_t	 digest[32];
+	size_t   len;
+	uint8_t  digest[32];
 	uint64_t sectors;
-	int	 rc;
+	int      rc;
 
 	rc = bt_os_read_file(dev->meta_path, (size_t)1 << 36, &buf, &len);
 	if (rc != 0) {
@@ -401,8 +405,8 @@ bt__blk_meta_load(bt_blk_dev *dev, struct bt_diag *diag)
 	}
 	rc = BT_ECORRUPT;
 	if (len < BLK_HDR_SIZE || memcmp(buf, META_MAGIC, 8) != 0) {
-		bt_diag_set(diag, 0, "'%s' is not a blk checkpoint",
-		    dev->meta_path);
+		bt_diag_set(
+		    diag, 0, "'%s' is not a blk checkpoint", dev->meta_path);
 		goto out;
 	}
 	if (bt_get_le32(buf + 8) != BLK_VERSION) {
@@ -417,8 +421,8 @@ bt__blk_meta_load(bt_blk_dev *dev, struct bt_diag *diag)
 		goto out;
 	}
 	sectors = bt_get_le64(buf + 32);
-	if (sectors == 0 || sectors > (len - BLK_HDR_SIZE) / BLK_ENTRY_DISK ||
-	    len != BLK_HDR_SIZE + sectors * BLK_ENTRY_DISK) {
+	if (sectors == 0 || sectors > (len - BLK_HDR_SIZE) / BLK_ENTRY_DISK
+	    || len != BLK_HDR_SIZE + sectors * BLK_ENTRY_DISK) {
 		bt_diag_set(diag, 32, "'%s' has a table of the wrong size",
 		    dev->meta_path);
 		goto out;
@@ -438,7 +442,8 @@ bt__blk_meta_load(bt_blk_dev *dev, struct bt_diag *diag)
 		goto out;
 	}
 	for (uint64_t i = 0; i < sectors; i++)
-		entry_get(&dev->table[i], buf + BLK_HDR_SIZE + i * BLK_ENTRY_DISK);
+		entry_get(
+		    &dev->table[i], buf + BLK_HDR_SIZE + i * BLK_ENTRY_DISK);
 	memcpy(dev->uuid, buf + 16, 16);
 	dev->sectors = sectors;
 	atomic_store(&dev->role, (int)bt_get_le32(buf + 12));
@@ -453,9 +458,9 @@ out:
 }
 
 struct tentative {
-	uint64_t	 sector;
-	uint64_t	 slot;
-	int		 type;
+	uint64_t         sector;
+	uint64_t         slot;
+	int              type;
 	struct blk_entry e;
 };
 
@@ -476,37 +481,39 @@ tentative_cmp(const void *a, const void *b)
  * checkpoint (invariants 4-6).
  */
 int
-bt__blk_journal_replay(bt_blk_dev *dev, struct blk_io *io,
-    struct bt_diag *diag)
+bt__blk_journal_replay(
+    bt_blk_dev *dev, struct blk_io *io, struct bt_diag *diag)
 {
-	uint8_t		  hdr[BLK_HDR_SIZE];
-	struct stat	  st;
-	uint8_t		 *recs = NULL;
+	uint8_t           hdr[BLK_HDR_SIZE];
+	struct stat       st;
+	uint8_t          *recs = NULL;
 	struct tentative *tent = NULL;
-	uint64_t	  nslots, last_commit = 0, prev_commit = 0, ntent = 0;
-	bool		  have_commit = false, have_prev = false;
-	int		  rc;
+	uint64_t          nslots, last_commit = 0, prev_commit = 0, ntent = 0;
+	bool              have_commit = false, have_prev = false;
+	int               rc;
 
 	rc = bt_os_fstat(dev->journal_fd, &st);
 	if (rc != 0)
 		return rc;
 	if ((uint64_t)st.st_size < dev->jbase + BLK_HDR_SIZE)
 		return 0; /* created but never reset: nothing to replay */
-	rc = bt_os_pread_full(dev->journal_fd, hdr, sizeof(hdr),
-	    (off_t)dev->jbase);
+	rc = bt_os_pread_full(
+	    dev->journal_fd, hdr, sizeof(hdr), (off_t)dev->jbase);
 	if (rc != 0)
 		return rc;
-	if (memcmp(hdr, JRNL_MAGIC, 8) != 0 ||
-	    header_check(&io->mac, "btblk journal", hdr) != 0 ||
-	    memcmp(hdr + 16, dev->uuid, 16) != 0) {
-		bt_diag_set(diag, (int64_t)dev->jbase, "the journal of '%s' "
-		    "fails its MAC or is not this device's", dev->data_path);
+	if (memcmp(hdr, JRNL_MAGIC, 8) != 0
+	    || header_check(&io->mac, "btblk journal", hdr) != 0
+	    || memcmp(hdr + 16, dev->uuid, 16) != 0) {
+		bt_diag_set(diag, (int64_t)dev->jbase,
+		    "the journal of '%s' "
+		    "fails its MAC or is not this device's",
+		    dev->data_path);
 		return BT_ECORRUPT;
 	}
 	if (bt_get_le64(hdr + 32) != dev->gen)
 		return 0; /* stale journal: the checkpoint holds it all */
-	nslots = ((uint64_t)st.st_size - dev->jbase - BLK_HDR_SIZE) /
-	    BLK_REC_SIZE;
+	nslots = ((uint64_t)st.st_size - dev->jbase - BLK_HDR_SIZE)
+	    / BLK_REC_SIZE;
 	if (nslots == 0)
 		return 0;
 	recs = bt_alloc(nslots * BLK_REC_SIZE);
@@ -522,7 +529,7 @@ bt__blk_journal_replay(bt_blk_dev *dev, struct blk_io *io,
 	// Pass 1: find the last valid COMMIT.
 	for (uint64_t s = 0; s < nslots; s++) {
 		uint8_t *r = recs + s * BLK_REC_SIZE;
-		uint8_t	 mac[32];
+		uint8_t  mac[32];
 
 		if (r[0] != BLK_REC_COMMIT || bt_get_le64(r + 52) != dev->gen)
 			continue;
@@ -545,12 +552,12 @@ bt__blk_journal_replay(bt_blk_dev *dev, struct blk_io *io,
 	last_commit = prev_commit;
 	// Pass 2: apply committed records, collect tentative ones.
 	for (uint64_t s = 0; s < nslots; s++) {
-		uint8_t		*r = recs + s * BLK_REC_SIZE;
-		uint8_t		 mac[32];
+		uint8_t         *r = recs + s * BLK_REC_SIZE;
+		uint8_t          mac[32];
 		struct blk_entry e;
-		uint64_t	 sector = bt_get_le64(r + 8);
-		bool		 committed = have_commit && s < last_commit;
-		bool		 valid = false;
+		uint64_t         sector = bt_get_le64(r + 8);
+		bool             committed = have_commit && s < last_commit;
+		bool             valid = false;
 
 		if (r[0] != 0 && bt_get_le64(r + 52) == dev->gen) {
 			rc = rec_mac(dev, &io->mac, r, s, mac);
@@ -558,19 +565,19 @@ bt__blk_journal_replay(bt_blk_dev *dev, struct blk_io *io,
 				goto out;
 			valid = true;
 		}
-		valid = valid && memcmp(mac, r + BLK_REC_MAC_OFF, 16) == 0 &&
-		    (r[0] == BLK_REC_WRITE || r[0] == BLK_REC_ZERO ||
-			r[0] == BLK_REC_COMMIT);
-		if (valid && r[0] != BLK_REC_COMMIT &&
-		    sector >= dev->sectors)
+		valid = valid && memcmp(mac, r + BLK_REC_MAC_OFF, 16) == 0
+		    && (r[0] == BLK_REC_WRITE || r[0] == BLK_REC_ZERO
+		        || r[0] == BLK_REC_COMMIT);
+		if (valid && r[0] != BLK_REC_COMMIT && sector >= dev->sectors)
 			valid = false;
 		if (!valid) {
 			if (committed) {
 				rc = BT_ECORRUPT;
 				bt_diag_set(diag, bt__blk_slot_off(dev, s),
-				    "'%s': committed journal record %llu fails "
-				    "its MAC", dev->data_path,
-				    (unsigned long long)s);
+				    "'%s': committed journal record %llu "
+				    "fails "
+				    "its MAC",
+				    dev->data_path, (unsigned long long)s);
 				goto out;
 			}
 			continue;
@@ -578,7 +585,8 @@ bt__blk_journal_replay(bt_blk_dev *dev, struct blk_io *io,
 		memset(&e, 0, sizeof(e));
 		e.widx = bt_get_le64(r + 16);
 		if (r[0] == BLK_REC_COMMIT) {
-			if (s <= last_commit && have_commit && e.widx > dev->widx)
+			if (s <= last_commit && have_commit
+			    && e.widx > dev->widx)
 				dev->widx = e.widx;
 			continue;
 		}
@@ -602,7 +610,7 @@ bt__blk_journal_replay(bt_blk_dev *dev, struct blk_io *io,
 	qsort(tent, ntent, sizeof(*tent), tentative_cmp);
 	for (uint64_t i = 0; i < ntent;) {
 		uint64_t sector = tent[i].sector, j = i;
-		bool	 done = false;
+		bool     done = false;
 
 		for (; j < ntent && tent[j].sector == sector; j++) {
 			struct tentative *t = &tent[j];
@@ -615,7 +623,8 @@ bt__blk_journal_replay(bt_blk_dev *dev, struct blk_io *io,
 				if (rc != 0)
 					goto out;
 				if (bt__blk_sector_open(dev, io, sector, &t->e,
-					io->buf, io->sec) != 0)
+				        io->buf, io->sec)
+				    != 0)
 					continue;
 			}
 			dev->table[sector] = t->e;
@@ -624,7 +633,8 @@ bt__blk_journal_replay(bt_blk_dev *dev, struct blk_io *io,
 			done = true;
 		}
 		if (!done)
-			bt_log_warn("blk", "sector %llu: no unflushed version "
+			bt_log_warn("blk",
+			    "sector %llu: no unflushed version "
 			    "verifies; keeping the committed one",
 			    (unsigned long long)sector);
 		i = j;
@@ -680,7 +690,7 @@ static int
 dev_alloc(bt_blk_dev **out, const char *data_path, const uint8_t key[32])
 {
 	bt_blk_dev *dev;
-	int	    rc;
+	int         rc;
 
 	dev = bt_zalloc(sizeof(*dev));
 	if (dev == NULL)
@@ -704,7 +714,8 @@ dev_alloc(bt_blk_dev **out, const char *data_path, const uint8_t key[32])
 	if (rc == 0)
 		rc = bt__blk_derive(key, "blocktree blk meta", dev->meta_key);
 	if (rc == 0)
-		rc = bt__blk_derive(key, "blocktree blk device id", dev->devid);
+		rc = bt__blk_derive(
+		    key, "blocktree blk device id", dev->devid);
 	if (rc == 0)
 		rc = bt__blk_hmac_init(&dev->meta_mac, dev->meta_key);
 	if (rc != 0)
@@ -721,11 +732,13 @@ bt_blk_dev_create(const char *data_path, uint64_t size,
     const uint8_t key[BT_BLK_KEY_LEN], int role, struct bt_diag *diag)
 {
 	bt_blk_dev *dev;
-	int	    rc;
+	int         rc;
 
 	if (size == 0 || size % BLK_SS != 0 || size / BLK_SS > (1ull << 32)) {
-		bt_diag_set(diag, -1, "size %llu is not a positive multiple "
-		    "of 4096 (at most 16 TiB)", (unsigned long long)size);
+		bt_diag_set(diag, -1,
+		    "size %llu is not a positive multiple "
+		    "of 4096 (at most 16 TiB)",
+		    (unsigned long long)size);
 		return -EINVAL;
 	}
 	rc = dev_alloc(&dev, data_path, key);
@@ -742,8 +755,8 @@ bt_blk_dev_create(const char *data_path, uint64_t size,
 		goto out;
 	atomic_store(&dev->role, role);
 	atomic_store(&dev->ballot, 1);
-	dev->data_fd = bt_os_open(data_path, O_RDWR | O_CREAT | O_EXCL |
-	    O_CLOEXEC, 0600);
+	dev->data_fd = bt_os_open(
+	    data_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (dev->data_fd < 0) {
 		rc = dev->data_fd;
 		bt_diag_set(diag, -1, "cannot create '%s': %s", data_path,
@@ -773,7 +786,7 @@ bt_blk_dev_open(bt_blk_dev **out, const char *data_path,
 	bt_blk_dev    *dev;
 	struct blk_io *io;
 	struct stat    st;
-	int	       rc;
+	int            rc;
 
 	rc = dev_alloc(&dev, data_path, key);
 	if (rc != 0)
@@ -787,8 +800,8 @@ bt_blk_dev_open(bt_blk_dev **out, const char *data_path,
 	}
 	if (flock(dev->data_fd, LOCK_EX | LOCK_NB) != 0) {
 		rc = -EBUSY;
-		bt_diag_set(diag, -1, "'%s' is in use by another process",
-		    data_path);
+		bt_diag_set(
+		    diag, -1, "'%s' is in use by another process", data_path);
 		goto err;
 	}
 	rc = bt__blk_meta_load(dev, diag);
@@ -799,8 +812,10 @@ bt_blk_dev_open(bt_blk_dev **out, const char *data_path,
 		goto err;
 	if ((uint64_t)st.st_size < dev->sectors * BLK_SS) {
 		rc = BT_ECORRUPT;
-		bt_diag_set(diag, -1, "'%s' is %lld bytes, its metadata says "
-		    "%llu of sectors", data_path, (long long)st.st_size,
+		bt_diag_set(diag, -1,
+		    "'%s' is %lld bytes, its metadata says "
+		    "%llu of sectors",
+		    data_path, (long long)st.st_size,
 		    (unsigned long long)(dev->sectors * BLK_SS));
 		goto err;
 	}
@@ -818,12 +833,15 @@ bt_blk_dev_open(bt_blk_dev **out, const char *data_path,
 	// Invariant 1: a new epoch is durable before the first write.
 	rc = bt__blk_checkpoint(dev, true);
 	if (rc != 0) {
-		bt_diag_set(diag, -1, "cannot write the checkpoint of '%s': %s",
-		    data_path, bt_strerror(rc));
+		bt_diag_set(diag, -1,
+		    "cannot write the checkpoint of '%s': %s", data_path,
+		    bt_strerror(rc));
 		goto err;
 	}
-	bt_log_info("blk", "opened %s: %llu sectors, epoch %llu, ballot %llu,"
-	    " write index %llu", data_path, (unsigned long long)dev->sectors,
+	bt_log_info("blk",
+	    "opened %s: %llu sectors, epoch %llu, ballot %llu,"
+	    " write index %llu",
+	    data_path, (unsigned long long)dev->sectors,
 	    (unsigned long long)dev->epoch,
 	    (unsigned long long)atomic_load(&dev->ballot),
 	    (unsigned long long)dev->widx);
@@ -843,8 +861,10 @@ bt_blk_dev_close(bt_blk_dev *dev)
 		pthread_mutex_lock(&dev->flush_mu);
 		pthread_rwlock_wrlock(&dev->quiesce);
 		if (bt__blk_checkpoint(dev, false) != 0)
-			bt_log_warn("blk", "%s: final checkpoint failed; the "
-			    "journal will be replayed", dev->data_path);
+			bt_log_warn("blk",
+			    "%s: final checkpoint failed; the "
+			    "journal will be replayed",
+			    dev->data_path);
 		pthread_rwlock_unlock(&dev->quiesce);
 		pthread_mutex_unlock(&dev->flush_mu);
 	}

@@ -62,57 +62,57 @@ enum {
 	M_ACK,
 };
 
-#define REPL_PROTO	 0x626c6b31u /* "blk1" */
-#define TABLE_CHUNK	 8192u
-#define ENTRY_WIRE	 36u
-#define REPL_MAX_FRAME	 ((size_t)40 << 20)
-#define REPL_QUEUE_MAX	 ((size_t)256 << 20)
-#define BAD_WIDX	 UINT64_MAX
+#define REPL_PROTO     0x626c6b31u /* "blk1" */
+#define TABLE_CHUNK    8192u
+#define ENTRY_WIRE     36u
+#define REPL_MAX_FRAME ((size_t)40 << 20)
+#define REPL_QUEUE_MAX ((size_t)256 << 20)
+#define BAD_WIDX       UINT64_MAX
 
 struct qmsg {
 	struct qmsg *next;
 	uint32_t     kind;
-	size_t	     len;
-	uint8_t	     data[];
+	size_t       len;
+	uint8_t      data[];
 };
 
 struct peer {
 	struct bt_blk_repl *r;
-	char		   *addr;
-	bt_net_conn	   *conn;
-	pthread_mutex_t	    mu;
-	pthread_cond_t	    cv;
-	struct qmsg	   *head, *tail;
-	bool		    closed;
-	bool		    streaming;
-	bool		    failed;
-	bool		    live;    /* in sync: writes and flushes go to it */
-	bool		    retired; /* replaced by a newer link to addr */
-	uint64_t	    acked;
-	pthread_t	    thread; /* backup: session thread */
-	bool		    has_thread;
-	struct peer	   *next;
+	char               *addr;
+	bt_net_conn        *conn;
+	pthread_mutex_t     mu;
+	pthread_cond_t      cv;
+	struct qmsg        *head, *tail;
+	bool                closed;
+	bool                streaming;
+	bool                failed;
+	bool                live; /* in sync: writes and flushes go to it */
+	bool                retired; /* replaced by a newer link to addr */
+	uint64_t            acked;
+	pthread_t           thread; /* backup: session thread */
+	bool                has_thread;
+	struct peer        *next;
 };
 
 struct bt_blk_repl {
-	bt_blk_dev     *dev;
-	bt_net	       *net;
-	bt_key	       *node_key;
-	bt_cred	       *cred;
-	char		root_path[64];
-	bool		backup;
-	uint64_t	timeout_ns;
-	char		addr[BT_NET_ADDR_MAX];
+	bt_blk_dev *dev;
+	bt_net     *net;
+	bt_key     *node_key;
+	bt_cred    *cred;
+	char        root_path[64];
+	bool        backup;
+	uint64_t    timeout_ns;
+	char        addr[BT_NET_ADDR_MAX];
 
 	pthread_mutex_t mu;
-	pthread_cond_t	cv;
+	pthread_cond_t  cv;
 	struct peer    *peers;
-	bool		promoted;
-	bool		stopping;
-	uint64_t	ballot_seen;
-	struct bt_dbuf	wbuf; /* on_write's encoding buffer (seq_mu) */
-	pthread_t	rejoin_thread;
-	bool		has_rejoin;
+	bool            promoted;
+	bool            stopping;
+	uint64_t        ballot_seen;
+	struct bt_dbuf  wbuf; /* on_write's encoding buffer (seq_mu) */
+	pthread_t       rejoin_thread;
+	bool            has_rejoin;
 };
 
 /* ------------------------------------------------------------------ */
@@ -156,28 +156,27 @@ peer_new(struct bt_blk_repl *r, const char *addr)
 	return p;
 }
 
-static void
-on_open(void *arg, bt_net_conn *c);
+static void on_open(void *arg, bt_net_conn *c);
 
 static void
 on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
 {
-	struct peer	   *p = bt_net_conn_data(c);
+	struct peer        *p = bt_net_conn_data(c);
 	struct bt_blk_repl *r = arg;
-	struct qmsg	   *m;
+	struct qmsg        *m;
 
 	if (p == NULL || f->proto != REPL_PROTO)
 		return;
 	if (f->kind == M_ACK) {
 		struct bt_serde_dec d;
-		uint64_t	    w;
+		uint64_t            w;
 
 		pthread_mutex_lock(&p->mu);
 		bool streaming = p->streaming;
 		pthread_mutex_unlock(&p->mu);
 		if (streaming) {
-			bt_serde_dec_init(&d, f->payload.ptr, f->payload.len,
-			    NULL, NULL);
+			bt_serde_dec_init(
+			    &d, f->payload.ptr, f->payload.len, NULL, NULL);
 			if (bt_serde_get_uvarint(&d, &w) == 0) {
 				pthread_mutex_lock(&r->mu);
 				if (w > p->acked)
@@ -210,7 +209,7 @@ on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
 static void
 on_close(void *arg, bt_net_conn *c, int rc)
 {
-	struct peer	   *p = bt_net_conn_data(c);
+	struct peer        *p = bt_net_conn_data(c);
 	struct bt_blk_repl *r = arg;
 
 	if (p == NULL)
@@ -251,7 +250,7 @@ static int
 peer_recv(struct peer *p, uint64_t timeout_ns, struct qmsg **out)
 {
 	uint64_t end = deadline_after(timeout_ns);
-	int	 rc = 0;
+	int      rc = 0;
 
 	pthread_mutex_lock(&p->mu);
 	while (p->head == NULL && !p->closed) {
@@ -282,10 +281,10 @@ peer_send(struct peer *p, uint32_t kind, const void *data, size_t len)
 	struct bt_net_frame f = {
 		.kind = kind,
 		.proto = REPL_PROTO,
-		.payload = {data, len},
+		.payload = { data, len },
 	};
 	uint64_t end = deadline_after(p->r->timeout_ns);
-	int	 rc;
+	int      rc;
 
 	// A full queue blocks the writer; writes never bypass replication.
 	while ((rc = bt_net_conn_send(p->conn, &f)) == BT_ELIMIT) {
@@ -299,9 +298,9 @@ peer_send(struct peer *p, uint32_t kind, const void *data, size_t len)
 static int
 send_u64s(struct peer *p, uint32_t kind, const uint64_t *v, size_t n)
 {
-	uint8_t	       buf[64];
+	uint8_t        buf[64];
 	struct bt_dbuf b;
-	int	       rc = 0;
+	int            rc = 0;
 
 	bt_dbuf_init(&b, sizeof(buf) * 4);
 	for (size_t i = 0; i < n && rc == 0; i++)
@@ -316,7 +315,7 @@ static int
 get_u64s(const struct qmsg *m, uint64_t *v, size_t n)
 {
 	struct bt_serde_dec d;
-	int		    rc = 0;
+	int                 rc = 0;
 
 	bt_serde_dec_init(&d, m->data, m->len, NULL, NULL);
 	for (size_t i = 0; i < n && rc == 0; i++)
@@ -330,14 +329,16 @@ static int
 expect(struct peer *p, uint32_t kind, struct qmsg **out)
 {
 	struct qmsg *m;
-	int	     rc;
+	int          rc;
 
 	rc = peer_recv(p, p->r->timeout_ns, &m);
 	if (rc != 0)
 		return rc;
 	if (m->kind != kind) {
-		bt_log_error("blk", "replica %s: message %u where %u was "
-		    "expected", p->addr, m->kind, kind);
+		bt_log_error("blk",
+		    "replica %s: message %u where %u was "
+		    "expected",
+		    p->addr, m->kind, kind);
 		bt_free(m);
 		return -EPROTO;
 	}
@@ -369,12 +370,12 @@ entry_wire_get(struct blk_entry *e, const uint8_t *w)
 static int
 sync_target(struct peer *p, bool primary_side)
 {
-	bt_blk_dev     *dev = p->r->dev;
-	struct blk_io  *io;
-	struct bt_dbuf	b;
-	uint64_t	bad = 0, fixed = 0, v[2];
-	struct qmsg    *m = NULL;
-	int		rc;
+	bt_blk_dev    *dev = p->r->dev;
+	struct blk_io *io;
+	struct bt_dbuf b;
+	uint64_t       bad = 0, fixed = 0, v[2];
+	struct qmsg   *m = NULL;
+	int            rc;
 
 	io = bt__blk_io_get(dev, &rc);
 	if (io == NULL)
@@ -383,8 +384,9 @@ sync_target(struct peer *p, bool primary_side)
 	bt_dbuf_init(&b, REPL_MAX_FRAME);
 	for (uint64_t s0 = 0; rc == 0 && s0 < dev->sectors;
 	     s0 += TABLE_CHUNK) {
-		uint64_t n = dev->sectors - s0 < TABLE_CHUNK ?
-		    dev->sectors - s0 : TABLE_CHUNK;
+		uint64_t n = dev->sectors - s0 < TABLE_CHUNK
+		    ? dev->sectors - s0
+		    : TABLE_CHUNK;
 
 		bt_dbuf_reset(&b);
 		rc = bt_serde_put_uvarint(&b, s0);
@@ -398,9 +400,10 @@ sync_target(struct peer *p, bool primary_side)
 			rc = bt__blk_dev_read_raw(dev, s0 + i, &e, io->buf);
 			if (rc != 0)
 				break;
-			if (blk_entry_has_data(&e) &&
-			    bt__blk_sector_open(dev, io, s0 + i, &e, io->buf,
-				io->sec) != 0) {
+			if (blk_entry_has_data(&e)
+			    && bt__blk_sector_open(
+			           dev, io, s0 + i, &e, io->buf, io->sec)
+			        != 0) {
 				e.widx = BAD_WIDX; /* forces a re-fetch */
 				bad++;
 			}
@@ -417,9 +420,9 @@ sync_target(struct peer *p, bool primary_side)
 	while (rc == 0) {
 		struct bt_serde_dec d;
 		struct blk_entry    e;
-		uint64_t	    sector;
-		struct bt_buf	    ct;
-		uint8_t		    ew[ENTRY_WIRE];
+		uint64_t            sector;
+		struct bt_buf       ct;
+		uint8_t             ew[ENTRY_WIRE];
 
 		rc = peer_recv(p, p->r->timeout_ns, &m);
 		if (rc != 0)
@@ -444,8 +447,9 @@ sync_target(struct peer *p, bool primary_side)
 				rc = -EPROTO;
 			else
 				rc = bt__blk_dev_apply(dev, 0,
-				    blk_entry_has_data(&e) ? BLK_REC_WRITE :
-				    BLK_REC_ZERO, sector, 1, &e, ct.ptr);
+				    blk_entry_has_data(&e) ? BLK_REC_WRITE
+				                           : BLK_REC_ZERO,
+				    sector, 1, &e, ct.ptr);
 		}
 		bt_free(m);
 		m = NULL;
@@ -463,14 +467,18 @@ sync_target(struct peer *p, bool primary_side)
 	if (rc != 0)
 		return rc;
 	if (primary_side && fixed > 0)
-		bt_log_warn("blk", "rollback or loss detected: this disk was "
+		bt_log_warn("blk",
+		    "rollback or loss detected: this disk was "
 		    "behind replica %s (%llu sectors differed, %llu failed "
 		    "verification); repaired from the replica, write index "
-		    "now %llu", p->addr, (unsigned long long)fixed,
+		    "now %llu",
+		    p->addr, (unsigned long long)fixed,
 		    (unsigned long long)bad, (unsigned long long)v[1]);
 	else if (fixed > 0)
-		bt_log_info("blk", "caught up from %s: %llu sectors, write "
-		    "index %llu", p->addr, (unsigned long long)fixed,
+		bt_log_info("blk",
+		    "caught up from %s: %llu sectors, write "
+		    "index %llu",
+		    p->addr, (unsigned long long)fixed,
 		    (unsigned long long)v[1]);
 	return peer_send(p, M_SYNC_ACK, NULL, 0);
 }
@@ -481,18 +489,18 @@ sync_source(struct peer *p)
 {
 	bt_blk_dev    *dev = p->r->dev;
 	struct bt_dbuf b;
-	uint8_t	      *ct;
+	uint8_t       *ct;
 	uint64_t       v[2], sent = 0;
-	int	       rc = 0;
+	int            rc = 0;
 
 	ct = bt_alloc(BLK_SS);
 	if (ct == NULL)
 		return -ENOMEM;
 	bt_dbuf_init(&b, BLK_SS + 128);
 	for (;;) {
-		struct qmsg	   *m;
+		struct qmsg        *m;
 		struct bt_serde_dec d;
-		uint64_t	    s0, n;
+		uint64_t            s0, n;
 
 		rc = peer_recv(p, p->r->timeout_ns, &m);
 		if (rc != 0)
@@ -510,9 +518,10 @@ sync_source(struct peer *p)
 		rc = bt_serde_get_uvarint(&d, &s0);
 		if (rc == 0)
 			rc = bt_serde_get_uvarint(&d, &n);
-		if (rc == 0 && (s0 >= dev->sectors || n > dev->sectors - s0 ||
-			n > TABLE_CHUNK ||
-			bt_serde_dec_remaining(&d) != n * ENTRY_WIRE))
+		if (rc == 0
+		    && (s0 >= dev->sectors || n > dev->sectors - s0
+		        || n > TABLE_CHUNK
+		        || bt_serde_dec_remaining(&d) != n * ENTRY_WIRE))
 			rc = -EPROTO;
 		for (uint64_t i = 0; rc == 0 && i < n; i++) {
 			struct blk_entry t, s;
@@ -521,9 +530,9 @@ sync_source(struct peer *p)
 			rc = bt__blk_dev_read_raw(dev, s0 + i, &s, ct);
 			if (rc != 0)
 				break;
-			if (t.widx == s.widx &&
-			    memcmp(t.nonce, s.nonce, BLK_NONCE_LEN) == 0 &&
-			    memcmp(t.tag, s.tag, BLK_TAG_LEN) == 0)
+			if (t.widx == s.widx
+			    && memcmp(t.nonce, s.nonce, BLK_NONCE_LEN) == 0
+			    && memcmp(t.tag, s.tag, BLK_TAG_LEN) == 0)
 				continue;
 			uint8_t ew[ENTRY_WIRE];
 
@@ -557,9 +566,11 @@ sync_source(struct peer *p)
 		bt_free(m);
 	}
 	if (rc == 0 && sent > 0)
-		bt_log_info("blk", "replica %s: sent %llu sectors to bring it "
-		    "up to write index %llu", p->addr,
-		    (unsigned long long)sent, (unsigned long long)v[1]);
+		bt_log_info("blk",
+		    "replica %s: sent %llu sectors to bring it "
+		    "up to write index %llu",
+		    p->addr, (unsigned long long)sent,
+		    (unsigned long long)v[1]);
 	return rc;
 }
 
@@ -581,8 +592,8 @@ hook_write(void *arg, uint64_t widx, int type, uint64_t sector, uint32_t n,
     const struct blk_entry *ents, const uint8_t *ct)
 {
 	struct bt_blk_repl *r = arg;
-	struct bt_dbuf	   *b = &r->wbuf;
-	int		    rc;
+	struct bt_dbuf     *b = &r->wbuf;
+	int                 rc;
 
 	bt_dbuf_reset(b);
 	rc = bt_serde_put_uvarint(b, widx);
@@ -609,8 +620,10 @@ hook_write(void *arg, uint64_t widx, int type, uint64_t sector, uint32_t n,
 			p->failed = true;
 			pthread_cond_broadcast(&r->cv);
 			pthread_mutex_unlock(&r->mu);
-			bt_log_error("blk", "replica %s is gone: flushes fail "
-			    "until it is back and caught up", p->addr);
+			bt_log_error("blk",
+			    "replica %s is gone: flushes fail "
+			    "until it is back and caught up",
+			    p->addr);
 		}
 	}
 	return 0;
@@ -620,12 +633,12 @@ static int
 hook_flush(void *arg, uint64_t widx)
 {
 	struct bt_blk_repl *r = arg;
-	uint64_t	    end = deadline_after(r->timeout_ns);
-	int		    rc = 0;
+	uint64_t            end = deadline_after(r->timeout_ns);
+	int                 rc = 0;
 
 	for (struct peer *p = r->peers; p != NULL; p = p->next) {
-		if (p->live && !p->retired && !p->failed &&
-		    send_u64s(p, M_FLUSH, &widx, 1) != 0)
+		if (p->live && !p->retired && !p->failed
+		    && send_u64s(p, M_FLUSH, &widx, 1) != 0)
 			p->failed = true;
 	}
 	pthread_mutex_lock(&r->mu);
@@ -665,33 +678,36 @@ hook_flush(void *arg, uint64_t widx)
  * becomes a target.
  */
 static int
-primary_connect(struct bt_blk_repl *r, const char *addr, bool rejoin,
-    struct bt_diag *diag)
+primary_connect(
+    struct bt_blk_repl *r, const char *addr, bool rejoin, struct bt_diag *diag)
 {
 	struct bt_net_handler h = {
 		.on_frame = on_frame,
 		.on_close = on_close,
 		.arg = r,
 	};
-	struct peer	     *p;
-	struct qmsg	     *m = NULL;
-	uint64_t	      pri[3], bak[3];
-	const char	     *pp;
-	int		      rc;
+	struct peer *p;
+	struct qmsg *m = NULL;
+	uint64_t     pri[3], bak[3];
+	const char  *pp;
+	int          rc;
 
 	p = peer_new(r, addr);
 	if (p == NULL)
 		return -ENOMEM;
 	h.on_open = NULL;
-	rc = bt_net_dial(r->net, addr, &h, rejoin ? 2000000000ull :
-	    r->timeout_ns, &p->conn, diag);
+	rc = bt_net_dial(r->net, addr, &h,
+	    rejoin ? 2000000000ull : r->timeout_ns, &p->conn, diag);
 	if (rc != 0) {
 		char why[sizeof(diag->msg)];
 
-		snprintf(why, sizeof(why), "%s", diag != NULL && diag->msg[0] ?
-		    diag->msg : bt_strerror(rc));
-		bt_diag_set(diag, -1, "no replica can vouch for this disk: "
-		    "%s did not admit us or cannot be reached (%s)", addr, why);
+		snprintf(why, sizeof(why), "%s",
+		    diag != NULL && diag->msg[0] ? diag->msg
+		                                 : bt_strerror(rc));
+		bt_diag_set(diag, -1,
+		    "no replica can vouch for this disk: "
+		    "%s did not admit us or cannot be reached (%s)",
+		    addr, why);
 		peer_free(p);
 		return -ENOTCONN;
 	}
@@ -704,8 +720,10 @@ primary_connect(struct bt_blk_repl *r, const char *addr, bool rejoin,
 	r->peers = p;
 	pthread_mutex_unlock(&r->mu);
 	if (pp == NULL || !bt_path_within(pp, r->root_path)) {
-		bt_diag_set(diag, -1, "replica %s is not of this device "
-		    "(path %s)", addr, pp ? pp : "anonymous");
+		bt_diag_set(diag, -1,
+		    "replica %s is not of this device "
+		    "(path %s)",
+		    addr, pp ? pp : "anonymous");
 		p->failed = true;
 		bt_net_conn_close(p->conn);
 		return BT_EPERM;
@@ -724,29 +742,34 @@ primary_connect(struct bt_blk_repl *r, const char *addr, bool rejoin,
 		rc = get_u64s(m, bak, 3);
 	bt_free(m);
 	if (rc == 0 && bak[2] != pri[2]) {
-		bt_diag_set(diag, -1, "replica %s has %llu sectors, this disk "
-		    "%llu", addr, (unsigned long long)bak[2],
+		bt_diag_set(diag, -1,
+		    "replica %s has %llu sectors, this disk "
+		    "%llu",
+		    addr, (unsigned long long)bak[2],
 		    (unsigned long long)pri[2]);
 		rc = -EINVAL;
 	} else if (rc == 0) {
 		if (source_is_primary(pri, bak)) {
 			rc = sync_source(p);
 		} else if (rejoin) {
-			bt_log_error("blk", "replica %s is ahead of this serving "
+			bt_log_error("blk",
+			    "replica %s is ahead of this serving "
 			    "primary (ballot %llu, write index %llu): this "
-			    "primary is stale; restart it to recover", addr,
-			    (unsigned long long)bak[0],
+			    "primary is stale; restart it to recover",
+			    addr, (unsigned long long)bak[0],
 			    (unsigned long long)bak[1]);
 			rc = -ESTALE;
 		} else {
 			rc = sync_target(p, true);
 		}
 		if (rc != 0)
-			bt_diag_set(diag, -1, "recovery with replica %s failed: "
-			    "%s", addr, bt_strerror(rc));
+			bt_diag_set(diag, -1,
+			    "recovery with replica %s failed: "
+			    "%s",
+			    addr, bt_strerror(rc));
 	} else {
-		bt_diag_set(diag, -1, "replica %s: handshake failed: %s",
-		    addr, bt_strerror(rc));
+		bt_diag_set(diag, -1, "replica %s: handshake failed: %s", addr,
+		    bt_strerror(rc));
 	}
 	if (rc != 0) {
 		if (rejoin)
@@ -786,8 +809,8 @@ rejoin_main(void *arg)
 	pthread_mutex_lock(&r->mu);
 	while (!r->stopping) {
 		struct timespec ts;
-		char		addrs[8][BT_NET_ADDR_MAX];
-		int		n = 0;
+		char            addrs[8][BT_NET_ADDR_MAX];
+		int             n = 0;
 
 		abs_timespec(&ts, 500);
 		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
@@ -820,15 +843,15 @@ static int
 backup_stream(struct peer *p)
 {
 	struct bt_blk_repl *r = p->r;
-	bt_blk_dev	   *dev = r->dev;
+	bt_blk_dev         *dev = r->dev;
 	struct blk_entry   *ents = NULL;
-	size_t		    ecap = 0;
-	int		    rc;
+	size_t              ecap = 0;
+	int                 rc;
 
 	for (;;) {
-		struct qmsg	   *m;
+		struct qmsg        *m;
 		struct bt_serde_dec d;
-		uint64_t	    v[4];
+		uint64_t            v[4];
 
 		rc = peer_recv(p, UINT64_MAX / 2, &m);
 		if (rc != 0)
@@ -861,16 +884,20 @@ backup_stream(struct peer *p)
 		for (int i = 0; i < 4 && rc == 0; i++)
 			rc = bt_serde_get_uvarint(&d, &v[i]);
 		// v = widx, type, first sector, count
-		if (rc == 0 && (v[0] != bt_blk_dev_write_index(dev) + 1 ||
-			(v[1] != BLK_REC_WRITE && v[1] != BLK_REC_ZERO) ||
-			v[3] == 0 || v[3] > BT_BLK_REQ_MAX / BLK_SS ||
-			bt_serde_dec_remaining(&d) != v[3] * 28 +
-			(v[1] == BLK_REC_WRITE ? v[3] * BLK_SS : 0))) {
-			bt_log_error("blk", "primary %s sent write %llu out of "
-			    "order or malformed (expected %llu)", p->addr,
-			    (unsigned long long)v[0],
-			    (unsigned long long)(bt_blk_dev_write_index(dev) +
-			    1));
+		if (rc == 0
+		    && (v[0] != bt_blk_dev_write_index(dev) + 1
+		        || (v[1] != BLK_REC_WRITE && v[1] != BLK_REC_ZERO)
+		        || v[3] == 0 || v[3] > BT_BLK_REQ_MAX / BLK_SS
+		        || bt_serde_dec_remaining(&d)
+		            != v[3] * 28
+		                + (v[1] == BLK_REC_WRITE ? v[3] * BLK_SS
+		                                         : 0))) {
+			bt_log_error("blk",
+			    "primary %s sent write %llu out of "
+			    "order or malformed (expected %llu)",
+			    p->addr, (unsigned long long)v[0],
+			    (unsigned long long)(bt_blk_dev_write_index(dev)
+			        + 1));
 			rc = -EPROTO;
 		}
 		if (rc == 0 && ecap < v[3]) {
@@ -901,11 +928,11 @@ backup_stream(struct peer *p)
 static void *
 backup_session(void *arg)
 {
-	struct peer	   *p = arg;
+	struct peer        *p = arg;
 	struct bt_blk_repl *r = p->r;
-	struct qmsg	   *m = NULL;
-	uint64_t	    pri[3], bak[3];
-	int		    rc;
+	struct qmsg        *m = NULL;
+	uint64_t            pri[3], bak[3];
+	int                 rc;
 
 	rc = expect(p, M_HELLO, &m);
 	if (rc == 0)
@@ -930,8 +957,10 @@ backup_session(void *arg)
 			rc = sync_source(p);
 	}
 	if (rc == 0) {
-		bt_log_info("blk", "primary %s connected; streaming from write "
-		    "index %llu", p->addr,
+		bt_log_info("blk",
+		    "primary %s connected; streaming from write "
+		    "index %llu",
+		    p->addr,
 		    (unsigned long long)bt_blk_dev_write_index(r->dev));
 		rc = backup_stream(p);
 	}
@@ -946,13 +975,14 @@ static void
 on_open(void *arg, bt_net_conn *c)
 {
 	struct bt_blk_repl *r = arg;
-	struct peer	   *p;
-	const char	   *pp = bt_net_conn_peer_path(c);
+	struct peer        *p;
+	const char         *pp = bt_net_conn_peer_path(c);
 
 	if (pp == NULL || !bt_path_within(pp, r->root_path)) {
-		bt_log_warn("blk", "refused replica peer %s: path %s is not "
-		    "within %s", bt_net_conn_addr(c), pp ? pp : "anonymous",
-		    r->root_path);
+		bt_log_warn("blk",
+		    "refused replica peer %s: path %s is not "
+		    "within %s",
+		    bt_net_conn_addr(c), pp ? pp : "anonymous", r->root_path);
 		bt_net_conn_close(c);
 		return;
 	}
@@ -990,8 +1020,8 @@ identity_files(struct bt_blk_repl *r, const struct bt_blk_repl_config *cfg,
     struct bt_diag *diag)
 {
 	struct bt_principal rp, kp, cp;
-	char		    rs[BT_PRINCIPAL_STR_LEN + 1];
-	int		    rc;
+	char                rs[BT_PRINCIPAL_STR_LEN + 1];
+	int                 rc;
 
 	rc = bt_key_load(&r->node_key, cfg->node_key_path, diag);
 	if (rc == 0)
@@ -1001,8 +1031,10 @@ identity_files(struct bt_blk_repl *r, const struct bt_blk_repl_config *cfg,
 	bt_key_principal(r->node_key, &kp);
 	bt_cred_principal(r->cred, &cp);
 	if (!bt_principal_equal(&kp, &cp)) {
-		bt_diag_set(diag, -1, "credential '%s' is not issued to key "
-		    "'%s'", cfg->node_cred_path, cfg->node_key_path);
+		bt_diag_set(diag, -1,
+		    "credential '%s' is not issued to key "
+		    "'%s'",
+		    cfg->node_cred_path, cfg->node_key_path);
 		return -EINVAL;
 	}
 	bt_cred_root(r->cred, &rp);
@@ -1014,12 +1046,12 @@ identity_files(struct bt_blk_repl *r, const struct bt_blk_repl_config *cfg,
 static int
 identity(struct bt_blk_repl *r, const uint8_t key[32], struct bt_diag *diag)
 {
-	uint8_t		    seed[32];
-	bt_key		   *root = NULL;
+	uint8_t             seed[32];
+	bt_key             *root = NULL;
 	struct bt_principal rp, np;
-	char		    rs[BT_PRINCIPAL_STR_LEN + 1];
-	int64_t		    now = bt_time_now_s();
-	int		    rc;
+	char                rs[BT_PRINCIPAL_STR_LEN + 1];
+	int64_t             now = bt_time_now_s();
+	int                 rc;
 
 	rc = bt__blk_derive(key, "blocktree blk root", seed);
 	if (rc == 0)
@@ -1054,8 +1086,8 @@ bt_blk_repl_start(bt_blk_repl **out, bt_blk_dev *dev,
 {
 	struct bt_blk_repl  *r;
 	struct bt_net_config nc;
-	char		     path[BT_PATH_MAX];
-	int		     rc;
+	char                 path[BT_PATH_MAX];
+	int                  rc;
 
 	if (cfg == NULL || cfg->version != 1)
 		return -EINVAL;
@@ -1064,8 +1096,8 @@ bt_blk_repl_start(bt_blk_repl **out, bt_blk_dev *dev,
 		return -ENOMEM;
 	r->dev = dev;
 	r->backup = cfg->listen != NULL;
-	r->timeout_ns = cfg->timeout_ns ? cfg->timeout_ns :
-	    30ull * 1000000000ull;
+	r->timeout_ns
+	    = cfg->timeout_ns ? cfg->timeout_ns : 30ull * 1000000000ull;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	bt_dbuf_init(&r->wbuf, REPL_MAX_FRAME);
@@ -1080,8 +1112,8 @@ bt_blk_repl_start(bt_blk_repl **out, bt_blk_dev *dev,
 		rc = identity(r, cfg->key, diag);
 	if (rc != 0)
 		goto err;
-	snprintf(path, sizeof(path), "%s", cfg->node_key_path != NULL ?
-	    bt_cred_path(r->cred) : "");
+	snprintf(path, sizeof(path), "%s",
+	    cfg->node_key_path != NULL ? bt_cred_path(r->cred) : "");
 	if (cfg->node_key_path == NULL)
 		snprintf(path, sizeof(path), "%s/blk", r->root_path);
 	memset(&nc, 0, sizeof(nc));
@@ -1122,7 +1154,8 @@ bt_blk_repl_start(bt_blk_repl **out, bt_blk_dev *dev,
 		};
 
 		if (bt_blk_dev_role(dev) != BT_BLK_ROLE_PRIMARY) {
-			bt_diag_set(diag, -1, "this disk is a backup; promote "
+			bt_diag_set(diag, -1,
+			    "this disk is a backup; promote "
 			    "it, or serve it with --backup");
 			rc = -EINVAL;
 			goto err;
@@ -1133,9 +1166,9 @@ bt_blk_repl_start(bt_blk_repl **out, bt_blk_dev *dev,
 				goto err;
 		}
 		bt__blk_dev_set_hook(dev, &hook);
-		if (cfg->nreplicas > 0 &&
-		    pthread_create(&r->rejoin_thread, NULL, rejoin_main, r) ==
-		    0)
+		if (cfg->nreplicas > 0
+		    && pthread_create(&r->rejoin_thread, NULL, rejoin_main, r)
+		        == 0)
 			r->has_rejoin = true;
 	}
 	*out = r;
@@ -1155,7 +1188,7 @@ int
 bt_blk_repl_promote(bt_blk_repl *r)
 {
 	uint64_t ballot;
-	int	 rc;
+	int      rc;
 
 	pthread_mutex_lock(&r->mu);
 	if (!r->backup || r->promoted) {
@@ -1178,8 +1211,10 @@ bt_blk_repl_promote(bt_blk_repl *r)
 	}
 	rc = bt__blk_dev_set_role(r->dev, BT_BLK_ROLE_PRIMARY, ballot + 1, 0);
 	if (rc == 0)
-		bt_log_info("blk", "promoted to primary: ballot %llu, write "
-		    "index %llu", (unsigned long long)(ballot + 1),
+		bt_log_info("blk",
+		    "promoted to primary: ballot %llu, write "
+		    "index %llu",
+		    (unsigned long long)(ballot + 1),
 		    (unsigned long long)bt_blk_dev_write_index(r->dev));
 	return rc;
 }
@@ -1188,11 +1223,12 @@ int
 bt_blk_repl_status(bt_blk_repl *r, struct bt_dbuf *out)
 {
 	uint64_t w = bt_blk_dev_write_index(r->dev);
-	int	 rc;
+	int      rc;
 
 	rc = bt_dbuf_printf(out, "role: %s\nballot: %llu\nwrite index: %llu\n",
-	    bt_blk_dev_role(r->dev) == BT_BLK_ROLE_BACKUP ? "backup" :
-	    "primary", (unsigned long long)bt_blk_dev_ballot(r->dev),
+	    bt_blk_dev_role(r->dev) == BT_BLK_ROLE_BACKUP ? "backup"
+	                                                  : "primary",
+	    (unsigned long long)bt_blk_dev_ballot(r->dev),
 	    (unsigned long long)w);
 	if (rc == 0 && r->backup)
 		rc = bt_dbuf_printf(out, "replica address: %s\n", r->addr);
@@ -1206,10 +1242,13 @@ bt_blk_repl_status(bt_blk_repl *r, struct bt_dbuf *out)
 			rc = bt_dbuf_printf(out, "primary: %s%s\n", p->addr,
 			    p->closed ? " (disconnected)" : "");
 		else
-			rc = bt_dbuf_printf(out, "replica: %s acked %llu lag %llu"
-			    "%s\n", p->addr, (unsigned long long)p->acked,
-			    (unsigned long long)(w > p->acked ? w - p->acked :
-			    0), p->failed ? " FAILED" : "");
+			rc = bt_dbuf_printf(out,
+			    "replica: %s acked %llu lag %llu"
+			    "%s\n",
+			    p->addr, (unsigned long long)p->acked,
+			    (unsigned long long)(w > p->acked ? w - p->acked
+			                                      : 0),
+			    p->failed ? " FAILED" : "");
 	}
 	pthread_mutex_unlock(&r->mu);
 	return rc;

@@ -17,11 +17,11 @@
 #include "sock.h"
 
 static int
-split_hostport(const char *addr, char *host, size_t hcap, char *port,
-    size_t pcap)
+split_hostport(
+    const char *addr, char *host, size_t hcap, char *port, size_t pcap)
 {
 	const char *colon;
-	size_t	    hl;
+	size_t      hl;
 
 	if (addr[0] == '[') {
 		const char *end = strchr(addr, ']');
@@ -72,36 +72,39 @@ bt__blk_listen(const char *addr, int *fd_out, char *actual, size_t cap,
 
 		rc = unix_addr(&sun, addr + 5);
 		if (rc != 0) {
-			bt_diag_set(diag, -1, "bad unix socket path in '%s'",
-			    addr);
+			bt_diag_set(
+			    diag, -1, "bad unix socket path in '%s'", addr);
 			return rc;
 		}
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return -errno;
 		unlink(addr + 5); /* a stale socket from an earlier run */
-		if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-		    listen(fd, 64) != 0) {
+		if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0
+		    || listen(fd, 64) != 0) {
 			rc = -errno;
 			close(fd);
-			bt_diag_set(diag, -1, "cannot listen on '%s': %s", addr,
-			    bt_strerror(rc));
+			bt_diag_set(diag, -1, "cannot listen on '%s': %s",
+			    addr, bt_strerror(rc));
 			return rc;
 		}
 		snprintf(actual, cap, "%s", addr);
 		*fd_out = fd;
 		return 0;
 	} else {
-		char		 host[256], port[32];
-		struct addrinfo	 hints, *res = NULL;
+		char                    host[256], port[32];
+		struct addrinfo         hints, *res = NULL;
 		struct sockaddr_storage ss;
-		socklen_t	 sl = sizeof(ss);
-		char		 hbuf[NI_MAXHOST], pbuf[NI_MAXSERV];
+		socklen_t               sl = sizeof(ss);
+		char                    hbuf[NI_MAXHOST], pbuf[NI_MAXSERV];
 
-		if (split_hostport(addr, host, sizeof(host), port,
-			sizeof(port)) != 0) {
-			bt_diag_set(diag, -1, "'%s' is not HOST:PORT or "
-			    "unix:PATH", addr);
+		if (split_hostport(
+		        addr, host, sizeof(host), port, sizeof(port))
+		    != 0) {
+			bt_diag_set(diag, -1,
+			    "'%s' is not HOST:PORT or "
+			    "unix:PATH",
+			    addr);
 			return -EINVAL;
 		}
 		memset(&hints, 0, sizeof(hints));
@@ -121,20 +124,21 @@ bt__blk_listen(const char *addr, int *fd_out, char *actual, size_t cap,
 			return rc;
 		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-		    listen(fd, 64) != 0) {
+		if (bind(fd, res->ai_addr, res->ai_addrlen) != 0
+		    || listen(fd, 64) != 0) {
 			rc = -errno;
 			freeaddrinfo(res);
 			close(fd);
-			bt_diag_set(diag, -1, "cannot listen on '%s': %s", addr,
-			    bt_strerror(rc));
+			bt_diag_set(diag, -1, "cannot listen on '%s': %s",
+			    addr, bt_strerror(rc));
 			return rc;
 		}
 		freeaddrinfo(res);
-		if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
-		    getnameinfo((struct sockaddr *)&ss, sl, hbuf, sizeof(hbuf),
-			pbuf, sizeof(pbuf), NI_NUMERICHOST | NI_NUMERICSERV) !=
-			0) {
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0
+		    || getnameinfo((struct sockaddr *)&ss, sl, hbuf,
+		           sizeof(hbuf), pbuf, sizeof(pbuf),
+		           NI_NUMERICHOST | NI_NUMERICSERV)
+		        != 0) {
 			rc = -errno;
 			close(fd);
 			return rc != 0 ? rc : -EINVAL;
@@ -178,13 +182,16 @@ bt__blk_dial(const char *addr, int *fd_out, struct bt_diag *diag)
 			return rc;
 		}
 	} else {
-		char		host[256], port[32];
+		char            host[256], port[32];
 		struct addrinfo hints, *res = NULL;
 
-		if (split_hostport(addr, host, sizeof(host), port,
-			sizeof(port)) != 0) {
-			bt_diag_set(diag, -1, "'%s' is not HOST:PORT or "
-			    "unix:PATH", addr);
+		if (split_hostport(
+		        addr, host, sizeof(host), port, sizeof(port))
+		    != 0) {
+			bt_diag_set(diag, -1,
+			    "'%s' is not HOST:PORT or "
+			    "unix:PATH",
+			    addr);
 			return -EINVAL;
 		}
 		memset(&hints, 0, sizeof(hints));
@@ -261,8 +268,8 @@ bt__blk_write_full(int fd, const void *buf, size_t len)
 int
 bt__blk_wait_readable(int fd, int timeout_ms)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	int	      rc;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int           rc;
 
 	do {
 		rc = poll(&p, 1, timeout_ms);

@@ -24,33 +24,33 @@
 #include "bt/blk.h"
 #include "nbd_proto.h"
 
-#define NBD_OPTIONS_MAX	 1024u
-#define NBD_BUF_KEEP	 (4u * 1024u * 1024u)
+#define NBD_OPTIONS_MAX 1024u
+#define NBD_BUF_KEEP    (4u * 1024u * 1024u)
 
 struct nbd_job {
 	struct nbd_job *next;
-	struct nbd_req	req;
-	uint8_t	       *buf;
-	size_t		cap;
+	struct nbd_req  req;
+	uint8_t        *buf;
+	size_t          cap;
 };
 
 struct nbd_conn {
 	bt_blk_dev     *dev;
-	int		rfd;
-	int		wfd;
+	int             rfd;
+	int             wfd;
 	const char     *export_name;
 	pthread_mutex_t send_mu;
-	bool		send_failed;
+	bool            send_failed;
 
-	unsigned	nworkers;
-	pthread_t	threads[64];
+	unsigned        nworkers;
+	pthread_t       threads[64];
 	pthread_mutex_t read_mu; /* the reading turn, rbuf, stopping */
 	/* Read-ahead of client bytes: at depth, one read() brings several
 	 * requests. */
-	uint8_t	       *rbuf;
-	size_t		rstart, rend;
-	bool		stopping;
-	int		end_rc; /* why the session ended (0: DISC) */
+	uint8_t *rbuf;
+	size_t   rstart, rend;
+	bool     stopping;
+	int      end_rc; /* why the session ended (0: DISC) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -61,7 +61,7 @@ static int
 send_all(struct nbd_conn *c, const struct iovec *iov, int n)
 {
 	struct iovec v[2];
-	int	     rc = 0;
+	int          rc = 0;
 
 	if (n > 2)
 		return -EINVAL;
@@ -97,8 +97,8 @@ static int
 opt_reply(struct nbd_conn *c, uint32_t opt, uint32_t type, const void *data,
     uint32_t len)
 {
-	uint8_t	     hdr[20];
-	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)data, len}};
+	uint8_t      hdr[20];
+	struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)data, len } };
 
 	bt_put_be64(hdr, NBD_REP_MAGIC);
 	bt_put_be32(hdr + 8, opt);
@@ -116,16 +116,17 @@ opt_error(struct nbd_conn *c, uint32_t opt, uint32_t type, const char *msg)
 static uint16_t
 tx_flags(void)
 {
-	return NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA |
-	    NBD_FLAG_SEND_TRIM | NBD_FLAG_SEND_WRITE_ZEROES |
-	    NBD_FLAG_CAN_MULTI_CONN;
+	return NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA
+	    | NBD_FLAG_SEND_TRIM | NBD_FLAG_SEND_WRITE_ZEROES
+	    | NBD_FLAG_CAN_MULTI_CONN;
 }
 
 static bool
 name_ok(struct nbd_conn *c, const uint8_t *name, uint32_t len)
 {
-	return len == 0 || (strlen(c->export_name) == len &&
-	    memcmp(c->export_name, name, len) == 0);
+	return len == 0
+	    || (strlen(c->export_name) == len
+	        && memcmp(c->export_name, name, len) == 0);
 }
 
 #define NBD_RBUF (256u * 1024u)
@@ -141,7 +142,7 @@ conn_read(struct nbd_conn *c, void *dst, size_t len)
 	uint8_t *d = dst;
 
 	while (len > 0) {
-		size_t	have = c->rend - c->rstart;
+		size_t  have = c->rend - c->rstart;
 		ssize_t n;
 
 		if (have > 0) {
@@ -175,9 +176,9 @@ conn_read(struct nbd_conn *c, void *dst, size_t len)
 static int
 send_info(struct nbd_conn *c, uint32_t opt, const struct nbd_go *go)
 {
-	uint8_t	 b[14];
+	uint8_t  b[14];
 	uint64_t size = bt_blk_dev_size(c->dev);
-	int	 rc;
+	int      rc;
 
 	bt_put_be16(b, NBD_INFO_EXPORT);
 	bt_put_be64(b + 2, size);
@@ -197,14 +198,14 @@ send_info(struct nbd_conn *c, uint32_t opt, const struct nbd_go *go)
 	for (uint16_t i = 0; i < go->ninfo; i++) {
 		if (bt_get_be16(go->infos + 2 * i) == NBD_INFO_NAME) {
 			uint8_t nb[2 + NBD_NAME_MAX];
-			size_t	nl = strlen(c->export_name);
+			size_t  nl = strlen(c->export_name);
 
 			if (nl > NBD_NAME_MAX)
 				nl = NBD_NAME_MAX;
 			bt_put_be16(nb, NBD_INFO_NAME);
 			memcpy(nb + 2, c->export_name, nl);
-			rc = opt_reply(c, opt, NBD_REP_INFO, nb,
-			    (uint32_t)(2 + nl));
+			rc = opt_reply(
+			    c, opt, NBD_REP_INFO, nb, (uint32_t)(2 + nl));
 			if (rc != 0)
 				return rc;
 			break;
@@ -220,11 +221,11 @@ send_info(struct nbd_conn *c, uint32_t opt, const struct nbd_go *go)
 static int
 handshake(struct nbd_conn *c)
 {
-	uint8_t	 buf[NBD_OPT_DATA_MAX];
-	uint8_t	 hello[18];
+	uint8_t  buf[NBD_OPT_DATA_MAX];
+	uint8_t  hello[18];
 	uint32_t cflags;
-	bool	 no_zeroes;
-	int	 rc;
+	bool     no_zeroes;
+	int      rc;
 
 	bt_put_be64(hello, NBD_MAGIC);
 	bt_put_be64(hello + 8, NBD_OPTS_MAGIC);
@@ -236,11 +237,12 @@ handshake(struct nbd_conn *c)
 	if (rc != 0)
 		return rc;
 	cflags = bt_get_be32(buf);
-	if ((cflags & ~(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES)) != 0)
+	if ((cflags & ~(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES))
+	    != 0)
 		return -EPROTO; /* the spec: unknown client flags, hang up */
 	no_zeroes = (cflags & NBD_FLAG_C_NO_ZEROES) != 0;
 	for (unsigned n = 0; n < NBD_OPTIONS_MAX; n++) {
-		uint8_t	 oh[NBD_OPT_HDR_LEN];
+		uint8_t  oh[NBD_OPT_HDR_LEN];
 		uint32_t opt, len;
 
 		rc = conn_read(c, oh, sizeof(oh));
@@ -260,12 +262,13 @@ handshake(struct nbd_conn *c)
 			uint8_t r[10 + 124];
 
 			if (!name_ok(c, buf, len))
-				return -ENOENT; /* no way to say no but hang up */
+				return -ENOENT; /* no way to say no but hang up
+				                 */
 			memset(r, 0, sizeof(r));
 			bt_put_be64(r, bt_blk_dev_size(c->dev));
 			bt_put_be16(r + 8, tx_flags());
-			rc = bt__blk_write_full(c->wfd, r,
-			    no_zeroes ? 10 : sizeof(r));
+			rc = bt__blk_write_full(
+			    c->wfd, r, no_zeroes ? 10 : sizeof(r));
 			return rc != 0 ? rc : 1;
 		}
 		case NBD_OPT_ABORT:
@@ -273,7 +276,7 @@ handshake(struct nbd_conn *c)
 			return 0;
 		case NBD_OPT_LIST: {
 			uint8_t r[4 + NBD_NAME_MAX];
-			size_t	nl = strlen(c->export_name);
+			size_t  nl = strlen(c->export_name);
 
 			if (len != 0) {
 				rc = opt_error(c, opt, NBD_REP_ERR_INVALID,
@@ -284,8 +287,8 @@ handshake(struct nbd_conn *c)
 				nl = NBD_NAME_MAX;
 			bt_put_be32(r, (uint32_t)nl);
 			memcpy(r + 4, c->export_name, nl);
-			rc = opt_reply(c, opt, NBD_REP_SERVER, r,
-			    (uint32_t)(4 + nl));
+			rc = opt_reply(
+			    c, opt, NBD_REP_SERVER, r, (uint32_t)(4 + nl));
 			if (rc == 0)
 				rc = opt_reply(c, opt, NBD_REP_ACK, NULL, 0);
 			break;
@@ -296,8 +299,8 @@ handshake(struct nbd_conn *c)
 			struct bt_diag diag;
 
 			if (bt__nbd_go_parse(buf, len, &go, &diag) != 0) {
-				rc = opt_error(c, opt, NBD_REP_ERR_INVALID,
-				    diag.msg);
+				rc = opt_error(
+				    c, opt, NBD_REP_ERR_INVALID, diag.msg);
 				break;
 			}
 			if (!name_ok(c, go.name, go.namelen)) {
@@ -311,8 +314,8 @@ handshake(struct nbd_conn *c)
 			break;
 		}
 		default:
-			rc = opt_error(c, opt, NBD_REP_ERR_UNSUP,
-			    "option not supported");
+			rc = opt_error(
+			    c, opt, NBD_REP_ERR_UNSUP, "option not supported");
 			break;
 		}
 		if (rc != 0)
@@ -361,19 +364,19 @@ static void
 run(struct nbd_conn *c, struct nbd_job *j)
 {
 	struct nbd_req *r = &j->req;
-	uint8_t		hdr[16];
-	struct iovec	iov[2] = {{hdr, sizeof(hdr)}, {NULL, 0}};
-	unsigned	fl = (r->flags & NBD_CMD_FLAG_FUA) ? BT_BLK_FUA : 0;
-	uint32_t	err = bt__nbd_req_check(r, bt_blk_dev_size(c->dev));
-	int		n = 1, rc = 0;
+	uint8_t         hdr[16];
+	struct iovec    iov[2] = { { hdr, sizeof(hdr) }, { NULL, 0 } };
+	unsigned        fl = (r->flags & NBD_CMD_FLAG_FUA) ? BT_BLK_FUA : 0;
+	uint32_t        err = bt__nbd_req_check(r, bt_blk_dev_size(c->dev));
+	int             n = 1, rc = 0;
 
 	if (err == 0) {
 		switch (r->type) {
 		case NBD_CMD_READ:
 			rc = job_buf(j, r->len);
 			if (rc == 0)
-				rc = bt_blk_dev_read(c->dev, j->buf, r->len,
-				    r->off);
+				rc = bt_blk_dev_read(
+				    c->dev, j->buf, r->len, r->off);
 			if (rc == 0) {
 				iov[1].iov_base = j->buf;
 				iov[1].iov_len = r->len;
@@ -381,8 +384,8 @@ run(struct nbd_conn *c, struct nbd_job *j)
 			}
 			break;
 		case NBD_CMD_WRITE:
-			rc = bt_blk_dev_write(c->dev, j->buf, r->len, r->off,
-			    fl);
+			rc = bt_blk_dev_write(
+			    c->dev, j->buf, r->len, r->off, fl);
 			break;
 		case NBD_CMD_FLUSH:
 			rc = bt_blk_dev_flush(c->dev);
@@ -433,7 +436,7 @@ static int
 read_request(struct nbd_conn *c, struct nbd_job *j)
 {
 	uint8_t hdr[NBD_REQ_HDR_LEN];
-	int	rc;
+	int     rc;
 
 	if (c->send_failed)
 		return -EPIPE;
@@ -496,12 +499,12 @@ worker_main(void *arg)
 }
 
 static int
-conn_run(bt_blk_dev *dev, int rfd, int wfd, const char *name,
-    unsigned nworkers)
+conn_run(
+    bt_blk_dev *dev, int rfd, int wfd, const char *name, unsigned nworkers)
 {
 	struct nbd_conn *c;
-	unsigned	 started = 0;
-	int		 rc;
+	unsigned         started = 0;
+	int              rc;
 
 	c = bt_zalloc(sizeof(*c));
 	if (c == NULL)
@@ -523,8 +526,8 @@ conn_run(bt_blk_dev *dev, int rfd, int wfd, const char *name,
 		goto out;
 	// This thread is one of the workers; the others join it.
 	for (; started + 1 < c->nworkers; started++) {
-		if (pthread_create(&c->threads[started], NULL, worker_main,
-			c) != 0)
+		if (pthread_create(&c->threads[started], NULL, worker_main, c)
+		    != 0)
 			break;
 	}
 	worker_loop(c);
@@ -554,22 +557,22 @@ bt_blk_nbd_session(bt_blk_dev *dev, int rfd, int wfd, const char *name)
 struct nbd_client {
 	struct nbd_client *next;
 	struct bt_blk_nbd *srv;
-	int		   fd;
-	pthread_t	   thread;
+	int                fd;
+	pthread_t          thread;
 };
 
 struct bt_blk_nbd {
-	bt_blk_dev	  *dev;
-	int		   lfd;
-	char		   addr[300];
-	char		  *name;
-	unsigned	   workers;
-	pthread_t	   accept_thread;
-	pthread_mutex_t	   mu;
-	pthread_cond_t	   cv;
+	bt_blk_dev        *dev;
+	int                lfd;
+	char               addr[300];
+	char              *name;
+	unsigned           workers;
+	pthread_t          accept_thread;
+	pthread_mutex_t    mu;
+	pthread_cond_t     cv;
 	struct nbd_client *clients;
-	unsigned	   nclients;
-	bool		   stopping;
+	unsigned           nclients;
+	bool               stopping;
 };
 
 static void *
@@ -577,7 +580,7 @@ client_main(void *arg)
 {
 	struct nbd_client *cl = arg;
 	struct bt_blk_nbd *s = cl->srv;
-	int		   rc;
+	int                rc;
 
 	rc = conn_run(s->dev, cl->fd, cl->fd, s->name, s->workers);
 	if (rc != 0 && rc != -EPIPE && rc != BT_ECLOSED)
@@ -605,7 +608,7 @@ accept_main(void *arg)
 
 	for (;;) {
 		struct nbd_client *cl;
-		int		   fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+		int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -647,7 +650,7 @@ bt_blk_nbd_start(bt_blk_nbd **out, bt_blk_dev *dev,
     const struct bt_blk_nbd_config *cfg, struct bt_diag *diag)
 {
 	struct bt_blk_nbd *s;
-	int		   rc;
+	int                rc;
 
 	if (cfg == NULL || cfg->version != 1 || cfg->listen == NULL)
 		return -EINVAL;
@@ -663,8 +666,8 @@ bt_blk_nbd_start(bt_blk_nbd **out, bt_blk_dev *dev,
 	}
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
-	rc = bt__blk_listen(cfg->listen, &s->lfd, s->addr, sizeof(s->addr),
-	    diag);
+	rc = bt__blk_listen(
+	    cfg->listen, &s->lfd, s->addr, sizeof(s->addr), diag);
 	if (rc != 0)
 		goto err;
 	if (pthread_create(&s->accept_thread, NULL, accept_main, s) != 0) {

@@ -29,7 +29,7 @@ req_hdr(uint8_t *h, uint32_t magic, uint16_t flags, uint16_t type,
 static void
 test_request_parse_rejects_bad_magic(void **state)
 {
-	uint8_t	       h[NBD_REQ_HDR_LEN];
+	uint8_t        h[NBD_REQ_HDR_LEN];
 	struct nbd_req r;
 	struct bt_diag d;
 
@@ -50,7 +50,7 @@ test_request_parse_rejects_bad_magic(void **state)
 static void
 test_request_check_bounds_and_commands(void **state)
 {
-	struct nbd_req r = {0};
+	struct nbd_req r = { 0 };
 	uint64_t       size = 1 << 20;
 
 	(void)state;
@@ -82,7 +82,7 @@ test_request_check_bounds_and_commands(void **state)
 static void
 test_go_parse_requires_exact_lengths(void **state)
 {
-	uint8_t	      b[64];
+	uint8_t       b[64];
 	struct nbd_go g;
 
 	(void)state;
@@ -104,8 +104,8 @@ test_go_parse_requires_exact_lengths(void **state)
 
 struct srv {
 	bt_blk_dev *dev;
-	int	    fd;
-	int	    rc;
+	int         fd;
+	int         rc;
 };
 
 static void *
@@ -136,7 +136,7 @@ request(int fd, uint16_t type, uint16_t flags, uint64_t off, uint32_t len,
     const void *data, void *out)
 {
 	static uint64_t cookie;
-	uint8_t		h[NBD_REQ_HDR_LEN], rep[16];
+	uint8_t         h[NBD_REQ_HDR_LEN], rep[16];
 
 	req_hdr(h, NBD_REQUEST_MAGIC, flags, type, ++cookie, off, len);
 	assert_int_equal(write(fd, h, sizeof(h)), (ssize_t)sizeof(h));
@@ -153,18 +153,19 @@ request(int fd, uint16_t type, uint16_t flags, uint64_t off, uint32_t len,
 static void
 test_session_handshake_and_requests(void **state)
 {
-	char	   *dir = bt_test_tmpdir();
-	char	   *data = bt_test_path(dir, "d.img");
-	uint8_t	    key[32] = {1, 2, 3};
-	struct srv  s = {0};
-	pthread_t   t;
-	int	    sv[2];
-	uint8_t	    b[64], w[8192], r[8192];
-	uint32_t    rtype, len;
+	char      *dir = bt_test_tmpdir();
+	char      *data = bt_test_path(dir, "d.img");
+	uint8_t    key[32] = { 1, 2, 3 };
+	struct srv s = { 0 };
+	pthread_t  t;
+	int        sv[2];
+	uint8_t    b[64], w[8192], r[8192];
+	uint32_t   rtype, len;
 
 	(void)state;
-	assert_int_equal(bt_blk_dev_create(data, 1 << 20, key,
-	    BT_BLK_ROLE_PRIMARY, NULL), 0);
+	assert_int_equal(
+	    bt_blk_dev_create(data, 1 << 20, key, BT_BLK_ROLE_PRIMARY, NULL),
+	    0);
 	assert_int_equal(bt_blk_dev_open(&s.dev, data, key, NULL), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	s.fd = sv[1];
@@ -200,30 +201,32 @@ test_session_handshake_and_requests(void **state)
 		uint8_t info[64];
 
 		rd(sv[0], info, len);
-		if (rtype == NBD_REP_INFO &&
-		    bt_get_be16(info) == NBD_INFO_EXPORT)
+		if (rtype == NBD_REP_INFO
+		    && bt_get_be16(info) == NBD_INFO_EXPORT)
 			assert_int_equal(bt_get_be64(info + 2), 1 << 20);
-		if (rtype == NBD_REP_INFO &&
-		    bt_get_be16(info) == NBD_INFO_BLOCK_SIZE)
+		if (rtype == NBD_REP_INFO
+		    && bt_get_be16(info) == NBD_INFO_BLOCK_SIZE)
 			assert_int_equal(bt_get_be32(info + 6), 4096);
 	} while (rtype == NBD_REP_INFO);
 	assert_int_equal(rtype, NBD_REP_ACK);
 	for (unsigned i = 0; i < sizeof(w); i++)
 		w[i] = (uint8_t)(i * 13);
 	assert_int_equal(request(sv[0], NBD_CMD_WRITE, NBD_CMD_FLAG_FUA, 4096,
-	    sizeof(w), w, NULL), 0);
-	assert_int_equal(request(sv[0], NBD_CMD_READ, 0, 4096, sizeof(r),
-	    NULL, r), 0);
-	assert_memory_equal(w, r, sizeof(w));
-	assert_int_equal(request(sv[0], NBD_CMD_FLUSH, 0, 0, 0, NULL, NULL), 0);
-	assert_int_equal(request(sv[0], NBD_CMD_TRIM, 0, 4096, 4096, NULL,
-	    NULL), 0);
-	assert_int_equal(request(sv[0], NBD_CMD_READ, 0, 4096, 4096, NULL, r),
+	                     sizeof(w), w, NULL),
 	    0);
+	assert_int_equal(
+	    request(sv[0], NBD_CMD_READ, 0, 4096, sizeof(r), NULL, r), 0);
+	assert_memory_equal(w, r, sizeof(w));
+	assert_int_equal(
+	    request(sv[0], NBD_CMD_FLUSH, 0, 0, 0, NULL, NULL), 0);
+	assert_int_equal(
+	    request(sv[0], NBD_CMD_TRIM, 0, 4096, 4096, NULL, NULL), 0);
+	assert_int_equal(
+	    request(sv[0], NBD_CMD_READ, 0, 4096, 4096, NULL, r), 0);
 	for (unsigned i = 0; i < 4096; i++)
 		assert_int_equal(r[i], 0);
-	assert_int_equal(request(sv[0], NBD_CMD_READ, 0, 1 << 20, 1, NULL, r),
-	    NBD_EINVAL);
+	assert_int_equal(
+	    request(sv[0], NBD_CMD_READ, 0, 1 << 20, 1, NULL, r), NBD_EINVAL);
 	assert_int_equal(request(sv[0], 99, 0, 0, 0, NULL, NULL), NBD_EINVAL);
 	// DISC ends the session cleanly.
 	req_hdr(b, NBD_REQUEST_MAGIC, 0, NBD_CMD_DISC, 0, 0, 0);
