@@ -168,6 +168,16 @@ BT_API int bt_net_dial(bt_net *net, const char *addr,
 BT_API int bt_net_conn_send(bt_net_conn *c, const struct bt_net_frame *f);
 
 /*
+ * bt_net_conn_send_now is bt_net_conn_send for a lone message whose
+ * latency matters (a synchronous call): from a thread other than the
+ * loop's, when the connection is open and nothing else is in flight, it
+ * encrypts and writes the frame on the calling thread at once instead of
+ * waking the loop thread. Same results and ordering as bt_net_conn_send;
+ * a stream of messages is cheaper through bt_net_conn_send, which batches.
+ */
+BT_API int bt_net_conn_send_now(bt_net_conn *c, const struct bt_net_frame *f);
+
+/*
  * bt_net_conn_close flushes what is queued, sends TLS close_notify and
  * closes; on_close follows with rc 0. Idempotent; any thread.
  */

@@ -1184,6 +1184,9 @@ static int
 call_remote(bt_msg_node *n, bt_net_conn *c, const char *to, uint32_t proto,
     const void *data, size_t len, struct pend *p, uint64_t *id_out)
 {
+	/* A waiting caller sends at once; async calls batch. */
+	int (*sendf)(bt_net_conn *, const struct bt_net_frame *) =
+	    p->w != NULL ? bt_net_conn_send_now : bt_net_conn_send;
 	struct bt_net_frame f = { .kind = BT_MSG_WIRE_CALL, .proto = proto };
 	uint64_t id;
 	int rc;
@@ -1199,7 +1202,7 @@ call_remote(bt_msg_node *n, bt_net_conn *c, const char *to, uint32_t proto,
 	f.from = sbuf(my_path(n));
 	f.to = sbuf(to);
 	f.payload = (struct bt_buf) { data, len };
-	rc = bt_net_conn_send(c, &f);
+	rc = sendf(c, &f);
 	if (rc != 0) {
 		pthread_mutex_lock(&n->mu);
 		p = pend_take(n, id, c);

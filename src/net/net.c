@@ -41,9 +41,10 @@
  * it, then take net->mu). conn->io_mu (recursive) guards the SSL object,
  * its BIOs and writes to the socket: the loop thread holds it while it
  * reads and decrypts (so on_frame runs with it held) and while it writes;
- * a sender on another thread only ever try-locks it (try_direct), to
- * encrypt and send its frames itself when nothing is in flight through
- * libuv, and otherwise leaves them to the loop thread. Order: io_mu before
+ * a sender on another thread only ever try-locks it (try_direct, from
+ * bt_net_conn_send_now), to encrypt and send its frames itself when
+ * nothing is in flight through libuv, and otherwise leaves them to the
+ * loop thread. Order: io_mu before
  * conn->mu before net->mu. No user callback runs with net->mu or conn->mu
  * held. Callbacks may call any function of bt/net.h except the blocking
  * ones.
@@ -1158,8 +1159,10 @@ mark_dirty(bt_net_conn *c)
 
 /*
  * try_direct sends what is queued from the sender's own thread, sparing
- * the loop thread a wake-up per message (the hand-off that dominates a
- * lockstep call): encrypt under io_mu and write to the socket at once.
+ * the loop thread a wake-up (the hand-off that dominates a lockstep call):
+ * encrypt under io_mu and write to the socket at once. Only for
+ * bt_net_conn_send_now: a stream of messages is cheaper batched by the
+ * loop thread (one write for many).
  * It only runs when nothing is in flight through libuv (so the order on
  * the wire holds), the connection is open, and io_mu is free (trylock:
  * a sender never waits for the loop thread). Returns true when the queue
@@ -1235,8 +1238,23 @@ try_direct(bt_net_conn *c)
 	return all;
 }
 
+static int conn_send(bt_net_conn *c, const struct bt_net_frame *f,
+    bool direct);
+
 int
 bt_net_conn_send(bt_net_conn *c, const struct bt_net_frame *f)
+{
+	return conn_send(c, f, false);
+}
+
+int
+bt_net_conn_send_now(bt_net_conn *c, const struct bt_net_frame *f)
+{
+	return conn_send(c, f, true);
+}
+
+static int
+conn_send(bt_net_conn *c, const struct bt_net_frame *f, bool direct)
 {
 	size_t before;
 	bool mark = false;
@@ -1261,7 +1279,7 @@ bt_net_conn_send(bt_net_conn *c, const struct bt_net_frame *f)
 		}
 	}
 	pthread_mutex_unlock(&c->mu);
-	if (mark && !try_direct(c))
+	if (mark && !(direct && try_direct(c)))
 		mark_dirty(c);
 	return rc;
 }

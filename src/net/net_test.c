@@ -227,7 +227,9 @@ echo(struct client *cl, const char *text)
 
 	f.payload.ptr = (const uint8_t *)text;
 	f.payload.len = strlen(text);
-	rc = bt_net_conn_send(cl->conn, &f);
+	/* Both ways of sending: queued for the loop, and written at once. */
+	rc = want % 2 ? bt_net_conn_send_now(cl->conn, &f) :
+	    bt_net_conn_send(cl->conn, &f);
 	if (rc != 0)
 		return rc;
 	rc = wait_for(cl, &cl->got, want);
