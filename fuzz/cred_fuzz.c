@@ -15,7 +15,8 @@
  *     path and for a path beneath it, at a few times;
  *  4. the accessors agree with the chain (chain_len counts the links);
  *  5. a key file that parses gives a key whose saved form parses back to
- *     the same principal; one that does not gives a documented error.
+ *     the same principal, and holds no NUL byte; one that does not gives
+ *     a documented error.
  * Leaks are caught by LeakSanitizer.
  */
 #include <errno.h>
@@ -132,6 +133,9 @@ check_key(const uint8_t *data, size_t size)
 			continue;
 		}
 		if (bt_key_has_private(k) != (had_private && !pub))
+			abort();
+		// Key files are text: one with a NUL never parses.
+		if (memchr(data, '\0', size) != NULL)
 			abort();
 		// What parsed is a whole key: it re-parses from its own
 		// public form to the same principal.

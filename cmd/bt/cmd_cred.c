@@ -36,7 +36,9 @@ static const char usage_issue[]
       "                     [--expires WHEN] [--not-before WHEN] -o FILE\n"
       "\n"
       "Issue a credential for PRINCIPAL (or the key in a key file) at PATH,\n"
-      "signed by KEY. Without --cred, KEY must be the root of PATH (its\n"
+      "signed by KEY. A key file given as --to must not be writable by\n"
+      "group or others, nor owned by another user (they could swap the\n"
+      "key). Without --cred, KEY must be the root of PATH (its\n"
       "principal is PATH's first component). With --cred, KEY's own\n"
       "credential is carried along and PATH must lie within its path.\n"
       "WHEN is relative to now (1h, 30d, -2h, 0) or @SECONDS since the "
@@ -78,7 +80,8 @@ static const char usage_verify[]
       "each\n"
       "link lies within its issuer's path, and none has expired. Exits 0 "
       "when\n"
-      "valid, 1 with the reason when not.\n"
+      "valid, printing until when (the earliest expiry of any link), and\n"
+      "1 with the reason when not.\n"
       "\n"
       "example:\n"
       "  bt cred verify node.cred --path /$R/node/echo\n";
@@ -133,7 +136,11 @@ fmt_time(char *buf, size_t cap, int64_t t)
 		snprintf(buf, cap, "@%lld", (long long)t);
 }
 
-/* parse_to reads a principal string, or the public key of a key file. */
+/*
+ * parse_to reads a principal string, or the public key of a key file. The
+ * key file is about to be trusted (issued to, or accepted as the holder),
+ * so one that others could rewrite is refused: they would choose the key.
+ */
 static int
 parse_to(const char *s, struct bt_principal *out)
 {
@@ -144,7 +151,7 @@ parse_to(const char *s, struct bt_principal *out)
 	if (bt_principal_from_str(out, s) == 0)
 		return 0;
 	bt_diag_clear(&d);
-	rc = bt_key_load_public(&k, s, &d);
+	rc = bt_key_load_public_trusted(&k, s, &d);
 	if (rc == -ENOENT) {
 		return bt_cmd_err("'%s' is neither a principal (43 characters "
 		                  "of base64url) nor a key file",
@@ -169,9 +176,11 @@ load_cred(bt_cred **out, const char *file)
 		return 0;
 	if (rc == -ENOENT || rc == -EACCES)
 		return bt_cmd_err("%s", d.msg);
+	// bt_cred_from_text gives offsets in the decoded binary, never in
+	// the base64url text of the file (its own errors name a line).
 	if (d.off >= 0) {
 		return bt_cmd_err("credential file '%s' is malformed at byte "
-		                  "%lld: %s",
+		                  "%lld of the decoded credential: %s",
 		    file, (long long)d.off, d.msg);
 	}
 	return bt_cmd_err("credential file '%s' is malformed: %s", file,
@@ -285,14 +294,9 @@ cred_issue(int argc, char **argv)
 		// Verification checks every link, so the earliest expiry of
 		// the chain is the one that counts; say so rather than let a
 		// "1y" credential die with its parent unexpectedly.
-		int64_t first = exp;
+		int64_t first = bt_cred_chain_expires(c);
 		char    t[40];
 
-		for (const bt_cred *l = parent; l != NULL;
-		     l = bt_cred_parent(l)) {
-			if (bt_cred_expires(l) < first)
-				first = bt_cred_expires(l);
-		}
 		if (first < exp) {
 			fmt_time(t, sizeof(t), first);
 			fprintf(stderr,
@@ -423,7 +427,9 @@ cred_verify(int argc, char **argv)
 			goto out;
 		}
 	}
-	fmt_time(t, sizeof(t), bt_cred_expires(c));
+	// Until the first expiry in the chain: an issuer's credential that
+	// ends before the leaf's ends the leaf's with it.
+	fmt_time(t, sizeof(t), bt_cred_chain_expires(c));
 	printf("ok: %s may act at %s until %s\n", s, path, t);
 	ex = BT_EXIT_OK;
 out:

@@ -8,9 +8,9 @@
  * line of stdout, for scripts: P=$(bt key new -o node.key).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "bt/crypto.h"
 #include "cmd.h"
@@ -61,7 +61,7 @@ key_new(int argc, char **argv)
 	const char         *out;
 	bt_config          *cfg;
 	bt_key             *k = NULL;
-	struct stat         st;
+	bool                force;
 	int                 ex, rc;
 
 	if (bt_cmd_parse(&cfg, usage_new, opts_new, N(opts_new), argc, argv,
@@ -74,20 +74,23 @@ key_new(int argc, char **argv)
 		goto out;
 	}
 	out = bt_config_str(cfg, "output");
-	if (out != NULL && !bt_config_flag(cfg, "force")
-	    && lstat(out, &st) == 0) {
-		ex = bt_cmd_err("'%s' already exists; not replacing a key "
-		                "(use --force to replace it)",
-		    out);
-		goto out;
-	}
+	force = bt_config_flag(cfg, "force");
 	rc = bt_key_generate(&k, BT_KEY_ED25519);
 	if (rc != 0) {
 		ex = bt_cmd_err("cannot make a key: %s", bt_strerror(rc));
 		goto out;
 	}
 	if (out != NULL) {
-		rc = bt_key_save(k, out);
+		// Without --force the file is installed by bt_key_save_new,
+		// which never replaces anything, even a file created an
+		// instant earlier (a check first, then a rename, would).
+		rc = force ? bt_key_save(k, out) : bt_key_save_new(k, out);
+		if (rc == -EEXIST) {
+			ex = bt_cmd_err("'%s' already exists; not replacing a "
+			                "key (use --force to replace it)",
+			    out);
+			goto out;
+		}
 		if (rc != 0) {
 			ex = bt_cmd_err("cannot save the key to '%s': %s", out,
 			    bt_strerror(rc));

@@ -115,15 +115,29 @@ BT_API int bt_key_save(const bt_key *k, const char *path);
 BT_API int bt_key_save_public(const bt_key *k, const char *path);
 
 /*
+ * bt_key_save_new writes k (with its private half, if any, mode 0600; else
+ * mode 0644) to path only if nothing exists there, not even a dangling
+ * symbolic link: it writes and fsyncs a temporary file beside path and
+ * hard-links it into place (renameat2 with RENAME_NOREPLACE where the
+ * filesystem has no hard links), so a file created at path at any moment
+ * before is never replaced. Returns 0; -EEXIST when path exists; other
+ * negative errnos as bt_key_save. The temporary file is always removed.
+ */
+BT_API int bt_key_save_new(const bt_key *k, const char *path);
+
+/*
  * bt_key_load reads a key file, private or public. A file that holds a
- * private key and is readable, writable or executable by group or others
- * is refused with BT_EPERM and diag says, as ssh does, "permissions 0644 for
- * 'FILE' are too open". Returns 0 and *out; -ENOENT and other negative
- * errnos from reading; BT_ECORRUPT for a malformed file (diag names the line
- * and what is wrong); BT_EALG for an unknown algorithm; BT_ELIMIT for a file
- * larger than 4 KiB; -EINVAL for something other than a regular file (a
- * FIFO is refused without blocking); -ENOMEM. The file's bytes are zeroized
- * after parsing. diag always names the file or the line at fault.
+ * private key is refused with BT_EPERM, as ssh refuses one, when it is
+ * readable, writable or executable by group or others (diag says
+ * "permissions 0644 for 'FILE' are too open") or owned by a user other
+ * than the caller (effective uid) and root (diag names both uids). Returns
+ * 0 and *out; -ENOENT and other negative errnos from reading; BT_ECORRUPT
+ * for a malformed file (diag names the line and what is wrong), including
+ * any NUL byte (diag's offset is the NUL's); BT_EALG for an unknown
+ * algorithm; BT_ELIMIT for a file larger than 4 KiB; -EINVAL for something
+ * other than a regular file (a FIFO is refused without blocking); -ENOMEM.
+ * The file's bytes are zeroized after parsing. diag always names the file
+ * or the line at fault.
  */
 BT_API int bt_key_load(bt_key **out, const char *path, struct bt_diag *diag);
 
@@ -133,6 +147,17 @@ BT_API int bt_key_load(bt_key **out, const char *path, struct bt_diag *diag);
  * bt_key_load, without BT_EPERM.
  */
 BT_API int bt_key_load_public(
+    bt_key **out, const char *path, struct bt_diag *diag);
+
+/*
+ * bt_key_load_public_trusted is bt_key_load_public for a key about to be
+ * trusted, such as the holder a credential is issued to: whoever can
+ * rewrite the file chooses that key. So it also refuses, with BT_EPERM and
+ * diag saying why, a file writable by group or others, or owned by a user
+ * other than the caller (effective uid) and root. It does not check the
+ * folders above the file. Otherwise as bt_key_load_public.
+ */
+BT_API int bt_key_load_public_trusted(
     bt_key **out, const char *path, struct bt_diag *diag);
 
 /* bt_key_alg returns k's algorithm tag. */
@@ -319,20 +344,20 @@ BT_API void bt_aead_free(bt_aead *a);
 
 /*
  * bt_path_check returns 0 for a valid path, else -EINVAL with diag naming
- * the offset and the rule broken.
+ * the offset and the rule broken. A NULL path is -EINVAL (diag offset -1).
  */
 BT_API int bt_path_check(const char *path, struct bt_diag *diag);
 
 /*
  * bt_path_root writes the root principal (first component) of path.
- * Returns 0, or -EINVAL for an invalid path (*out untouched).
+ * Returns 0, or -EINVAL for an invalid or NULL path (*out untouched).
  */
 BT_API int bt_path_root(const char *path, struct bt_principal *out);
 
 /*
  * bt_path_within says whether child equals parent or lies beneath it,
  * component by component ("/R/ab" is not within "/R/a"). False when either
- * is not a valid path.
+ * is not a valid path or is NULL.
  */
 BT_API bool bt_path_within(const char *child, const char *parent);
 
@@ -398,6 +423,9 @@ BT_API int bt_cred_decode(
  * base64url (no padding) on one line, each line ending in "\n".
  * bt_cred_to_text appends that text to out; bt_cred_from_text parses it
  * (errors as bt_cred_decode; BT_ECORRUPT for a bad header or base64url).
+ * diag's offset, when not -1, is a byte offset in the DECODED binary
+ * credential (as bt_cred_decode gives it), not in the text; errors of the
+ * text form itself name their line in the message and set offset -1.
  * bt_cred_save writes a file atomically with mode 0644 (a credential is
  * not secret) and returns 0 or a negative errno; bt_cred_load reads one
  * (at most 2 * BT_CRED_ENCODED_MAX bytes) with the errors of reading and of
@@ -422,7 +450,8 @@ BT_API int bt_cred_load(bt_cred **out, const char *path, struct bt_diag *diag);
  *   BT_ENOTROOTED  the root-issued link's issuer key is not the principal in
  *                  the first component of its path;
  *   BT_EPATH       a link's path is not within its issuer's, or path is not
- *                  within the leaf's (or path is invalid);
+ *                  within the leaf's (or path is invalid, or NULL: that
+ *                  is checked first, before any signature);
  *   BT_ENOTYET     now_s < a link's not-before;
  *   BT_EEXPIRED    now_s >= a link's expires;
  *   -ENOMEM, -EIO  could not run.
@@ -444,6 +473,9 @@ BT_API int bt_cred_dup(bt_cred **out, const bt_cred *c);
  * returns its alg tag. bt_cred_root writes the principal of the top
  * issuer's key (the one that should be the path's first component).
  * bt_cred_chain_len counts the links (1 for a root-issued leaf).
+ * bt_cred_chain_expires returns the earliest expires of all the links of
+ * c's chain: verification fails from then on, whatever the leaf's own
+ * expires says, so this is when c stops being usable.
  */
 BT_API void bt_cred_principal(const bt_cred *c, struct bt_principal *out);
 BT_API const char *bt_cred_path(const bt_cred *c);
@@ -453,6 +485,7 @@ BT_API void        bt_cred_issuer(const bt_cred *c, struct bt_principal *out);
 BT_API int         bt_cred_issuer_alg(const bt_cred *c);
 BT_API void        bt_cred_root(const bt_cred *c, struct bt_principal *out);
 BT_API int         bt_cred_chain_len(const bt_cred *c);
+BT_API int64_t     bt_cred_chain_expires(const bt_cred *c);
 BT_API const bt_cred *bt_cred_parent(const bt_cred *c);
 
 /* bt_cred_free frees c and its issuers' credentials. NULL is a no-op. */

@@ -368,8 +368,8 @@ bt_cred_from_text(
 
 	if (len < hlen + 1 || memcmp(t, CRED_TEXT_HEADER, hlen) != 0
 	    || t[hlen] != '\n') {
-		bt_diag_set(diag, 0,
-		    "not a Blocktree credential (expected "
+		bt_diag_set(diag, -1,
+		    "line 1: not a Blocktree credential (expected "
 		    "the line \"%s\")",
 		    CRED_TEXT_HEADER);
 		return BT_ECORRUPT;
@@ -377,20 +377,21 @@ bt_cred_from_text(
 	t += hlen + 1;
 	len -= hlen + 1;
 	if (len == 0 || t[len - 1] != '\n') {
-		bt_diag_set(diag, (int64_t)(hlen + 1 + len),
-		    "credential text must end with a newline");
+		bt_diag_set(diag, -1,
+		    "line 2: credential text must end with a newline");
 		return BT_ECORRUPT;
 	}
 	blen = len - 1;
 	if (memchr(t, '\n', blen) != NULL) {
-		bt_diag_set(diag, (int64_t)hlen + 1,
-		    "credential text has more than one line after the header");
+		bt_diag_set(diag, -1,
+		    "line 3: credential text has more than one line after "
+		    "the header");
 		return BT_ECORRUPT;
 	}
 	cap = blen / 4 * 3 + 3;
 	if (cap > BT_CRED_ENCODED_MAX + 3) {
-		bt_diag_set(diag, (int64_t)hlen + 1,
-		    "credential text is over the limit of %d bytes",
+		bt_diag_set(diag, -1,
+		    "line 2: credential text is over the limit of %d bytes",
 		    BT_CRED_ENCODED_MAX);
 		return BT_ELIMIT;
 	}
@@ -399,8 +400,8 @@ bt_cred_from_text(
 		return -ENOMEM;
 	n = bt_b64url_decode(bin, cap, t, blen);
 	if (n < 0) {
-		bt_diag_set(diag, (int64_t)hlen + 1,
-		    "credential text is not valid base64url");
+		bt_diag_set(diag, -1,
+		    "line 2: credential text is not valid base64url");
 		rc = BT_ECORRUPT;
 	} else {
 		rc = bt_cred_decode(out, bin, (size_t)n, diag);
@@ -572,6 +573,12 @@ bt_cred_verify(
 	struct bt_dbuf      b;
 	int                 n, rc = 0;
 
+	// Before the chain: there is nothing to authorize, and the
+	// messages below print path.
+	if (path == NULL) {
+		bt_diag_set(diag, -1, "no path to check (NULL)");
+		return BT_EPATH;
+	}
 	n = collect(c, links, BT_CRED_CHAIN_MAX);
 	if (n > BT_CRED_CHAIN_MAX) {
 		bt_diag_set(diag, -1,
@@ -707,6 +714,18 @@ int
 bt_cred_chain_len(const bt_cred *c)
 {
 	return c->chain_len;
+}
+
+int64_t
+bt_cred_chain_expires(const bt_cred *c)
+{
+	int64_t t = c->expires;
+
+	for (c = c->parent; c != NULL; c = c->parent) {
+		if (c->expires < t)
+			t = c->expires;
+	}
+	return t;
 }
 
 const bt_cred *

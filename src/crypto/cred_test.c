@@ -787,6 +787,116 @@ issue_body(void *arg)
 	return 0;
 }
 
+/* Review finding C4: a NULL path crashed bt_cred_verify. */
+static void
+test_cred_verify_null_path_is_epath(void **state)
+{
+	struct fx     *f = *state;
+	struct bt_diag d;
+	bt_cred       *u;
+
+	u = issue2(f, NULL);
+	bt_diag_clear(&d);
+	assert_int_equal(bt_cred_verify(u, NULL, NOW, &d), BT_EPATH);
+	assert_non_null(strstr(d.msg, "NULL"));
+	assert_int_equal(bt_cred_verify(u, NULL, NOW, NULL), BT_EPATH);
+	// And issuing for a NULL path is the invalid-path error.
+	bt_cred_free(u);
+	u = NULL;
+	assert_int_equal(bt_cred_issue(&u, f->root, NULL, &f->pnode, NULL,
+	                     NOW - HOUR, NOW + HOUR),
+	    -EINVAL);
+	assert_null(u);
+}
+
+/*
+ * Review finding C5: the chain stops being valid at the earliest expiry of
+ * any link, which bt_cred_chain_expires gives, not the leaf's.
+ */
+static void
+test_cred_chain_expires_is_earliest_link_expiry(void **state)
+{
+	struct fx     *f = *state;
+	struct bt_diag d;
+	bt_cred       *n, *u, *w;
+
+	assert_int_equal(bt_cred_issue(&n, f->root, NULL, &f->pnode, f->p_node,
+	                     NOW - HOUR, NOW + HOUR),
+	    0);
+	assert_int_equal(bt_cred_chain_expires(n), NOW + HOUR);
+	assert_int_equal(bt_cred_issue(&u, f->node, n, &f->puser, f->p_user,
+	                     NOW - HOUR, NOW + 5 * HOUR),
+	    0);
+	assert_int_equal(bt_cred_expires(u), NOW + 5 * HOUR);
+	assert_int_equal(bt_cred_chain_expires(u), NOW + HOUR);
+	// The chain is valid just before that time and not at it.
+	assert_int_equal(bt_cred_verify(u, f->p_user, NOW + HOUR - 1, &d), 0);
+	assert_int_equal(
+	    bt_cred_verify(u, f->p_user, NOW + HOUR, &d), BT_EEXPIRED);
+	// A leaf that ends first is the minimum itself.
+	assert_int_equal(bt_cred_issue(&w, f->node, n, &f->puser, f->p_user,
+	                     NOW - HOUR, NOW + 60),
+	    0);
+	assert_int_equal(bt_cred_chain_expires(w), NOW + 60);
+	bt_cred_free(w);
+	bt_cred_free(u);
+	bt_cred_free(n);
+}
+
+/*
+ * Review finding C6: offsets in diag from bt_cred_from_text are offsets in
+ * the decoded binary; errors of the text form carry none (-1) and name
+ * their line.
+ */
+static void
+test_cred_from_text_offsets_are_in_the_decoded_binary(void **state)
+{
+	struct fx     *f = *state;
+	struct bt_dbuf t, e;
+	struct bt_diag d;
+	bt_cred       *u, *v = NULL;
+	struct link    l;
+	char          *b64;
+
+	u = issue2(f, NULL);
+	bt_dbuf_init(&t, 1 << 20);
+	assert_int_equal(bt_cred_to_text(u, &t), 0);
+	t.ptr[3] = 'X';
+	bt_diag_clear(&d);
+	assert_int_equal(bt_cred_from_text(&v, t.ptr, t.len, &d), BT_ECORRUPT);
+	assert_int_equal(d.off, -1);
+	assert_non_null(strstr(d.msg, "line 1"));
+	t.ptr[3] = 'c';
+	t.ptr[20] = '+';
+	bt_diag_clear(&d);
+	assert_int_equal(bt_cred_from_text(&v, t.ptr, t.len, &d), BT_ECORRUPT);
+	assert_int_equal(d.off, -1);
+	assert_non_null(strstr(d.msg, "line 2"));
+	bt_diag_clear(&d);
+	assert_int_equal(
+	    bt_cred_from_text(&v, t.ptr, t.len - 1, &d), BT_ECORRUPT);
+	assert_int_equal(d.off, -1);
+
+	// A bad path in the binary: the offset is the path's in the binary
+	// (32, after the principal), the same as bt_cred_decode gives.
+	bt_dbuf_init(&e, 1 << 20);
+	l = a_link(f->root, &f->pnode, "/x/../y", NULL);
+	put_link(&e, &l);
+	bt_dbuf_reset(&t);
+	b64 = bt_alloc(bt_b64url_len(e.len) + 1);
+	assert_non_null(b64);
+	bt_b64url_encode(b64, e.ptr, e.len);
+	assert_int_equal(bt_dbuf_printf(&t, "bt-cred 1\n%s\n", b64), 0);
+	bt_free(b64);
+	bt_diag_clear(&d);
+	assert_int_equal(bt_cred_from_text(&v, t.ptr, t.len, &d), BT_ECORRUPT);
+	assert_int_equal(d.off, 32);
+	assert_null(v);
+	bt_dbuf_fini(&e);
+	bt_dbuf_fini(&t);
+	bt_cred_free(u);
+}
+
 static void
 test_cred_decode_and_issue_survive_allocation_failure(void **state)
 {
@@ -823,6 +933,9 @@ main(void)
 		T(test_cred_decode_rejects_malformed_input),
 		cmocka_unit_test(test_cred_golden_encoding_is_stable),
 		T(test_cred_text_and_file_round_trip),
+		T(test_cred_verify_null_path_is_epath),
+		T(test_cred_chain_expires_is_earliest_link_expiry),
+		T(test_cred_from_text_offsets_are_in_the_decoded_binary),
 		T(test_cred_decode_and_issue_survive_allocation_failure),
 	};
 #undef T

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -436,6 +437,78 @@ bt_key_save(const bt_key *k, const char *path)
 	return save(k, path, k->has_private);
 }
 
+/*
+ * install_new puts a fully written, fsynced temporary file tmp in place at
+ * path only if nothing is there: link() fails with EEXIST rather than
+ * replace, so a file created after any earlier check is never clobbered
+ * (unlike a check followed by rename). Filesystems without hard links
+ * (EPERM, EOPNOTSUPP) get renameat2(RENAME_NOREPLACE), which has the same
+ * guarantee. tmp is removed in every case.
+ */
+static int
+install_new(const char *tmp, const char *path)
+{
+	int rc = 0;
+
+	if (link(tmp, path) != 0) {
+		rc = -errno;
+		if (rc == -EPERM || rc == -EOPNOTSUPP) {
+			if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path,
+			        RENAME_NOREPLACE)
+			    == 0)
+				return bt_os_fsync_dir(path);
+			rc = -errno;
+		}
+	}
+	bt_os_unlink(tmp);
+	if (rc == 0)
+		rc = bt_os_fsync_dir(path);
+	return rc;
+}
+
+int
+bt_key_save_new(const bt_key *k, const char *path)
+{
+	uint8_t rnd[8];
+	char    buf[512], *tmp;
+	size_t  cap = strlen(path) + 64;
+	ssize_t n;
+	mode_t  mode = k->has_private ? 0600 : 0644;
+	int     fd, rc;
+
+	tmp = bt_alloc(cap);
+	if (tmp == NULL)
+		return -ENOMEM;
+	rc = bt_random(rnd, sizeof(rnd));
+	if (rc != 0)
+		goto out_free;
+	// A name nobody can predict, created with O_EXCL and O_NOFOLLOW:
+	// nothing planted at it in advance can be written through.
+	snprintf(tmp, cap, "%s.tmp.%ld.%02x%02x%02x%02x%02x%02x%02x%02x", path,
+	    (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5],
+	    rnd[6], rnd[7]);
+	fd = bt_os_open(
+	    tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0) {
+		rc = fd;
+		goto out_free;
+	}
+	n = format_key(k, k->has_private, buf, sizeof(buf));
+	rc = n < 0 ? (int)n : bt_os_write_full(fd, buf, (size_t)n);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (rc == 0)
+		rc = bt_os_fsync(fd);
+	bt_os_close(fd);
+	if (rc != 0) {
+		bt_os_unlink(tmp);
+		goto out_free;
+	}
+	rc = install_new(tmp, path);
+out_free:
+	bt_free(tmp);
+	return rc;
+}
+
 int
 bt_key_save_public(const bt_key *k, const char *path)
 {
@@ -482,12 +555,24 @@ bt__crypto_key_parse(bt_key **out, const char *text, size_t len,
 {
 	uint8_t     pub[BT_KEY_PUBLIC_MAX], seed[BT_KEY_SEED_LEN];
 	char        algname[32];
-	const char *line, *val;
+	const char *line, *val, *nul;
 	size_t      off = 0, vlen;
 	ssize_t     n, publen;
 	bt_key     *k = NULL;
 	int         alg, lineno = 0, rc;
 	bool        have_seed = false;
+
+	// Every field is compared and copied as a C string somewhere (the
+	// algorithm name through strcmp), so a NUL would let text after it,
+	// "alg ed25519\0junk", pass unseen. A key file is text: no NUL at all.
+	nul = memchr(text, '\0', len);
+	if (nul != NULL) {
+		off = (size_t)(nul - text);
+		bt_diag_set(diag, (int64_t)off,
+		    "byte %zu: a NUL byte in a key file (key files are text)",
+		    off);
+		return BT_ECORRUPT;
+	}
 
 	n = next_line(text, len, &off, &line);
 	lineno++;
@@ -591,13 +676,32 @@ out:
 	return rc;
 }
 
+/* What load is for: the checks on the file differ (see bt/crypto.h). */
+enum load_use {
+	LOAD_KEY, /* bt_key_load: private or public */
+	LOAD_PUBLIC, /* bt_key_load_public: no file checks */
+	LOAD_TRUSTED_PUBLIC, /* bt_key_load_public_trusted */
+};
+
+/*
+ * owned_by_other says whether the file st describes belongs to someone
+ * other than us and root, who could then replace what it holds (ssh's
+ * rule for keys and authorized_keys).
+ */
+static bool
+owned_by_other(const struct stat *st)
+{
+	return st->st_uid != geteuid() && st->st_uid != 0;
+}
+
 static int
-load(bt_key **out, const char *path, bool public_only, struct bt_diag *diag)
+load(bt_key **out, const char *path, enum load_use use, struct bt_diag *diag)
 {
 	char        buf[KEY_FILE_MAX];
 	struct stat st;
 	bt_key     *k = NULL;
 	bool        had_private = false;
+	bool        public_only = use != LOAD_KEY;
 	int         fd, rc;
 
 	// O_NONBLOCK so that a FIFO given by mistake is refused below
@@ -637,16 +741,55 @@ load(bt_key **out, const char *path, bool public_only, struct bt_diag *diag)
 	    &k, buf, (size_t)st.st_size, public_only, &had_private, diag);
 	if (rc != 0)
 		goto out;
-	// As ssh does: a private key others can read is no longer private,
-	// and using it silently would hide that. Checked on the descriptor
-	// we read, so the file cannot be swapped in between.
-	if (had_private && !public_only && (st.st_mode & 077) != 0) {
-		bt_diag_set(diag, -1,
-		    "permissions %04o for '%s' are too open: a private key "
-		    "file must not be accessible by others (chmod 600)",
-		    (unsigned)(st.st_mode & 07777), path);
-		rc = BT_EPERM;
-		goto out;
+	// The checks below run on the descriptor we read, so the file cannot
+	// be swapped in between.
+	if (use == LOAD_KEY && had_private) {
+		// As ssh does: a private key others can read is no longer
+		// private, and using it silently would hide that; one that
+		// another user owns may be theirs to read or replace.
+		if (owned_by_other(&st)) {
+			bt_diag_set(diag, -1,
+			    "'%s' is owned by uid %lu, not by you (uid %lu) "
+			    "or root: a private key file must be yours "
+			    "(chown it, or copy it with mode 600)",
+			    path, (unsigned long)st.st_uid,
+			    (unsigned long)geteuid());
+			rc = BT_EPERM;
+			goto out;
+		}
+		if ((st.st_mode & 077) != 0) {
+			bt_diag_set(diag, -1,
+			    "permissions %04o for '%s' are too open: a "
+			    "private key file must not be accessible by "
+			    "others (chmod 600)",
+			    (unsigned)(st.st_mode & 07777), path);
+			rc = BT_EPERM;
+			goto out;
+		}
+	}
+	if (use == LOAD_TRUSTED_PUBLIC) {
+		// Whoever can rewrite the file chooses the key we are about
+		// to trust (issue a credential to, or accept as holder).
+		if (owned_by_other(&st)) {
+			bt_diag_set(diag, -1,
+			    "'%s' is owned by uid %lu, not by you (uid %lu) "
+			    "or root, who could replace the key in it; a key "
+			    "file to trust must be yours",
+			    path, (unsigned long)st.st_uid,
+			    (unsigned long)geteuid());
+			rc = BT_EPERM;
+			goto out;
+		}
+		if ((st.st_mode & 022) != 0) {
+			bt_diag_set(diag, -1,
+			    "permissions %04o for '%s' are too open: a key "
+			    "file to trust must not be writable by group or "
+			    "others, who could replace the key in it "
+			    "(chmod go-w)",
+			    (unsigned)(st.st_mode & 07777), path);
+			rc = BT_EPERM;
+			goto out;
+		}
 	}
 	*out = k;
 	k = NULL;
@@ -660,11 +803,18 @@ out:
 int
 bt_key_load(bt_key **out, const char *path, struct bt_diag *diag)
 {
-	return load(out, path, false, diag);
+	return load(out, path, LOAD_KEY, diag);
 }
 
 int
 bt_key_load_public(bt_key **out, const char *path, struct bt_diag *diag)
 {
-	return load(out, path, true, diag);
+	return load(out, path, LOAD_PUBLIC, diag);
+}
+
+int
+bt_key_load_public_trusted(
+    bt_key **out, const char *path, struct bt_diag *diag)
+{
+	return load(out, path, LOAD_TRUSTED_PUBLIC, diag);
 }

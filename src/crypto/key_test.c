@@ -3,6 +3,8 @@
  * ed25519.txt), principals, and key files (format, mode 0600, refusal of
  * group/other-readable private keys, malformed files).
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -185,6 +187,8 @@ teardown(void **state)
 {
 	struct files *f = *state;
 
+	// A failed test may have left its syscall table in force.
+	bt_os_set_ops(NULL);
 	bt_free(f->path);
 	bt_test_tmpdir_remove(f->dir);
 	bt_free(f);
@@ -325,14 +329,240 @@ test_key_load_rejects_malformed_files(void **state)
 		assert_null(k);
 		assert_true(d.msg[0] != '\0');
 	}
-	// A FIFO is refused at once rather than blocking the open.
-	assert_int_equal(unlink(f->path), 0);
-	assert_int_equal(mkfifo(f->path, 0600), 0);
-	assert_int_equal(bt_key_load(&k, f->path, &d), -EINVAL);
-	assert_non_null(strstr(d.msg, "not a regular file"));
 	bt_diag_clear(&d);
 	assert_int_equal(bt_key_load(&k, "/nonexistent/key", &d), -ENOENT);
 	assert_non_null(strstr(d.msg, "/nonexistent/key"));
+}
+
+/*
+ * Review finding C1: "alg ed25519\0junk" was read as "ed25519" (strcmp
+ * stops at the NUL). Any NUL in a key file is BT_ECORRUPT at its offset.
+ */
+static void
+test_key_load_rejects_nul_byte(void **state)
+{
+	struct files     *f = *state;
+	static const char text[]
+	    = "bt-key 1\n"
+	      "alg ed25519\0junk\n"
+	      "public 11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\n"
+	      "private nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A\n";
+	static const char pub_nul[]
+	    = "bt-key 1\n"
+	      "alg ed25519\n"
+	      "public 11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\n\0";
+	struct bt_diag d;
+	bt_key        *k = NULL;
+
+	assert_int_equal(
+	    bt_os_write_file_atomic(f->path, text, sizeof(text) - 1, 0600), 0);
+	bt_diag_clear(&d);
+	assert_int_equal(bt_key_load(&k, f->path, &d), BT_ECORRUPT);
+	assert_null(k);
+	assert_int_equal(d.off, 20); // "bt-key 1\nalg ed25519" is 20 bytes
+	assert_non_null(strstr(d.msg, "NUL"));
+	bt_diag_clear(&d);
+	assert_int_equal(bt_key_load_public(&k, f->path, &d), BT_ECORRUPT);
+	assert_int_equal(d.off, 20);
+	// A NUL anywhere, even after the last newline.
+	assert_int_equal(bt_os_write_file_atomic(
+	                     f->path, pub_nul, sizeof(pub_nul) - 1, 0644),
+	    0);
+	bt_diag_clear(&d);
+	assert_int_equal(bt_key_load_public(&k, f->path, &d), BT_ECORRUPT);
+	assert_int_equal(d.off, (int64_t)sizeof(pub_nul) - 2);
+	assert_null(k);
+}
+
+/*
+ * Review finding C2: a FIFO is refused at once rather than blocking the
+ * open (O_NONBLOCK). Without it the open would wait for a writer forever;
+ * the alarm turns that into a failure.
+ */
+static void
+test_key_load_refuses_fifo_without_blocking(void **state)
+{
+	struct files  *f = *state;
+	struct bt_diag d;
+	bt_key        *k = NULL;
+
+	assert_int_equal(mkfifo(f->path, 0600), 0);
+	alarm(10);
+	bt_diag_clear(&d);
+	assert_int_equal(bt_key_load(&k, f->path, &d), -EINVAL);
+	assert_non_null(strstr(d.msg, "not a regular file"));
+	assert_int_equal(bt_key_load_public(&k, f->path, &d), -EINVAL);
+	alarm(0);
+	assert_null(k);
+}
+
+/*
+ * Review finding C3: like ssh, a private key file owned by another user
+ * (not us, not root) is refused. Needs root to give the file away.
+ */
+static void
+test_key_load_refuses_private_key_owned_by_another_user(void **state)
+{
+	struct files  *f = *state;
+	struct bt_diag d;
+	bt_key        *k, *l = NULL;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(bt_key_generate(&k, BT_KEY_ED25519), 0);
+	assert_int_equal(bt_key_save(k, f->path), 0);
+	// Owned by root (us): accepted.
+	assert_int_equal(bt_key_load(&l, f->path, &d), 0);
+	bt_key_free(l);
+	l = NULL;
+	assert_int_equal(chown(f->path, 12345, (gid_t)-1), 0);
+	bt_diag_clear(&d);
+	assert_int_equal(bt_key_load(&l, f->path, &d), BT_EPERM);
+	assert_null(l);
+	assert_non_null(strstr(d.msg, "owned by uid 12345"));
+	// Its public half is still readable.
+	assert_int_equal(bt_key_load_public(&l, f->path, &d), 0);
+	bt_key_free(l);
+	bt_key_free(k);
+}
+
+/*
+ * Review finding C8: a public key file about to be trusted (issued to) is
+ * refused when others could rewrite it: group- or other-writable, or
+ * owned by another user.
+ */
+static void
+test_key_load_public_trusted_refuses_writable_files(void **state)
+{
+	struct files  *f = *state;
+	struct bt_diag d;
+	bt_key        *k, *l = NULL;
+
+	assert_int_equal(bt_key_generate(&k, BT_KEY_ED25519), 0);
+	assert_int_equal(bt_key_save_public(k, f->path), 0);
+	assert_int_equal(bt_key_load_public_trusted(&l, f->path, &d), 0);
+	bt_key_free(l);
+	l = NULL;
+	assert_int_equal(chmod(f->path, 0664), 0);
+	bt_diag_clear(&d);
+	assert_int_equal(
+	    bt_key_load_public_trusted(&l, f->path, &d), BT_EPERM);
+	assert_non_null(strstr(d.msg, "permissions 0664 for '"));
+	assert_non_null(strstr(d.msg, "writable"));
+	assert_int_equal(chmod(f->path, 0646), 0);
+	assert_int_equal(
+	    bt_key_load_public_trusted(&l, f->path, &d), BT_EPERM);
+	assert_null(l);
+	// The plain loader does not judge a public key file.
+	assert_int_equal(bt_key_load_public(&l, f->path, &d), 0);
+	bt_key_free(l);
+	l = NULL;
+	// A private key file at 0600 is fine to trust.
+	assert_int_equal(bt_key_save(k, f->path), 0);
+	assert_int_equal(bt_key_load_public_trusted(&l, f->path, &d), 0);
+	bt_key_free(l);
+	l = NULL;
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(f->path, 0644), 0);
+		assert_int_equal(chown(f->path, 12345, (gid_t)-1), 0);
+		bt_diag_clear(&d);
+		assert_int_equal(
+		    bt_key_load_public_trusted(&l, f->path, &d), BT_EPERM);
+		assert_non_null(strstr(d.msg, "owned by uid 12345"));
+	}
+	bt_key_free(k);
+}
+
+/*
+ * Review finding C7: bt_key_save_new never replaces a file, even one that
+ * appears while it runs. The race is made deterministic with a syscall
+ * table whose fsync (of the temporary file, before it is put in place)
+ * creates the target, as a concurrent process could.
+ */
+static const char      *race_target;
+static int              race_fsyncs;
+static struct bt_os_ops race_ops; // static: it outlives a failed test
+
+static int
+race_fsync(int fd)
+{
+	if (race_fsyncs++ == 0 && race_target != NULL) {
+		int t = open(race_target, O_WRONLY | O_CREAT | O_EXCL, 0600);
+
+		assert_true(t >= 0);
+		assert_int_equal(write(t, "theirs\n", 7), 7);
+		close(t);
+	}
+	return bt_os_default_ops()->fsync(fd);
+}
+
+static size_t
+count_entries(const char *dir)
+{
+	DIR           *d = opendir(dir);
+	struct dirent *e;
+	size_t         n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") != 0
+		    && strcmp(e->d_name, "..") != 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void
+test_key_save_new_never_replaces_a_file(void **state)
+{
+	struct files  *f = *state;
+	struct bt_diag d;
+	struct stat    st;
+	uint8_t       *data;
+	size_t         len;
+	char          *link_path;
+	bt_key        *k, *l;
+
+	assert_int_equal(bt_key_generate(&k, BT_KEY_ED25519), 0);
+	// Nothing there: written with mode 0600, and it loads.
+	assert_int_equal(bt_key_save_new(k, f->path), 0);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(bt_key_load(&l, f->path, &d), 0);
+	bt_key_free(l);
+	// Something there: -EEXIST, and it is left as it was.
+	write_text(f->path, "mine\n", 0600);
+	assert_int_equal(bt_key_save_new(k, f->path), -EEXIST);
+	assert_int_equal(bt_os_read_file(f->path, 100, &data, &len), 0);
+	assert_int_equal(len, 5);
+	assert_memory_equal(data, "mine\n", 5);
+	bt_free(data);
+	// A dangling symbolic link counts as something.
+	link_path = bt_test_path(f->dir, "dangling");
+	assert_int_equal(symlink("nowhere", link_path), 0);
+	assert_int_equal(bt_key_save_new(k, link_path), -EEXIST);
+	assert_int_equal(unlink(link_path), 0);
+	bt_free(link_path);
+
+	// The race: the target appears after bt_key_save_new has started.
+	assert_int_equal(unlink(f->path), 0);
+	race_ops = *bt_os_default_ops();
+	race_ops.fsync = race_fsync;
+	race_target = f->path;
+	race_fsyncs = 0;
+	bt_os_set_ops(&race_ops);
+	assert_int_equal(bt_key_save_new(k, f->path), -EEXIST);
+	bt_os_set_ops(NULL);
+	race_target = NULL;
+	assert_true(race_fsyncs >= 1);
+	assert_int_equal(bt_os_read_file(f->path, 100, &data, &len), 0);
+	assert_int_equal(len, 7);
+	assert_memory_equal(data, "theirs\n", 7);
+	bt_free(data);
+	// No temporary file is left behind: only the racer's file.
+	assert_int_equal(count_entries(f->dir), 1);
+	bt_key_free(k);
 }
 
 static void
@@ -389,6 +619,19 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_key_load_rejects_malformed_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_key_load_rejects_nul_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_key_load_refuses_fifo_without_blocking, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_key_load_refuses_private_key_owned_by_another_user,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_key_load_public_trusted_refuses_writable_files, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_key_save_new_never_replaces_a_file, setup, teardown),
 		cmocka_unit_test(test_key_save_reports_missing_folder),
 		cmocka_unit_test_setup_teardown(
 		    test_key_load_survives_allocation_failure, setup,

@@ -22,6 +22,10 @@ bt_path_check(const char *path, struct bt_diag *diag)
 	struct bt_principal root;
 	size_t              len, off, start, depth = 0;
 
+	if (path == NULL) {
+		bt_diag_set(diag, -1, "no path (NULL)");
+		return -EINVAL;
+	}
 	len = strnlen(path, BT_PATH_MAX + 1);
 	if (len > BT_PATH_MAX) {
 		bt_diag_set(diag, BT_PATH_MAX, "path is longer than %d bytes",
@@ -99,6 +103,7 @@ bt_path_within(const char *child, const char *parent)
 {
 	size_t plen;
 
+	// bt_path_check refuses NULL too.
 	if (bt_path_check(child, NULL) != 0
 	    || bt_path_check(parent, NULL) != 0)
 		return false;

@@ -141,6 +141,27 @@ test_path_within_is_component_wise(void **state)
 	assert_false(bt_path_within("/" R "/a", "/" R "/"));
 }
 
+/* Review finding C4: a NULL path crashed every path function. */
+static void
+test_path_functions_refuse_null_path(void **state)
+{
+	struct bt_principal p, untouched;
+	struct bt_diag      d;
+
+	bt_diag_clear(&d);
+	assert_int_equal(bt_path_check(NULL, &d), -EINVAL);
+	assert_true(d.msg[0] != '\0');
+	assert_int_equal(d.off, -1);
+	assert_int_equal(bt_path_check(NULL, NULL), -EINVAL);
+	memset(&untouched, 0x5a, sizeof(untouched));
+	p = untouched;
+	assert_int_equal(bt_path_root(NULL, &p), -EINVAL);
+	assert_memory_equal(&p, &untouched, sizeof(p));
+	assert_false(bt_path_within(NULL, "/" R));
+	assert_false(bt_path_within("/" R, NULL));
+	assert_false(bt_path_within(NULL, NULL));
+}
+
 int
 main(void)
 {
@@ -153,6 +174,7 @@ main(void)
 		cmocka_unit_test(test_path_check_limits_depth),
 		cmocka_unit_test(test_path_root_returns_first_component),
 		cmocka_unit_test(test_path_within_is_component_wise),
+		cmocka_unit_test(test_path_functions_refuse_null_path),
 	};
 
 	return cmocka_run_group_tests_name("crypto.path", tests, NULL, NULL);

@@ -59,6 +59,30 @@ printf 'not a key\n' >junk.key; chmod 600 junk.key
 expect 1 "key show of a malformed file" -- "$BT" key show junk.key
 grep_err "junk.key" "the error names the file"
 
+# A NUL byte anywhere in a key file (review finding C1): "alg ed25519\0junk"
+# used to be read as "alg ed25519".
+{ printf 'bt-key 1\nalg ed25519\000junk\n'; sed -n '3,4p' root.key; } >nul.key
+chmod 600 nul.key
+expect 1 "key show refuses a key file with a NUL byte" -- "$BT" key show nul.key
+grep_err "NUL byte" "the refusal names the NUL byte"
+# A private key owned by another user (review finding C3), as ssh refuses.
+if [ "$(id -u)" -eq 0 ]; then
+	cp root.key theirs.key
+	chown 12345 theirs.key
+	expect 1 "key show refuses a private key owned by another user" -- "$BT" key show theirs.key
+	grep_err "owned by uid 12345" "the refusal names the owner"
+else
+	echo "skip key owned by another user (needs root)"
+fi
+# key new without --force never replaces, not even a dangling link.
+ln -s nowhere dangling.key
+expect 1 "key new refuses to replace a dangling link" -- "$BT" key new -o dangling.key
+[ ! -e nowhere ] && ok "nothing written through the link" || bad "wrote through the link"
+printf 'keep me\n' >kept.key
+expect 1 "key new leaves an existing file" -- "$BT" key new -o kept.key
+[ "$(cat kept.key)" = "keep me" ] && ok "the existing file is unchanged" || bad "kept.key changed"
+ls ./*.tmp.* >/dev/null 2>&1 && bad "a temporary file was left behind" || ok "no temporary file left behind"
+
 # --- credentials ------------------------------------------------------
 expect 0 "cred issue root -> node" -- "$BT" cred issue --key root.key --to "$N" --path "/$R/node" -o node.cred
 expect 0 "cred verify for the path" -- "$BT" cred verify node.cred --path "/$R/node"
@@ -86,6 +110,31 @@ expect 1 "cred issue with someone else's credential" -- "$BT" cred issue --key u
 expect 1 "cred issue with a 0644 key" -- "$BT" cred issue --key open.key --to "$N" --path "/$R/node" -o x.cred
 expect 1 "cred issue for a bad path" -- "$BT" cred issue --key root.key --to "$N" --path "/$R/../x" -o x.cred
 
+# A public key file others can write is not trusted as --to (review
+# finding C8): they could swap in their own key.
+expect 0 "key show user.key" -- "$BT" key show user.key
+printf 'bt-key 1\nalg ed25519\npublic %s\n' "$(sed -n 's/^public: *//p' out)" >user.pub
+chmod 666 user.pub
+expect 1 "cred issue --to a world-writable key file" -- "$BT" cred issue --key root.key --to user.pub --path "/$R/u" -o w.cred
+grep_err "writable by group or others" "the refusal says the key file is writable"
+[ ! -e w.cred ] && ok "no credential issued to a writable key file" || bad "w.cred exists"
+chmod 664 user.pub
+expect 1 "cred issue --to a group-writable key file" -- "$BT" cred issue --key root.key --to user.pub --path "/$R/u" -o w.cred
+expect 1 "cred verify --to a writable key file" -- "$BT" cred verify user.cred --path "/$R/node/users/u1" --to user.pub
+chmod 644 user.pub
+expect 0 "cred issue --to a 0644 public key file" -- "$BT" cred issue --key root.key --to user.pub --path "/$R/u" -o w.cred
+expect 0 "cred verify --to a 0644 public key file" -- "$BT" cred verify w.cred --path "/$R/u" --to user.pub
+
+# "ok ... until T" is the earliest expiry in the chain (review finding C5).
+now=$(date +%s)
+pexp=$((now + 7200))
+expect 0 "cred issue a parent expiring in 2h" -- "$BT" cred issue --key root.key --to "$N" --path "/$R/node" --expires "@$pexp" -o short.cred
+expect 0 "cred issue a 1y child under it" -- "$BT" cred issue --key node.key --cred short.cred --to "$U" --path "/$R/node/c" -o child.cred
+grep_err "note: the issuer's chain expires" "issuing notes the parent's earlier expiry"
+expect 0 "cred verify the child" -- "$BT" cred verify child.cred --path "/$R/node/c"
+want=$(date -u -d "@$pexp" +%Y-%m-%dT%H:%M:%SZ)
+grep -q "until $want\$" out && ok "verify prints the parent's expiry ($want)" || bad "verify: $(cat out), want until $want"
+
 # Expired and not yet valid, without waiting: times relative to now.
 expect 0 "cred issue an expired credential" -- "$BT" cred issue --key root.key --to "$N" --path "/$R/node" --not-before -2h --expires -1h -o old.cred
 expect 1 "cred verify an expired credential" -- "$BT" cred verify old.cred --path "/$R/node"
@@ -109,9 +158,14 @@ printf 'bt-cred 1\n%s%s%s\n' "$(printf %s "$line" | cut -c1-$((pos - 1)))" "$r" 
 cmp -s forged.cred node.cred && bad "forged copy is unchanged" || ok "forged copy differs"
 expect 1 "cred verify a forged credential" -- "$BT" cred verify forged.cred --path "/$R/node"
 grep_err "signature does not verify" "the failure says the signature is bad"
-printf 'bt-cred 1\n%s\n' "$(printf %s "$line" | cut -c1-40)" >short.cred
-expect 1 "cred verify a truncated credential" -- "$BT" cred verify short.cred --path "/$R/node"
+printf 'bt-cred 1\n%s\n' "$(printf %s "$line" | cut -c1-40)" >trunc.cred
+expect 1 "cred verify a truncated credential" -- "$BT" cred verify trunc.cred --path "/$R/node"
 grep_err "malformed" "the failure says malformed"
+# The offset is in the decoded binary, not the text (review finding C6).
+grep_err "of the decoded credential" "the offset is said to be in the decoded credential"
+printf 'bt-cred 2\n%s\n' "$line" >hdr.cred
+expect 1 "cred verify a credential with a bad header" -- "$BT" cred verify hdr.cred --path "/$R/node"
+grep_err "line 1" "a text error names its line"
 expect 1 "cred show a missing file" -- "$BT" cred show nothere.cred
 
 # --- usage: exit 2 ----------------------------------------------------
