@@ -111,13 +111,13 @@ fail(struct wcomp *c, const char *msg)
 /* ---- code emission ---- */
 
 static void
-cell(struct wcomp *c, uint32_t v)
+cell(struct wcomp *c, uint64_t v)
 {
 	bt_wasm_module *m = c->m;
 
 	if (m->ncode == c->m->ccode) {
 		size_t nc = c->m->ccode ? c->m->ccode * 2 : 1024;
-		uint32_t *p;
+		uint64_t *p;
 
 		if (nc > (size_t)INT32_MAX) {
 			c->oom = true;
@@ -270,7 +270,7 @@ emit_target(struct wcomp *c, struct cctl *t)
 static void
 patch_chain(struct wcomp *c, uint32_t head, uint32_t target)
 {
-	uint32_t *code = c->m->code;
+	uint64_t *code = c->m->code;
 
 	while (head != NOFIX) {
 		uint32_t next = code[head];
@@ -570,7 +570,7 @@ take_cond(struct wcomp *c, const struct cval *v, uint32_t h, struct cond *out)
 
 	if (v->kind == K_SLOT && c->last_dst != NOFIX && c->last_h == h &&
 	    !c->oom) {
-		uint32_t *ins = m->code + c->last_start;
+		uint64_t *ins = m->code + c->last_start;
 
 		if (c->last_op == OP_I32_EQZ) {
 			out->op = OP_BR_UNLESS;
@@ -672,7 +672,7 @@ take_addr(struct wcomp *c, uint32_t h, int memop, uint32_t *a, uint32_t *b)
 		{ OP_ST64, OP_ST64_I, OP_ST64_R },
 	};
 	bt_wasm_module *m = c->m;
-	uint32_t *ins;
+	uint64_t *ins;
 	int fo = -1;
 
 	if (c->vals[h].kind != K_SLOT || c->last_dst == NOFIX ||

@@ -5,11 +5,12 @@
  *
  * Design
  * ------
- * The code is an array of 32-bit cells. An instruction is a handler cell
- * (the handler's address as an offset from a base label) followed by its
- * operands: slot numbers relative to the frame pointer, immediates, branch
- * offsets (relative to the cell that holds them). Each handler reads its
- * operands, does its work, and jumps straight to the next handler.
+ * The code is an array of 64-bit cells. An instruction is a handler cell
+ * (the handler's address: a dispatch is one indirect jump through the
+ * cell) followed by its operands: slot numbers relative to the frame
+ * pointer, immediates, branch offsets (relative to the cell that holds
+ * them). Each handler reads its operands, does its work, and jumps straight
+ * to the next handler.
  *
  * Invariants:
  *  1. All execution state is in the instance: the value stack
@@ -62,7 +63,7 @@ const uint8_t bt__wasm_op_len[OP__COUNT] = {
 #undef X
 };
 
-static int32_t	      handler_off[OP__COUNT];
+static uint64_t	      handler_off[OP__COUNT];
 static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
 
 static int run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume);
@@ -73,11 +74,11 @@ handlers_init(void)
 	(void)run(NULL, NULL, false);
 }
 
-uint32_t
+uint64_t
 bt__wasm_handler(int op)
 {
 	pthread_once(&handler_once, handlers_init);
-	return (uint32_t)handler_off[op];
+	return handler_off[op];
 }
 
 /*
@@ -382,7 +383,7 @@ prof_dump(void)
 }
 
 static void
-prof_count(int32_t off)
+prof_count(uint64_t off)
 {
 	static bool reg;
 
@@ -416,9 +417,8 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 #include "ops.h"
 #undef X
 	};
-	const char *hbase = (const char *)&&L_UNREACHABLE;
 
-	const uint32_t	*pc;
+	const uint64_t	*pc;
 	uint64_t	*fp;
 	bt_wasm_func	*cur;
 	bt_wasm_instance *ci; /* instance of the running function */
@@ -430,14 +430,13 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 	int		 tk;
 	bt_wasm_func	*callee;
 	uint64_t	*nfp;
-	const uint32_t	*ret_pc;
+	const uint64_t	*ret_pc;
 	int		 rc;
 	uint64_t	 acc = 0; /* the last result, also in its slot */
 
 	if (inst == NULL) {
 		for (int i = 0; i < OP__COUNT; i++)
-			handler_off[i] =
-			    (int32_t)((const char *)labels[i] - hbase);
+			handler_off[i] = (uint64_t)(uintptr_t)labels[i];
 		return 0;
 	}
 
@@ -455,11 +454,11 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 #ifdef BT_WASM_PROFILE
 #define DISPATCH()                                                          \
 	do {                                                                \
-		prof_count((int32_t)*pc);                                   \
-		goto *(const void *)(hbase + (int32_t)*pc);                 \
+		prof_count(*pc);                                            \
+		goto *(const void *)(uintptr_t)*pc;                         \
 	} while (0)
 #else
-#define DISPATCH() goto *(const void *)(hbase + (int32_t)*pc)
+#define DISPATCH() goto *(const void *)(uintptr_t)*pc
 #endif
 #define NEXT(n)                                                             \
 	do {                                                                \
@@ -481,7 +480,7 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 	} while (0)
 #define JUMP(cellp)                                                         \
 	do {                                                                \
-		const uint32_t *c_ = (cellp);                               \
+		const uint64_t *c_ = (cellp);                               \
 		int32_t off_ = (int32_t)*c_;                                \
 		if (off_ < 0)                                               \
 			TICK();                                             \

@@ -42,7 +42,7 @@ bt_wasm_module_new(bt_wasm_module **out, const void *p, size_t n,
 	}
 	/* Trim the code arrays to their final sizes. */
 	if (m->code != NULL && m->ccode > m->ncode) {
-		uint32_t *q = bt_realloc(m->code, m->ncode * sizeof(*q) + 4);
+		uint64_t *q = bt_realloc(m->code, m->ncode * sizeof(*q) + 8);
 		if (q != NULL)
 			m->code = q;
 	}
@@ -508,7 +508,7 @@ bt_wasm_trap_kind_name(int kind)
 
 void
 bt__wasm_trap_set(bt_wasm_instance *inst, int kind, bt_wasm_func *f,
-    const uint32_t *pc)
+    const uint64_t *pc)
 {
 	struct bt_wasm_trap *t = &inst->trap;
 

@@ -174,7 +174,7 @@ struct bt_wasm_module {
 
 	uint8_t *func_refd; /* functions that ref.func may name (C.refs) */
 
-	uint32_t    *code; /* the threaded code of all functions */
+	uint64_t    *code; /* the threaded code of all functions */
 	size_t	     ncode;
 	size_t	     ccode; /* capacities while compiling */
 	size_t	     cmap;
@@ -193,7 +193,7 @@ struct bt_wasm_func {
 	uint32_t		nlocals;
 	uint32_t		nparams;
 	uint32_t		frame_slots;
-	const uint32_t	       *code; /* NULL for host functions */
+	const uint64_t	       *code; /* NULL for host functions */
 	bt_wasm_host_fn	       *host;
 	void		       *host_arg;
 	struct wfunctype	host_type; /* for host functions */
@@ -226,7 +226,7 @@ struct wglobal {
 
 /* A call frame: the caller's state, pushed by a call. */
 struct wframe {
-	const uint32_t *pc;
+	const uint64_t *pc;
 	uint64_t       *fp;
 	bt_wasm_func   *func;
 };
@@ -255,7 +255,7 @@ struct bt_wasm_instance {
 	uint32_t       max_depth;
 	bool	       running;
 	bool	       suspended;
-	const uint32_t *s_pc;
+	const uint64_t *s_pc;
 	uint64_t      *s_fp;
 	bt_wasm_func  *s_func;
 	bt_wasm_func  *s_entry;
@@ -291,7 +291,7 @@ enum wop {
 };
 extern const uint8_t bt__wasm_op_len[OP__COUNT];
 /* bt__wasm_handler returns the threaded-code cell for op. */
-uint32_t bt__wasm_handler(int op);
+uint64_t bt__wasm_handler(int op);
 /*
  * bt__wasm_exec runs f with the args at inst->stack[0..] (results land at
  * inst->stack[0..]). Returns 0, BT_WASM_EXITED, or BT_ETRAP with inst->trap
@@ -303,7 +303,7 @@ void bt__wasm_stack_free(bt_wasm_instance *inst);
 
 /* instance.c helpers shared with exec.c */
 void bt__wasm_trap_set(bt_wasm_instance *inst, int kind, bt_wasm_func *f,
-    const uint32_t *pc);
+    const uint64_t *pc);
 int  bt__wasm_mem_grow(struct wmem *mem, uint32_t delta, uint32_t *old_out);
 int  bt__wasm_table_grow(struct wtable *t, uint32_t delta, void *init,
      uint32_t *old_out);
