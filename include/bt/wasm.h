@@ -253,7 +253,7 @@ BT_API int bt_wasm_linker_define_instance(bt_wasm_linker *l,
  *   fuel              units, one per call and per loop back-edge; 0 means
  *                     unlimited. Exhaustion traps BT_WASM_TRAP_FUEL.
  *   deadline_ns       absolute bt_time_mono_ns() after which a run traps
- *                     BT_WASM_TRAP_DEADLINE (checked about every 10,000
+ *                     BT_WASM_TRAP_DEADLINE (checked every 4096
  *                     back-edges or calls); 0 means none.
  */
 struct bt_wasm_limits {
@@ -404,7 +404,16 @@ BT_API int bt_wasm_instance_exit_status(const bt_wasm_instance *inst);
  */
 BT_API void bt_wasm_instance_interrupt(bt_wasm_instance *inst);
 
-/* Fuel left (meaningful when fuel is limited), and new fuel / deadline. */
+/*
+ * Fuel left (meaningful when fuel is limited), and new fuel / deadline.
+ * bt_wasm_instance_set_fuel(inst, 0) makes fuel unlimited; a deadline of 0
+ * removes the deadline.
+ *
+ * To make instantiation cheap, each thread keeps the value stack and the
+ * memory reservation of the last instance it freed for the next one
+ * (released pages are dropped first, so new memory always reads as zero);
+ * these stay mapped until the thread exits.
+ */
 BT_API uint64_t bt_wasm_instance_fuel(const bt_wasm_instance *inst);
 BT_API void bt_wasm_instance_set_fuel(bt_wasm_instance *inst, uint64_t fuel);
 BT_API void bt_wasm_instance_set_deadline(bt_wasm_instance *inst,
