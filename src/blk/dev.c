@@ -590,11 +590,12 @@ done:
 int
 bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out)
 {
-	struct blk_io *io;
-	uint8_t        rec[BLK_REC_SIZE];
-	uint64_t       slot, widx = 0;
-	bool           dirty;
-	int            rc;
+	struct blk_io  *io;
+	uint8_t         rec[BLK_REC_SIZE];
+	uint64_t        slot, widx = 0;
+	struct blk_hook hook;
+	bool            dirty;
+	int             rc;
 
 	if (atomic_load(&dev->state) != BT_BLK_STATE_OPEN)
 		return -EIO;
@@ -618,8 +619,14 @@ bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out)
 		dev->jslot++;
 	}
 	widx = dev->widx;
+	hook = dev->hook; /* set_hook takes quiesce too */
 	pthread_rwlock_unlock(&dev->quiesce);
 	rc = 0;
+	// Every write up to widx was queued to the backups before the cut:
+	// they can start their flush now, in parallel with ours.
+	if (hook.on_flush_start != NULL
+	    && atomic_load(&dev->role) == BT_BLK_ROLE_PRIMARY)
+		hook.on_flush_start(hook.arg, widx);
 	if (dirty) {
 		// One fdatasync covers data, records and this commit, since
 		// the journal lives in the data file (invariant 4 says why a

@@ -629,6 +629,19 @@ hook_write(void *arg, uint64_t widx, int type, uint64_t sector, uint32_t n,
 	return 0;
 }
 
+static void
+hook_flush_start(void *arg, uint64_t widx)
+{
+	struct bt_blk_repl *r = arg;
+
+	for (struct peer *p = r->peers; p != NULL; p = p->next) {
+		if (p->live && !p->retired && !p->failed
+		    && send_u64s(p, M_FLUSH, &widx, 1) != 0)
+			p->failed = true;
+	}
+}
+
+/* hook_flush waits for the ACKs of the FLUSH hook_flush_start sent. */
 static int
 hook_flush(void *arg, uint64_t widx)
 {
@@ -636,11 +649,6 @@ hook_flush(void *arg, uint64_t widx)
 	uint64_t            end = deadline_after(r->timeout_ns);
 	int                 rc = 0;
 
-	for (struct peer *p = r->peers; p != NULL; p = p->next) {
-		if (p->live && !p->retired && !p->failed
-		    && send_u64s(p, M_FLUSH, &widx, 1) != 0)
-			p->failed = true;
-	}
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
 		bool done = true;
@@ -1151,6 +1159,7 @@ bt_blk_repl_start(bt_blk_repl **out, bt_blk_dev *dev,
 			.arg = r,
 			.on_write = hook_write,
 			.on_flush = hook_flush,
+			.on_flush_start = hook_flush_start,
 		};
 
 		if (bt_blk_dev_role(dev) != BT_BLK_ROLE_PRIMARY) {
