@@ -93,7 +93,17 @@ struct bt_msg_config {
 	uint64_t       handshake_timeout_ns; /* 0: 10 s */
 	uint64_t       idle_timeout_ns;	     /* 0: never */
 	bool	       deny_anonymous; /* refuse peers without a chain */
+	/*
+	 * How often a message may be forwarded from node to node on its way
+	 * (0: BT_MSG_HOPS_DEFAULT). A node that would forward it once more
+	 * answers a call with -ELOOP and drops a send or publication with a
+	 * warning in the log, so routes that point at each other cannot
+	 * bounce a message for ever.
+	 */
+	uint32_t       max_hops;
 };
+
+#define BT_MSG_HOPS_DEFAULT 8
 
 typedef struct bt_msg_node bt_msg_node;
 typedef struct bt_msg_ep bt_msg_ep;
@@ -184,7 +194,8 @@ struct bt_msg_reply {
  * timeout_ns has passed. Returns 0 and *reply; or the error reply's code
  * (negative, as the callee gave it, e.g. -ENOENT "no endpoint at path",
  * -EACCES for an anonymous caller where it is not allowed) with diag
- * "remote: <text>"; -ETIMEDOUT when the deadline passed; BT_ECLOSED when
+ * "remote: <text>"; -ELOOP when the hop limit was reached on the way
+ * (routes in a loop); -ETIMEDOUT when the deadline passed; BT_ECLOSED when
  * the connection carrying the call closed first (a peer that died); and
  * the errors of bt_msg_send. Blocking; -EDEADLK on the loop thread.
  */

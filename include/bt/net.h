@@ -49,7 +49,9 @@ enum bt_net_kind {
 /*
  * A frame as decoded. Every view points into the connection's receive
  * buffer and is valid only until the on_frame callback returns (copy what
- * you keep). from and to are paths, empty for none.
+ * you keep). from and to are paths, empty for none. hops counts how often
+ * a layer above has forwarded the frame (msg/ limits it); 0 for a frame
+ * sent by its origin, which is all net/ itself sends.
  */
 struct bt_net_frame {
 	uint32_t      kind;
@@ -58,6 +60,7 @@ struct bt_net_frame {
 	struct bt_buf from;
 	struct bt_buf to;
 	struct bt_buf payload;
+	uint32_t      hops;
 };
 
 /* Settings of one bt_net, all of its connections and listeners. */

@@ -122,6 +122,7 @@ struct bt_msg_node {
 	struct rsub	  *rsubs;
 	struct pend	  *pend[PEND_BUCKETS];
 	uint64_t	   next_id;
+	uint32_t	   max_hops;
 	bool		   stopping;
 };
 
@@ -606,6 +607,25 @@ fanout(bt_msg_node *n, const char *from, const char *topic, uint32_t proto,
 }
 
 /*
+ * hop_limit answers a message that has been forwarded as often as it may
+ * be: a call gets -ELOOP, a send or publication is dropped and logged.
+ */
+static void
+hop_limit(bt_msg_node *n, bt_net_conn *c, const struct bt_net_frame *f,
+    const char *from, const char *to)
+{
+	char why[320];
+
+	snprintf(why, sizeof(why), "hop limit of %u reached forwarding to "
+	    "%.250s", (unsigned)n->max_hops, to);
+	if (f->kind == BT_MSG_WIRE_CALL)
+		(void)send_error(c, f->stream, to, from, -ELOOP, why);
+	else
+		bt_log_warn("msg", "dropped a message from %s: %s",
+		    from[0] != '\0' ? from : "an anonymous sender", why);
+}
+
+/*
  * deliver routes one send or call that arrived on c (NULL: from this
  * process, which has no caller connection).
  */
@@ -636,6 +656,12 @@ deliver(bt_msg_node *n, bt_net_conn *c, const struct bt_net_frame *f,
 		return;
 	}
 	target = route_conn(n, to, c);
+	if (target != NULL && f->hops >= n->max_hops) {
+		pthread_mutex_unlock(&n->mu);
+		bt_net_conn_rele(target);
+		hop_limit(n, c, f, from, to);
+		return;
+	}
 	if (target != NULL && f->kind == BT_MSG_WIRE_CALL) {
 		p = bt_zalloc(sizeof(*p));
 		if (p == NULL) {
@@ -670,6 +696,7 @@ deliver(bt_msg_node *n, bt_net_conn *c, const struct bt_net_frame *f,
 		return;
 	}
 	fw.from = sbuf(from);
+	fw.hops = f->hops + 1;
 	if (p == NULL) {
 		(void)bt_net_conn_send(target, &fw);
 		bt_net_conn_rele(target);
@@ -743,8 +770,12 @@ on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
 			pthread_mutex_lock(&n->mu);
 			t = route_conn(n, to, c);
 			pthread_mutex_unlock(&n->mu);
-			if (t != NULL) {
+			if (t != NULL && f->hops >= n->max_hops) {
+				bt_net_conn_rele(t);
+				hop_limit(n, c, f, from, to);
+			} else if (t != NULL) {
 				fw.from = sbuf(from);
+				fw.hops = f->hops + 1;
 				(void)bt_net_conn_send(t, &fw);
 				bt_net_conn_rele(t);
 			}
@@ -847,6 +878,7 @@ bt_msg_node_new(bt_msg_node **out, const struct bt_msg_config *cfg,
 		return -ENOMEM;
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->cv, NULL);
+	n->max_hops = cfg->max_hops ? cfg->max_hops : BT_MSG_HOPS_DEFAULT;
 	if (cfg->path != NULL && (n->path = bt_strdup(cfg->path)) == NULL) {
 		rc = -ENOMEM;
 		goto fail;

@@ -362,6 +362,68 @@ test_forwarding(void **state)
 	pthread_mutex_destroy(&b.mu);
 }
 
+/*
+ * Two nodes whose routes for a prefix point at each other: a call to a
+ * path under it comes back at once with -ELOOP from the hop limit instead
+ * of bouncing between them, a send is dropped, and both nodes go on
+ * serving.
+ */
+static void
+test_route_loop(void **state)
+{
+	struct ident aid, bid, zid;
+	struct box b = { .n = 0 };
+	char aaddr[300], baddr[300], lost[600], path[600], out[64];
+	bt_msg_node *a, *bn, *cl;
+	bt_msg_ep *ep;
+	struct bt_msg_reply r;
+	struct bt_diag d;
+	uint64_t t0;
+
+	pthread_mutex_init(&b.mu, NULL);
+	ident_make(&aid, NULL, "a");
+	ident_make(&bid, NULL, "b");
+	ident_make(&zid, NULL, "z"); /* owned by neither */
+	a = node_new(&aid);
+	bn = node_new(&bid);
+	assert_int_equal(bt_msg_node_listen(a, "127.0.0.1:0", aaddr,
+	    sizeof(aaddr), &d), 0);
+	assert_int_equal(bt_msg_node_listen(bn, "127.0.0.1:0", baddr,
+	    sizeof(baddr), &d), 0);
+	assert_int_equal(bt_msg_route_add(a, zid.path, baddr), 0);
+	assert_int_equal(bt_msg_route_add(bn, zid.path, aaddr), 0);
+	snprintf(path, sizeof(path), "%s/echo", bid.path);
+	assert_int_equal(bt_msg_bind(bn, path, echo_cb, &b,
+	    BT_MSG_BIND_ANONYMOUS, &ep), 0);
+	assert_int_equal(bt_msg_route_add(a, bid.path, baddr), 0);
+	snprintf(lost, sizeof(lost), "%s/nowhere", zid.path);
+
+	cl = node_new(NULL);
+	assert_int_equal(bt_msg_route_add(cl, "*", aaddr), 0);
+	t0 = bt_time_mono_ns();
+	bt_diag_clear(&d);
+	assert_int_equal(bt_msg_call(cl, lost, 0, "x", 1, 20 * SEC, &r, &d),
+	    -ELOOP);
+	assert_true(bt_time_mono_ns() - t0 < 5 * SEC);
+	assert_non_null(strstr(d.msg, "hop limit"));
+	/* A send around the loop is dropped; the nodes keep serving. */
+	assert_int_equal(bt_msg_send(cl, lost, 0, "y", 1), 0);
+	assert_int_equal(call_str(cl, path, "still", out, sizeof(out),
+	    5 * SEC), 0);
+	assert_string_equal(out, "still");
+	bt_diag_clear(&d);
+	assert_int_equal(bt_msg_call(cl, lost, 0, "x", 1, 20 * SEC, &r, &d),
+	    -ELOOP);
+	bt_msg_node_free(cl);
+	bt_msg_unbind(ep);
+	bt_msg_node_free(a);
+	bt_msg_node_free(bn);
+	ident_fini(&aid);
+	ident_fini(&bid);
+	ident_fini(&zid);
+	pthread_mutex_destroy(&b.mu);
+}
+
 /* A call routed to a node that restarted reconnects by itself. */
 static void
 test_reconnect(void **state)
@@ -503,6 +565,7 @@ main(void)
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_pubsub),
 		cmocka_unit_test(test_forwarding),
+		cmocka_unit_test(test_route_loop),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_concurrent_calls),
 	};

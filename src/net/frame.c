@@ -2,7 +2,8 @@
  * net/frame.c: the frame and hello codecs (docs/net.md, "Frames").
  *
  * A frame is uvarint(len) then len bytes of envelope:
- *   kind u32, stream u64, from str, to str, proto u32, payload bytes
+ *   kind u32, stream u64, from str, to str, proto u32, payload bytes,
+ *   [hops u32, only when not 0]
  * all in the canonical serde format. This file is pure (no I/O) so the
  * fuzz target reaches every parser of bytes that come off the network.
  */
@@ -33,7 +34,8 @@ bt_net_frame_encode(struct bt_dbuf *b, const struct bt_net_frame *f)
 	    (rc = bt_serde_put_bytes(b, f->from.ptr, f->from.len)) != 0 ||
 	    (rc = bt_serde_put_bytes(b, f->to.ptr, f->to.len)) != 0 ||
 	    (rc = bt_serde_put_uvarint(b, f->proto)) != 0 ||
-	    (rc = bt_serde_put_bytes(b, f->payload.ptr, f->payload.len)) != 0) {
+	    (rc = bt_serde_put_bytes(b, f->payload.ptr, f->payload.len)) != 0 ||
+	    (f->hops != 0 && (rc = bt_serde_put_uvarint(b, f->hops)) != 0)) {
 		b->len = start;
 		return rc;
 	}
@@ -121,6 +123,18 @@ bt_net_frame_decode(struct bt_net_frame *out, const void *p, size_t len,
 	d.what = "payload";
 	if ((rc = bt_serde_get_bytes(&d, &f.payload)) != 0)
 		return rc;
+	/* hops is present only when not 0, so the envelope stays canonical. */
+	f.hops = 0;
+	if (d.off < d.len) {
+		d.what = "hops";
+		if ((rc = bt_serde_get_u32(&d, &f.hops)) != 0)
+			return rc;
+		if (f.hops == 0) {
+			bt_diag_set(diag, (int64_t)d.off - 1, "frame.hops: 0 "
+			    "is written by leaving the field out");
+			return BT_ENONCANON;
+		}
+	}
 	if ((rc = bt_serde_dec_end(&d)) != 0)
 		return rc;
 	if (f.kind == 0) {

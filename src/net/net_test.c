@@ -276,6 +276,33 @@ test_frame_roundtrip(void **state)
 
 		assert_int_not_equal(bt_net_frame_decode(&g, bad, 2, &d), 0);
 	}
+	assert_int_equal(g.hops, 0);
+	/* hops: present only when not 0, one byte more on the wire. */
+	{
+		size_t len0 = b.len;
+		uint8_t zero[64];
+
+		b.len = 0;
+		f.hops = 3;
+		assert_int_equal(bt_net_frame_encode(&b, &f), 0);
+		assert_int_equal(b.len, len0 + 1);
+		assert_int_equal(bt_net_frame_split(b.ptr, b.len, 1024, &hdr,
+		    &body, &d), 0);
+		assert_int_equal(bt_net_frame_decode(&g, b.ptr + hdr, body,
+		    &d), 0);
+		assert_int_equal(g.hops, 3);
+		assert_memory_equal(g.payload.ptr, "hello", 5);
+		/* An explicit 0 is not canonical; two more fields trail. */
+		assert_true(body <= sizeof(zero));
+		memcpy(zero, b.ptr + hdr, body);
+		zero[body - 1] = 0;
+		assert_int_equal(bt_net_frame_decode(&g, zero, body, &d),
+		    BT_ENONCANON);
+		zero[body - 1] = 3;
+		zero[body] = 1;
+		assert_int_equal(bt_net_frame_decode(&g, zero, body + 1, &d),
+		    BT_ECORRUPT);
+	}
 	bt_dbuf_fini(&b);
 }
 
