@@ -35,6 +35,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "bt/msg.h"
 #include "bt/net.h"
@@ -90,8 +93,15 @@ struct rsub {
 	struct rsub *next;
 };
 
+/*
+ * A synchronous caller waits on a futex word of its own (state), so the
+ * thread that completes its call wakes exactly it, with one system call,
+ * and only when it sleeps; no shared lock is handed over on the way.
+ */
+enum { W_WAIT, W_SLEEP, W_DONE };
+
 struct waiter {
-	bool		     done;
+	atomic_int	     state;
 	int		     rc;
 	struct bt_msg_reply *reply;
 	struct bt_diag	    *diag;
@@ -200,6 +210,52 @@ send_error(bt_net_conn *c, uint64_t stream, const char *from,
 	return rc;
 }
 
+static long
+futex_op(atomic_int *word, int op, int val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, word, op, val, ts, NULL, 0);
+}
+
+/*
+ * waiter_wake publishes the result. After the exchange the waiter may
+ * return and its stack be reused: the wake that may follow only names the
+ * address (a spurious wake-up at worst, which every futex wait allows).
+ */
+static void
+waiter_wake(struct waiter *w)
+{
+	if (atomic_exchange(&w->state, W_DONE) == W_SLEEP)
+		(void)futex_op(&w->state, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+/*
+ * waiter_sleep waits until the call is done or the monotonic clock
+ * reaches deadline. Returns true when done.
+ */
+static bool
+waiter_sleep(struct waiter *w, uint64_t deadline)
+{
+	struct timespec ts;
+	uint64_t now, left;
+	int st;
+
+	for (;;) {
+		st = atomic_load(&w->state);
+		if (st == W_DONE)
+			return true;
+		now = bt_time_mono_ns();
+		if (now >= deadline)
+			return false;
+		if (st == W_WAIT &&
+		    !atomic_compare_exchange_strong(&w->state, &st, W_SLEEP))
+			continue;
+		left = deadline - now;
+		ts.tv_sec = (time_t)(left / 1000000000ULL);
+		ts.tv_nsec = (long)(left % 1000000000ULL);
+		(void)futex_op(&w->state, FUTEX_WAIT_PRIVATE, W_SLEEP, &ts);
+	}
+}
+
 /*
  * complete finishes a pending call that has been taken from the table:
  * kind is REPLY or ERROR (payload as on the wire), or 0 with rc a local
@@ -245,7 +301,7 @@ complete(bt_msg_node *n, struct pend *p, uint32_t kind, int rc,
 		}
 		bt_net_conn_rele(p->origin);
 	} else if (p->w != NULL) {
-		pthread_mutex_lock(&n->mu);
+		/* The waiter reads these only once it sees W_DONE. */
 		p->w->rc = rc;
 		if (rc == 0) {
 			p->w->reply->ptr = bt_memdup(data ? data : "", len);
@@ -255,9 +311,7 @@ complete(bt_msg_node *n, struct pend *p, uint32_t kind, int rc,
 		} else {
 			bt_diag_set(p->w->diag, -1, "%s", text);
 		}
-		p->w->done = true;
-		pthread_cond_broadcast(&n->cv);
-		pthread_mutex_unlock(&n->mu);
+		waiter_wake(p->w);
 	} else if (p->cb != NULL) {
 		p->cb(p->arg, rc, rc == 0 ? data : NULL, rc == 0 ? len : 0);
 	}
@@ -269,12 +323,23 @@ complete(bt_msg_node *n, struct pend *p, uint32_t kind, int rc,
 /* Routing                                                              */
 /* ------------------------------------------------------------------ */
 
+/*
+ * within says whether path lies at or beneath prefix ("*" holds every
+ * path). Both must be valid paths already (bt_path_check): every path in
+ * the tables was checked when it entered them, and a destination before
+ * it is routed; so this is a string comparison, not a second parse (valid
+ * paths have no empty components and no trailing '/').
+ */
 static bool
 within(const char *path, const char *prefix)
 {
-	if (strcmp(prefix, "*") == 0)
+	size_t pl;
+
+	if (prefix[0] == '*' && prefix[1] == '\0')
 		return true;
-	return strcmp(path, prefix) == 0 || bt_path_within(path, prefix);
+	pl = strlen(prefix);
+	return strncmp(path, prefix, pl) == 0 &&
+	    (path[pl] == '\0' || path[pl] == '/');
 }
 
 static struct bt_msg_ep *
@@ -289,11 +354,14 @@ find_ep(bt_msg_node *n, const char *to)
 	for (struct bt_msg_ep *e = n->eps; e != NULL; e = e->next) {
 		size_t l = strlen(e->path);
 
-		if (l > bl && bt_path_within(to, e->path)) {
+		if (l > bl && within(to, e->path)) {
 			best = e;
 			bl = l;
 		}
 	}
+	/* to may come unchecked from this process (resolve). */
+	if (best != NULL && bt_path_check(to, NULL) != 0)
+		return NULL;
 	return best;
 }
 
@@ -743,7 +811,8 @@ on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
 	 * connection is one we made to a router we chose to trust.
 	 */
 	if (!bt_net_conn_is_outgoing(c) &&
-	    (peer == NULL || from[0] == '\0' || !within(from, peer))) {
+	    (peer == NULL || from[0] == '\0' || !within(from, peer) ||
+	    bt_path_check(from, NULL) != 0)) {
 		bt_free(from);
 		from = bt_strdup(peer ? peer : "");
 		if (from == NULL)
@@ -1254,10 +1323,9 @@ bt_msg_call(bt_msg_node *n, const char *to, uint32_t proto,
     struct bt_msg_reply *reply, struct bt_diag *diag)
 {
 	struct bt_msg_reply r = { NULL, 0 };
-	struct waiter w = { .reply = &r, .diag = diag };
+	struct waiter w = { .state = W_WAIT, .reply = &r, .diag = diag };
 	struct bt_msg_ep *e;
 	struct pend *p, *q;
-	struct timespec ts;
 	bt_net_conn *c;
 	uint64_t deadline, id;
 	int rc;
@@ -1292,38 +1360,28 @@ bt_msg_call(bt_msg_node *n, const char *to, uint32_t proto,
 		bt_net_conn_rele(c);
 		return -ENOMEM;
 	}
-	deadline = bt_time_mono_ns() + timeout_ns;
+	deadline = bt_time_mono_ns();
+	deadline = timeout_ns > UINT64_MAX - deadline ? UINT64_MAX :
+	    deadline + timeout_ns;
 	p->deadline = deadline;
 	p->w = &w;
 	rc = call_remote(n, c, to, proto, data, len, p, &id);
 	if (rc != 0)
 		return rc;
-	/* The wait is on the real clock; the deadline on the monotonic one. */
-	{
-		uint64_t end = bt_time_real_ns() + timeout_ns;
-
-		ts.tv_sec = (time_t)(end / 1000000000ULL);
-		ts.tv_nsec = (long)(end % 1000000000ULL);
-	}
-	pthread_mutex_lock(&n->mu);
-	while (!w.done) {
-		if (pthread_cond_timedwait(&n->cv, &n->mu, &ts) == ETIMEDOUT ||
-		    bt_time_mono_ns() >= deadline) {
-			if (w.done)
-				break;
-			q = pend_take(n, id, NULL);
-			if (q != NULL) {
-				pthread_mutex_unlock(&n->mu);
-				bt_net_conn_rele(q->conn);
-				bt_free(q);
-				bt_diag_set(diag, -1, "no reply from %s within "
-				    "the deadline", to);
-				return -ETIMEDOUT;
-			}
-			/* Being completed right now: wait for it. */
+	if (!waiter_sleep(&w, deadline)) {
+		pthread_mutex_lock(&n->mu);
+		q = pend_take(n, id, NULL);
+		pthread_mutex_unlock(&n->mu);
+		if (q != NULL) {
+			bt_net_conn_rele(q->conn);
+			bt_free(q);
+			bt_diag_set(diag, -1, "no reply from %s within the "
+			    "deadline", to);
+			return -ETIMEDOUT;
 		}
+		/* Being completed right now: its result is moments away. */
+		(void)waiter_sleep(&w, UINT64_MAX);
 	}
-	pthread_mutex_unlock(&n->mu);
 	if (w.rc != 0) {
 		bt_free(r.ptr);
 		return w.rc;

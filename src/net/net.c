@@ -40,7 +40,7 @@
  * lock is never taken while net->mu is held: senders take conn->mu, drop
  * it, then take net->mu). conn->io_mu (recursive) guards the SSL object,
  * its BIOs and writes to the socket: the loop thread holds it while it
- * reads and decrypts (so on_frame runs with it held) and while it writes;
+ * decrypts (not while on_frame runs) and while it writes;
  * a sender on another thread only ever try-locks it (try_direct, from
  * bt_net_conn_send_now), to encrypt and send its frames itself when
  * nothing is in flight through libuv, and otherwise leaves them to the
@@ -1097,6 +1097,21 @@ write_frame_now(bt_net_conn *c, const struct bt_net_frame *f)
 	return rc;
 }
 
+/*
+ * outq_recycle gives a flushed queue's memory back to the connection when
+ * nothing was queued meanwhile, sparing an allocation per flush (c->mu
+ * held). *q is left empty.
+ */
+static void
+outq_recycle(bt_net_conn *c, struct bt_dbuf *q)
+{
+	if (c->outq.ptr == NULL && q->cap <= 65536) {
+		q->len = 0;
+		c->outq = *q;
+		bt_dbuf_init(q, SIZE_MAX);
+	}
+}
+
 /* conn_flush writes the queued frames through TLS (loop, OPEN only). */
 static void
 conn_flush(bt_net_conn *c)
@@ -1119,6 +1134,7 @@ conn_flush(bt_net_conn *c)
 		drain_wbio(c);
 	pthread_mutex_lock(&c->mu);
 	c->inflight -= q.len;
+	outq_recycle(c, &q);
 	pthread_mutex_unlock(&c->mu);
 	bt_dbuf_fini(&q);
 }
@@ -1232,6 +1248,7 @@ try_direct(bt_net_conn *c)
 	c->inflight -= q.len;
 	if (!all)
 		c->dirty = true; /* the caller wakes the loop thread */
+	outq_recycle(c, &q);
 	pthread_mutex_unlock(&c->mu);
 	pthread_mutex_unlock(&c->io_mu);
 	bt_dbuf_fini(&q);
@@ -1547,12 +1564,16 @@ after_handshake(bt_net_conn *c)
 	size_t rl = sizeof(raw);
 	EVP_PKEY *pk;
 	X509 *x;
+	bool bad;
 
+	pthread_mutex_lock(&c->io_mu);
 	x = SSL_get0_peer_certificate(c->ssl);
 	pk = x ? X509_get0_pubkey(x) : NULL;
-	if (pk == NULL || EVP_PKEY_get_id(pk) != EVP_PKEY_ED25519 ||
+	bad = pk == NULL || EVP_PKEY_get_id(pk) != EVP_PKEY_ED25519 ||
 	    EVP_PKEY_get_raw_public_key(pk, raw, &rl) != 1 ||
-	    bt_principal_of(&c->peer, BT_KEY_ED25519, raw, rl) != 0) {
+	    bt_principal_of(&c->peer, BT_KEY_ED25519, raw, rl) != 0;
+	pthread_mutex_unlock(&c->io_mu);
+	if (bad) {
 		refuse(c, BT_EALG, "the peer's certificate holds no Ed25519 "
 		    "key");
 		return BT_EALG;
@@ -1569,17 +1590,20 @@ after_handshake(bt_net_conn *c)
 static void
 pump(bt_net_conn *c)
 {
-	char why[160];
+	char why[160] = "";
 	int r, e;
 
 	if (c->state == C_HANDSHAKE) {
+		pthread_mutex_lock(&c->io_mu);
 		r = SSL_do_handshake(c->ssl);
+		e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+		if (e != SSL_ERROR_NONE && e != SSL_ERROR_WANT_READ)
+			ssl_reason(why, sizeof(why));
+		pthread_mutex_unlock(&c->io_mu);
 		drain_wbio(c);
 		if (r != 1) {
-			e = SSL_get_error(c->ssl, r);
 			if (e == SSL_ERROR_WANT_READ)
 				return;
-			ssl_reason(why, sizeof(why));
 			bt_log_info("net", "TLS handshake with %s failed: %s",
 			    c->addr, why);
 			conn_fail(c, -EPROTO, "TLS handshake failed: %s", why);
@@ -1593,21 +1617,31 @@ pump(bt_net_conn *c)
 			conn_fail(c, BT_ELIMIT, "receive buffer full");
 			return;
 		}
+		/*
+		 * io_mu is held only while TLS runs, not while frames are
+		 * dispatched: a caller woken by on_frame may then write its
+		 * next request directly (try_direct) instead of finding the
+		 * lock taken and waking this thread to do it.
+		 */
+		pthread_mutex_lock(&c->io_mu);
 		r = SSL_read(c->ssl, c->in.ptr + c->in.len, READ_CHUNK);
+		e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+		if (e != SSL_ERROR_NONE && e != SSL_ERROR_WANT_READ &&
+		    e != SSL_ERROR_ZERO_RETURN)
+			ssl_reason(why, sizeof(why));
+		pthread_mutex_unlock(&c->io_mu);
 		if (r > 0) {
 			c->in.len += (size_t)r;
 			if (parse_frames(c) != 0)
 				return;
 			continue;
 		}
-		e = SSL_get_error(c->ssl, r);
 		if (e == SSL_ERROR_WANT_READ)
 			break;
 		if (e == SSL_ERROR_ZERO_RETURN) {
 			conn_fail(c, BT_ECLOSED, "the peer closed");
 			return;
 		}
-		ssl_reason(why, sizeof(why));
 		conn_fail(c, -EPROTO, "TLS error: %s", why);
 		return;
 	}
@@ -1655,9 +1689,7 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 	net->in_read = true;
 	bt_net_conn_hold(c);
-	pthread_mutex_lock(&c->io_mu);
 	pump(c);
-	pthread_mutex_unlock(&c->io_mu);
 	net->in_read = false;
 	flush_dirty(net);
 	if (c->state == C_OPEN) {
