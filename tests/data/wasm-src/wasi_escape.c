@@ -234,6 +234,21 @@ main(void)
 	e = __wasi_path_symlink("/etc/passwd", ROOT, "new_abs_link");
 	result("symlink-create-abs", e == ENOTCAP, "errno %d, expected %d", e,
 	    ENOTCAP);
+	/* a link the guest makes itself is held to the same rules */
+	e = __wasi_path_symlink("../outside.txt", ROOT, "made_link");
+	result("symlink-create-relative", e == 0, "errno %d%s", e, 0);
+	must_refuse("made-link-out", "made_link", 1, 0, ENOTCAP);
+	e = __wasi_path_symlink("sub/deep.txt", ROOT, "made_in");
+	result("symlink-create-in", e == 0, "errno %d%s", e, 0);
+	must_open("made-link-in", "made_in", 1, "deep\n");
+	e = __wasi_path_unlink_file(ROOT, "made_link");
+	result("unlink-made-link", e == 0, "errno %d%s", e, 0);
+	e = __wasi_path_unlink_file(ROOT, "made_in");
+	result("unlink-made-in", e == 0, "errno %d%s", e, 0);
+	e = __wasi_path_link(ROOT, 0, "link_dir_out/victim.txt", ROOT,
+	    "hardlink3");
+	result("hardlink-symlink-dir-out", e == ENOTCAP,
+	    "errno %d, expected %d", e, ENOTCAP);
 	e = __wasi_path_link(ROOT, 0, "../outside.txt", ROOT, "hardlink");
 	result("hardlink-dotdot", e == ENOTCAP, "errno %d, expected %d", e,
 	    ENOTCAP);
