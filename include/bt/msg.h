@@ -79,8 +79,9 @@ struct bt_msg {
 
 /*
  * A handler. For a BT_MSG_CALL it must answer with bt_msg_reply or
- * bt_msg_reply_error before it returns; if it does not, the caller gets
- * an error reply (-ENOMSG, "no reply").
+ * bt_msg_reply_error before it returns, or take the call with
+ * bt_msg_defer to answer it later; if it does none of these, the caller
+ * gets an error reply (-ENOMSG, "no reply").
  */
 typedef void bt_msg_handler_cb(void *arg, struct bt_msg *m);
 
@@ -224,6 +225,36 @@ BT_API int bt_msg_call_async(bt_msg_node *n, const char *to, uint32_t proto,
  */
 BT_API int bt_msg_reply(struct bt_msg *m, const void *data, size_t len);
 BT_API int bt_msg_reply_error(struct bt_msg *m, int code, const char *text);
+
+/*
+ * Deferred replies. A handler that cannot answer a call before it returns
+ * (it waits for another call, a disk, a timer) takes the call with
+ * bt_msg_defer and answers it later, from any thread, with
+ * bt_msg_deferred_reply or bt_msg_deferred_error. The caller's deadline
+ * still holds: an answer after it is dropped by the caller's node.
+ *
+ * bt_msg_defer: only from the handler that received m, for a BT_MSG_CALL
+ * not answered yet. Returns 0 and *out (m then counts as answered, so the
+ * node sends no "no reply" error when the handler returns); -EINVAL when m
+ * is not a call or was answered; -EOPNOTSUPP for a call from this same
+ * process (the caller runs the handler on its own thread and waits for
+ * it: answer before returning); -ENOMEM.
+ *
+ * bt_msg_deferred_reply answers with len bytes (copied);
+ * bt_msg_deferred_error with a negative code and a short sentence (a code
+ * that is not negative is sent as -EINVAL). Both consume d, whatever they
+ * return: 0, or the errors of sending (BT_ECLOSED when the caller's
+ * connection closed meanwhile). Answer every deferred call exactly once:
+ * d holds a reference to the caller's connection until then (also past
+ * bt_msg_node_free, when the answer fails with BT_ECLOSED).
+ */
+typedef struct bt_msg_deferred bt_msg_deferred;
+
+BT_API int bt_msg_defer(struct bt_msg *m, bt_msg_deferred **out);
+BT_API int bt_msg_deferred_reply(bt_msg_deferred *d, const void *data,
+    size_t len);
+BT_API int bt_msg_deferred_error(bt_msg_deferred *d, int code,
+    const char *text);
 
 /*
  * bt_msg_publish sends len bytes to topic (a path). The node whose path

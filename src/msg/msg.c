@@ -509,6 +509,78 @@ bt_msg_reply_error(struct bt_msg *m, int code, const char *text)
 	return send_error(m->conn_, m->stream_, m->to, m->from, code, text);
 }
 
+/* A call taken by bt_msg_defer, answered later from any thread. */
+struct bt_msg_deferred {
+	bt_net_conn *conn; /* held: the connection the call came on */
+	uint64_t     stream;
+	char	    *from; /* the callee's path: the call's destination */
+	char	    *to;   /* the caller's path */
+};
+
+int
+bt_msg_defer(struct bt_msg *m, bt_msg_deferred **out)
+{
+	struct bt_msg_deferred *d;
+
+	if (m->kind != BT_MSG_CALL || m->replied_)
+		return -EINVAL;
+	if (m->local_ != NULL || m->conn_ == NULL)
+		return -EOPNOTSUPP;
+	d = bt_zalloc(sizeof(*d));
+	if (d == NULL)
+		return -ENOMEM;
+	d->from = bt_strdup(m->to);
+	d->to = bt_strdup(m->from);
+	if (d->from == NULL || d->to == NULL) {
+		bt_free(d->from);
+		bt_free(d->to);
+		bt_free(d);
+		return -ENOMEM;
+	}
+	d->conn = m->conn_;
+	bt_net_conn_hold(d->conn);
+	d->stream = m->stream_;
+	m->replied_ = 1;
+	*out = d;
+	return 0;
+}
+
+static void
+deferred_free(bt_msg_deferred *d)
+{
+	bt_net_conn_rele(d->conn);
+	bt_free(d->from);
+	bt_free(d->to);
+	bt_free(d);
+}
+
+int
+bt_msg_deferred_reply(bt_msg_deferred *d, const void *data, size_t len)
+{
+	struct bt_net_frame f = { .kind = BT_MSG_WIRE_REPLY };
+	int rc;
+
+	f.stream = d->stream;
+	f.from = sbuf(d->from);
+	f.to = sbuf(d->to);
+	f.payload = (struct bt_buf) { data, len };
+	/* Off the loop thread this writes at once, like a waiting caller. */
+	rc = bt_net_conn_send_now(d->conn, &f);
+	deferred_free(d);
+	return rc;
+}
+
+int
+bt_msg_deferred_error(bt_msg_deferred *d, int code, const char *text)
+{
+	int rc;
+
+	rc = send_error(d->conn, d->stream, d->from, d->to,
+	    code < 0 ? code : -EINVAL, text ? text : "");
+	deferred_free(d);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* From the network                                                     */
 /* ------------------------------------------------------------------ */

@@ -424,6 +424,124 @@ test_route_loop(void **state)
 	pthread_mutex_destroy(&b.mu);
 }
 
+/*
+ * Deferred replies: the handler takes the call and returns; another thread
+ * answers it later, with a reply or an error. In-process calls cannot be
+ * deferred (the handler must answer before it returns).
+ */
+struct later {
+	pthread_mutex_t	 mu;
+	bt_msg_deferred *d;
+	int		 defer_rc, twice_rc;
+	bool		 fail;
+};
+
+static void
+defer_cb(void *arg, struct bt_msg *m)
+{
+	struct later *l = arg;
+	bt_msg_deferred *d = NULL;
+	int rc = bt_msg_defer(m, &d);
+
+	int twice = rc == 0 ? bt_msg_reply(m, "twice", 5) : 0;
+
+	if (rc != 0)
+		bt_msg_reply(m, "now", 3);
+	pthread_mutex_lock(&l->mu);
+	l->defer_rc = rc;
+	l->twice_rc = twice;
+	l->d = d;
+	pthread_mutex_unlock(&l->mu);
+}
+
+static int
+later_rc(struct later *l, int *twice)
+{
+	int rc;
+
+	pthread_mutex_lock(&l->mu);
+	rc = l->defer_rc;
+	*twice = l->twice_rc;
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+static void *
+later_main(void *arg)
+{
+	struct later *l = arg;
+	uint64_t end = bt_time_mono_ns() + 10 * SEC;
+	bt_msg_deferred *d = NULL;
+
+	while (d == NULL && bt_time_mono_ns() < end) {
+		pthread_mutex_lock(&l->mu);
+		d = l->d;
+		l->d = NULL;
+		pthread_mutex_unlock(&l->mu);
+		if (d == NULL)
+			usleep(1000);
+	}
+	if (d == NULL)
+		return NULL;
+	usleep(20000); /* well after the handler returned */
+	if (l->fail)
+		(void)bt_msg_deferred_error(d, -EAGAIN, "try again");
+	else
+		(void)bt_msg_deferred_reply(d, "later", 5);
+	return NULL;
+}
+
+static void
+test_deferred(void **state)
+{
+	struct ident sid;
+	struct later l = { .d = NULL };
+	char addr[300], path[600], out[64];
+	bt_msg_node *srv, *cl;
+	bt_msg_ep *ep;
+	struct bt_diag d;
+	pthread_t th;
+	int twice;
+
+	pthread_mutex_init(&l.mu, NULL);
+	ident_make(&sid, NULL, "node");
+	srv = node_new(&sid);
+	assert_int_equal(bt_msg_node_listen(srv, "127.0.0.1:0", addr,
+	    sizeof(addr), &d), 0);
+	snprintf(path, sizeof(path), "%s/later", sid.path);
+	assert_int_equal(bt_msg_bind(srv, path, defer_cb, &l,
+	    BT_MSG_BIND_ANONYMOUS, &ep), 0);
+	cl = node_new(NULL);
+	assert_int_equal(bt_msg_route_add(cl, "*", addr), 0);
+
+	pthread_create(&th, NULL, later_main, &l);
+	assert_int_equal(call_str(cl, path, "x", out, sizeof(out), 5 * SEC),
+	    0);
+	assert_string_equal(out, "later");
+	assert_int_equal(later_rc(&l, &twice), 0);
+	assert_int_equal(twice, -EINVAL); /* taken: no second answer */
+	pthread_join(th, NULL);
+
+	l.fail = true;
+	pthread_create(&th, NULL, later_main, &l);
+	bt_diag_clear(&d);
+	assert_int_equal(call_str(cl, path, "x", out, sizeof(out), 5 * SEC),
+	    -EAGAIN);
+	pthread_join(th, NULL);
+
+	/* In-process: not deferrable, the handler answers at once. */
+	assert_int_equal(call_str(srv, path, "x", out, sizeof(out), 5 * SEC),
+	    0);
+	assert_string_equal(out, "now");
+	assert_int_equal(later_rc(&l, &twice), -EOPNOTSUPP);
+
+	bt_msg_node_free(cl);
+	bt_msg_unbind(ep);
+	bt_msg_node_free(srv);
+	ident_fini(&sid);
+	pthread_mutex_destroy(&l.mu);
+}
+
 /* A call routed to a node that restarted reconnects by itself. */
 static void
 test_reconnect(void **state)
@@ -566,6 +684,7 @@ main(void)
 		cmocka_unit_test(test_pubsub),
 		cmocka_unit_test(test_forwarding),
 		cmocka_unit_test(test_route_loop),
+		cmocka_unit_test(test_deferred),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_concurrent_calls),
 	};
