@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../src/wasm/wasi.h"
+#include "bt/wasi.h"
 #include "bt/wasm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -142,7 +142,7 @@ libs=
 for l in src/wasm/libbt_wasm.a src/os/libbt_os.a src/core/libbt_core.a; do
 	[ -f "$build/$l" ] && libs="$libs $build/$l"
 done
-if cc -O2 -D_GNU_SOURCE -I "$src/include" -I "$src/src/wasm" \
+if cc -O2 -D_GNU_SOURCE -I "$src/include" \
     "$here/trivial.c" $libs -ljansson -lm -lpthread -o "$tmp/trivial" \
     2>>"$tmp/err"; then
 	printf 'int main(void) { return 0; }\n' >"$tmp/ret0.c"

@@ -20,7 +20,7 @@
 #include "bt/core.h"
 #include "bt/os.h"
 #include "bt/wasm.h"
-#include "wasi.h"
+#include "bt/wasi.h"
 
 /* (module (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
  *   (memory (export "memory") 1)

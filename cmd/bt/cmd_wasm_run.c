@@ -22,7 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../src/wasm/wasi.h"
+#include "bt/wasi.h"
 #include "bt/os.h"
 #include "bt/wasm.h"
 #include "cmd.h"

@@ -16,7 +16,7 @@
 
 #include "bt/core.h"
 #include "bt/wasm.h"
-#include "wasi.h"
+#include "bt/wasi.h"
 
 /* WASI errno values, numbered as wasi_snapshot_preview1 numbers them. */
 enum {

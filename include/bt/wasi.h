@@ -1,18 +1,17 @@
 /*
- * wasi.h: WASI (wasi_snapshot_preview1) for the wasm/ engine, on top of the
+ * bt/wasi.h: WASI (wasi_snapshot_preview1) for the wasm/ engine, on top of the
  * host-function API of bt/wasm.h. A WASI context holds what one program
  * sees of the host: its arguments, environment, standard streams and a
  * bounded fd table whose first directory entries are the preopened folders
  * (`--dir HOST[:GUEST]`). Every path the guest names is resolved inside one
  * of those folders and can never leave it (docs/wasi.md, "Sandbox").
  *
- * This header is the WASI surface of wasm/. It lives beside the sources
- * because bt/wasm.h belongs to the engine; cmd/bt/cmd_wasm_run.c, the fuzz
- * target and the benchmark driver include it by path. Anything not declared
- * here is not API.
+ * This header is the WASI surface of wasm/ (the engine's is bt/wasm.h); the
+ * implementation is src/wasm/wasi*.c in the same library, bt_wasm.
+ * Anything not declared here is not API.
  */
-#ifndef BT_WASM_WASI_H
-#define BT_WASM_WASI_H
+#ifndef BT_WASI_H
+#define BT_WASI_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -111,4 +110,4 @@ BT_API int bt_wasm_wasi_link(bt_wasm_linker *l, bt_wasm_wasi *w);
  */
 BT_API int bt_wasm_wasi_start(bt_wasm_instance *inst, int *status_out);
 
-#endif /* BT_WASM_WASI_H */
+#endif /* BT_WASI_H */
