@@ -48,6 +48,7 @@
 #define TICK_NS		(20ULL * 1000000ULL)
 #define BACKOFF_MIN	(50ULL * 1000000ULL)
 #define BACKOFF_MAX	(2000ULL * 1000000ULL)
+#define PATH_BUF	(BT_PATH_MAX + 1)
 
 struct bt_msg_ep {
 	bt_msg_node	  *n;
@@ -134,7 +135,29 @@ struct bt_msg_node {
 	uint64_t	   next_id;
 	uint32_t	   max_hops;
 	bool		   stopping;
+	/*
+	 * The last destination that passed bt_path_check, on the way out
+	 * (mu) and on the way in (loop thread only): a stream of messages to
+	 * one path is checked once, not once per message.
+	 */
+	char		   tx_ok[PATH_BUF];
+	char		   rx_ok[PATH_BUF];
 };
+
+/* path_ok is bt_path_check(p) == 0, remembered in last (see above). */
+static bool
+path_ok(char *last, const char *p)
+{
+	size_t len;
+
+	if (strcmp(p, last) == 0)
+		return true;
+	if (bt_path_check(p, NULL) != 0)
+		return false;
+	len = strlen(p); /* <= BT_PATH_MAX once checked */
+	memcpy(last, p, len + 1);
+	return true;
+}
 
 static void on_open(void *arg, bt_net_conn *c);
 static void on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f);
@@ -359,8 +382,8 @@ find_ep(bt_msg_node *n, const char *to)
 			bl = l;
 		}
 	}
-	/* to may come unchecked from this process (resolve). */
-	if (best != NULL && bt_path_check(to, NULL) != 0)
+	/* to may come unchecked from this process (resolve); mu is held. */
+	if (best != NULL && !path_ok(n->tx_ok, to))
 		return NULL;
 	return best;
 }
@@ -853,14 +876,12 @@ deliver(bt_msg_node *n, bt_net_conn *c, const struct bt_net_frame *f,
 	}
 }
 
-#define PATH_BUF (BT_PATH_MAX + 1)
-
 static void
 on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
 {
 	bt_msg_node *n = arg;
 	const char *peer = bt_net_conn_peer_path(c);
-	char *from = NULL, *to = NULL;
+	char from[PATH_BUF], to[PATH_BUF];
 	struct pend *p;
 
 	if (f->kind == BT_MSG_WIRE_REPLY || f->kind == BT_MSG_WIRE_ERROR) {
@@ -874,23 +895,21 @@ on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
 	}
 	if (f->from.len >= PATH_BUF || f->to.len >= PATH_BUF)
 		goto bad;
-	from = bt_strndup((const char *)f->from.ptr, f->from.len);
-	to = bt_strndup((const char *)f->to.ptr, f->to.len);
-	if (from == NULL || to == NULL)
-		goto out;
+	/* net/ refuses NUL inside paths: these are the whole strings. */
+	memcpy(from, f->from.ptr, f->from.len);
+	from[f->from.len] = '\0';
+	memcpy(to, f->to.ptr, f->to.len);
+	to[f->to.len] = '\0';
 	/*
 	 * The sender's path must be one its connection proved, unless the
 	 * connection is one we made to a router we chose to trust.
 	 */
 	if (!bt_net_conn_is_outgoing(c) &&
-	    (peer == NULL || from[0] == '\0' || !within(from, peer) ||
-	    bt_path_check(from, NULL) != 0)) {
-		bt_free(from);
-		from = bt_strdup(peer ? peer : "");
-		if (from == NULL)
-			goto out;
-	}
-	if (bt_path_check(to, NULL) != 0)
+	    (peer == NULL || from[0] == '\0' ||
+	    (strcmp(from, peer) != 0 && (!within(from, peer) ||
+	    bt_path_check(from, NULL) != 0))))
+		snprintf(from, sizeof(from), "%s", peer ? peer : "");
+	if (!path_ok(n->rx_ok, to))
 		goto bad;
 	switch (f->kind) {
 	case BT_MSG_WIRE_SEND:
@@ -939,8 +958,11 @@ on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
 			bt_free(r);
 		} else if (f->kind == BT_MSG_WIRE_SUB && r == NULL &&
 		    (r = bt_zalloc(sizeof(*r))) != NULL) {
-			r->topic = to;
-			to = NULL;
+			if ((r->topic = bt_strdup(to)) == NULL) {
+				bt_free(r);
+				pthread_mutex_unlock(&n->mu);
+				break;
+			}
 			bt_net_conn_hold(c);
 			r->conn = c;
 			r->next = n->rsubs;
@@ -952,14 +974,11 @@ on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
 	default:
 		break; /* kinds of a later version: ignored */
 	}
-	goto out;
+	return;
 bad:
 	if (f->kind == BT_MSG_WIRE_CALL)
 		(void)send_error(c, f->stream, "", "", -EINVAL,
 		    "the destination is not a valid path");
-out:
-	bt_free(from);
-	bt_free(to);
 }
 
 /* on_tick: deadlines of pending calls and reconnecting subscribers. */
@@ -1314,7 +1333,7 @@ resolve(bt_msg_node *n, const char *to, bt_net_conn **conn, int *rc)
 	e = find_ep(n, to);
 	if (e != NULL)
 		atomic_fetch_add(&e->refs, 1);
-	else if (bt_path_check(to, NULL) != 0)
+	else if (!path_ok(n->tx_ok, to))
 		*rc = -EINVAL;
 	else
 		*conn = route_conn(n, to, NULL);
