@@ -1012,6 +1012,28 @@ do_binop(struct wcomp *c, const struct numop *n)
 		int va = acc_variant(c, o, h, 0);
 		if (va == o && !imm)
 			va = acc_variant(c, o, h + 1, 1);
+		if (va == OP_I32_XOR_B && c->last_op == OP_I32_ROTL_I) {
+			/* a ^ rotl(x, k), the shape of SHA-2's sigma
+			 * functions: drop the rotate, do both in one. */
+			uint64_t *ins = c->m->code + c->last_start;
+			uint32_t x = (uint32_t)ins[2], rk = (uint32_t)ins[3];
+
+			c->m->ncode = c->last_start;
+			c->m->nmap--;
+			forget(c);
+			for (int i = 0; i < 2; i++) {
+				c->nvals--;
+				if (c->vals[c->nvals].kind != K_SLOT)
+					c->nlazy--;
+			}
+			op(c, OP_I32_XOR_ROTL_I);
+			cell(c, S(c, h));
+			produced(c, h);
+			cell(c, sa);
+			cell(c, x);
+			cell(c, rk);
+			return push_t(c, n->out);
+		}
 		for (int i = 0; i < 2; i++) {
 			c->nvals--;
 			if (c->vals[c->nvals].kind != K_SLOT)

@@ -553,6 +553,9 @@ L_BR_TABLE: {
 L_MOV:
 	acc = R(1) = R(2);
 	NEXT(3);
+L_I32_XOR_ROTL_I:
+	acc = R(1) = U32(2) ^ rotl32(U32(3), (uint32_t)pc[4]);
+	NEXT(5);
 L_CONST32:
 	acc = R(1) = pc[2];
 	NEXT(3);
