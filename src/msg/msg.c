@@ -28,7 +28,12 @@
  * calls). net/ callbacks (loop thread) and API calls (any thread) take it
  * briefly. Its order is n->mu before net/'s own locks (bt_net_connect and
  * bt_net_conn_send may be called with it held); net/ never calls back
- * with its locks held. n->cv (with n->mu) wakes synchronous callers.
+ * with its locks held. A synchronous caller sleeps on a futex word in its
+ * own struct waiter, which complete() sets and wakes without n->mu; n->cv
+ * (with n->mu) only tells bt_msg_node_free that links are gone.
+ *
+ * Hop limit: a SEND, CALL or PUB is forwarded with hops + 1, and not at
+ * all once hops reached n->max_hops (hop_limit answers or drops it).
  */
 #include <errno.h>
 #include <pthread.h>
