@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bt/os.h"
 #include "bt/wasm.h"
 #include "cmd.h"
 
@@ -49,38 +50,6 @@ static const char usage_spectest[] =
     "    bt wasm spectest out/i32.json\n";
 
 static int
-read_all(const char *path, uint8_t **out, size_t *len_out)
-{
-	FILE *f = fopen(path, "rb");
-	struct bt_dbuf b;
-	uint8_t buf[65536];
-	size_t n;
-	int rc = 0;
-
-	if (f == NULL)
-		return -errno;
-	bt_dbuf_init(&b, (size_t)1 << 31);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		if ((rc = bt_dbuf_append(&b, buf, n)) != 0)
-			break;
-	if (rc == 0 && ferror(f))
-		rc = -EIO;
-	fclose(f);
-	if (rc != 0) {
-		bt_dbuf_fini(&b);
-		return rc;
-	}
-	*out = bt_dbuf_take(&b, len_out);
-	if (*out == NULL) {
-		*len_out = 0;
-		*out = bt_alloc(1);
-		if (*out == NULL)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static int
 wasm_validate(int argc, char **argv)
 {
 	struct bt_diag diag;
@@ -98,7 +67,7 @@ wasm_validate(int argc, char **argv)
 		goto out;
 	}
 	path = bt_config_pos(cfg, 0);
-	rc = read_all(path, &bytes, &len);
+	rc = bt_os_read_file(path, (size_t)1 << 31, &bytes, &len);
 	if (rc != 0) {
 		ex = bt_cmd_err("cannot read '%s': %s", path, bt_strerror(rc));
 		goto out;

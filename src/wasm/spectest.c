@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "bt/os.h"
 #include "bt/wasm.h"
 
 #define MAX_VALS 64
@@ -68,38 +69,6 @@ keep(void ***arr, size_t *n, void *p)
 		return -ENOMEM;
 	q[(*n)++] = p;
 	*arr = q;
-	return 0;
-}
-
-static int
-read_file(const char *path, uint8_t **out, size_t *len_out)
-{
-	FILE *f = fopen(path, "rb");
-	struct bt_dbuf b;
-	uint8_t buf[65536];
-	size_t n;
-	int rc = 0;
-
-	if (f == NULL)
-		return -errno;
-	bt_dbuf_init(&b, (size_t)1 << 30);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		if ((rc = bt_dbuf_append(&b, buf, n)) != 0)
-			break;
-	if (rc == 0 && ferror(f))
-		rc = -EIO;
-	fclose(f);
-	if (rc != 0) {
-		bt_dbuf_fini(&b);
-		return rc;
-	}
-	*out = bt_dbuf_take(&b, len_out);
-	if (*out == NULL) {
-		*out = bt_alloc(1);
-		*len_out = 0;
-		if (*out == NULL)
-			return -ENOMEM;
-	}
 	return 0;
 }
 
@@ -350,7 +319,7 @@ load_module(struct runner *r, const char *filename, bt_wasm_module **out,
 	bt_diag_clear(diag);
 	if (path == NULL)
 		return -ENOMEM;
-	rc = read_file(path, &bytes, &len);
+	rc = bt_os_read_file(path, (size_t)1 << 30, &bytes, &len);
 	bt_free(path);
 	if (rc != 0) {
 		bt_diag_set(diag, -1, "cannot read %s: %s", filename,
