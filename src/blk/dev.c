@@ -172,47 +172,44 @@ stripes_range(uint64_t s0, uint64_t n, unsigned *a, unsigned *b, bool *all)
 	*b = (unsigned)((s0 + n - 1) % BLK_NSTRIPES);
 }
 
-void
-bt__blk_stripes_lock(bt_blk_dev *dev, uint64_t s0, uint64_t n)
+/*
+ * stripes_each applies op to the stripes that cover sectors [s0, s0 + n),
+ * always in increasing stripe order, so that lockers never deadlock.
+ */
+static void
+stripes_each(bt_blk_dev *dev, uint64_t s0, uint64_t n,
+    int (*op)(pthread_mutex_t *))
 {
 	unsigned a, b;
 	bool     all;
 
 	stripes_range(s0, n, &a, &b, &all);
 	if (all) {
-		for (unsigned i = 0; i < BLK_NSTRIPES; i++)
-			pthread_mutex_lock(&dev->stripes[i]);
-	} else if (a <= b) {
-		for (unsigned i = a; i <= b; i++)
-			pthread_mutex_lock(&dev->stripes[i]);
-	} else {
-		// Wrapped: [0, b] then [a, N), still increasing order.
-		for (unsigned i = 0; i <= b; i++)
-			pthread_mutex_lock(&dev->stripes[i]);
-		for (unsigned i = a; i < BLK_NSTRIPES; i++)
-			pthread_mutex_lock(&dev->stripes[i]);
+		a = 0;
+		b = BLK_NSTRIPES - 1;
 	}
+	if (a <= b) {
+		for (unsigned i = a; i <= b; i++)
+			op(&dev->stripes[i]);
+		return;
+	}
+	// Wrapped: [0, b] then [a, N), still increasing order.
+	for (unsigned i = 0; i <= b; i++)
+		op(&dev->stripes[i]);
+	for (unsigned i = a; i < BLK_NSTRIPES; i++)
+		op(&dev->stripes[i]);
+}
+
+void
+bt__blk_stripes_lock(bt_blk_dev *dev, uint64_t s0, uint64_t n)
+{
+	stripes_each(dev, s0, n, pthread_mutex_lock);
 }
 
 void
 bt__blk_stripes_unlock(bt_blk_dev *dev, uint64_t s0, uint64_t n)
 {
-	unsigned a, b;
-	bool     all;
-
-	stripes_range(s0, n, &a, &b, &all);
-	if (all) {
-		for (unsigned i = 0; i < BLK_NSTRIPES; i++)
-			pthread_mutex_unlock(&dev->stripes[i]);
-	} else if (a <= b) {
-		for (unsigned i = a; i <= b; i++)
-			pthread_mutex_unlock(&dev->stripes[i]);
-	} else {
-		for (unsigned i = 0; i <= b; i++)
-			pthread_mutex_unlock(&dev->stripes[i]);
-		for (unsigned i = a; i < BLK_NSTRIPES; i++)
-			pthread_mutex_unlock(&dev->stripes[i]);
-	}
+	stripes_each(dev, s0, n, pthread_mutex_unlock);
 }
 
 static int

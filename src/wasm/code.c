@@ -1345,7 +1345,7 @@ body(struct wcomp *c)
 						chain_cell(c, t, at);
 						continue;
 					}
-					/* A stub that moves the values. */
+					/* Branch to a trampoline that moves the values. */
 					m->code[at] = (uint32_t)((int32_t)m->ncode -
 					    (int32_t)at);
 					emit_br(c, t);
