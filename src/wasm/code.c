@@ -199,6 +199,15 @@ emit_mov(struct wcomp *c, uint32_t d, uint32_t a)
 {
 	if (d == a)
 		return;
+	if (c->last_op == OP_MOV && !c->oom) {
+		/* Trick 5: two moves in a row (no label between them, see
+		 * forget) become one MOV2, which does them in order. */
+		c->m->code[c->last_start] = bt__wasm_handler(OP_MOV2);
+		c->last_op = OP_MOV2;
+		cell(c, d);
+		cell(c, a);
+		return;
+	}
 	op(c, OP_MOV);
 	cell(c, d);
 	cell(c, a);
@@ -908,16 +917,16 @@ numops_init(void)
 	U(0x8d, F32_CEIL, F32, F32); U(0x8e, F32_FLOOR, F32, F32);
 	U(0x8f, F32_TRUNC, F32, F32); U(0x90, F32_NEAREST, F32, F32);
 	U(0x91, F32_SQRT, F32, F32);
-	B(0x92, F32_ADD, F32, F32); B(0x93, F32_SUB, F32, F32);
-	B(0x94, F32_MUL, F32, F32); B(0x95, F32_DIV, F32, F32);
+	BI(0x92, F32_ADD, F32, F32); BI(0x93, F32_SUB, F32, F32);
+	BI(0x94, F32_MUL, F32, F32); BI(0x95, F32_DIV, F32, F32);
 	B(0x96, F32_MIN, F32, F32); B(0x97, F32_MAX, F32, F32);
 	B(0x98, F32_COPYSIGN, F32, F32);
 	U(0x99, F64_ABS, F64, F64); U(0x9a, F64_NEG, F64, F64);
 	U(0x9b, F64_CEIL, F64, F64); U(0x9c, F64_FLOOR, F64, F64);
 	U(0x9d, F64_TRUNC, F64, F64); U(0x9e, F64_NEAREST, F64, F64);
 	U(0x9f, F64_SQRT, F64, F64);
-	B(0xa0, F64_ADD, F64, F64); B(0xa1, F64_SUB, F64, F64);
-	B(0xa2, F64_MUL, F64, F64); B(0xa3, F64_DIV, F64, F64);
+	BI(0xa0, F64_ADD, F64, F64); BI(0xa1, F64_SUB, F64, F64);
+	BI(0xa2, F64_MUL, F64, F64); BI(0xa3, F64_DIV, F64, F64);
 	B(0xa4, F64_MIN, F64, F64); B(0xa5, F64_MAX, F64, F64);
 	B(0xa6, F64_COPYSIGN, F64, F64);
 	U(0xa7, I32_WRAP_I64, I64, I32);
@@ -950,6 +959,81 @@ static const uint16_t sat_ops[8] = {
 };
 static const uint8_t sat_in[8] = { F32, F32, F64, F64, F32, F32, F64, F64 };
 static const uint8_t sat_out[8] = { I32, I32, I32, I32, I64, I64, I64, I64 };
+
+/*
+ * Trick 6: a binary operation whose operand b was loaded from memory by
+ * the instruction just emitted (its result still in its stack slot, read
+ * by nothing else) takes the load into itself: the load is removed and
+ * the fused form reads memory. The fused instruction keeps the load's code
+ * offset, as only its load part can trap.
+ */
+struct ldfuse {
+	int	 op;
+	uint32_t base, imm, off, off_map;
+};
+
+static bool
+take_load(struct wcomp *c, uint32_t h, int o, struct ldfuse *out)
+{
+	static const struct {
+		uint16_t op, ld, fused;
+	} tab[] = {
+		{ OP_I32_ADD, OP_LD32, OP_I32_ADD_M },
+		{ OP_I32_SUB, OP_LD32, OP_I32_SUB_M },
+		{ OP_I32_MUL, OP_LD32, OP_I32_MUL_M },
+		{ OP_I32_AND, OP_LD32, OP_I32_AND_M },
+		{ OP_I32_OR, OP_LD32, OP_I32_OR_M },
+		{ OP_I32_XOR, OP_LD32, OP_I32_XOR_M },
+		{ OP_I32_ADD, OP_LD16S32, OP_I32_ADD_M16S },
+		{ OP_I32_MUL, OP_LD16S32, OP_I32_MUL_M16S },
+		{ OP_I64_ADD, OP_LD64, OP_I64_ADD_M },
+		{ OP_I64_SUB, OP_LD64, OP_I64_SUB_M },
+		{ OP_I64_AND, OP_LD64, OP_I64_AND_M },
+		{ OP_I64_OR, OP_LD64, OP_I64_OR_M },
+		{ OP_I64_XOR, OP_LD64, OP_I64_XOR_M },
+		{ OP_F32_ADD, OP_LD32, OP_F32_ADD_M },
+		{ OP_F32_SUB, OP_LD32, OP_F32_SUB_M },
+		{ OP_F32_MUL, OP_LD32, OP_F32_MUL_M },
+		{ OP_F32_DIV, OP_LD32, OP_F32_DIV_M },
+		{ OP_F64_ADD, OP_LD64, OP_F64_ADD_M },
+		{ OP_F64_SUB, OP_LD64, OP_F64_SUB_M },
+		{ OP_F64_MUL, OP_LD64, OP_F64_MUL_M },
+		{ OP_F64_DIV, OP_LD64, OP_F64_DIV_M },
+	};
+	bt_wasm_module *m = c->m;
+	const uint64_t *ins;
+	int ld, plain;
+
+	if (c->vals[h].kind != K_SLOT || c->last_dst == NOFIX ||
+	    c->last_h != h || c->oom || m->nmap == 0)
+		return false;
+	switch (c->last_op) {
+	case OP_LD32: ld = OP_LD32; plain = 1; break;
+	case OP_LD32_I: ld = OP_LD32; plain = 0; break;
+	case OP_LD64: ld = OP_LD64; plain = 1; break;
+	case OP_LD64_I: ld = OP_LD64; plain = 0; break;
+	case OP_LD16S32: ld = OP_LD16S32; plain = 1; break;
+	case OP_LD16S32_I: ld = OP_LD16S32; plain = 0; break;
+	default: return false;
+	}
+	out->op = -1;
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (tab[i].op == o && tab[i].ld == ld)
+			out->op = tab[i].fused;
+	if (out->op < 0)
+		return false;
+	ins = m->code + c->last_start;
+	/* LDxx is (dst, base, off): the same address as base + 0 wrapped,
+	 * plus off. LDxx_I is (dst, base, imm, off). */
+	out->base = (uint32_t)ins[2];
+	out->imm = plain ? 0 : (uint32_t)ins[3];
+	out->off = plain ? (uint32_t)ins[3] : (uint32_t)ins[4];
+	out->off_map = m->map[m->nmap - 1].off;
+	m->ncode = c->last_start;
+	m->nmap--;
+	forget(c);
+	return true;
+}
 
 static int
 do_unop(struct wcomp *c, int o, uint8_t in, uint8_t out)
@@ -992,8 +1076,9 @@ do_binop(struct wcomp *c, const struct numop *n)
 	h = c->nvals;
 	if (c->live) {
 		uint32_t sa, sb = 0;
-		bool imm = false;
+		bool imm = false, fbits = false;
 		int64_t k = 0;
+		struct ldfuse lf;
 
 		/* Put both back so rslot can materialize in place. */
 		c->vals[h] = a;
@@ -1004,11 +1089,34 @@ do_binop(struct wcomp *c, const struct numop *n)
 			k = n->in == I32 ? (int64_t)(int32_t)(uint32_t)b.c :
 					   (int64_t)b.c;
 			imm = k >= INT32_MIN && k <= INT32_MAX;
+			if (n->in == F32 || n->in == F64) {
+				/* the constant's bits, whole, in the cell */
+				imm = true;
+				fbits = true;
+			}
 		}
 		sa = rslot(c, h);
 		if (!imm)
 			sb = rslot(c, h + 1);
 		int o = imm ? n->iop : n->op;
+		if (!imm && take_load(c, h + 1, o, &lf)) {
+			for (int i = 0; i < 2; i++) {
+				c->nvals--;
+				if (c->vals[c->nvals].kind != K_SLOT)
+					c->nlazy--;
+			}
+			uint32_t save = c->cur_off;
+			c->cur_off = lf.off_map;
+			op(c, lf.op);
+			c->cur_off = save;
+			cell(c, S(c, h));
+			produced(c, h);
+			cell(c, sa);
+			cell(c, lf.base);
+			cell(c, lf.imm);
+			cell(c, lf.off);
+			return push_t(c, n->out);
+		}
 		int va = acc_variant(c, o, h, 0);
 		if (va == o && !imm)
 			va = acc_variant(c, o, h + 1, 1);
@@ -1043,7 +1151,7 @@ do_binop(struct wcomp *c, const struct numop *n)
 		cell(c, S(c, h));
 		produced(c, h);
 		cell(c, sa);
-		cell(c, imm ? (uint32_t)(int32_t)k : sb);
+		cell(c, fbits ? b.c : imm ? (uint32_t)(int32_t)k : sb);
 	}
 	return push_t(c, n->out);
 }
@@ -1380,7 +1488,7 @@ bt_out:
 			if (c->live) {
 				for (uint32_t i = 0; i < t->nparams; i++)
 					mat(c, h + i);
-				op(c, OP_CALL);
+				op(c, x >= m->nfunc_imports ? OP_CALL_D : OP_CALL);
 				cell(c, x);
 				cell(c, S(c, h));
 			}

@@ -22,14 +22,19 @@
  *  2. A frame is fp[0 .. frame_slots): params, then locals, then the
  *     operand slots. A call's arguments are the caller's top operand slots,
  *     which become the callee's params in place; results come back in the
- *     same place. frames[d] holds the state of the caller of the function
- *     running at depth d; frames[0].pc is NULL: returning there ends the run.
+ *     same place. frames[d] holds the function running at depth d and the
+ *     pc and fp of its caller (to return to); frames[0].pc is NULL:
+ *     returning there ends the run.
  *  3. Every instruction leaves pc at its own start until it has no side
  *     effect left to do, so a trap reports the instruction that trapped and
  *     a stop for fuel, interrupt or deadline (taken only in branch and call
  *     handlers, before their effect) can resume by executing it again.
  *  4. Memory accesses compare the 33-bit effective address plus width with
  *     the current memory size; the memory's base never moves.
+ *  5. The cached memory base and size (mb, ms) are those of the running
+ *     function's instance (ci). memory.grow and host calls reload them;
+ *     calls and returns reload them only when the instance changes, since
+ *     one instance's memory can only have changed through those.
  *
  * States of an instance:
  *
@@ -360,43 +365,10 @@ host_trap_copy(bt_wasm_instance *inst, bt_wasm_instance *from)
 }
 
 #ifdef BT_WASM_PROFILE
-/* A dynamic instruction histogram for tuning (build with
- * -DBT_WASM_PROFILE; printed to stderr at exit). */
-static const char *const op_names[OP__COUNT] = {
-#define X(name, n) [OP_##name] = #name,
-#include "ops.h"
-#undef X
-};
-static uint64_t prof_n[OP__COUNT];
-
-static void
-prof_dump(void)
-{
-	uint64_t tot = 0;
-
-	for (int i = 0; i < OP__COUNT; i++)
-		tot += prof_n[i];
-	for (int i = 0; i < OP__COUNT; i++)
-		if (prof_n[i] * 200 > tot)
-			fprintf(stderr, "%-22s %12llu %5.1f%%\n", op_names[i],
-			    (unsigned long long)prof_n[i], 100.0 * prof_n[i] / tot);
-}
-
-static void
-prof_count(uint64_t off)
-{
-	static bool reg;
-
-	if (!reg) {
-		atexit(prof_dump);
-		reg = true;
-	}
-	for (int i = 0; i < OP__COUNT; i++)
-		if (handler_off[i] == off) {
-			prof_n[i]++;
-			return;
-		}
-}
+/* A dynamic profile for tuning: with -DBT_WASM_PROFILE every dispatch
+ * calls this hook, which a tuning tool defines (it is not in the library
+ * build). */
+void bt__wasm_prof(const uint64_t *pc);
 #endif
 
 int
@@ -420,11 +392,11 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 
 	const uint64_t	*pc;
 	uint64_t	*fp;
-	bt_wasm_func	*cur;
+	struct wframe	*fr; /* the running function's frame */
+	struct wframe	*fr_end;
 	bt_wasm_instance *ci; /* instance of the running function */
 	uint8_t		*mb;
 	uint64_t	 ms;
-	uint32_t	 depth;
 	uint64_t	*stack_end;
 	int64_t		 ticks;
 	int		 tk;
@@ -454,7 +426,7 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 #ifdef BT_WASM_PROFILE
 #define DISPATCH()                                                          \
 	do {                                                                \
-		prof_count(*pc);                                            \
+		bt__wasm_prof(pc);                                          \
 		goto *(const void *)(uintptr_t)*pc;                         \
 	} while (0)
 #else
@@ -498,6 +470,7 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 	/* Rarely used state is read through the instance, to leave the
 	 * registers to pc, fp, the memory base and size, and acc. */
 	stack_end = inst->stack + inst->stack_slots;
+	fr_end = inst->frames + inst->max_depth;
 	if (inst->lim.fuel != 0) {
 		uint64_t n = inst->fuel < TICK_CHUNK ? inst->fuel : TICK_CHUNK;
 		inst->fuel -= n;
@@ -508,18 +481,16 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 	if (resume) {
 		pc = inst->s_pc;
 		fp = inst->s_fp;
-		cur = inst->s_func;
-		depth = inst->depth;
+		fr = inst->frames + inst->depth;
 		inst->suspended = false;
-		LOAD_INST(cur->inst);
+		LOAD_INST(fr->func->inst);
 		DISPATCH();
 	}
-	depth = 0;
-	inst->frames[0].pc = NULL;
-	inst->frames[0].fp = NULL;
-	inst->frames[0].func = NULL;
+	fr = inst->frames;
+	fr->pc = NULL;
+	fr->fp = NULL;
+	fr->func = f;
 	fp = inst->stack;
-	cur = f;
 	LOAD_INST(f->inst);
 	if (fp + f->frame_slots > stack_end) {
 		pc = f->code;
@@ -551,8 +522,12 @@ L_BR_TABLE: {
 	JUMP(pc + 3 + i);
 }
 L_MOV:
-	acc = R(1) = R(2);
+	R(1) = R(2);
 	NEXT(3);
+L_MOV2:
+	R(1) = R(2);
+	R(3) = R(4);
+	NEXT(5);
 L_I32_XOR_ROTL_I:
 	acc = R(1) = U32(2) ^ rotl32(U32(3), (uint32_t)pc[4]);
 	NEXT(5);
@@ -562,21 +537,35 @@ L_CONST32:
 L_CONST64:
 	acc = R(1) = (uint64_t)pc[2] | ((uint64_t)pc[3] << 32);
 	NEXT(4);
-L_RETURN: {
-	struct wframe *fr = &inst->frames[depth];
-
+L_RETURN:
 	if (fr->pc == NULL)
 		goto done;
-	depth--;
 	pc = fr->pc;
 	fp = fr->fp;
-	cur = fr->func;
-	if (cur->inst != ci)
-		LOAD_INST(cur->inst);
-	else
-		RELOAD_MEM();
+	fr--;
+	/* The memory size is current unless the instance changes: a
+	 * memory.grow in the callee updated ms (invariant 5). */
+	if (__builtin_expect(fr->func->inst != ci, 0))
+		LOAD_INST(fr->func->inst);
 	DISPATCH();
-}
+L_CALL_D:
+	/* A function defined in this module: never a host function, always
+	 * of this instance. */
+	callee = ci->fobj + pc[1];
+	nfp = fp + pc[2];
+	TICK();
+	if (__builtin_expect(fr + 1 >= fr_end ||
+		nfp + callee->frame_slots > stack_end, 0))
+		TRAP(BT_WASM_TRAP_STACK_EXHAUSTED);
+	fr++;
+	fr->pc = pc + 3;
+	fr->fp = fp;
+	fr->func = callee;
+	fp = nfp;
+	for (uint32_t i = callee->nparams; i < callee->nlocals; i++)
+		fp[i] = 0;
+	pc = callee->code;
+	DISPATCH();
 L_CALL:
 	callee = ci->funcs[pc[1]];
 	nfp = fp + pc[2];
@@ -631,17 +620,15 @@ do_call:
 		pc = ret_pc;
 		DISPATCH();
 	}
-	if (depth + 1 >= inst->max_depth ||
-	    nfp + callee->frame_slots > stack_end)
+	if (fr + 1 >= fr_end || nfp + callee->frame_slots > stack_end)
 		TRAP(BT_WASM_TRAP_STACK_EXHAUSTED);
-	depth++;
-	inst->frames[depth].pc = ret_pc;
-	inst->frames[depth].fp = fp;
-	inst->frames[depth].func = cur;
+	fr++;
+	fr->pc = ret_pc;
+	fr->fp = fp;
+	fr->func = callee;
 	fp = nfp;
 	for (uint32_t i = callee->nparams; i < callee->nlocals; i++)
 		fp[i] = 0;
-	cur = callee;
 	if (callee->inst != ci)
 		LOAD_INST(callee->inst);
 	pc = callee->code;
@@ -1413,6 +1400,52 @@ L_ST64_V: {
 	NEXT(4);
 }
 
+	/* float operations with a constant operand b (its bits in cell 3) */
+	BIN(F32_ADD_I, f32b(F2(2) + f32v(pc[3])))
+	BIN(F32_SUB_I, f32b(F2(2) - f32v(pc[3])))
+	BIN(F32_MUL_I, f32b(F2(2) * f32v(pc[3])))
+	BIN(F32_DIV_I, f32b(F2(2) / f32v(pc[3])))
+	BIN(F64_ADD_I, f64b(D2(2) + f64v(pc[3])))
+	BIN(F64_SUB_I, f64b(D2(2) - f64v(pc[3])))
+	BIN(F64_MUL_I, f64b(D2(2) * f64v(pc[3])))
+	BIN(F64_DIV_I, f64b(D2(2) / f64v(pc[3])))
+
+	/* binary operations whose operand b is loaded from memory: (dst, a,
+	 * base, imm, offset); the address is (base + imm) wrapped to 32
+	 * bits, plus the offset (code.c, trick 6) */
+#define MEMB(name, n, T, expr)                                              \
+	L_##name:                                                           \
+	{                                                                   \
+		uint64_t ea = (uint64_t)(uint32_t)(U32(3) + pc[4]) + pc[5]; \
+		T m;                                                        \
+		if (__builtin_expect(ea + (n) > ms, 0))                     \
+			TRAP(BT_WASM_TRAP_MEMORY_OOB);                      \
+		memcpy(&m, mb + ea, n);                                     \
+		acc = R(1) = (expr);                                        \
+		NEXT(6);                                                    \
+	}
+	MEMB(I32_ADD_M, 4, uint32_t, (uint32_t)(U32(2) + m))
+	MEMB(I32_SUB_M, 4, uint32_t, (uint32_t)(U32(2) - m))
+	MEMB(I32_MUL_M, 4, uint32_t, (uint32_t)(U32(2) * m))
+	MEMB(I32_AND_M, 4, uint32_t, U32(2) & m)
+	MEMB(I32_OR_M, 4, uint32_t, U32(2) | m)
+	MEMB(I32_XOR_M, 4, uint32_t, U32(2) ^ m)
+	MEMB(I32_ADD_M16S, 2, int16_t, (uint32_t)(U32(2) + (uint32_t)(int32_t)m))
+	MEMB(I32_MUL_M16S, 2, int16_t, (uint32_t)(U32(2) * (uint32_t)(int32_t)m))
+	MEMB(I64_ADD_M, 8, uint64_t, U64(2) + m)
+	MEMB(I64_SUB_M, 8, uint64_t, U64(2) - m)
+	MEMB(I64_AND_M, 8, uint64_t, U64(2) & m)
+	MEMB(I64_OR_M, 8, uint64_t, U64(2) | m)
+	MEMB(I64_XOR_M, 8, uint64_t, U64(2) ^ m)
+	MEMB(F32_ADD_M, 4, uint32_t, f32b(F2(2) + f32v(m)))
+	MEMB(F32_SUB_M, 4, uint32_t, f32b(F2(2) - f32v(m)))
+	MEMB(F32_MUL_M, 4, uint32_t, f32b(F2(2) * f32v(m)))
+	MEMB(F32_DIV_M, 4, uint32_t, f32b(F2(2) / f32v(m)))
+	MEMB(F64_ADD_M, 8, uint64_t, f64b(D2(2) + f64v(m)))
+	MEMB(F64_SUB_M, 8, uint64_t, f64b(D2(2) - f64v(m)))
+	MEMB(F64_MUL_M, 8, uint64_t, f64b(D2(2) * f64v(m)))
+	MEMB(F64_DIV_M, 8, uint64_t, f64b(D2(2) / f64v(m)))
+
 	/* ---- conversions ---- */
 	UN(I32_WRAP_I64, (uint32_t)U64(2))
 	UN(I64_EXTEND_I32_S, (uint64_t)(int64_t)S32(2))
@@ -1520,12 +1553,12 @@ exited:
 trap:
 	inst->trap.msg[0] = '\0';
 trap_keepmsg:
-	bt__wasm_trap_set(inst, tk, cur, pc);
+	bt__wasm_trap_set(inst, tk, fr->func, pc);
 	if (inst->trap.resumable) {
 		inst->s_pc = pc;
 		inst->s_fp = fp;
-		inst->s_func = cur;
-		inst->depth = depth;
+		inst->s_func = fr->func;
+		inst->depth = (uint32_t)(fr - inst->frames);
 		inst->suspended = true;
 	} else {
 		inst->depth = 0;
