@@ -199,11 +199,14 @@ emit_mov(struct wcomp *c, uint32_t d, uint32_t a)
 {
 	if (d == a)
 		return;
-	if (c->last_op == OP_MOV && !c->oom) {
-		/* Trick 5: two moves in a row (no label between them, see
-		 * forget) become one MOV2, which does them in order. */
-		c->m->code[c->last_start] = bt__wasm_handler(OP_MOV2);
-		c->last_op = OP_MOV2;
+	if ((c->last_op == OP_MOV || c->last_op == OP_MOV2) && !c->oom) {
+		/* Trick 5: two or three moves in a row (no label between
+		 * them, see forget) become one MOV2 or MOV3, which does them
+		 * in order. */
+		int o = c->last_op == OP_MOV ? OP_MOV2 : OP_MOV3;
+
+		c->m->code[c->last_start] = bt__wasm_handler(o);
+		c->last_op = o;
 		cell(c, d);
 		cell(c, a);
 		return;
@@ -661,7 +664,8 @@ chain_cell(struct wcomp *c, struct cctl *t, uint32_t at)
  * base + immediate, wrapped to 32 bits, plus the offset); else -1.
  */
 static int
-take_addr(struct wcomp *c, uint32_t h, int memop, uint32_t *a, uint32_t *b)
+take_addr(struct wcomp *c, uint32_t h, int memop, uint32_t *a, uint32_t *b,
+    uint32_t *k)
 {
 	static const struct {
 		uint16_t op, fi, fr;
@@ -684,9 +688,36 @@ take_addr(struct wcomp *c, uint32_t h, int memop, uint32_t *a, uint32_t *b)
 	uint64_t *ins;
 	int fo = -1;
 
+	static const struct {
+		uint16_t op, fx;
+	} xfuse[] = {
+		{ OP_LD32, OP_LD32_X },
+		{ OP_LD64, OP_LD64_X },
+		{ OP_LD8U, OP_LD8U_X },
+		{ OP_LD16S32, OP_LD16S32_X },
+		{ OP_LD16U, OP_LD16U_X },
+	};
+
 	if (c->vals[h].kind != K_SLOT || c->last_dst == NOFIX ||
-	    c->last_h != h || c->oom ||
-	    (c->last_op != OP_I32_ADD && c->last_op != OP_I32_ADD_I))
+	    c->last_h != h || c->oom)
+		return -1;
+	if (c->last_op == OP_I32_ADD_SHL) {
+		/* base + (index << k): the caller emits (base, index, k) */
+		for (size_t i = 0; i < sizeof(xfuse) / sizeof(xfuse[0]); i++)
+			if (xfuse[i].op == memop)
+				fo = xfuse[i].fx;
+		if (fo < 0)
+			return -1;
+		ins = m->code + c->last_start;
+		*a = ins[2];
+		*b = ins[3];
+		*k = ins[4];
+		m->ncode = c->last_start;
+		m->nmap--;
+		forget(c);
+		return fo;
+	}
+	if (c->last_op != OP_I32_ADD && c->last_op != OP_I32_ADD_I)
 		return -1;
 	for (size_t i = 0; i < sizeof(fuse) / sizeof(fuse[0]); i++)
 		if (fuse[i].op == memop)
@@ -1035,6 +1066,39 @@ take_load(struct wcomp *c, uint32_t h, int o, struct ldfuse *out)
 	return true;
 }
 
+/*
+ * Trick 7: i32.add of a value and the result of the i32.shl by a constant
+ * just emitted (array indexing) becomes one I32_ADD_SHL; a load of the
+ * sum then becomes a load with a shifted index (take_addr). On success
+ * *sa is the base slot, *sb the index slot and *k the shift.
+ */
+static bool
+take_shl(struct wcomp *c, uint32_t h, uint32_t *sa, uint32_t *sb, uint32_t *k)
+{
+	const uint64_t *ins;
+	uint32_t base;
+
+	if (c->last_dst == NOFIX || c->oom || c->m->nmap == 0 ||
+	    (c->last_op != OP_I32_SHL_I && c->last_op != OP_I32_SHL_I_A))
+		return false;
+	if (c->last_h == h + 1 && c->vals[h + 1].kind == K_SLOT)
+		base = *sa;
+	else if (c->last_h == h && c->vals[h].kind == K_SLOT)
+		base = *sb;
+	else
+		return false;
+	/* The shift's operand is in its slot even in the _A form (every
+	 * handler writes its result to its slot as well as to acc). */
+	ins = c->m->code + c->last_start;
+	*sa = base;
+	*sb = (uint32_t)ins[2];
+	*k = (uint32_t)ins[3] & 31;
+	c->m->ncode = c->last_start;
+	c->m->nmap--;
+	forget(c);
+	return true;
+}
+
 static int
 do_unop(struct wcomp *c, int o, uint8_t in, uint8_t out)
 {
@@ -1079,6 +1143,7 @@ do_binop(struct wcomp *c, const struct numop *n)
 		bool imm = false, fbits = false;
 		int64_t k = 0;
 		struct ldfuse lf;
+		uint32_t shk;
 
 		/* Put both back so rslot can materialize in place. */
 		c->vals[h] = a;
@@ -1099,6 +1164,20 @@ do_binop(struct wcomp *c, const struct numop *n)
 		if (!imm)
 			sb = rslot(c, h + 1);
 		int o = imm ? n->iop : n->op;
+		if (o == OP_I32_ADD && take_shl(c, h, &sa, &sb, &shk)) {
+			for (int i = 0; i < 2; i++) {
+				c->nvals--;
+				if (c->vals[c->nvals].kind != K_SLOT)
+					c->nlazy--;
+			}
+			op(c, OP_I32_ADD_SHL);
+			cell(c, S(c, h));
+			produced(c, h);
+			cell(c, sa);
+			cell(c, sb);
+			cell(c, shk);
+			return push_t(c, n->out);
+		}
 		if (!imm && take_load(c, h + 1, o, &lf)) {
 			for (int i = 0; i < 2; i++) {
 				c->nvals--;
@@ -1646,7 +1725,9 @@ bt_out:
 						emit_mov(c, x, v.idx);
 					else
 						emit_mov(c, x, S(c, h));
-					forget(c);
+					/* Not forget: a following move may merge
+					 * with this one (trick 5). */
+					c->last_dst = NOFIX;
 				}
 			}
 			if (b == 0x22 &&
@@ -1749,8 +1830,8 @@ bt_out:
 				return rc;
 			h = c->nvals - 1;
 			if (c->live) {
-				uint32_t a2, b2;
-				int fo = take_addr(c, h, ld[k].op, &a2, &b2);
+				uint32_t a2, b2, k2 = NOFIX;
+				int fo = take_addr(c, h, ld[k].op, &a2, &b2, &k2);
 
 				if (fo >= 0) {
 					op(c, fo);
@@ -1758,6 +1839,8 @@ bt_out:
 					produced(c, h);
 					cell(c, a2);
 					cell(c, b2);
+					if (k2 != NOFIX)
+						cell(c, k2);
 					cell(c, off);
 				} else {
 					uint32_t sa = rslot(c, h);
@@ -1795,12 +1878,14 @@ bt_out:
 				return rc;
 			h = c->nvals - 2;
 			if (c->live) {
-				uint32_t a2, b2;
+				uint32_t a2, b2, k2 = NOFIX;
 				int fo = -1;
 
-				/* Fuse only when the value needs no instruction. */
-				if (c->vals[h + 1].kind == K_LOCAL)
-					fo = take_addr(c, h, st[k].op, &a2, &b2);
+				/* Fuse only when the value needs no instruction
+				 * (and not the shifted-index form: no such stores). */
+				if (c->vals[h + 1].kind == K_LOCAL &&
+				    c->last_op != OP_I32_ADD_SHL)
+					fo = take_addr(c, h, st[k].op, &a2, &b2, &k2);
 				if (fo >= 0) {
 					op(c, fo);
 					cell(c, a2);

@@ -528,6 +528,11 @@ L_MOV2:
 	R(1) = R(2);
 	R(3) = R(4);
 	NEXT(5);
+L_MOV3:
+	R(1) = R(2);
+	R(3) = R(4);
+	R(5) = R(6);
+	NEXT(7);
 L_I32_XOR_ROTL_I:
 	acc = R(1) = U32(2) ^ rotl32(U32(3), (uint32_t)pc[4]);
 	NEXT(5);
@@ -1399,6 +1404,30 @@ L_ST64_V: {
 	memcpy(mb + ea, &v, 8);
 	NEXT(4);
 }
+
+	/* a + (x << k): array indexing (dst, a, x, k) */
+L_I32_ADD_SHL:
+	acc = R(1) = (uint32_t)(U32(2) + (U32(3) << (pc[4] & 31)));
+	NEXT(5);
+	/* loads at base + (index << k), wrapped to 32 bits, plus the offset:
+	 * (dst, base, index, k, offset) */
+#define LDX(name, n, T, conv)                                               \
+	L_##name##_X:                                                       \
+	{                                                                   \
+		uint64_t ea = (uint64_t)(uint32_t)(U32(2) +                 \
+				  (U32(3) << (pc[4] & 31))) + pc[5];        \
+		T v;                                                        \
+		if (__builtin_expect(ea + (n) > ms, 0))                     \
+			TRAP(BT_WASM_TRAP_MEMORY_OOB);                      \
+		memcpy(&v, mb + ea, n);                                     \
+		acc = R(1) = conv;                                          \
+		NEXT(6);                                                    \
+	}
+	LDX(LD32, 4, uint32_t, v)
+	LDX(LD64, 8, uint64_t, v)
+	LDX(LD8U, 1, uint8_t, v)
+	LDX(LD16S32, 2, int16_t, (uint32_t)(int32_t)v)
+	LDX(LD16U, 2, uint16_t, v)
 
 	/* float operations with a constant operand b (its bits in cell 3) */
 	BIN(F32_ADD_I, f32b(F2(2) + f32v(pc[3])))
