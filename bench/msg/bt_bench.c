@@ -220,7 +220,7 @@ inproc(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	char spath[256], cpath[256], addr[256], to[300];
 	bt_msg_node *srv, *cl;
@@ -239,13 +239,18 @@ main(void)
 	bt_msg_route_add(cl, "*", addr);
 	if ((rc = bt_msg_node_connect(cl, addr, 5 * SEC, &d)) != 0)
 		die("connect", rc);
-	lockstep(cl, to, "call64", SMALL);
-	lockstep(cl, to, "call4k", LARGE);
-	pipelined(cl, to);
+	if (want(argc, argv, "call64"))
+		lockstep(cl, to, "call64", SMALL);
+	if (want(argc, argv, "call4k"))
+		lockstep(cl, to, "call4k", LARGE);
+	if (want(argc, argv, "pipe"))
+		pipelined(cl, to);
 	bt_msg_node_free(cl);
-	fanout(srv, spath, addr);
+	if (want(argc, argv, "fanout"))
+		fanout(srv, spath, addr);
 	bt_msg_unbind(ep);
 	bt_msg_node_free(srv);
-	inproc();
+	if (want(argc, argv, "inproc"))
+		inproc();
 	return 0;
 }

@@ -11,12 +11,22 @@
 #include <string.h>
 #include <time.h>
 
-#define CALLS	   20000 /* lockstep calls per payload size */
+#define CALLS	   calls_n() /* lockstep calls per payload size */
 #define PUBS	   20000 /* publications in the fan-out run */
 #define SUBS	   10
 #define INPROC	   200000
 #define SMALL	   64
 #define LARGE	   4096
+
+/* calls_n is 20,000, or $BENCH_CALLS (for profiling runs). */
+static inline size_t
+calls_n(void)
+{
+	const char *e = getenv("BENCH_CALLS");
+	long n = e != NULL ? strtol(e, NULL, 10) : 0;
+
+	return n > 0 ? (size_t)n : 20000;
+}
 
 static inline uint64_t
 now_ns(void)
@@ -44,6 +54,18 @@ report(const char *name, uint64_t *rtt, size_t n, uint64_t total_ns)
 	printf("%s_p99_us=%.1f\n", name, rtt[n * 99 / 100] / 1000.0);
 	printf("%s_rate=%.0f\n", name, n / (total_ns / 1e9));
 	fflush(stdout);
+}
+
+/* want says whether workload w was asked for (no arguments: all). */
+static inline int
+want(int argc, char **argv, const char *w)
+{
+	if (argc < 2)
+		return 1;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], w) == 0)
+			return 1;
+	return 0;
 }
 
 #endif

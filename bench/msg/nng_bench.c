@@ -172,11 +172,15 @@ fanout(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	calls("call64", "tcp://127.0.0.1:0", SMALL, CALLS, 1);
-	calls("call4k", "tcp://127.0.0.1:0", LARGE, CALLS, 1);
-	fanout();
-	calls("inproc", "inproc://bench", SMALL, INPROC, 0);
+	if (want(argc, argv, "call64"))
+		calls("call64", "tcp://127.0.0.1:0", SMALL, CALLS, 1);
+	if (want(argc, argv, "call4k"))
+		calls("call4k", "tcp://127.0.0.1:0", LARGE, CALLS, 1);
+	if (want(argc, argv, "fanout"))
+		fanout();
+	if (want(argc, argv, "inproc"))
+		calls("inproc", "inproc://bench", SMALL, INPROC, 0);
 	return 0;
 }

@@ -47,6 +47,7 @@
 #include "bt/msg.h"
 #include "bt/net.h"
 #include "bt/serde.h"
+#include "../net/net_int.h"
 
 #define PEND_BUCKETS	1024
 #define FORWARD_TIMEOUT (60ULL * 1000000000ULL)
@@ -54,6 +55,9 @@
 #define BACKOFF_MIN	(50ULL * 1000000ULL)
 #define BACKOFF_MAX	(2000ULL * 1000000ULL)
 #define PATH_BUF	(BT_PATH_MAX + 1)
+/* The kinds a waiting caller may take off the wire itself (on_frame). */
+#define ANSWER_KINDS                            \
+	((1ULL << BT_MSG_WIRE_REPLY) | (1ULL << BT_MSG_WIRE_ERROR))
 
 struct bt_msg_ep {
 	bt_msg_node	  *n;
@@ -881,6 +885,44 @@ deliver(bt_msg_node *n, bt_net_conn *c, const struct bt_net_frame *f,
 	}
 }
 
+struct later {
+	bt_msg_node *n;
+	struct pend *p;
+	uint32_t     kind;
+	size_t	     len;
+	uint8_t	     data[];
+};
+
+static void
+later_run(void *arg)
+{
+	struct later *l = arg;
+
+	complete(l->n, l->p, l->kind, 0, l->data, l->len, NULL);
+	bt_free(l);
+}
+
+/* complete_later runs complete on the loop thread with a copy of f. */
+static int
+complete_later(bt_msg_node *n, struct pend *p, const struct bt_net_frame *f)
+{
+	struct later *l = bt_alloc(sizeof(*l) + f->payload.len);
+	int rc;
+
+	if (l == NULL)
+		return -ENOMEM;
+	l->n = n;
+	l->p = p;
+	l->kind = f->kind;
+	l->len = f->payload.len;
+	if (f->payload.len > 0)
+		memcpy(l->data, f->payload.ptr, f->payload.len);
+	rc = bt_net_post(n->net, later_run, l);
+	if (rc != 0)
+		bt_free(l);
+	return rc;
+}
+
 static void
 on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
 {
@@ -893,9 +935,18 @@ on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
 		pthread_mutex_lock(&n->mu);
 		p = pend_take(n, f->stream, c);
 		pthread_mutex_unlock(&n->mu);
-		if (p != NULL)
-			complete(n, p, f->kind, 0, f->payload.ptr,
-			    f->payload.len, NULL);
+		if (p == NULL)
+			return;
+		/*
+		 * A waiting caller reading its own answer (ANSWER_KINDS) may
+		 * meet an asynchronous call's: its callback belongs on the
+		 * loop thread.
+		 */
+		if (p->cb != NULL && !bt_net_in_loop(n->net) &&
+		    complete_later(n, p, f) == 0)
+			return;
+		complete(n, p, f->kind, 0, f->payload.ptr, f->payload.len,
+		    NULL);
 		return;
 	}
 	if (f->from.len >= PATH_BUF || f->to.len >= PATH_BUF)
@@ -1461,9 +1512,20 @@ bt_msg_call(bt_msg_node *n, const char *to, uint32_t proto,
 	    deadline + timeout_ns;
 	p->deadline = deadline;
 	p->w = &w;
+	bt_net_conn_hold(c); /* p holds the route's reference */
 	rc = call_remote(n, c, to, proto, data, len, p, &id);
-	if (rc != 0)
+	if (rc != 0) {
+		bt_net_conn_rele(c);
 		return rc;
+	}
+	/*
+	 * Read the answer on this thread when the connection lets us
+	 * (net_int.h): one thread wake-up less than sleeping until the loop
+	 * thread has read it. Otherwise, or when the connection hands the
+	 * reading back, sleep as usual.
+	 */
+	(void)bt__net_conn_await(c, &w.state, W_DONE, deadline, ANSWER_KINDS);
+	bt_net_conn_rele(c);
 	if (!waiter_sleep(&w, deadline)) {
 		pthread_mutex_lock(&n->mu);
 		q = pend_take(n, id, NULL);

@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -99,6 +101,17 @@ echo_cb(void *arg, struct bt_msg *m)
 		; /* no reply: the node answers -ENOMSG */
 	else
 		bt_msg_reply(m, m->data, m->len);
+}
+
+static int
+box_n(struct box *b)
+{
+	int n;
+
+	pthread_mutex_lock(&b->mu);
+	n = b->n;
+	pthread_mutex_unlock(&b->mu);
+	return n;
 }
 
 static int
@@ -293,12 +306,19 @@ test_pubsub(void **state)
 	assert_int_equal(bt_msg_subscribe(cl, topic, echo_cb, &remote, &s2),
 	    0);
 	/* The subscription travels to the owner: wait until it is there. */
-	for (int i = 0; i < 1000 && remote.n == 0; i++) {
+	for (int i = 0; i < 1000 && box_n(&remote) == 0; i++) {
 		assert_int_equal(bt_msg_publish(cl, topic, 0, "probe", 5), 0);
 		usleep(2000);
 	}
-	assert_true(remote.n > 0);
-	remote.n = local.n = 0;
+	assert_true(box_n(&remote) > 0);
+	/* Probes still on their way would count: let them land first. */
+	usleep(20000);
+	pthread_mutex_lock(&remote.mu);
+	remote.n = 0;
+	pthread_mutex_unlock(&remote.mu);
+	pthread_mutex_lock(&local.mu);
+	local.n = 0;
+	pthread_mutex_unlock(&local.mu);
 	for (int i = 0; i < 100; i++) {
 		snprintf(msg, sizeof(msg), "%d", i);
 		assert_int_equal(bt_msg_publish(cl, topic, 0, msg,
@@ -310,7 +330,7 @@ test_pubsub(void **state)
 	assert_string_equal(remote.last, "99"); /* in order, last is last */
 	assert_string_equal(local.last, "99");
 	usleep(20000);
-	assert_int_equal(remote.n, 100); /* nothing from the other topic */
+	assert_int_equal(box_n(&remote), 100); /* nothing from "other" */
 	bt_msg_unsubscribe(s2);
 	bt_msg_unsubscribe(s1);
 	bt_msg_node_free(cl);
@@ -584,14 +604,20 @@ test_reconnect(void **state)
 	bt_test_tmpdir_remove(dir);
 }
 
-/* Calls from several threads at once, sync and async, all answered. */
+/*
+ * Calls from several threads at once, sync and async, all answered; an
+ * async callback never runs on a calling thread, even when that thread
+ * read the callback's reply off the wire while waiting for its own.
+ */
+static _Thread_local bool in_caller;
+
 struct stress {
 	bt_msg_node    *cl;
 	const char     *to;
 	int		ok;
 	pthread_mutex_t mu;
 	pthread_cond_t	cv;
-	int		async_left, async_ok;
+	int		async_left, async_ok, async_on_caller;
 };
 
 static void
@@ -602,6 +628,7 @@ stress_async_cb(void *arg, int rc, const void *data, size_t len)
 	pthread_mutex_lock(&st->mu);
 	st->async_left--;
 	st->async_ok += rc == 0 && len == 5 && memcmp(data, "async", 5) == 0;
+	st->async_on_caller += in_caller;
 	pthread_cond_broadcast(&st->cv);
 	pthread_mutex_unlock(&st->mu);
 }
@@ -613,6 +640,7 @@ stress_main(void *arg)
 	char out[64], msg[32];
 	int ok = 0;
 
+	in_caller = true;
 	for (int i = 0; i < 500; i++) {
 		snprintf(msg, sizeof(msg), "m%d", i);
 		if (call_str(st->cl, st->to, msg, out, sizeof(out), 10 * SEC) ==
@@ -666,12 +694,141 @@ test_concurrent_calls(void **state)
 	pthread_mutex_unlock(&st.mu);
 	assert_int_equal(st.ok, T * 500);
 	assert_int_equal(st.async_ok, T * 50);
+	assert_int_equal(st.async_on_caller, 0);
 	bt_msg_node_free(st.cl);
 	bt_msg_node_free(srv);
 	ident_fini(&sid);
 	pthread_mutex_destroy(&b.mu);
 	pthread_mutex_destroy(&st.mu);
 	pthread_cond_destroy(&st.cv);
+}
+
+/*
+ * Lockstep calls over the connection that also carries publications to
+ * this node: the caller reading its replies hands each publication back
+ * to the loop thread, so every call is answered, every publication
+ * arrives in order, and no subscriber callback runs on the calling thread.
+ */
+struct pubs {
+	bt_msg_node *srv;
+	const char  *topic;
+	int	     count;
+};
+
+static void *
+pubs_main(void *arg)
+{
+	struct pubs *p = arg;
+	char msg[16];
+
+	for (int i = 0; i < p->count; i++) {
+		snprintf(msg, sizeof(msg), "%d", i);
+		if (bt_msg_publish(p->srv, p->topic, 0, msg, strlen(msg)) != 0)
+			break;
+		if (i % 8 == 0)
+			usleep(100);
+	}
+	return NULL;
+}
+
+struct seen {
+	pthread_mutex_t mu;
+	int		n, next, out_of_order, on_caller, probes;
+};
+
+static void
+seen_cb(void *arg, struct bt_msg *m)
+{
+	struct seen *s = arg;
+	char buf[16];
+
+	if (m->len >= sizeof(buf))
+		return;
+	memcpy(buf, m->data, m->len);
+	buf[m->len] = '\0';
+	pthread_mutex_lock(&s->mu);
+	if (strcmp(buf, "probe") == 0) {
+		s->probes++;
+	} else {
+		s->out_of_order += strtol(buf, NULL, 10) != s->next;
+		s->next++;
+		s->n++;
+	}
+	s->on_caller += in_caller;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void
+test_calls_amid_publications(void **state)
+{
+	enum { P = 400 };
+	struct ident sid;
+	struct box b = { .n = 0 };
+	struct seen seen = { .n = 0 };
+	struct pubs pubs;
+	char addr[300], path[600], topic[600], out[64], msg[32];
+	bt_msg_node *srv, *cl;
+	bt_msg_ep *ep;
+	bt_msg_sub *sub;
+	struct bt_diag d;
+	pthread_t th;
+	int ok = 0, probes = 0;
+
+	pthread_mutex_init(&b.mu, NULL);
+	pthread_mutex_init(&seen.mu, NULL);
+	ident_make(&sid, NULL, "node");
+	srv = node_new(&sid);
+	assert_int_equal(bt_msg_node_listen(srv, "127.0.0.1:0", addr,
+	    sizeof(addr), &d), 0);
+	snprintf(path, sizeof(path), "%s/echo", sid.path);
+	snprintf(topic, sizeof(topic), "%s/topics/t", sid.path);
+	assert_int_equal(bt_msg_bind(srv, path, echo_cb, &b,
+	    BT_MSG_BIND_ANONYMOUS, &ep), 0);
+	cl = node_new(NULL);
+	assert_int_equal(bt_msg_route_add(cl, "*", addr), 0);
+	assert_int_equal(bt_msg_node_connect(cl, addr, 5 * SEC, &d), 0);
+	assert_int_equal(bt_msg_subscribe(cl, topic, seen_cb, &seen, &sub),
+	    0);
+	/* The subscription travels to the owner: wait until it is there. */
+	for (int i = 0; i < 1000 && probes == 0; i++) {
+		assert_int_equal(bt_msg_publish(srv, topic, 0, "probe", 5), 0);
+		usleep(2000);
+		pthread_mutex_lock(&seen.mu);
+		probes = seen.probes;
+		pthread_mutex_unlock(&seen.mu);
+	}
+	assert_true(probes > 0);
+	pubs = (struct pubs) { srv, topic, P };
+	in_caller = true;
+	pthread_create(&th, NULL, pubs_main, &pubs);
+	for (int i = 0; i < 300; i++) {
+		snprintf(msg, sizeof(msg), "c%d", i);
+		if (call_str(cl, path, msg, out, sizeof(out), 10 * SEC) == 0 &&
+		    strcmp(out, msg) == 0)
+			ok++;
+	}
+	pthread_join(th, NULL);
+	in_caller = false;
+	assert_int_equal(ok, 300);
+	for (int i = 0; i < 10000; i++) {
+		int n;
+
+		pthread_mutex_lock(&seen.mu);
+		n = seen.n;
+		pthread_mutex_unlock(&seen.mu);
+		if (n >= P)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(seen.n, P);
+	assert_int_equal(seen.out_of_order, 0);
+	assert_int_equal(seen.on_caller, 0);
+	bt_msg_unsubscribe(sub);
+	bt_msg_node_free(cl);
+	bt_msg_node_free(srv);
+	ident_fini(&sid);
+	pthread_mutex_destroy(&b.mu);
+	pthread_mutex_destroy(&seen.mu);
 }
 
 int
@@ -687,6 +844,7 @@ main(void)
 		cmocka_unit_test(test_deferred),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_concurrent_calls),
+		cmocka_unit_test(test_calls_amid_publications),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,6 +56,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -70,6 +72,7 @@
 
 #include "bt/net.h"
 #include "bt/serde.h"
+#include "net_int.h"
 
 #define READ_CHUNK 16384
 
@@ -83,6 +86,8 @@ struct bt_net {
 	uv_loop_t	     loop;
 	uv_async_t	     async;
 	uv_timer_t	     tick;
+	uv_poll_t	     rd_poll; /* rd_epfd readable */
+	int		     rd_epfd; /* direct-read connections */
 	uv_thread_t	     thread;
 	_Atomic(pthread_t)   tid;
 	atomic_bool	     have_tid;
@@ -127,6 +132,22 @@ struct bt_net_conn {
 	int		      handles; /* loop */
 	int		      state;   /* loop */
 	bool		      outgoing, is_unix, paused, notified;
+	bool		      epolled; /* loop: in rd_epfd, holding a ref */
+	/*
+	 * Direct reading (outgoing connections once open): the socket is
+	 * read through net->rd_epfd, by the loop thread or by a caller in
+	 * bt__net_conn_await, whoever holds rd_mu (recursive); rd_mu also
+	 * guards in, rfd, rd_left, rd_err and (when direct) paused.
+	 */
+	pthread_mutex_t	      rd_mu;
+	atomic_bool	      direct;	   /* set and cleared under rd_mu */
+	atomic_bool	      rd_busy;	   /* a caller reads (see teardown) */
+	atomic_bool	      rx_seen;	   /* a caller read bytes */
+	atomic_bool	      resume_want; /* on_write wants reading back */
+	int		      rfd;	   /* rd_mu: the socket, or -1 */
+	bool		      rd_left;	   /* rd_mu: handed back, unparsed */
+	int		      rd_err;	   /* rd_mu: a caller met this fault */
+	char		      rd_why[160]; /* rd_mu: and why */
 	SSL		     *ssl; /* io_mu */
 	BIO		     *rbio, *wbio; /* io_mu */
 	/*
@@ -136,7 +157,7 @@ struct bt_net_conn {
 	 */
 	pthread_mutex_t	      io_mu;
 	int		      fd; /* io_mu */
-	struct bt_dbuf	      in; /* loop */
+	struct bt_dbuf	      in; /* rd_mu */
 	struct sockaddr_storage sa;
 	char		     *unix_path;
 	pthread_mutex_t	      mu;
@@ -188,6 +209,11 @@ static void drain_locked(bt_net_conn *c);
 static void on_timer(uv_timer_t *t);
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void direct_start(bt_net_conn *c);
+static void direct_stop(bt_net_conn *c);
+static void read_resume(bt_net_conn *c);
+static void maybe_pause(bt_net_conn *c);
+static void on_rd_poll(uv_poll_t *h, int status, int events);
 
 static int
 uv_rc(int e)
@@ -548,6 +574,7 @@ bt_net_new(bt_net **out, const struct bt_net_config *cfg,
 	net = bt_zalloc(sizeof(*net));
 	if (net == NULL)
 		return -ENOMEM;
+	net->rd_epfd = -1;
 	pthread_mutex_init(&net->mu, NULL);
 	pthread_cond_init(&net->cv, NULL);
 	net->max_frame = cfg->max_frame ? cfg->max_frame :
@@ -575,6 +602,11 @@ bt_net_new(bt_net **out, const struct bt_net_config *cfg,
 		goto fail;
 	if ((rc = make_hello(net)) != 0)
 		goto fail;
+	net->rd_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (net->rd_epfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
 	if ((rc = uv_loop_init(&net->loop)) != 0)
 		goto fail;
 	uv_async_init(&net->loop, &net->async, on_async);
@@ -582,7 +614,15 @@ bt_net_new(bt_net **out, const struct bt_net_config *cfg,
 	uv_timer_init(&net->loop, &net->tick);
 	net->tick.data = net;
 	uv_unref((uv_handle_t *)&net->tick);
-	rc = uv_thread_create(&net->thread, loop_main, net);
+	rc = uv_poll_init(&net->loop, &net->rd_poll, net->rd_epfd);
+	if (rc == 0) {
+		net->rd_poll.data = net;
+		rc = uv_poll_start(&net->rd_poll, UV_READABLE, on_rd_poll);
+		if (rc == 0)
+			rc = uv_thread_create(&net->thread, loop_main, net);
+		if (rc != 0)
+			uv_close((uv_handle_t *)&net->rd_poll, NULL);
+	}
 	if (rc != 0) {
 		uv_close((uv_handle_t *)&net->async, NULL);
 		uv_close((uv_handle_t *)&net->tick, NULL);
@@ -593,6 +633,8 @@ bt_net_new(bt_net **out, const struct bt_net_config *cfg,
 	*out = net;
 	return 0;
 fail:
+	if (net->rd_epfd >= 0)
+		close(net->rd_epfd);
 	SSL_CTX_free(net->ctx);
 	bt_free(net->hello);
 	bt_free(net->path);
@@ -631,6 +673,7 @@ stop_all(void *arg)
 	}
 	uv_close((uv_handle_t *)&net->async, NULL);
 	uv_close((uv_handle_t *)&net->tick, NULL);
+	uv_close((uv_handle_t *)&net->rd_poll, NULL);
 }
 
 void
@@ -656,6 +699,7 @@ bt_net_free(bt_net *net)
 		bt_net_conn_rele(c);
 	}
 	uv_loop_close(&net->loop);
+	close(net->rd_epfd);
 	SSL_CTX_free(net->ctx);
 	bt_free(net->hello);
 	bt_free(net->path);
@@ -777,9 +821,11 @@ conn_alloc(bt_net *net, const struct bt_net_handler *h, bool outgoing)
 		pthread_mutexattr_init(&a);
 		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
 		pthread_mutex_init(&c->io_mu, &a);
+		pthread_mutex_init(&c->rd_mu, &a);
 		pthread_mutexattr_destroy(&a);
 	}
 	c->fd = -1;
+	c->rfd = -1;
 	bt_dbuf_init(&c->outq, SIZE_MAX);
 	bt_dbuf_init(&c->in, net->max_frame + 2 * READ_CHUNK);
 	atomic_init(&c->open, false);
@@ -807,6 +853,7 @@ bt_net_conn_rele(bt_net_conn *c)
 	bt_free(c->unix_path);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->io_mu);
+	pthread_mutex_destroy(&c->rd_mu);
 	bt_free(c);
 }
 
@@ -899,6 +946,10 @@ finalize(bt_net_conn *c)
 	atomic_store(&c->finished, true);
 	pthread_cond_broadcast(&net->cv);
 	pthread_mutex_unlock(&net->mu);
+	if (c->epolled) {
+		c->epolled = false;
+		bt_net_conn_rele(c); /* rd_epfd's */
+	}
 	bt_net_conn_rele(c);
 }
 
@@ -921,6 +972,8 @@ teardown(bt_net_conn *c)
 	pthread_mutex_lock(&c->io_mu);
 	c->fd = -1;
 	pthread_mutex_unlock(&c->io_mu);
+	if (c->epolled)
+		direct_stop(c);
 	if (c->handles == 0) {
 		finalize(c);
 		return;
@@ -988,10 +1041,8 @@ on_write(uv_write_t *req, int status)
 		return;
 	}
 	if (c->paused && pending < c->net->sendq_max / 2 &&
-	    c->state <= C_OPEN) {
-		c->paused = false;
-		uv_read_start(&c->u.s, alloc_cb, on_read);
-	}
+	    c->state <= C_OPEN)
+		read_resume(c);
 }
 
 /* drain_wbio hands what TLS produced to the socket. */
@@ -1351,6 +1402,8 @@ conn_open(bt_net_conn *c)
 		uv_timer_start(&c->timer, on_timer, ms, ms);
 	}
 	c->notified = true;
+	if (c->outgoing)
+		direct_start(c);
 	if (c->h.on_open != NULL)
 		c->h.on_open(c->h.arg, c);
 	pthread_mutex_lock(&net->mu);
@@ -1587,6 +1640,52 @@ after_handshake(bt_net_conn *c)
 	return 0;
 }
 
+/*
+ * ssl_pull decrypts one record's worth of what the read BIO holds into
+ * c->in (rd_mu held; io_mu taken here). Returns 2 when it added bytes and
+ * TLS holds more, 1 when it added bytes and holds no more (so the SSL_read
+ * that would only say "want read" is spared), 0 when TLS needs more
+ * input; BT_ELIMIT when c->in is full, BT_ECLOSED for the peer's
+ * close_notify, -EPROTO for a TLS error (why filled).
+ *
+ * io_mu is held only while TLS runs, not while frames are dispatched: a
+ * caller woken by on_frame may then write its next request directly
+ * (try_direct) instead of finding the lock taken and waking the loop
+ * thread to do it.
+ */
+static int
+ssl_pull(bt_net_conn *c, char *why, size_t cap)
+{
+	bool more = false;
+	int r, e;
+
+	if (bt_dbuf_reserve(&c->in, READ_CHUNK) != 0)
+		return BT_ELIMIT;
+	pthread_mutex_lock(&c->io_mu);
+	if (c->ssl == NULL) {
+		pthread_mutex_unlock(&c->io_mu);
+		return BT_ECLOSED;
+	}
+	r = SSL_read(c->ssl, c->in.ptr + c->in.len, READ_CHUNK);
+	e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+	if (e != SSL_ERROR_NONE && e != SSL_ERROR_WANT_READ &&
+	    e != SSL_ERROR_ZERO_RETURN)
+		ssl_reason(why, cap);
+	if (r > 0)
+		more = SSL_pending(c->ssl) > 0 ||
+		    BIO_ctrl_pending(c->rbio) > 0;
+	pthread_mutex_unlock(&c->io_mu);
+	if (r > 0) {
+		c->in.len += (size_t)r;
+		return more ? 2 : 1;
+	}
+	if (e == SSL_ERROR_WANT_READ)
+		return 0;
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return BT_ECLOSED;
+	return -EPROTO;
+}
+
 static void
 pump(bt_net_conn *c)
 {
@@ -1613,36 +1712,22 @@ pump(bt_net_conn *c)
 			return;
 	}
 	while (c->state == C_HELLO || c->state == C_OPEN) {
-		if (bt_dbuf_reserve(&c->in, READ_CHUNK) != 0) {
-			conn_fail(c, BT_ELIMIT, "receive buffer full");
-			return;
-		}
-		/*
-		 * io_mu is held only while TLS runs, not while frames are
-		 * dispatched: a caller woken by on_frame may then write its
-		 * next request directly (try_direct) instead of finding the
-		 * lock taken and waking this thread to do it.
-		 */
-		pthread_mutex_lock(&c->io_mu);
-		r = SSL_read(c->ssl, c->in.ptr + c->in.len, READ_CHUNK);
-		e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
-		if (e != SSL_ERROR_NONE && e != SSL_ERROR_WANT_READ &&
-		    e != SSL_ERROR_ZERO_RETURN)
-			ssl_reason(why, sizeof(why));
-		pthread_mutex_unlock(&c->io_mu);
+		r = ssl_pull(c, why, sizeof(why));
 		if (r > 0) {
-			c->in.len += (size_t)r;
 			if (parse_frames(c) != 0)
 				return;
+			if (r == 1)
+				break;
 			continue;
 		}
-		if (e == SSL_ERROR_WANT_READ)
+		if (r == 0)
 			break;
-		if (e == SSL_ERROR_ZERO_RETURN) {
+		if (r == BT_ELIMIT)
+			conn_fail(c, BT_ELIMIT, "receive buffer full");
+		else if (r == BT_ECLOSED)
 			conn_fail(c, BT_ECLOSED, "the peer closed");
-			return;
-		}
-		conn_fail(c, -EPROTO, "TLS error: %s", why);
+		else
+			conn_fail(c, -EPROTO, "TLS error: %s", why);
 		return;
 	}
 	if (c->state != C_CLOSED)
@@ -1664,7 +1749,6 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	bt_net_conn *c = s->data;
 	bt_net *net = c->net;
-	size_t pending;
 	int rc;
 
 	if (n < 0) {
@@ -1689,19 +1773,387 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 	net->in_read = true;
 	bt_net_conn_hold(c);
+	/*
+	 * Never contended: a caller takes rd_mu only once the connection
+	 * reads directly, which libuv then no longer does (direct_start runs
+	 * inside this lock when the hello opens it).
+	 */
+	pthread_mutex_lock(&c->rd_mu);
 	pump(c);
+	maybe_pause(c);
+	pthread_mutex_unlock(&c->rd_mu);
 	net->in_read = false;
 	flush_dirty(net);
-	if (c->state == C_OPEN) {
-		pthread_mutex_lock(&c->mu);
-		pending = c->inflight + c->outq.len;
-		pthread_mutex_unlock(&c->mu);
-		if (pending > net->sendq_max) {
-			c->paused = true;
-			uv_read_stop(&c->u.s);
+	bt_net_conn_rele(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* Direct reading                                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An outgoing connection, once open, is read through net->rd_epfd (level
+ * triggered, watched by the loop through rd_poll) instead of libuv's
+ * stream reads: so a caller waiting for an answer may read the socket
+ * itself (bt__net_conn_await) and the loop thread be kept from reading it
+ * meanwhile, which libuv cannot do from another thread. Whoever reads
+ * holds rd_mu; a caller stops the loop's watch while it reads (rd_arm 0)
+ * and restores it before it lets go, so the loop thread is not woken by
+ * the bytes the caller takes. The socket is closed only after teardown
+ * held rd_mu (direct_stop), so a caller never reads a recycled fd.
+ */
+
+static void
+rd_arm(bt_net_conn *c, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = c };
+
+	(void)epoll_ctl(c->net->rd_epfd, EPOLL_CTL_MOD, c->rfd, &ev);
+}
+
+/* direct_start: on the loop, in on_read with rd_mu held (conn_open). */
+static void
+direct_start(bt_net_conn *c)
+{
+	bt_net *net = c->net;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	uv_os_fd_t fd;
+
+	if (net->rd_epfd < 0 || uv_fileno(&c->u.h, &fd) != 0)
+		return;
+	if (epoll_ctl(net->rd_epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+		return; /* libuv goes on reading it */
+	if (!c->paused)
+		uv_read_stop(&c->u.s);
+	else
+		rd_arm(c, 0); /* read_resume arms it */
+	bt_net_conn_hold(c); /* rd_epfd's, until finalize */
+	c->epolled = true;
+	pthread_mutex_lock(&c->rd_mu);
+	c->rfd = fd;
+	atomic_store(&c->direct, true);
+	pthread_mutex_unlock(&c->rd_mu);
+}
+
+/*
+ * direct_stop (teardown, loop): no reader may use the socket once it is
+ * closed. A caller blocked in poll is woken by shutting the socket down;
+ * then rd_mu is waited for, which a caller holds only for as long as it
+ * takes to read, decrypt and dispatch what it already has.
+ */
+static void
+direct_stop(bt_net_conn *c)
+{
+	/* With rd_busy (the caller's side) a Dekker pair: one sees the other. */
+	atomic_store(&c->direct, false);
+	if (atomic_load(&c->rd_busy) && c->rfd >= 0)
+		(void)shutdown(c->rfd, SHUT_RDWR);
+	pthread_mutex_lock(&c->rd_mu);
+	if (c->rfd >= 0)
+		(void)epoll_ctl(c->net->rd_epfd, EPOLL_CTL_DEL, c->rfd, NULL);
+	c->rfd = -1;
+	pthread_mutex_unlock(&c->rd_mu);
+}
+
+/* resume_locked gives reading back after back-pressure (loop, rd_mu). */
+static void
+resume_locked(bt_net_conn *c)
+{
+	if (!atomic_exchange(&c->resume_want, false) || !c->paused)
+		return;
+	c->paused = false;
+	if (atomic_load(&c->direct))
+		rd_arm(c, EPOLLIN);
+}
+
+/* maybe_pause stops reading a peer we cannot send to fast enough. */
+static void
+maybe_pause(bt_net_conn *c)
+{
+	size_t pending;
+
+	if (c->state != C_OPEN || c->paused)
+		return;
+	pthread_mutex_lock(&c->mu);
+	pending = c->inflight + c->outq.len;
+	pthread_mutex_unlock(&c->mu);
+	if (pending <= c->net->sendq_max)
+		return;
+	c->paused = true;
+	if (c->epolled)
+		rd_arm(c, 0);
+	else
+		uv_read_stop(&c->u.s);
+}
+
+static void
+read_resume(bt_net_conn *c)
+{
+	if (!c->epolled) {
+		c->paused = false;
+		uv_read_start(&c->u.s, alloc_cb, on_read);
+		return;
+	}
+	/* A caller holding rd_mu sees resume_want when it lets go. */
+	atomic_store(&c->resume_want, true);
+	if (pthread_mutex_trylock(&c->rd_mu) == 0) {
+		resume_locked(c);
+		pthread_mutex_unlock(&c->rd_mu);
+	}
+}
+
+/* conn_rd reads a direct connection on the loop thread. */
+static void
+conn_rd(bt_net_conn *c)
+{
+	bt_net *net = c->net;
+	ssize_t n;
+	int rc;
+
+	if (c->state == C_CLOSED)
+		return;
+	if (pthread_mutex_trylock(&c->rd_mu) != 0)
+		return; /* a caller reads: it re-arms or hands over */
+	resume_locked(c);
+	if (c->rd_err != 0) {
+		rc = c->rd_err;
+		c->rd_err = 0;
+		conn_fail(c, rc, "%s", c->rd_why);
+		goto out;
+	}
+	if (c->rd_left) {
+		/* What a caller handed back: frames first, then TLS. */
+		c->rd_left = false;
+		if (c->state == C_OPEN && parse_frames(c) == 0)
+			pump(c);
+	}
+	while (c->state == C_OPEN || c->state == C_CLOSING) {
+		n = read(c->rfd, net->rdbuf, sizeof(net->rdbuf));
+		if (n > 0) {
+			c->last_rx = uv_now(&net->loop);
+			if (c->state == C_OPEN) {
+				pthread_mutex_lock(&c->io_mu);
+				rc = c->ssl != NULL ?
+				    BIO_write(c->rbio, net->rdbuf, (int)n) : -1;
+				pthread_mutex_unlock(&c->io_mu);
+				if (rc != (int)n) {
+					conn_fail(c, -ENOMEM, "TLS buffer write "
+					    "failed");
+					break;
+				}
+				pump(c);
+			} /* else draining a closing peer: dropped */
+			if ((size_t)n < sizeof(net->rdbuf))
+				break;
+			continue;
+		}
+		if (n == 0) {
+			conn_fail(c, BT_ECLOSED, "the peer closed");
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			conn_fail(c, -errno, "read failed: %s",
+			    strerror(errno));
+		break;
+	}
+	maybe_pause(c);
+out:
+	pthread_mutex_unlock(&c->rd_mu);
+}
+
+static void
+on_rd_poll(uv_poll_t *h, int status, int events)
+{
+	bt_net *net = h->data;
+	struct epoll_event ev[64];
+	int n;
+
+	n = epoll_wait(net->rd_epfd, ev, 64, 0);
+	/*
+	 * A connection's memory outlives this batch: rd_epfd's reference is
+	 * dropped in finalize, which runs from a close callback, later.
+	 */
+	net->in_read = true;
+	for (int i = 0; i < n; i++)
+		conn_rd(ev[i].data.ptr);
+	net->in_read = false;
+	flush_dirty(net);
+}
+
+static void
+kick_run(void *arg)
+{
+	bt_net_conn *c = arg;
+	bt_net *net = c->net;
+
+	net->in_read = true;
+	conn_rd(c);
+	net->in_read = false;
+	flush_dirty(net);
+	bt_net_conn_rele(c);
+}
+
+/*
+ * caller_drain (a caller, rd_mu held) passes the whole frames in c->in of
+ * the kinds asked for to on_frame and decrypts what TLS holds (fresh: new
+ * bytes went to the read BIO). Returns 0 when it needs more bytes; 1 when
+ * the rest is for the loop thread: a frame of another kind (left first in
+ * c->in), a malformed one (the loop finds it again and fails the
+ * connection), or a TLS fault (rd_err).
+ */
+static int
+caller_drain(bt_net_conn *c, uint64_t kinds, bool fresh)
+{
+	struct bt_net_frame f;
+	size_t off, hdr, body;
+	int pulled = fresh ? 2 : 1, r, stop;
+
+	for (;;) {
+		off = 0;
+		stop = 0;
+		while (c->in.len > off) {
+			r = bt_net_frame_split(c->in.ptr + off, c->in.len - off,
+			    c->net->max_frame, &hdr, &body, NULL);
+			if (r == -EAGAIN)
+				break;
+			if (r == 0)
+				r = bt_net_frame_decode(&f, c->in.ptr + off + hdr,
+				    body, NULL);
+			if (r != 0 || f.kind >= 64 ||
+			    (kinds & (1ULL << f.kind)) == 0 ||
+			    !atomic_load(&c->open)) {
+				stop = 1;
+				break;
+			}
+			if (c->h.on_frame != NULL)
+				c->h.on_frame(c->h.arg, c, &f);
+			off += hdr + body;
+		}
+		if (off > 0) {
+			memmove(c->in.ptr, c->in.ptr + off, c->in.len - off);
+			c->in.len -= off;
+		}
+		if (stop)
+			return 1;
+		if (pulled == 1)
+			return 0; /* TLS holds nothing more */
+		pulled = ssl_pull(c, c->rd_why, sizeof(c->rd_why));
+		if (pulled == 0)
+			return 0;
+		if (pulled < 0) {
+			c->rd_err = pulled;
+			if (pulled == BT_ECLOSED)
+				snprintf(c->rd_why, sizeof(c->rd_why),
+				    "the peer closed");
+			else if (pulled == BT_ELIMIT)
+				snprintf(c->rd_why, sizeof(c->rd_why),
+				    "receive buffer full");
+			return 1;
 		}
 	}
-	bt_net_conn_rele(c);
+}
+
+bool
+bt__net_conn_await(bt_net_conn *c, atomic_int *word, int done,
+    uint64_t deadline, uint64_t kinds)
+{
+	bt_net *net = c->net;
+	char buf[READ_CHUNK];
+	struct pollfd pfd;
+	struct timespec ts;
+	bool left = false, fresh = false, skip_poll = false;
+	uint64_t now;
+	ssize_t n;
+	int fd, r;
+
+	if (atomic_load(word) == done)
+		return true;
+	if (!atomic_load(&c->direct) || bt_net_in_loop(net))
+		return false;
+	if (pthread_mutex_trylock(&c->rd_mu) != 0)
+		return false; /* the loop thread reads: it will hand over */
+	atomic_store(&c->rd_busy, true); /* before direct: see direct_stop */
+	if (!atomic_load(&c->direct) || c->rd_left || c->rd_err != 0) {
+		atomic_store(&c->rd_busy, false);
+		pthread_mutex_unlock(&c->rd_mu);
+		return atomic_load(word) == done;
+	}
+	fd = c->rfd;
+	rd_arm(c, 0);
+	for (;;) {
+		if (caller_drain(c, kinds, fresh) != 0) {
+			left = true;
+			break;
+		}
+		fresh = false;
+		if (atomic_load(word) == done)
+			break;
+		if (!atomic_load(&c->direct) || !atomic_load(&c->open)) {
+			left = true;
+			break;
+		}
+		if (!skip_poll) {
+			/*
+			 * The answer is rarely there already: wait first
+			 * rather than spend a read on EAGAIN.
+			 */
+			now = bt_time_mono_ns();
+			if (now >= deadline)
+				break;
+			now = deadline - now;
+			ts.tv_sec = (time_t)(now / 1000000000ULL);
+			ts.tv_nsec = (long)(now % 1000000000ULL);
+			pfd.fd = fd;
+			pfd.events = POLLIN;
+			pfd.revents = 0;
+			if (ppoll(&pfd, 1, &ts, NULL) == 0)
+				continue; /* the deadline check says */
+		}
+		skip_poll = false;
+		n = read(fd, buf, sizeof(buf));
+		if (n > 0) {
+			pthread_mutex_lock(&c->io_mu);
+			r = c->ssl != NULL ? BIO_write(c->rbio, buf, (int)n) :
+			    -1;
+			pthread_mutex_unlock(&c->io_mu);
+			if (r != (int)n) {
+				c->rd_err = -ENOMEM;
+				snprintf(c->rd_why, sizeof(c->rd_why),
+				    "TLS buffer write failed");
+				left = true;
+				break;
+			}
+			atomic_store(&c->rx_seen, true);
+			fresh = true;
+			/* A full read may have left more: read again first. */
+			skip_poll = (size_t)n == sizeof(buf);
+			continue;
+		}
+		if (n == 0 || (errno != EINTR && errno != EAGAIN &&
+		    errno != EWOULDBLOCK)) {
+			c->rd_err = n == 0 ? BT_ECLOSED : -errno;
+			snprintf(c->rd_why, sizeof(c->rd_why), "%s",
+			    n == 0 ? "the peer closed" : strerror(errno));
+			left = true;
+			break;
+		}
+		skip_poll = errno == EINTR;
+	}
+	atomic_store(&c->rd_busy, false);
+	if (left)
+		c->rd_left = true;
+	/* Under rd_mu: teardown closes the socket only after it held it. */
+	if (atomic_load(&c->direct) && !c->paused)
+		rd_arm(c, EPOLLIN);
+	pthread_mutex_unlock(&c->rd_mu);
+	if (left || atomic_load(&c->resume_want)) {
+		bt_net_conn_hold(c);
+		if (post(net, kick_run, c, false) != 0)
+			bt_net_conn_rele(c);
+	}
+	return atomic_load(word) == done;
 }
 
 static void
@@ -1721,6 +2173,8 @@ on_timer(uv_timer_t *t)
 		teardown(c);
 		return;
 	case C_OPEN:
+		if (atomic_exchange(&c->rx_seen, false))
+			c->last_rx = now; /* a caller read from the peer */
 		if (idle_ms == 0)
 			return;
 		if (now - c->last_rx > idle_ms) {

@@ -14,6 +14,7 @@
 
 #include "bt/net.h"
 #include "bt/serde.h"
+#include "net_int.h"
 #include "testing.h"
 
 extern bool bt__net_test_no_self_check;
@@ -713,6 +714,168 @@ test_send_queue_bound(void **state)
 	close(lfd);
 }
 
+/* ---- a caller reading its answer itself (net_int.h) ---- */
+
+struct aw {
+	atomic_int word;
+	atomic_int on_caller[2], on_loop[2];
+	pthread_t  caller;
+	atomic_int closed;
+	atomic_int started;
+	bool	   result;
+	uint64_t   took;
+	uint64_t   wait_ns;
+	bt_net_conn *conn;
+};
+
+static void
+aw_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
+{
+	struct aw *a = arg;
+	int k = f->kind == BT_NET_KIND_USER + 1 ? 0 : 1;
+
+	if (pthread_equal(pthread_self(), a->caller))
+		atomic_fetch_add(&a->on_caller[k], 1);
+	else
+		atomic_fetch_add(&a->on_loop[k], 1);
+	atomic_store(&a->word, 1);
+}
+
+static void
+aw_close(void *arg, bt_net_conn *c, int rc)
+{
+	struct aw *a = arg;
+
+	atomic_store(&a->closed, 1);
+}
+
+static bt_net *
+aw_dial(struct aw *a, const char *addr)
+{
+	struct bt_net_config cfg = { .version = 1 };
+	struct bt_net_handler h = { NULL, aw_frame, aw_close, a };
+	struct bt_diag d;
+	bt_net *net;
+
+	a->caller = pthread_self();
+	assert_int_equal(bt_net_new(&net, &cfg, &d), 0);
+	assert_int_equal(bt_net_dial(net, addr, &h, 5 * SEC, &a->conn, &d),
+	    0);
+	return net;
+}
+
+static int
+aw_until(atomic_int *v, int want)
+{
+	uint64_t end = bt_time_mono_ns() + 10 * SEC;
+
+	while (atomic_load(v) != want && bt_time_mono_ns() < end)
+		usleep(1000);
+	return atomic_load(v) == want ? 0 : -ETIMEDOUT;
+}
+
+static void
+test_await_reads_on_caller_thread(void **state)
+{
+	const uint64_t mask = 1ULL << (BT_NET_KIND_USER + 1);
+	struct bt_net_frame f = { .stream = 1 };
+	struct ident sid;
+	struct server s;
+	struct aw a;
+	bt_net *net;
+	uint64_t t0;
+
+	memset(&a, 0, sizeof(a));
+	ident_make(&sid, NULL, "node", 0, bt_time_now_s() + 3600);
+	server_start(&s, &sid, true, 0, "127.0.0.1:0");
+	net = aw_dial(&a, s.addr);
+	f.payload.ptr = (const uint8_t *)"x";
+	f.payload.len = 1;
+	for (int i = 0; i < 40; i++) {
+		/* Even: a kind the caller takes; odd: one it hands back. */
+		f.kind = BT_NET_KIND_USER + 1 + (i % 2);
+		atomic_store(&a.word, 0);
+		assert_int_equal(bt_net_conn_send_now(a.conn, &f), 0);
+		if (!bt__net_conn_await(a.conn, &a.word, 1,
+			bt_time_mono_ns() + 5 * SEC, mask))
+			assert_int_equal(aw_until(&a.word, 1), 0);
+	}
+	assert_int_equal(atomic_load(&a.on_caller[0]) +
+	    atomic_load(&a.on_loop[0]), 20);
+	assert_int_equal(atomic_load(&a.on_loop[1]), 20);
+	/* Never on the caller's thread; mostly read by the caller. */
+	assert_int_equal(atomic_load(&a.on_caller[1]), 0);
+	assert_true(atomic_load(&a.on_caller[0]) >= 1);
+	/* Nothing arrives: the deadline holds, neither early nor late. */
+	atomic_store(&a.word, 0);
+	t0 = bt_time_mono_ns();
+	assert_false(bt__net_conn_await(a.conn, &a.word, 1, t0 + SEC / 5,
+	    mask));
+	t0 = bt_time_mono_ns() - t0;
+	assert_true(t0 >= SEC / 5 && t0 < 3 * SEC);
+	/* The connection still works through the loop thread. */
+	f.kind = BT_NET_KIND_USER + 2;
+	assert_int_equal(bt_net_conn_send(a.conn, &f), 0);
+	assert_int_equal(aw_until(&a.word, 1), 0);
+	bt_net_conn_rele(a.conn);
+	bt_net_free(net);
+	server_stop(&s);
+	ident_fini(&sid);
+}
+
+static void *
+aw_main(void *arg)
+{
+	struct aw *a = arg;
+	uint64_t t0 = bt_time_mono_ns();
+
+	a->caller = pthread_self();
+	atomic_store(&a->started, 1);
+	a->result = bt__net_conn_await(a->conn, &a->word, 1,
+	    t0 + a->wait_ns, 1ULL << (BT_NET_KIND_USER + 1));
+	a->took = bt_time_mono_ns() - t0;
+	return NULL;
+}
+
+/*
+ * A caller blocked reading the socket is woken when the connection closes,
+ * from this side (another thread closes it) or from the peer's; the
+ * connection is torn down without waiting for the caller's deadline.
+ */
+static void
+test_await_woken_by_close(void **state)
+{
+	struct ident sid;
+	struct server s;
+	struct aw a;
+	pthread_t th;
+	bt_net *net;
+
+	ident_make(&sid, NULL, "node", 0, bt_time_now_s() + 3600);
+	for (int peer = 0; peer < 2; peer++) {
+		server_start(&s, &sid, true, 0, "127.0.0.1:0");
+		memset(&a, 0, sizeof(a));
+		net = aw_dial(&a, s.addr);
+		a.wait_ns = 20 * SEC;
+		pthread_create(&th, NULL, aw_main, &a);
+		assert_int_equal(aw_until(&a.started, 1), 0);
+		usleep(20000); /* likely blocked in poll by now; either way */
+		if (peer)
+			server_stop(&s);
+		else
+			bt_net_conn_close(a.conn);
+		pthread_join(th, NULL);
+		assert_false(a.result);
+		assert_true(a.took < 10 * SEC);
+		assert_int_equal(aw_until(&a.closed, 1), 0);
+		bt_net_conn_rele(a.conn);
+		bt_net_free(net);
+		if (!peer)
+			server_stop(&s);
+	}
+	ident_fini(&sid);
+}
+
 /* Many concurrent connections from one client net. */
 struct many {
 	pthread_mutex_t mu;
@@ -813,6 +976,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_plain_tcp_refused),
 		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_send_queue_bound),
+		cmocka_unit_test(test_await_reads_on_caller_thread),
+		cmocka_unit_test(test_await_woken_by_close),
 	};
 	const struct CMUnitTest many[] = {
 		cmocka_unit_test(test_many_connections),
