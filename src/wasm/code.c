@@ -97,9 +97,19 @@ struct wcomp {
 	uint32_t	last_dst; /* cell of its result slot, or NOFIX */
 	uint32_t	last_h;	  /* stack index it wrote */
 	int		last_op;
+	int		last_base; /* last_op without its acc variant (trick 4) */
+	/* the same for the instruction before it */
+	uint32_t	prev_dst;
+	uint32_t	prev_h;
+	/* the frame slot whose value the interpreter's acc holds when the
+	 * next instruction runs, or NOFIX (trick 4) */
+	uint32_t	acc_slot;
+	uint32_t	prev_acc_slot; /* acc_slot before the last instruction */
 };
 
 #define S(c, h) ((c)->nlocals + (h))
+
+static int base_of(int o);
 
 static int
 fail(struct wcomp *c, const char *msg)
@@ -155,9 +165,14 @@ op(struct wcomp *c, int o)
 	m->map[m->nmap].pc = (uint32_t)m->ncode;
 	m->map[m->nmap].off = c->cur_off;
 	m->nmap++;
+	c->prev_dst = c->last_dst;
+	c->prev_h = c->last_h;
+	c->prev_acc_slot = c->acc_slot;
 	c->last_dst = NOFIX;
+	c->acc_slot = NOFIX;
 	c->last_start = (uint32_t)m->ncode;
 	c->last_op = o;
+	c->last_base = base_of(o);
 	cell(c, bt__wasm_handler(o));
 }
 
@@ -170,6 +185,7 @@ produced(struct wcomp *c, uint32_t h)
 		return;
 	c->last_dst = (uint32_t)c->m->ncode - 1;
 	c->last_h = h;
+	c->acc_slot = S(c, h);
 }
 
 static void
@@ -177,6 +193,22 @@ forget(struct wcomp *c)
 {
 	c->last_dst = NOFIX;
 	c->last_op = -1;
+	c->last_base = -1;
+	c->prev_dst = NOFIX;
+	c->acc_slot = NOFIX;
+}
+
+/* Removes the instruction just emitted (a fusion takes it into the next
+ * one). acc then holds what it held before that instruction. */
+static void
+unemit_last(struct wcomp *c)
+{
+	uint32_t a = c->prev_acc_slot;
+
+	c->m->ncode = c->last_start;
+	c->m->nmap--;
+	forget(c);
+	c->acc_slot = a;
 }
 
 static void
@@ -207,13 +239,21 @@ emit_mov(struct wcomp *c, uint32_t d, uint32_t a)
 
 		c->m->code[c->last_start] = bt__wasm_handler(o);
 		c->last_op = o;
+		c->last_base = o;
 		cell(c, d);
 		cell(c, a);
+		if (d == c->acc_slot)
+			c->acc_slot = NOFIX;
 		return;
 	}
+	/* A move leaves acc alone: it still holds its slot unless the move
+	 * overwrites that slot. */
+	uint32_t keep = c->acc_slot;
 	op(c, OP_MOV);
 	cell(c, d);
 	cell(c, a);
+	if (d != keep)
+		c->acc_slot = keep;
 }
 
 /* Put the value of stack entry i into slot d. */
@@ -609,9 +649,7 @@ take_cond(struct wcomp *c, const struct cval *v, uint32_t h, struct cond *out)
 		out->a = S(c, h);
 	return;
 removed:
-	m->ncode = c->last_start;
-	m->nmap--;
-	forget(c);
+	unemit_last(c);
 }
 
 static int
@@ -712,24 +750,20 @@ take_addr(struct wcomp *c, uint32_t h, int memop, uint32_t *a, uint32_t *b,
 		*a = ins[2];
 		*b = ins[3];
 		*k = ins[4];
-		m->ncode = c->last_start;
-		m->nmap--;
-		forget(c);
+		unemit_last(c);
 		return fo;
 	}
-	if (c->last_op != OP_I32_ADD && c->last_op != OP_I32_ADD_I)
+	if (c->last_base != OP_I32_ADD && c->last_base != OP_I32_ADD_I)
 		return -1;
 	for (size_t i = 0; i < sizeof(fuse) / sizeof(fuse[0]); i++)
 		if (fuse[i].op == memop)
-			fo = c->last_op == OP_I32_ADD_I ? fuse[i].fi : fuse[i].fr;
+			fo = c->last_base == OP_I32_ADD_I ? fuse[i].fi : fuse[i].fr;
 	if (fo < 0)
 		return -1;
 	ins = m->code + c->last_start;
 	*a = ins[2];
 	*b = ins[3];
-	m->ncode = c->last_start;
-	m->nmap--;
-	forget(c);
+	unemit_last(c);
 	return fo;
 }
 
@@ -783,16 +817,44 @@ static const struct {
 	{ OP_ST64, 0, OP_ST64_V },
 };
 
+/* The plain form of an acc variant (its cells are the same: every slot an
+ * acc variant names holds the value it reads from acc). */
+static uint16_t base_tab[OP__COUNT]; /* filled by numops_init */
+
+static int
+base_of(int o)
+{
+	return o < 0 ? o : base_tab[o];
+}
+
+static void
+base_tab_init(void)
+{
+	for (int o = 0; o < OP__COUNT; o++)
+		base_tab[o] = (uint16_t)o;
+	for (size_t i = 0; i < sizeof(acc_ops) / sizeof(acc_ops[0]); i++) {
+		if (acc_ops[i].a != 0)
+			base_tab[acc_ops[i].a] = acc_ops[i].op;
+		if (acc_ops[i].b != 0)
+			base_tab[acc_ops[i].b] = acc_ops[i].op;
+	}
+}
+
 static int
 acc_variant(struct wcomp *c, int o, uint32_t idx, int which)
 {
-	if (c->last_dst == NOFIX || c->last_h != idx ||
-	    c->vals[idx].kind != K_SLOT)
+	const struct cval *v = &c->vals[idx];
+	uint32_t slot;
+
+	if (c->acc_slot == NOFIX || v->kind == K_CONST)
+		return o;
+	slot = v->kind == K_LOCAL ? v->idx : S(c, idx);
+	if (slot != c->acc_slot)
 		return o;
 	for (size_t i = 0; i < sizeof(acc_ops) / sizeof(acc_ops[0]); i++)
 		if (acc_ops[i].op == o) {
-			int v = which == 0 ? acc_ops[i].a : acc_ops[i].b;
-			return v ? v : o;
+			int w = which == 0 ? acc_ops[i].a : acc_ops[i].b;
+			return w ? w : o;
 		}
 	return o;
 }
@@ -902,6 +964,7 @@ numops_init(void)
 
 	if (done)
 		return;
+	base_tab_init();
 #define B(code, o, t, r) n[code] = (struct numop){ OP_##o, 0, N_BIN, t, r }
 #define BI(code, o, t, r) n[code] = (struct numop){ OP_##o, OP_##o##_I, N_BIN, t, r }
 #define U(code, o, t, r) n[code] = (struct numop){ OP_##o, 0, N_UN, t, r }
@@ -1001,6 +1064,7 @@ static const uint8_t sat_out[8] = { I32, I32, I32, I32, I64, I64, I64, I64 };
 struct ldfuse {
 	int	 op;
 	uint32_t base, imm, off, off_map;
+	uint32_t acc_slot; /* what acc holds when the fused op runs */
 };
 
 static bool
@@ -1038,7 +1102,7 @@ take_load(struct wcomp *c, uint32_t h, int o, struct ldfuse *out)
 	if (c->vals[h].kind != K_SLOT || c->last_dst == NOFIX ||
 	    c->last_h != h || c->oom || m->nmap == 0)
 		return false;
-	switch (c->last_op) {
+	switch (c->last_base) {
 	case OP_LD32: ld = OP_LD32; plain = 1; break;
 	case OP_LD32_I: ld = OP_LD32; plain = 0; break;
 	case OP_LD64: ld = OP_LD64; plain = 1; break;
@@ -1060,9 +1124,8 @@ take_load(struct wcomp *c, uint32_t h, int o, struct ldfuse *out)
 	out->imm = plain ? 0 : (uint32_t)ins[3];
 	out->off = plain ? (uint32_t)ins[3] : (uint32_t)ins[4];
 	out->off_map = m->map[m->nmap - 1].off;
-	m->ncode = c->last_start;
-	m->nmap--;
-	forget(c);
+	out->acc_slot = c->prev_acc_slot;
+	unemit_last(c);
 	return true;
 }
 
@@ -1079,7 +1142,7 @@ take_shl(struct wcomp *c, uint32_t h, uint32_t *sa, uint32_t *sb, uint32_t *k)
 	uint32_t base;
 
 	if (c->last_dst == NOFIX || c->oom || c->m->nmap == 0 ||
-	    (c->last_op != OP_I32_SHL_I && c->last_op != OP_I32_SHL_I_A))
+	    c->last_base != OP_I32_SHL_I)
 		return false;
 	if (c->last_h == h + 1 && c->vals[h + 1].kind == K_SLOT)
 		base = *sa;
@@ -1093,9 +1156,7 @@ take_shl(struct wcomp *c, uint32_t h, uint32_t *sa, uint32_t *sb, uint32_t *k)
 	*sa = base;
 	*sb = (uint32_t)ins[2];
 	*k = (uint32_t)ins[3] & 31;
-	c->m->ncode = c->last_start;
-	c->m->nmap--;
-	forget(c);
+	unemit_last(c);
 	return true;
 }
 
@@ -1185,8 +1246,18 @@ do_binop(struct wcomp *c, const struct numop *n)
 					c->nlazy--;
 			}
 			uint32_t save = c->cur_off;
+			const struct cval *va_ = &c->vals[h];
+			bool a_acc = va_->kind != K_CONST && lf.acc_slot != NOFIX &&
+			    (va_->kind == K_LOCAL ? va_->idx : S(c, h)) ==
+				lf.acc_slot;
+			/* the _A forms are listed in ops.h in the order of
+			 * the plain ones */
+			_Static_assert(OP_F64_DIV_M_A - OP_F64_DIV_M ==
+				OP_I32_ADD_M_A - OP_I32_ADD_M,
+			    "ops.h: memory-operand _A forms out of order");
 			c->cur_off = lf.off_map;
-			op(c, lf.op);
+			op(c, a_acc ? lf.op + (OP_I32_ADD_M_A - OP_I32_ADD_M) :
+				      lf.op);
 			c->cur_off = save;
 			cell(c, S(c, h));
 			produced(c, h);
@@ -1199,21 +1270,24 @@ do_binop(struct wcomp *c, const struct numop *n)
 		int va = acc_variant(c, o, h, 0);
 		if (va == o && !imm)
 			va = acc_variant(c, o, h + 1, 1);
-		if (va == OP_I32_XOR_B && c->last_op == OP_I32_ROTL_I) {
+		if (va == OP_I32_XOR_B && c->last_base == OP_I32_ROTL_I &&
+		    c->last_dst != NOFIX && c->last_h == h + 1) {
 			/* a ^ rotl(x, k), the shape of SHA-2's sigma
 			 * functions: drop the rotate, do both in one. */
 			uint64_t *ins = c->m->code + c->last_start;
 			uint32_t x = (uint32_t)ins[2], rk = (uint32_t)ins[3];
+			/* operand a in acc if the instruction before the
+			 * rotate computed it */
+			bool a_acc = c->prev_dst != NOFIX && c->prev_h == h &&
+			    c->vals[h].kind == K_SLOT;
 
-			c->m->ncode = c->last_start;
-			c->m->nmap--;
-			forget(c);
+			unemit_last(c);
 			for (int i = 0; i < 2; i++) {
 				c->nvals--;
 				if (c->vals[c->nvals].kind != K_SLOT)
 					c->nlazy--;
 			}
-			op(c, OP_I32_XOR_ROTL_I);
+			op(c, a_acc ? OP_I32_XOR_ROTL_I_A : OP_I32_XOR_ROTL_I);
 			cell(c, S(c, h));
 			produced(c, h);
 			cell(c, sa);
@@ -1713,6 +1787,8 @@ bt_out:
 				    !c->oom) {
 					m->code[c->last_dst] = x;
 					forget(c);
+					/* acc holds the local now */
+					c->acc_slot = x;
 				} else {
 					if (aliased)
 						for (uint32_t i = 0; i < h; i++)
@@ -2244,6 +2320,9 @@ bt__wasm_compile_func(bt_wasm_module *m, uint32_t fi, const uint8_t *base,
 	c.live = true;
 	c.last_dst = NOFIX;
 	c.last_op = -1;
+	c.last_base = -1;
+	c.prev_dst = NOFIX;
+	c.acc_slot = NOFIX;
 	code->body_off = (uint32_t)(p - base);
 	code->start = (uint32_t)m->ncode;
 	c.cur_off = code->body_off;

@@ -536,6 +536,9 @@ L_MOV3:
 L_I32_XOR_ROTL_I:
 	acc = R(1) = U32(2) ^ rotl32(U32(3), (uint32_t)pc[4]);
 	NEXT(5);
+L_I32_XOR_ROTL_I_A:
+	acc = R(1) = (uint32_t)acc ^ rotl32(U32(3), (uint32_t)pc[4]);
+	NEXT(5);
 L_CONST32:
 	acc = R(1) = pc[2];
 	NEXT(3);
@@ -1446,6 +1449,18 @@ L_I32_ADD_SHL:
 	L_##name:                                                           \
 	{                                                                   \
 		uint64_t ea = (uint64_t)(uint32_t)(U32(3) + pc[4]) + pc[5]; \
+		uint64_t a = R(2);                                          \
+		T m;                                                        \
+		if (__builtin_expect(ea + (n) > ms, 0))                     \
+			TRAP(BT_WASM_TRAP_MEMORY_OOB);                      \
+		memcpy(&m, mb + ea, n);                                     \
+		acc = R(1) = (expr);                                        \
+		NEXT(6);                                                    \
+	}                                                                   \
+	L_##name##_A:                                                       \
+	{                                                                   \
+		uint64_t ea = (uint64_t)(uint32_t)(U32(3) + pc[4]) + pc[5]; \
+		uint64_t a = acc;                                           \
 		T m;                                                        \
 		if (__builtin_expect(ea + (n) > ms, 0))                     \
 			TRAP(BT_WASM_TRAP_MEMORY_OOB);                      \
@@ -1453,27 +1468,29 @@ L_I32_ADD_SHL:
 		acc = R(1) = (expr);                                        \
 		NEXT(6);                                                    \
 	}
-	MEMB(I32_ADD_M, 4, uint32_t, (uint32_t)(U32(2) + m))
-	MEMB(I32_SUB_M, 4, uint32_t, (uint32_t)(U32(2) - m))
-	MEMB(I32_MUL_M, 4, uint32_t, (uint32_t)(U32(2) * m))
-	MEMB(I32_AND_M, 4, uint32_t, U32(2) & m)
-	MEMB(I32_OR_M, 4, uint32_t, U32(2) | m)
-	MEMB(I32_XOR_M, 4, uint32_t, U32(2) ^ m)
-	MEMB(I32_ADD_M16S, 2, int16_t, (uint32_t)(U32(2) + (uint32_t)(int32_t)m))
-	MEMB(I32_MUL_M16S, 2, int16_t, (uint32_t)(U32(2) * (uint32_t)(int32_t)m))
-	MEMB(I64_ADD_M, 8, uint64_t, U64(2) + m)
-	MEMB(I64_SUB_M, 8, uint64_t, U64(2) - m)
-	MEMB(I64_AND_M, 8, uint64_t, U64(2) & m)
-	MEMB(I64_OR_M, 8, uint64_t, U64(2) | m)
-	MEMB(I64_XOR_M, 8, uint64_t, U64(2) ^ m)
-	MEMB(F32_ADD_M, 4, uint32_t, f32b(F2(2) + f32v(m)))
-	MEMB(F32_SUB_M, 4, uint32_t, f32b(F2(2) - f32v(m)))
-	MEMB(F32_MUL_M, 4, uint32_t, f32b(F2(2) * f32v(m)))
-	MEMB(F32_DIV_M, 4, uint32_t, f32b(F2(2) / f32v(m)))
-	MEMB(F64_ADD_M, 8, uint64_t, f64b(D2(2) + f64v(m)))
-	MEMB(F64_SUB_M, 8, uint64_t, f64b(D2(2) - f64v(m)))
-	MEMB(F64_MUL_M, 8, uint64_t, f64b(D2(2) * f64v(m)))
-	MEMB(F64_DIV_M, 8, uint64_t, f64b(D2(2) / f64v(m)))
+	MEMB(I32_ADD_M, 4, uint32_t, (uint32_t)((uint32_t)a + m))
+	MEMB(I32_SUB_M, 4, uint32_t, (uint32_t)((uint32_t)a - m))
+	MEMB(I32_MUL_M, 4, uint32_t, (uint32_t)((uint32_t)a * m))
+	MEMB(I32_AND_M, 4, uint32_t, (uint32_t)a & m)
+	MEMB(I32_OR_M, 4, uint32_t, (uint32_t)a | m)
+	MEMB(I32_XOR_M, 4, uint32_t, (uint32_t)a ^ m)
+	MEMB(I32_ADD_M16S, 2, int16_t,
+	    (uint32_t)((uint32_t)a + (uint32_t)(int32_t)m))
+	MEMB(I32_MUL_M16S, 2, int16_t,
+	    (uint32_t)((uint32_t)a * (uint32_t)(int32_t)m))
+	MEMB(I64_ADD_M, 8, uint64_t, a + m)
+	MEMB(I64_SUB_M, 8, uint64_t, a - m)
+	MEMB(I64_AND_M, 8, uint64_t, a & m)
+	MEMB(I64_OR_M, 8, uint64_t, a | m)
+	MEMB(I64_XOR_M, 8, uint64_t, a ^ m)
+	MEMB(F32_ADD_M, 4, uint32_t, f32b(f32v(a) + f32v(m)))
+	MEMB(F32_SUB_M, 4, uint32_t, f32b(f32v(a) - f32v(m)))
+	MEMB(F32_MUL_M, 4, uint32_t, f32b(f32v(a) * f32v(m)))
+	MEMB(F32_DIV_M, 4, uint32_t, f32b(f32v(a) / f32v(m)))
+	MEMB(F64_ADD_M, 8, uint64_t, f64b(f64v(a) + f64v(m)))
+	MEMB(F64_SUB_M, 8, uint64_t, f64b(f64v(a) - f64v(m)))
+	MEMB(F64_MUL_M, 8, uint64_t, f64b(f64v(a) * f64v(m)))
+	MEMB(F64_DIV_M, 8, uint64_t, f64b(f64v(a) / f64v(m)))
 
 	/* ---- conversions ---- */
 	UN(I32_WRAP_I64, (uint32_t)U64(2))
