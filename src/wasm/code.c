@@ -1160,6 +1160,47 @@ take_shl(struct wcomp *c, uint32_t h, uint32_t *sa, uint32_t *sb, uint32_t *k)
 	return true;
 }
 
+/*
+ * Trick 8: f64.add or f64.sub of x and the f64.mul just emitted (x + a*b,
+ * a*b + x, x - a*b) becomes one F64_MULADD or F64_MULSUB. On success *sa
+ * is x's slot, *sb and *sc the factors' slots, *fo the fused op.
+ */
+static bool
+take_mul(struct wcomp *c, uint32_t h, int o, uint32_t *sa, uint32_t *sb,
+    uint32_t *sc, int *fo)
+{
+	const uint64_t *ins;
+	const struct cval *x;
+	uint32_t xs;
+
+	if (c->last_dst == NOFIX || c->oom || c->m->nmap == 0 ||
+	    c->last_base != OP_F64_MUL)
+		return false;
+	if (c->last_h == h + 1 && c->vals[h + 1].kind == K_SLOT) {
+		xs = *sa;
+		x = &c->vals[h];
+	} else if (o == OP_F64_ADD && c->last_h == h &&
+	    c->vals[h].kind == K_SLOT) {
+		xs = *sb;
+		x = &c->vals[h + 1];
+	} else {
+		return false;
+	}
+	ins = c->m->code + c->last_start;
+	*sb = (uint32_t)ins[2];
+	*sc = (uint32_t)ins[3];
+	*sa = xs;
+	unemit_last(c);
+	/* x in acc when the instruction before the product computed it */
+	bool xa = x->kind != K_CONST && c->acc_slot != NOFIX &&
+	    (x->kind == K_LOCAL ? x->idx : xs) == c->acc_slot;
+	if (o == OP_F64_ADD)
+		*fo = xa ? OP_F64_MULADD_A : OP_F64_MULADD;
+	else
+		*fo = xa ? OP_F64_MULSUB_A : OP_F64_MULSUB;
+	return true;
+}
+
 static int
 do_unop(struct wcomp *c, int o, uint8_t in, uint8_t out)
 {
@@ -1204,7 +1245,8 @@ do_binop(struct wcomp *c, const struct numop *n)
 		bool imm = false, fbits = false;
 		int64_t k = 0;
 		struct ldfuse lf;
-		uint32_t shk;
+		uint32_t shk, mulb;
+		int fused;
 
 		/* Put both back so rslot can materialize in place. */
 		c->vals[h] = a;
@@ -1237,6 +1279,21 @@ do_binop(struct wcomp *c, const struct numop *n)
 			cell(c, sa);
 			cell(c, sb);
 			cell(c, shk);
+			return push_t(c, n->out);
+		}
+		if ((o == OP_F64_ADD || o == OP_F64_SUB) &&
+		    take_mul(c, h, o, &sa, &sb, &mulb, &fused)) {
+			for (int i = 0; i < 2; i++) {
+				c->nvals--;
+				if (c->vals[c->nvals].kind != K_SLOT)
+					c->nlazy--;
+			}
+			op(c, fused);
+			cell(c, S(c, h));
+			produced(c, h);
+			cell(c, sa);
+			cell(c, sb);
+			cell(c, mulb);
 			return push_t(c, n->out);
 		}
 		if (!imm && take_load(c, h + 1, o, &lf)) {

@@ -1442,6 +1442,30 @@ L_I32_ADD_SHL:
 	BIN(F64_MUL_I, f64b(D2(2) * f64v(pc[3])))
 	BIN(F64_DIV_I, f64b(D2(2) / f64v(pc[3])))
 
+	/* x + a * b and x - a * b, rounding the product first (no fused
+	 * multiply-add: exec.c is compiled with -ffp-contract=off):
+	 * (dst, x, a, b); the _A forms take x from acc */
+L_F64_MULADD: {
+	double p = D2(3) * D2(4);
+	acc = R(1) = f64b(D2(2) + p);
+	NEXT(5);
+}
+L_F64_MULSUB: {
+	double p = D2(3) * D2(4);
+	acc = R(1) = f64b(D2(2) - p);
+	NEXT(5);
+}
+L_F64_MULADD_A: {
+	double p = D2(3) * D2(4);
+	acc = R(1) = f64b(f64v(acc) + p);
+	NEXT(5);
+}
+L_F64_MULSUB_A: {
+	double p = D2(3) * D2(4);
+	acc = R(1) = f64b(f64v(acc) - p);
+	NEXT(5);
+}
+
 	/* binary operations whose operand b is loaded from memory: (dst, a,
 	 * base, imm, offset); the address is (base + imm) wrapped to 32
 	 * bits, plus the offset (code.c, trick 6) */
