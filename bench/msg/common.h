@@ -12,6 +12,8 @@
 #include <time.h>
 
 #define CALLS	   calls_n() /* lockstep calls per payload size */
+#define PIPED	   (5 * CALLS) /* calls in the pipelined runs */
+#define WINDOW	   64	 /* calls in flight in the pipelined runs */
 #define PUBS	   20000 /* publications in the fan-out run */
 #define SUBS	   10
 #define INPROC	   200000

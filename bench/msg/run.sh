@@ -23,8 +23,8 @@ cc $cflags -o "$out/zmq_bench" "$here/zmq_bench.c" -lzmq -lpthread \
 cc $cflags -o "$out/nng_bench" "$here/nng_bench.c" -lnng -lpthread \
     2>/dev/null && have_nng=1
 
-# Three rounds, the systems interleaved, so a noisy neighbour hurts all
-# three alike; each figure below is the median of its three rounds.
+# Rounds (3, or $ROUNDS), the systems interleaved, so a noisy neighbour
+# hurts all three alike; each figure below is the median of its rounds.
 ROUNDS=${ROUNDS:-3}
 r=1
 while [ $r -le "$ROUNDS" ]; do
@@ -77,12 +77,15 @@ BEGIN {
 	row("call 4 KiB p99 (us)", "call4k_p99_us", 0)
 	row("call 4 KiB lockstep (msg/s)", "call4k_rate", 1)
 	row("call 64 B, 64 in flight (msg/s)", "pipe64_rate", 1)
+	row("call 4 KiB, 64 in flight (msg/s)", "pipe4k_rate", 1)
 	row("pub/sub to 10 subscribers (msg/s each)", "fanout_rate", 1)
 	row("pub/sub messages lost", "fanout_lost", 0)
 	row("in-process call (ns)", "inproc_ns", 0)
 	print ""
 	print "Medians of " R " interleaved rounds. Ratios > 1 mean Blocktree is"
 	print "better (faster, or more per second)."
-	print "ZeroMQ REQ/REP and nng req/rep allow one call in flight, so the"
-	print "\"64 in flight\" row has no peer figure."
+	print "Lockstep: one call at a time (ZeroMQ REQ/REP, nng req/rep, a"
+	print "blocking bt_msg_call). 64 in flight: ZeroMQ DEALER/ROUTER, nng 64"
+	print "req and 64 rep contexts (aio), bt_msg_call_async; each answer"
+	print "starts the next call."
 }'

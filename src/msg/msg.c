@@ -28,8 +28,13 @@
  * calls). net/ callbacks (loop thread) and API calls (any thread) take it
  * briefly. Its order is n->mu before net/'s own locks (bt_net_connect and
  * bt_net_conn_send may be called with it held); net/ never calls back
- * with its locks held. A synchronous caller sleeps on a futex word in its
- * own struct waiter, which complete() sets and wakes without n->mu; n->cv
+ * with its locks held. A synchronous caller first tries to read its answer
+ * off the connection itself (bt__net_conn_await, net_int.h): then on_frame
+ * runs on its thread for REPLY and ERROR frames (ANSWER_KINDS), completing
+ * whichever calls they answer (an async call's callback is still run on
+ * the loop thread: complete_later); everything else stays on the loop
+ * thread. Otherwise, or after that, it sleeps on a futex word in its own
+ * struct waiter, which complete() sets and wakes without n->mu; n->cv
  * (with n->mu) only tells bt_msg_node_free that links are gone.
  *
  * Hop limit: a SEND, CALL or PUB is forwarded with hops + 1, and not at

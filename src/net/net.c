@@ -5,13 +5,15 @@
  *
  * Divisions: the net object and its loop thread; addresses; TLS context and
  * certificate; connections (state machine below); sending; receiving and
- * the hello; closing; listeners; dialing.
+ * the hello; direct reading; closing; listeners; dialing.
  *
  * Design
  *
  * Invariants:
  *  1. Every libuv handle and every field marked "loop" is touched only on
- *     the loop thread; the SSL object only with io_mu held.
+ *     the loop thread; the SSL object only with io_mu held; a
+ *     connection's receive buffer and its socket's reads only with rd_mu
+ *     held (by the loop thread, or by a caller reading directly).
  *  2. A connection's memory lives while anyone holds a reference. The net
  *     holds one from the moment the connection is made until both of its
  *     libuv handles have closed (finalize), so callbacks always see valid
@@ -25,6 +27,12 @@
  *  5. on_close runs exactly once per connection that was opened or was
  *     outgoing, from finalize, after which the net never touches the user's
  *     handler again for that connection.
+ *  6. A connection's frames are passed to on_frame one at a time and in
+ *     the order they arrived, whichever thread reads them (rd_mu).
+ *  7. The socket of a direct-read connection is closed only after
+ *     teardown held rd_mu with the connection marked not direct: no
+ *     caller reads, polls or re-arms a file descriptor number that may
+ *     have been reused.
  *
  * States of a connection (function that moves it):
  *
@@ -44,10 +52,14 @@
  * a sender on another thread only ever try-locks it (try_direct, from
  * bt_net_conn_send_now), to encrypt and send its frames itself when
  * nothing is in flight through libuv, and otherwise leaves them to the
- * loop thread. Order: io_mu before
- * conn->mu before net->mu. No user callback runs with net->mu or conn->mu
- * held. Callbacks may call any function of bt/net.h except the blocking
- * ones.
+ * loop thread. conn->rd_mu (recursive) is held by whoever reads the
+ * connection: the loop thread in on_read and conn_rd (it only try-locks it
+ * on a direct-read connection, so a caller never makes it wait except in
+ * teardown, see direct_stop), or a caller in bt__net_conn_await, which
+ * runs on_frame for its reply kinds with it held. Order: rd_mu before
+ * io_mu before conn->mu before net->mu. No user callback runs with
+ * net->mu, conn->mu or io_mu held. Callbacks may call any function of
+ * bt/net.h except the blocking ones.
  */
 #include <errno.h>
 #include <netdb.h>
