@@ -8,6 +8,8 @@
  *
  *   sh bench/wasm/wprof.sh FILE.wasm [ARGS...]   (builds it in a temp dir)
  *
+ * With WPROF_NORUN set it only lists the code of every function.
+ *
  * Output: "ops" lines (instruction, dynamic count, share), then for the
  * hottest functions their code with counts per instruction.
  */
@@ -110,7 +112,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 	bt_wasm_instance_set_user(inst, w);
-	rc = bt_wasm_wasi_start(inst, &status);
+	/* WPROF_NORUN: only list the code (of all functions) */
+	if (getenv("WPROF_NORUN") != NULL) {
+		rc = 0;
+		nshow = (int)(m->nfuncs - m->nfunc_imports);
+	} else {
+		rc = bt_wasm_wasi_start(inst, &status);
+	}
 	fflush(stdout);
 	fprintf(stderr, "wprof: rc %d status %d\n", rc, status);
 

@@ -105,6 +105,12 @@ struct wcomp {
 	 * next instruction runs, or NOFIX (trick 4) */
 	uint32_t	acc_slot;
 	uint32_t	prev_acc_slot; /* acc_slot before the last instruction */
+	/* the last instruction and the one before it, also after trick 2
+	 * (which forgets last_op), until a label or a fusion */
+	int		seq_op;
+	uint32_t	seq_start;
+	int		prev_seq_op;
+	uint32_t	prev_seq_start;
 };
 
 #define S(c, h) ((c)->nlocals + (h))
@@ -170,6 +176,10 @@ op(struct wcomp *c, int o)
 	c->prev_acc_slot = c->acc_slot;
 	c->last_dst = NOFIX;
 	c->acc_slot = NOFIX;
+	c->prev_seq_op = c->seq_op;
+	c->prev_seq_start = c->seq_start;
+	c->seq_op = o;
+	c->seq_start = (uint32_t)m->ncode;
 	c->last_start = (uint32_t)m->ncode;
 	c->last_op = o;
 	c->last_base = base_of(o);
@@ -196,6 +206,8 @@ forget(struct wcomp *c)
 	c->last_base = -1;
 	c->prev_dst = NOFIX;
 	c->acc_slot = NOFIX;
+	c->seq_op = -1;
+	c->prev_seq_op = -1;
 }
 
 /* Removes the instruction just emitted (a fusion takes it into the next
@@ -204,11 +216,15 @@ static void
 unemit_last(struct wcomp *c)
 {
 	uint32_t a = c->prev_acc_slot;
+	int so = c->prev_seq_op;
+	uint32_t ss = c->prev_seq_start;
 
 	c->m->ncode = c->last_start;
 	c->m->nmap--;
 	forget(c);
 	c->acc_slot = a;
+	c->seq_op = so;
+	c->seq_start = ss;
 }
 
 static void
@@ -240,6 +256,7 @@ emit_mov(struct wcomp *c, uint32_t d, uint32_t a)
 		c->m->code[c->last_start] = bt__wasm_handler(o);
 		c->last_op = o;
 		c->last_base = o;
+		c->seq_op = o;
 		cell(c, d);
 		cell(c, a);
 		if (d == c->acc_slot)
@@ -678,6 +695,44 @@ emit_condbr(struct wcomp *c, const struct cond *k, bool negate)
 	if (o != OP_BR_IF && o != OP_BR_UNLESS)
 		cell(c, k->b);
 	at = (uint32_t)c->m->ncode;
+	cell(c, NOFIX);
+	return at;
+}
+
+/*
+ * Trick 9: a loop counter step x = x + k just before br_if on x (x != 0,
+ * or x != n) becomes one I32_INC_BR_NZ / I32_INC_BR_NE. The fused
+ * instruction keeps the branch's code offset (the add cannot trap) and
+ * writes x only after a fuel or interrupt check, so a stop there resumes
+ * by executing it again (exec.c, invariant 3). Returns the cell of the
+ * branch offset, or NOFIX when the shape does not match.
+ */
+static uint32_t
+emit_inc_branch(struct wcomp *c, const struct cond *k)
+{
+	bt_wasm_module *m = c->m;
+	const uint64_t *ins;
+	uint32_t x, kk, at;
+
+	if (c->oom || c->seq_op < 0 || base_of(c->seq_op) != OP_I32_ADD_I ||
+	    (k->op != OP_BR_IF && k->op != OP_BR_I32_NE_I) ||
+	    c->seq_start + 4 != m->ncode || m->nmap == 0 ||
+	    m->map[m->nmap - 1].pc != c->seq_start)
+		return NOFIX;
+	ins = m->code + c->seq_start;
+	if (ins[1] != ins[2] || ins[1] != k->a)
+		return NOFIX;
+	x = (uint32_t)ins[1];
+	kk = (uint32_t)ins[3];
+	m->ncode = c->seq_start;
+	m->nmap--;
+	forget(c);
+	op(c, k->op == OP_BR_IF ? OP_I32_INC_BR_NZ : OP_I32_INC_BR_NE);
+	cell(c, x);
+	cell(c, kk);
+	if (k->op == OP_BR_I32_NE_I)
+		cell(c, k->b);
+	at = (uint32_t)m->ncode;
 	cell(c, NOFIX);
 	return at;
 }
@@ -1578,7 +1633,10 @@ body(struct wcomp *c)
 			if (c->live) {
 				take_cond(c, &v, c->nvals, &k);
 				if (!needs_moves(c, t)) {
-					uint32_t at = emit_condbr(c, &k, false);
+					uint32_t at = emit_inc_branch(c, &k);
+
+					if (at == NOFIX)
+						at = emit_condbr(c, &k, false);
 					chain_cell(c, t, at);
 				} else {
 					uint32_t skip = emit_condbr(c, &k, true);
@@ -1842,10 +1900,15 @@ bt_out:
 				if (!aliased && v.kind == K_SLOT &&
 				    c->last_dst != NOFIX && c->last_h == h &&
 				    !c->oom) {
+					int so = c->seq_op;
+					uint32_t ss = c->seq_start;
+
 					m->code[c->last_dst] = x;
 					forget(c);
 					/* acc holds the local now */
 					c->acc_slot = x;
+					c->seq_op = so;
+					c->seq_start = ss;
 				} else {
 					if (aliased)
 						for (uint32_t i = 0; i < h; i++)
@@ -2378,6 +2441,8 @@ bt__wasm_compile_func(bt_wasm_module *m, uint32_t fi, const uint8_t *base,
 	c.last_dst = NOFIX;
 	c.last_op = -1;
 	c.last_base = -1;
+	c.seq_op = -1;
+	c.prev_seq_op = -1;
 	c.prev_dst = NOFIX;
 	c.acc_slot = NOFIX;
 	code->body_off = (uint32_t)(p - base);

@@ -521,6 +521,41 @@ L_BR_TABLE: {
 		i = n;
 	JUMP(pc + 3 + i);
 }
+	/* x += k, then branch if x != 0 / x != n: (x, k, [n,] offset). The
+	 * fuel check of a taken backward branch comes before x is written
+	 * (invariant 3). */
+L_I32_INC_BR_NZ: {
+	uint32_t v = (uint32_t)(U32(1) + (uint32_t)pc[2]);
+
+	if (v != 0) {
+		const uint64_t *c_ = pc + 3;
+		int32_t off_ = (int32_t)*c_;
+
+		if (off_ < 0)
+			TICK();
+		R(1) = v;
+		pc = c_ + off_;
+		DISPATCH();
+	}
+	R(1) = v;
+	NEXT(4);
+}
+L_I32_INC_BR_NE: {
+	uint32_t v = (uint32_t)(U32(1) + (uint32_t)pc[2]);
+
+	if (v != (uint32_t)pc[3]) {
+		const uint64_t *c_ = pc + 4;
+		int32_t off_ = (int32_t)*c_;
+
+		if (off_ < 0)
+			TICK();
+		R(1) = v;
+		pc = c_ + off_;
+		DISPATCH();
+	}
+	R(1) = v;
+	NEXT(5);
+}
 L_MOV:
 	R(1) = R(2);
 	NEXT(3);

@@ -200,6 +200,100 @@ test_fuel_exact(void **state)
 	fix_free(&f);
 }
 
+/*
+ * Loop latches that code.c fuses into one instruction (a counter step and
+ * the br_if that tests it, trick 9):
+ * (module
+ *   (func (export "down") (param $n i32) (result i32) (local $s i32)
+ *     (loop $l
+ *       (local.set $s (i32.add (local.get $s) (local.get $n)))
+ *       (br_if $l (local.tee $n (i32.add (local.get $n) (i32.const -1)))))
+ *     (local.get $s))
+ *   (func (export "up") (result i32) (local $i i32) (local $s i32)
+ *     (loop $l
+ *       (local.set $s (i32.add (local.get $s) (local.get $i)))
+ *       (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i)
+ *                                                (i32.const 1)))
+ *                         (i32.const 100))))
+ *     (local.get $s)))
+ */
+static const uint8_t loops_wasm[] = { 0x00, 0x61, 0x73, 0x6d, 0x01, 0x00,
+	0x00, 0x00, 0x01, 0x0a, 0x02, 0x60, 0x01, 0x7f, 0x01, 0x7f, 0x60, 0x00,
+	0x01, 0x7f, 0x03, 0x03, 0x02, 0x00, 0x01, 0x07, 0x0d, 0x02, 0x04, 0x64,
+	0x6f, 0x77, 0x6e, 0x00, 0x00, 0x02, 0x75, 0x70, 0x00, 0x01, 0x0a, 0x39,
+	0x02, 0x19, 0x01, 0x01, 0x7f, 0x03, 0x40, 0x20, 0x01, 0x20, 0x00, 0x6a,
+	0x21, 0x01, 0x20, 0x00, 0x41, 0x7f, 0x6a, 0x22, 0x00, 0x0d, 0x00, 0x0b,
+	0x20, 0x01, 0x0b, 0x1d, 0x01, 0x02, 0x7f, 0x03, 0x40, 0x20, 0x01, 0x20,
+	0x00, 0x6a, 0x21, 0x01, 0x20, 0x00, 0x41, 0x01, 0x6a, 0x22, 0x00, 0x41,
+	0xe4, 0x00, 0x47, 0x0d, 0x00, 0x0b, 0x20, 0x01, 0x0b };
+
+/* Runs name(args) with fuel units per resume; returns the result and
+ * counts the stops. */
+static uint32_t
+loops_run(bt_wasm_instance *inst, const char *name, struct bt_wasm_val *args,
+    size_t nargs, uint64_t fuel, int *stops)
+{
+	struct bt_wasm_val res;
+	int rc;
+
+	*stops = 0;
+	bt_wasm_instance_set_fuel(inst, fuel);
+	rc = bt_wasm_instance_call(inst, name, args, nargs, &res, 1);
+	while (rc == BT_ETRAP) {
+		struct bt_wasm_trap t;
+
+		bt_wasm_instance_trap(inst, &t);
+		assert_int_equal(t.kind, BT_WASM_TRAP_FUEL);
+		(*stops)++;
+		bt_wasm_instance_set_fuel(inst, fuel);
+		rc = bt_wasm_instance_resume(inst, &res, 1);
+	}
+	assert_int_equal(rc, 0);
+	return res.u.i32;
+}
+
+static void
+test_fuel_fused_loop_latch(void **state)
+{
+	struct bt_wasm_limits lim = { .fuel = 1 };
+	struct bt_wasm_val arg = i32(1000), res;
+	bt_wasm_module *m;
+	bt_wasm_linker *l;
+	bt_wasm_instance *inst;
+	struct bt_diag d;
+	int stops;
+
+	assert_int_equal(bt_wasm_module_new(&m, loops_wasm, sizeof(loops_wasm),
+			     &d), 0);
+	assert_int_equal(bt_wasm_linker_new(&l), 0);
+	assert_int_equal(bt_wasm_instance_new(&inst, m, l, &lim, &d), 0);
+	/* A stop at the latch must not have stepped the counter: resuming
+	 * after every back-edge still gives the right sums. */
+	assert_int_equal(loops_run(inst, "down", &arg, 1, 1, &stops), 500500);
+	/* 999 back-edges, one per run of one unit */
+	assert_int_equal(stops, 998);
+	assert_int_equal(loops_run(inst, "up", NULL, 0, 7, &stops), 4950);
+	assert_int_equal(stops, 99 / 7);
+	/* One unit per taken back-edge: n - 1 for down(n), 99 for up. */
+	bt_wasm_instance_set_fuel(inst, 999);
+	assert_int_equal(bt_wasm_instance_call(inst, "down", &arg, 1, &res, 1),
+	    0);
+	assert_int_equal(res.u.i32, 500500);
+	bt_wasm_instance_set_fuel(inst, 998);
+	assert_int_equal(bt_wasm_instance_call(inst, "down", &arg, 1, &res, 1),
+	    BT_ETRAP);
+	bt_wasm_instance_reset(inst);
+	bt_wasm_instance_set_fuel(inst, 99);
+	assert_int_equal(bt_wasm_instance_call(inst, "up", NULL, 0, &res, 1), 0);
+	assert_int_equal(res.u.i32, 4950);
+	bt_wasm_instance_set_fuel(inst, 98);
+	assert_int_equal(bt_wasm_instance_call(inst, "up", NULL, 0, &res, 1),
+	    BT_ETRAP);
+	bt_wasm_instance_free(inst);
+	bt_wasm_linker_free(l);
+	bt_wasm_module_free(m);
+}
+
 static void
 test_interrupt_before(void **state)
 {
@@ -498,6 +592,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fuel_suspend_resume),
 		cmocka_unit_test(test_fuel_exact),
+		cmocka_unit_test(test_fuel_fused_loop_latch),
 		cmocka_unit_test(test_interrupt_before),
 		cmocka_unit_test(test_interrupt_thread),
 		cmocka_unit_test(test_deadline),
