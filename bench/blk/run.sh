@@ -2,9 +2,11 @@
 # bench/blk/run.sh: fio (nbd engine) against nbdkit's file plugin (the plain
 # baseline), our device alone, and our device with one backup on loopback,
 # all on unix sockets in one run. Prints a Markdown table with ratios.
+# Then bench/blk/pgbench.sh (PostgreSQL on ext4 on each target).
 # Env: BT (path to bt), BLK_BENCH_SIZE (default 256M), BLK_BENCH_TIME
-# (seconds per job, default 5), BLK_BENCH_ROUNDS (default 3). Never fails
-# the suite.
+# (seconds per job, default 5), BLK_BENCH_ROUNDS (default 3),
+# BLK_BENCH_REPLICA (tcp or unix), BLK_BENCH_PGBENCH (0 skips pgbench).
+# Never fails the suite.
 set -u
 BT=${BT:-$(pwd)/build/bt}
 SIZE=${BLK_BENCH_SIZE:-256M}
@@ -54,10 +56,9 @@ URI_SOLO="nbd+unix:///blk?socket=$T/solo/run/nbd.sock"
 mkdir -p "$T/pri" "$T/bak"
 "$BT" blk init --data "$T/bak/d.img" --size "$SIZE" --key-file "$T/k" --backup >/dev/null
 "$BT" blk init --data "$T/pri/d.img" --size "$SIZE" --key-file "$T/k" >/dev/null
-# The replica link runs over a unix socket by default: net/ does not set
-# TCP_NODELAY yet, and Nagle plus delayed ACKs add ~40 ms to every
-# replicated flush over TCP. BLK_BENCH_REPLICA=tcp measures that instead.
-if [ "${BLK_BENCH_REPLICA:-unix}" = tcp ]; then RADDR=127.0.0.1:0; else RADDR="unix:$T/bak/replica.sock"; fi
+# The replica link runs over TCP on loopback, as it would between hosts;
+# BLK_BENCH_REPLICA=unix puts it on a unix socket instead.
+if [ "${BLK_BENCH_REPLICA:-tcp}" = unix ]; then RADDR="unix:$T/bak/replica.sock"; else RADDR=127.0.0.1:0; fi
 BT_LOG=warn "$BT" blk serve --backup --data "$T/bak/d.img" --key-file "$T/k" --listen-replica "$RADDR" --data-dir "$T/bak/run" >"$T/bak.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_file "$T/bak/run/replica.addr"
@@ -126,5 +127,13 @@ job "4k randread qd16" --rw=randread --bs=4k --iodepth=16
 job "4k randwrite fsync=1" --rw=randwrite --bs=4k --iodepth=1 --fsync=1
 job "1M seq write qd4" --rw=write --bs=1M --iodepth=4
 echo
-echo "(replica link: ${BLK_BENCH_REPLICA:-unix}; size $SIZE, median of $ROUNDS interleaved rounds of ${RUNTIME}s after 1s ramp; unix sockets; page-cache backed files; load average $(cut -d' ' -f1-3 /proc/loadavg); pgbench part not run)"
+echo "(replica link: ${BLK_BENCH_REPLICA:-tcp}; size $SIZE, median of $ROUNDS interleaved rounds of ${RUNTIME}s after 1s ramp; NBD on unix sockets; page-cache backed files; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+
+# PostgreSQL on ext4 on each target (BLK_BENCH_PGBENCH=0 skips it).
+cleanup
+trap - EXIT INT TERM
+if [ "${BLK_BENCH_PGBENCH:-1}" != 0 ]; then
+	echo
+	BT=$BT sh "$(dirname "$0")/pgbench.sh"
+fi
 exit 0

@@ -1,0 +1,158 @@
+#!/bin/sh
+# bench/blk/pgbench.sh: PostgreSQL (pgbench, scale 10, 8 clients) on ext4 on
+# an NBD device, reached the way a user without the kernel's nbd module
+# would: nbdfuse exposes the export as a file, a loop device makes it a block
+# device, mkfs.ext4 and mount. Targets, all on unix sockets in one run:
+#   nbdkit   nbdkit's file plugin (the plain baseline);
+#   blk      our device alone;
+#   blk+bak  our device with one backup (every flush waits for the backup).
+# The three stacks stand side by side; the timed runs interleave them, so a
+# burst of load elsewhere hits all three. Prints a Markdown table with TPS
+# ratios to nbdkit. Needs root (losetup, mount), PostgreSQL's server
+# binaries and a `postgres` user, nbdfuse; skips with a message otherwise.
+# Env: BT, PGBENCH_TIME (seconds per run, default 60), PGBENCH_ROUNDS
+# (default 2), PGBENCH_SCALE (default 10), PGBENCH_CLIENTS (default 8),
+# PGBENCH_SIZE (device size, default 2G). Never fails the suite.
+set -u
+BT=${BT:-$(pwd)/build/bt}
+TIME=${PGBENCH_TIME:-60}
+ROUNDS=${PGBENCH_ROUNDS:-2}
+SCALE=${PGBENCH_SCALE:-10}
+CLIENTS=${PGBENCH_CLIENTS:-8}
+SIZE=${PGBENCH_SIZE:-2G}
+
+skip() { echo "pgbench: $*; skipped"; exit 0; }
+[ "$(id -u)" = 0 ] || skip "needs root for losetup and mount"
+PGBIN=""
+for d in /usr/lib/postgresql/*/bin; do
+	[ -x "$d/postgres" ] && PGBIN=$d
+done
+[ -n "$PGBIN" ] || skip "PostgreSQL server binaries not installed"
+id postgres >/dev/null 2>&1 || skip "no postgres user"
+for t in nbdkit nbdfuse losetup mkfs.ext4 fusermount3 python3; do
+	command -v $t >/dev/null 2>&1 || skip "$t not installed"
+done
+[ -e /dev/fuse ] || skip "no /dev/fuse"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/bt-pgbench.XXXXXX")
+chmod 755 "$T"
+PIDS=""
+NAMES="nbdkit blk bak"
+cleanup() {
+	for n in $NAMES; do
+		[ -f "$T/$n/fs/data/postmaster.pid" ] &&
+			su postgres -c "$PGBIN/pg_ctl -D $T/$n/fs/data -m immediate -w stop" >/dev/null 2>&1
+		mountpoint -q "$T/$n/fs" && umount "$T/$n/fs"
+		[ -s "$T/$n/loop" ] && losetup -d "$(cat "$T/$n/loop")"
+		mountpoint -q "$T/$n/mnt" && fusermount3 -u "$T/$n/mnt"
+	done
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+wait_file() {
+	n=400
+	while [ ! -S "$1" ] && [ ! -s "$1" ]; do
+		n=$((n - 1)); [ $n -gt 0 ] || skip "timed out waiting for $1"
+		sleep 0.05
+	done
+}
+
+(umask 077; head -c 32 /dev/urandom >"$T/k")
+mkdir -p "$T/nbdkit" "$T/blk" "$T/bak" "$T/bakrep"
+
+# nbdkit's file plugin.
+truncate -s "$SIZE" "$T/nbdkit/d.img"
+nbdkit -f -U "$T/nbdkit/nbd.sock" file "$T/nbdkit/d.img" 2>"$T/nbdkit.log" &
+PIDS="$PIDS $!"
+wait_file "$T/nbdkit/nbd.sock"
+URI_nbdkit="nbd+unix:///?socket=$T/nbdkit/nbd.sock"
+
+# Our device alone.
+"$BT" blk init --data "$T/blk/d.img" --size "$SIZE" --key-file "$T/k" >/dev/null
+BT_LOG=warn "$BT" blk serve --data "$T/blk/d.img" --key-file "$T/k" \
+    --data-dir "$T/blk/run" >"$T/blk.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_file "$T/blk/run/nbd.addr"
+URI_blk="nbd+unix:///blk?socket=$T/blk/run/nbd.sock"
+
+# Our device with one backup.
+"$BT" blk init --data "$T/bakrep/d.img" --size "$SIZE" --key-file "$T/k" --backup >/dev/null
+"$BT" blk init --data "$T/bak/d.img" --size "$SIZE" --key-file "$T/k" >/dev/null
+BT_LOG=warn "$BT" blk serve --backup --data "$T/bakrep/d.img" --key-file "$T/k" \
+    --listen-replica 127.0.0.1:0 --data-dir "$T/bakrep/run" \
+    >"$T/bakrep.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_file "$T/bakrep/run/replica.addr"
+BT_LOG=warn "$BT" blk serve --data "$T/bak/d.img" --key-file "$T/k" \
+    --data-dir "$T/bak/run" --replicas "$(cat "$T/bakrep/run/replica.addr")" \
+    >"$T/bak.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_file "$T/bak/run/nbd.addr"
+URI_bak="nbd+unix:///blk?socket=$T/bak/run/nbd.sock"
+
+# stack NAME URI: nbdfuse + loop + ext4 + a PostgreSQL cluster with the
+# pgbench tables, its socket in $T/NAME/sock.
+stack() {
+	n=$1; uri=$2; d=$T/$n
+	mkdir -p "$d/mnt" "$d/fs" "$d/sock"
+	nbdfuse "$d/mnt/nbd" "$uri" 2>"$d/nbdfuse.log" &
+	PIDS="$PIDS $!"
+	wait_file "$d/mnt/nbd"
+	losetup -f --show "$d/mnt/nbd" >"$d/loop" || skip "losetup failed for $n"
+	mkfs.ext4 -q "$(cat "$d/loop")" || skip "mkfs.ext4 failed for $n"
+	mount "$(cat "$d/loop")" "$d/fs" || skip "mount failed for $n"
+	mkdir "$d/fs/data"
+	touch "$d/pg.log"
+	chown postgres "$d/fs/data" "$d/sock" "$d/pg.log"
+	su postgres -c "$PGBIN/initdb -D $d/fs/data -A trust" >/dev/null 2>&1 ||
+		skip "initdb failed for $n"
+	su postgres -c "$PGBIN/pg_ctl -D $d/fs/data -l $d/pg.log -w \
+	    -o '-k $d/sock -c listen_addresses= -c max_connections=20' start" \
+	    >/dev/null || skip "postgres did not start for $n"
+	su postgres -c "$PGBIN/pgbench -h $d/sock -i -q -s $SCALE postgres" \
+	    >"$d/init.log" 2>&1 || skip "pgbench -i failed for $n"
+	# Start every timed run from the same state: tables checkpointed.
+	su postgres -c "$PGBIN/psql -h $d/sock -q -c CHECKPOINT postgres" >/dev/null 2>&1
+}
+stack nbdkit "$URI_nbdkit"
+stack blk "$URI_blk"
+stack bak "$URI_bak"
+
+# run NAME: one timed pgbench run; appends "tps latency_ms" to $T/NAME.txt.
+run() {
+	d=$T/$1
+	su postgres -c "$PGBIN/pgbench -h $d/sock -c $CLIENTS -j 2 -T $TIME postgres" \
+	    >"$d/run.log" 2>&1 || { echo "0 0" >>"$T/$1.txt"; return; }
+	tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$d/run.log")
+	lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$d/run.log")
+	echo "${tps:-0} ${lat:-0}" >>"$T/$1.txt"
+}
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+	for n in $NAMES; do run $n; done
+	r=$((r + 1))
+done
+
+python3 - "$T" <<'PY'
+import sys
+t = sys.argv[1]
+def load(n):
+    rows = [tuple(map(float, l.split())) for l in open(f"{t}/{n}.txt") if l.strip()]
+    tps = sorted(r[0] for r in rows)
+    lat = sorted(r[1] for r in rows)
+    return rows, tps[len(tps) // 2], lat[len(lat) // 2]
+base = load("nbdkit")
+print("| target | pgbench TPS (runs) | median TPS | vs nbdkit | latency ms |")
+print("|---|---|---:|---:|---:|")
+for n, label in (("nbdkit", "nbdkit file"), ("blk", "blk"), ("bak", "blk + backup")):
+    rows, tps, lat = load(n)
+    runs = ", ".join("%.0f" % r[0] for r in rows)
+    ratio = "%.2f" % (tps / base[1]) if base[1] else "-"
+    print(f"| {label} | {runs} | {tps:.0f} | {ratio} | {lat:.2f} |")
+PY
+echo
+echo "(pgbench scale $SCALE, $CLIENTS clients, $ROUNDS interleaved rounds of ${TIME}s; ext4 on loop on nbdfuse; unix sockets; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+exit 0
