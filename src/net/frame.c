@@ -13,44 +13,72 @@
 #include "bt/net.h"
 #include "bt/serde.h"
 
+/* uv_len is the size of v as a uvarint. */
+static size_t
+uv_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static uint8_t *
+uv_put(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+static uint8_t *
+bytes_put(uint8_t *p, const struct bt_buf *v)
+{
+	p = uv_put(p, v->len);
+	if (v->len > 0)
+		memcpy(p, v->ptr, v->len);
+	return p + v->len;
+}
+
+/*
+ * The envelope's size is known before it is written (every field's
+ * length is), so the frame is written in place in one pass: one reserve,
+ * no second copy of the payload.
+ */
 int
 bt_net_frame_encode(struct bt_dbuf *b, const struct bt_net_frame *f)
 {
-	uint8_t hdr[BT_SERDE_VARINT_MAX];
-	size_t start = b->len, body, n = 0;
-	uint64_t v;
+	size_t body, total;
+	uint8_t *p;
 	int rc;
 
-	/*
-	 * The envelope's length is only known after encoding it, so reserve
-	 * the longest prefix, encode, then move the body down over the slack.
-	 */
-	rc = bt_dbuf_reserve(b, BT_SERDE_VARINT_MAX);
+	body = uv_len(f->kind) + uv_len(f->stream) + uv_len(f->from.len) +
+	    f->from.len + uv_len(f->to.len) + f->to.len + uv_len(f->proto) +
+	    uv_len(f->payload.len) + f->payload.len +
+	    (f->hops != 0 ? uv_len(f->hops) : 0);
+	if (body < f->payload.len) /* wrapped */
+		return BT_ELIMIT;
+	total = uv_len(body) + body;
+	rc = bt_dbuf_reserve(b, total);
 	if (rc != 0)
 		return rc;
-	b->len += BT_SERDE_VARINT_MAX;
-	if ((rc = bt_serde_put_uvarint(b, f->kind)) != 0 ||
-	    (rc = bt_serde_put_uvarint(b, f->stream)) != 0 ||
-	    (rc = bt_serde_put_bytes(b, f->from.ptr, f->from.len)) != 0 ||
-	    (rc = bt_serde_put_bytes(b, f->to.ptr, f->to.len)) != 0 ||
-	    (rc = bt_serde_put_uvarint(b, f->proto)) != 0 ||
-	    (rc = bt_serde_put_bytes(b, f->payload.ptr, f->payload.len)) != 0 ||
-	    (f->hops != 0 && (rc = bt_serde_put_uvarint(b, f->hops)) != 0)) {
-		b->len = start;
-		return rc;
-	}
-	body = b->len - start - BT_SERDE_VARINT_MAX;
-	v = body;
-	do {
-		hdr[n] = (uint8_t)(v & 0x7f);
-		v >>= 7;
-		if (v != 0)
-			hdr[n] |= 0x80;
-		n++;
-	} while (v != 0);
-	memmove(b->ptr + start + n, b->ptr + start + BT_SERDE_VARINT_MAX, body);
-	memcpy(b->ptr + start, hdr, n);
-	b->len = start + n + body;
+	p = b->ptr + b->len;
+	p = uv_put(p, body);
+	p = uv_put(p, f->kind);
+	p = uv_put(p, f->stream);
+	p = bytes_put(p, &f->from);
+	p = bytes_put(p, &f->to);
+	p = uv_put(p, f->proto);
+	p = bytes_put(p, &f->payload);
+	if (f->hops != 0)
+		p = uv_put(p, f->hops);
+	b->len += total;
 	return 0;
 }
 

@@ -94,6 +94,17 @@ struct op {
 	struct op *next;
 };
 
+/*
+ * TLS bytes between OpenSSL and the socket: [off, len) of p, the memory
+ * kept between uses (io_mu). The connections' BIOs are these queues, not
+ * OpenSSL 3.0's memory BIO, which clears its whole buffer on every reset
+ * and cleanses it on every growth (a fifth of a fan-out's CPU time).
+ */
+struct tbuf {
+	uint8_t *p;
+	size_t	 off, len, cap;
+};
+
 struct bt_net {
 	uv_loop_t	     loop;
 	uv_async_t	     async;
@@ -109,6 +120,7 @@ struct bt_net {
 	bt_net_conn	    *dirty;
 	bool		     stopping;
 	SSL_CTX		    *ctx;
+	BIO_METHOD	    *bmeth; /* struct tbuf BIOs */
 	bt_key		    *key;
 	bt_cred		    *cred;
 	char		    *path;
@@ -162,6 +174,7 @@ struct bt_net_conn {
 	char		      rd_why[160]; /* rd_mu: and why */
 	SSL		     *ssl; /* io_mu */
 	BIO		     *rbio, *wbio; /* io_mu */
+	struct tbuf	      tin, tout;   /* io_mu: behind rbio, wbio */
 	/*
 	 * io_mu (recursive) serialises every use of ssl, the BIOs and the
 	 * socket's writes between the loop thread and a sender writing
@@ -432,6 +445,121 @@ verify_any(int ok, X509_STORE_CTX *store)
 	return 1;
 }
 
+/* tbuf_put appends n bytes to t. Returns 0 or -ENOMEM. */
+static int
+tbuf_put(struct tbuf *t, const void *d, size_t n)
+{
+	uint8_t *p;
+	size_t cap;
+
+	if (t->off == t->len)
+		t->off = t->len = 0;
+	if (t->cap - t->len < n && t->off > 0) {
+		memmove(t->p, t->p + t->off, t->len - t->off);
+		t->len -= t->off;
+		t->off = 0;
+	}
+	if (t->cap - t->len < n) {
+		cap = t->cap ? t->cap : 16384;
+		while (cap - t->len < n) {
+			if (cap > SIZE_MAX / 2)
+				return -ENOMEM;
+			cap *= 2;
+		}
+		p = bt_realloc(t->p, cap);
+		if (p == NULL)
+			return -ENOMEM;
+		t->p = p;
+		t->cap = cap;
+	}
+	memcpy(t->p + t->len, d, n);
+	t->len += n;
+	return 0;
+}
+
+static int
+tbio_write(BIO *b, const char *d, int n)
+{
+	BIO_clear_retry_flags(b);
+	if (n <= 0)
+		return 0;
+	return tbuf_put(BIO_get_data(b), d, (size_t)n) == 0 ? n : -1;
+}
+
+static int
+tbio_read(BIO *b, char *d, int n)
+{
+	struct tbuf *t = BIO_get_data(b);
+	size_t k = t->len - t->off;
+
+	BIO_clear_retry_flags(b);
+	if (k == 0) {
+		/* Empty means "not yet", never end of file. */
+		BIO_set_retry_read(b);
+		return -1;
+	}
+	if (n <= 0)
+		return 0;
+	if (k > (size_t)n)
+		k = (size_t)n;
+	memcpy(d, t->p + t->off, k);
+	t->off += k;
+	if (t->off == t->len)
+		t->off = t->len = 0;
+	return (int)k;
+}
+
+static long
+tbio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct tbuf *t = BIO_get_data(b);
+
+	switch (cmd) {
+	case BIO_CTRL_PENDING:
+		return (long)(t->len - t->off);
+	case BIO_CTRL_FLUSH:
+	case BIO_CTRL_DUP:
+		return 1;
+	case BIO_CTRL_RESET:
+		t->off = t->len = 0;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int
+tbio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static int
+tbio_destroy(BIO *b)
+{
+	return 1; /* the tbuf belongs to the connection */
+}
+
+static BIO_METHOD *
+tbio_method(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+	    "bt tls bytes");
+
+	if (m == NULL)
+		return NULL;
+	if (BIO_meth_set_write(m, tbio_write) != 1 ||
+	    BIO_meth_set_read(m, tbio_read) != 1 ||
+	    BIO_meth_set_ctrl(m, tbio_ctrl) != 1 ||
+	    BIO_meth_set_create(m, tbio_create) != 1 ||
+	    BIO_meth_set_destroy(m, tbio_destroy) != 1) {
+		BIO_meth_free(m);
+		return NULL;
+	}
+	return m;
+}
+
 static int
 make_ctx(bt_net *net, struct bt_diag *diag)
 {
@@ -612,6 +740,10 @@ bt_net_new(bt_net **out, const struct bt_net_config *cfg,
 		goto fail;
 	if ((rc = make_ctx(net, diag)) != 0)
 		goto fail;
+	if ((net->bmeth = tbio_method()) == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	if ((rc = make_hello(net)) != 0)
 		goto fail;
 	net->rd_epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -647,6 +779,7 @@ bt_net_new(bt_net **out, const struct bt_net_config *cfg,
 fail:
 	if (net->rd_epfd >= 0)
 		close(net->rd_epfd);
+	BIO_meth_free(net->bmeth);
 	SSL_CTX_free(net->ctx);
 	bt_free(net->hello);
 	bt_free(net->path);
@@ -712,6 +845,7 @@ bt_net_free(bt_net *net)
 	}
 	uv_loop_close(&net->loop);
 	close(net->rd_epfd);
+	BIO_meth_free(net->bmeth);
 	SSL_CTX_free(net->ctx);
 	bt_free(net->hello);
 	bt_free(net->path);
@@ -866,6 +1000,8 @@ bt_net_conn_rele(bt_net_conn *c)
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->io_mu);
 	pthread_mutex_destroy(&c->rd_mu);
+	bt_free(c->tin.p);
+	bt_free(c->tout.p);
 	bt_free(c);
 }
 
@@ -1076,7 +1212,8 @@ drain_locked(bt_net_conn *c)
 	char *p;
 	int n, rc, sent;
 
-	n = (int)BIO_get_mem_data(c->wbio, &p);
+	n = (int)(c->tout.len - c->tout.off);
+	p = (char *)c->tout.p + c->tout.off;
 	if (n <= 0)
 		return;
 	/*
@@ -1090,7 +1227,7 @@ drain_locked(bt_net_conn *c)
 	sent = rc > 0 ? rc : 0;
 	c->last_tx = uv_now(&c->net->loop);
 	if (sent == n) {
-		(void)BIO_reset(c->wbio);
+		c->tout.off = c->tout.len = 0;
 		return;
 	}
 	w = bt_alloc(sizeof(*w) + (size_t)(n - sent));
@@ -1101,7 +1238,7 @@ drain_locked(bt_net_conn *c)
 	w->c = c;
 	w->len = (size_t)(n - sent);
 	memcpy(w->data, p + sent, w->len);
-	(void)BIO_reset(c->wbio);
+	c->tout.off = c->tout.len = 0;
 	n -= sent;
 	b = uv_buf_init(w->data, (unsigned)n);
 	pthread_mutex_lock(&c->mu);
@@ -1253,8 +1390,7 @@ static bool
 try_direct(bt_net_conn *c)
 {
 	struct bt_dbuf q;
-	char *p, scratch[4096];
-	long n;
+	size_t n;
 	ssize_t w;
 	bool all = false;
 
@@ -1262,8 +1398,7 @@ try_direct(bt_net_conn *c)
 		return false;
 	if (pthread_mutex_trylock(&c->io_mu) != 0)
 		return false;
-	if (c->fd < 0 || c->ssl == NULL ||
-	    BIO_ctrl_pending(c->wbio) != 0) {
+	if (c->fd < 0 || c->ssl == NULL || c->tout.len != c->tout.off) {
 		pthread_mutex_unlock(&c->io_mu);
 		return false;
 	}
@@ -1290,22 +1425,14 @@ try_direct(bt_net_conn *c)
 		}
 		off += (size_t)r;
 	}
-	n = BIO_get_mem_data(c->wbio, &p);
-	w = n > 0 ? send(c->fd, p, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) :
-	    0;
-	if (w == n) {
-		(void)BIO_reset(c->wbio);
+	n = c->tout.len - c->tout.off;
+	w = n > 0 ? send(c->fd, c->tout.p + c->tout.off, n,
+	    MSG_NOSIGNAL | MSG_DONTWAIT) : 0;
+	if (w >= 0 && (size_t)w == n) {
+		c->tout.off = c->tout.len = 0;
 		all = true;
-	} else {
-		/* Drop what was sent; the rest goes out through libuv. */
-		for (ssize_t left = w > 0 ? w : 0; left > 0;) {
-			int k = left > (ssize_t)sizeof(scratch) ?
-			    (int)sizeof(scratch) : (int)left;
-
-			if (BIO_read(c->wbio, scratch, k) != k)
-				break;
-			left -= k;
-		}
+	} else if (w > 0) {
+		c->tout.off += (size_t)w; /* the rest goes out through libuv */
 	}
 	pthread_mutex_lock(&c->mu);
 	c->inflight -= q.len;
@@ -1684,8 +1811,7 @@ ssl_pull(bt_net_conn *c, char *why, size_t cap)
 	    e != SSL_ERROR_ZERO_RETURN)
 		ssl_reason(why, cap);
 	if (r > 0)
-		more = SSL_pending(c->ssl) > 0 ||
-		    BIO_ctrl_pending(c->rbio) > 0;
+		more = SSL_pending(c->ssl) > 0 || c->tin.len > c->tin.off;
 	pthread_mutex_unlock(&c->io_mu);
 	if (r > 0) {
 		c->in.len += (size_t)r;
@@ -1777,9 +1903,10 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		return; /* draining a refused peer: ignore what it sends */
 	c->last_rx = uv_now(&net->loop);
 	pthread_mutex_lock(&c->io_mu);
-	rc = c->ssl != NULL ? BIO_write(c->rbio, buf->base, (int)n) : -1;
+	rc = c->ssl != NULL ? tbuf_put(&c->tin, buf->base, (size_t)n) :
+	    BT_ECLOSED;
 	pthread_mutex_unlock(&c->io_mu);
-	if (rc != (int)n) {
+	if (rc != 0) {
 		conn_fail(c, -ENOMEM, "TLS buffer write failed");
 		return;
 	}
@@ -1945,10 +2072,10 @@ conn_rd(bt_net_conn *c)
 			c->last_rx = uv_now(&net->loop);
 			if (c->state == C_OPEN) {
 				pthread_mutex_lock(&c->io_mu);
-				rc = c->ssl != NULL ?
-				    BIO_write(c->rbio, net->rdbuf, (int)n) : -1;
+				rc = c->ssl != NULL ? tbuf_put(&c->tin,
+				    net->rdbuf, (size_t)n) : BT_ECLOSED;
 				pthread_mutex_unlock(&c->io_mu);
-				if (rc != (int)n) {
+				if (rc != 0) {
 					conn_fail(c, -ENOMEM, "TLS buffer write "
 					    "failed");
 					break;
@@ -2127,10 +2254,10 @@ bt__net_conn_await(bt_net_conn *c, atomic_int *word, int done,
 		n = read(fd, buf, sizeof(buf));
 		if (n > 0) {
 			pthread_mutex_lock(&c->io_mu);
-			r = c->ssl != NULL ? BIO_write(c->rbio, buf, (int)n) :
-			    -1;
+			r = c->ssl != NULL ? tbuf_put(&c->tin, buf, (size_t)n) :
+			    BT_ECLOSED;
 			pthread_mutex_unlock(&c->io_mu);
-			if (r != (int)n) {
+			if (r != 0) {
 				c->rd_err = -ENOMEM;
 				snprintf(c->rd_why, sizeof(c->rd_why),
 				    "TLS buffer write failed");
@@ -2217,17 +2344,18 @@ conn_start(bt_net_conn *c)
 	bt_net *net = c->net;
 
 	c->ssl = SSL_new(net->ctx);
-	c->rbio = BIO_new(BIO_s_mem());
-	c->wbio = BIO_new(BIO_s_mem());
+	c->rbio = BIO_new(net->bmeth);
+	c->wbio = BIO_new(net->bmeth);
 	if (c->ssl == NULL || c->rbio == NULL || c->wbio == NULL) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
 		BIO_free(c->rbio);
 		BIO_free(c->wbio);
 		conn_fail(c, -ENOMEM, "out of memory for TLS");
 		return;
 	}
-	/* An empty memory BIO reports "retry", not end of file. */
-	BIO_set_mem_eof_return(c->rbio, -1);
-	BIO_set_mem_eof_return(c->wbio, -1);
+	BIO_set_data(c->rbio, &c->tin);
+	BIO_set_data(c->wbio, &c->tout);
 	SSL_set_bio(c->ssl, c->rbio, c->wbio);
 	if (c->outgoing)
 		SSL_set_connect_state(c->ssl);
