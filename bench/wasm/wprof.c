@@ -156,6 +156,42 @@ main(int argc, char **argv)
 			    op_names[idx[i]], (unsigned long long)hist[idx[i]],
 			    100.0 * (double)hist[idx[i]] / (double)tot);
 	}
+	/* pairs of instructions that follow each other in the code and
+	 * ran equally often (so most likely in sequence): fusion candidates */
+	if (getenv("WPROF_PAIRS") != NULL) {
+		static uint64_t pair[OP__COUNT][OP__COUNT];
+		int po = -1;
+		uint64_t pn = 0;
+
+		for (uint32_t pc = 0; pc < m->ncode;) {
+			int o = op_of(m->code[pc]);
+			if (o < 0)
+				break;
+			if (po >= 0 && prof_n[pc] == pn && pn > 0)
+				pair[po][o] += pn;
+			po = o;
+			pn = prof_n[pc];
+			pc += (uint32_t)ins_len(m->code + pc, o);
+		}
+		for (int k = 0; k < 40; k++) {
+			uint64_t best = 0;
+			int bi = 0, bj = 0;
+			for (int i = 0; i < OP__COUNT; i++)
+				for (int j = 0; j < OP__COUNT; j++)
+					if (pair[i][j] > best) {
+						best = pair[i][j];
+						bi = i;
+						bj = j;
+					}
+			if (best == 0)
+				break;
+			fprintf(stderr, "pair %-18s %-18s %12llu %5.1f%%\n",
+			    op_names[bi], op_names[bj],
+			    (unsigned long long)best,
+			    100.0 * (double)best / (double)tot);
+			pair[bi][bj] = 0;
+		}
+	}
 	qsort(fh, nf, sizeof(*fh), fhot_cmp);
 	for (int k = 0; k < nshow && (uint32_t)k < nf; k++) {
 		uint32_t f = fh[k].fi;

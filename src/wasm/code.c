@@ -240,6 +240,7 @@ emit_const(struct wcomp *c, uint32_t d, uint64_t v)
 		cell(c, (uint32_t)v);
 		cell(c, (uint32_t)(v >> 32));
 	}
+	c->acc_slot = d;
 }
 
 static void
@@ -259,18 +260,14 @@ emit_mov(struct wcomp *c, uint32_t d, uint32_t a)
 		c->seq_op = o;
 		cell(c, d);
 		cell(c, a);
-		if (d == c->acc_slot)
-			c->acc_slot = NOFIX;
+		c->acc_slot = d;
 		return;
 	}
-	/* A move leaves acc alone: it still holds its slot unless the move
-	 * overwrites that slot. */
-	uint32_t keep = c->acc_slot;
+	/* Moves leave the value moved last in acc. */
 	op(c, OP_MOV);
 	cell(c, d);
 	cell(c, a);
-	if (d != keep)
-		c->acc_slot = keep;
+	c->acc_slot = d;
 }
 
 /* Put the value of stack entry i into slot d. */
@@ -1256,6 +1253,97 @@ take_mul(struct wcomp *c, uint32_t h, int o, uint32_t *sa, uint32_t *sb,
 	return true;
 }
 
+/*
+ * Trick 10: read-modify-write of one f64 in memory. A store of acc to
+ * address (base, off) right after the instruction that computed it, when
+ * that instruction read the same address, becomes one instruction:
+ *
+ *   LD64 x base off; F64_MULSUB_A d x a b; ST64_V base d off
+ *       (with x == d)                     -> F64_MULSUB_RMW d base off a b
+ *   F64_ADD_M[_A] d [a] base 0 off; ST64_V base d off
+ *                                         -> F64_ADD_RMW[_A] d [a] base off
+ *
+ * d must not be base (the store would see the new base). Only the load
+ * part can trap (the store goes where the load just read), so the fused
+ * instruction keeps the load's code offset. Returns true if it emitted.
+ */
+static bool
+take_rmw(struct wcomp *c, uint32_t sa, uint32_t sv, uint32_t off)
+{
+	bt_wasm_module *m = c->m;
+	const uint64_t *ins, *ld;
+	uint32_t n, map_off, fa, fb, save = c->cur_off;
+	bool a_acc;
+	int o;
+
+	if (c->oom || c->seq_op < 0 || m->nmap < 2 ||
+	    m->map[m->nmap - 1].pc != c->seq_start)
+		return false;
+	ins = m->code + c->seq_start;
+	n = bt__wasm_op_len[c->seq_op];
+	if (c->seq_start + n != m->ncode)
+		return false;
+	switch (c->seq_op) {
+	case OP_F64_MULSUB_A:
+	case OP_F64_MULADD_A:
+		/* [d x a b], x from acc: the load just before */
+		if (c->prev_seq_op != OP_LD64 ||
+		    c->prev_seq_start + 4 != c->seq_start ||
+		    m->map[m->nmap - 2].pc != c->prev_seq_start)
+			return false;
+		ld = m->code + c->prev_seq_start;
+		/* The factors are read before the load now: neither may be
+		 * the loaded slot. */
+		if (ins[1] != sv || ins[2] != ins[1] || ld[1] != ins[1] ||
+		    ld[2] != sa || ld[3] != off || sv == sa ||
+		    ins[3] == sv || ins[4] == sv)
+			return false;
+		o = c->seq_op == OP_F64_MULSUB_A ? OP_F64_MULSUB_RMW :
+						    OP_F64_MULADD_RMW;
+		fa = (uint32_t)ins[3];
+		fb = (uint32_t)ins[4];
+		map_off = m->map[m->nmap - 2].off;
+		m->ncode = c->prev_seq_start;
+		m->nmap -= 2;
+		forget(c);
+		c->cur_off = map_off;
+		op(c, o);
+		c->cur_off = save;
+		cell(c, sv);
+		cell(c, sa);
+		cell(c, off);
+		cell(c, fa);
+		cell(c, fb);
+		break;
+	case OP_F64_ADD_M:
+	case OP_F64_ADD_M_A:
+		/* [d a base imm off]; for _A, acc still holds a when the
+		 * fused instruction runs (nothing runs between) */
+		a_acc = c->seq_op == OP_F64_ADD_M_A;
+		fa = (uint32_t)ins[2];
+		if (ins[1] != sv || ins[3] != sa || ins[4] != 0 ||
+		    ins[5] != off || sv == sa)
+			return false;
+		map_off = m->map[m->nmap - 1].off;
+		m->ncode = c->seq_start;
+		m->nmap--;
+		forget(c);
+		c->cur_off = map_off;
+		op(c, a_acc ? OP_F64_ADD_RMW_A : OP_F64_ADD_RMW);
+		c->cur_off = save;
+		cell(c, sv);
+		if (!a_acc)
+			cell(c, fa);
+		cell(c, sa);
+		cell(c, off);
+		break;
+	default:
+		return false;
+	}
+	c->acc_slot = sv;
+	return true;
+}
+
 static int
 do_unop(struct wcomp *c, int o, uint8_t in, uint8_t out)
 {
@@ -2091,11 +2179,17 @@ bt_out:
 				} else {
 					uint32_t sa = rslot(c, h);
 					uint32_t sv = rslot(c, h + 1);
-					op(c, acc_variant(c, st[k].op, h + 1, 1));
+					int so = acc_variant(c, st[k].op, h + 1, 1);
+
+					if (so == OP_ST64_V &&
+					    take_rmw(c, sa, sv, off))
+						goto stored;
+					op(c, so);
 					cell(c, sa);
 					cell(c, sv);
 					cell(c, off);
 				}
+			stored:;
 			}
 			(void)pop_n(c, tt, 2);
 			break;

@@ -556,17 +556,18 @@ L_I32_INC_BR_NE: {
 	R(1) = v;
 	NEXT(5);
 }
+	/* moves leave the last value moved in acc (code.c, trick 5) */
 L_MOV:
-	R(1) = R(2);
+	acc = R(1) = R(2);
 	NEXT(3);
 L_MOV2:
 	R(1) = R(2);
-	R(3) = R(4);
+	acc = R(3) = R(4);
 	NEXT(5);
 L_MOV3:
 	R(1) = R(2);
 	R(3) = R(4);
-	R(5) = R(6);
+	acc = R(5) = R(6);
 	NEXT(7);
 L_I32_XOR_ROTL_I:
 	acc = R(1) = U32(2) ^ rotl32(U32(3), (uint32_t)pc[4]);
@@ -1499,6 +1500,49 @@ L_F64_MULSUB_A: {
 	double p = D2(3) * D2(4);
 	acc = R(1) = f64b(f64v(acc) - p);
 	NEXT(5);
+}
+
+	/* read-modify-write of an f64 in memory (code.c, trick 10):
+	 * mem[base + off] = mem[...] -/+ a * b, also into dst:
+	 * (dst, base, off, a, b); and mem[base + off] += a: (dst, [a,]
+	 * base, off), the _A form with a in acc */
+#define EARMW(i)                                                            \
+	uint64_t ea = (uint64_t)U32(i) + pc[(i) + 1];                       \
+	if (__builtin_expect(ea + 8 > ms, 0))                               \
+		TRAP(BT_WASM_TRAP_MEMORY_OOB);
+L_F64_MULSUB_RMW: {
+	EARMW(2);
+	uint64_t x;
+	double p = D2(4) * D2(5);
+	memcpy(&x, mb + ea, 8);
+	acc = R(1) = f64b(f64v(x) - p);
+	memcpy(mb + ea, &acc, 8);
+	NEXT(6);
+}
+L_F64_MULADD_RMW: {
+	EARMW(2);
+	uint64_t x;
+	double p = D2(4) * D2(5);
+	memcpy(&x, mb + ea, 8);
+	acc = R(1) = f64b(f64v(x) + p);
+	memcpy(mb + ea, &acc, 8);
+	NEXT(6);
+}
+L_F64_ADD_RMW: {
+	EARMW(3);
+	uint64_t x;
+	memcpy(&x, mb + ea, 8);
+	acc = R(1) = f64b(D2(2) + f64v(x));
+	memcpy(mb + ea, &acc, 8);
+	NEXT(5);
+}
+L_F64_ADD_RMW_A: {
+	EARMW(2);
+	uint64_t x;
+	memcpy(&x, mb + ea, 8);
+	acc = R(1) = f64b(f64v(acc) + f64v(x));
+	memcpy(mb + ea, &acc, 8);
+	NEXT(4);
 }
 
 	/* binary operations whose operand b is loaded from memory: (dst, a,
