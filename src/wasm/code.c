@@ -1115,6 +1115,7 @@ static const uint8_t sat_out[8] = { I32, I32, I32, I32, I64, I64, I64, I64 };
  */
 struct ldfuse {
 	int	 op;
+	int	 ld; /* the load's kind: OP_LD32, OP_LD64 or OP_LD16S32 */
 	uint32_t base, imm, off, off_map;
 	uint32_t acc_slot; /* what acc holds when the fused op runs */
 };
@@ -1164,6 +1165,7 @@ take_load(struct wcomp *c, uint32_t h, int o, struct ldfuse *out)
 	default: return false;
 	}
 	out->op = -1;
+	out->ld = ld;
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (tab[i].op == o && tab[i].ld == ld)
 			out->op = tab[i].fused;
@@ -1344,6 +1346,72 @@ take_rmw(struct wcomp *c, uint32_t sa, uint32_t sv, uint32_t off)
 	return true;
 }
 
+/*
+ * Trick 11: a product of two loaded values (a dot product's step). After
+ * take_load took the load of operand b, if operand a is a stack temporary
+ * loaded by the instruction now last, of the same kind, that load is taken
+ * too. The fused instruction carries two code offsets: its own (the first
+ * load's) and, five cells in, the second load's (see map_add).
+ */
+static bool
+take_load_a(struct wcomp *c, int ld, uint32_t dst, struct ldfuse *out)
+{
+	bt_wasm_module *m = c->m;
+	const uint64_t *ins;
+	int b, kind, plain;
+
+	if (c->oom || c->seq_op < 0 || m->nmap == 0 ||
+	    m->map[m->nmap - 1].pc != c->seq_start ||
+	    c->seq_start + bt__wasm_op_len[c->seq_op] != m->ncode)
+		return false;
+	b = base_of(c->seq_op);
+	switch (b) {
+	case OP_LD32: kind = OP_LD32; plain = 1; break;
+	case OP_LD32_I: kind = OP_LD32; plain = 0; break;
+	case OP_LD64: kind = OP_LD64; plain = 1; break;
+	case OP_LD64_I: kind = OP_LD64; plain = 0; break;
+	case OP_LD16S32: kind = OP_LD16S32; plain = 1; break;
+	case OP_LD16S32_I: kind = OP_LD16S32; plain = 0; break;
+	default: return false;
+	}
+	ins = m->code + c->seq_start;
+	if (kind != ld || ins[1] != dst)
+		return false;
+	out->base = (uint32_t)ins[2];
+	out->imm = plain ? 0 : (uint32_t)ins[3];
+	out->off = plain ? (uint32_t)ins[3] : (uint32_t)ins[4];
+	out->off_map = m->map[m->nmap - 1].off;
+	m->ncode = c->seq_start;
+	m->nmap--;
+	forget(c);
+	return true;
+}
+
+/* A second code offset inside the instruction just emitted, at cell pc:
+ * a trap in its second part reports from there. */
+static void
+map_add(struct wcomp *c, uint32_t pc, uint32_t off)
+{
+	bt_wasm_module *m = c->m;
+
+	if (c->oom)
+		return;
+	if (m->nmap == m->cmap) {
+		size_t nc = m->cmap * 2;
+		struct wmap *p = bt_realloc(m->map, nc * sizeof(*p));
+
+		if (p == NULL) {
+			c->oom = true;
+			return;
+		}
+		m->map = p;
+		m->cmap = nc;
+	}
+	m->map[m->nmap].pc = pc;
+	m->map[m->nmap].off = off;
+	m->nmap++;
+}
+
 static int
 do_unop(struct wcomp *c, int o, uint8_t in, uint8_t out)
 {
@@ -1455,6 +1523,27 @@ do_binop(struct wcomp *c, const struct numop *n)
 			_Static_assert(OP_F64_DIV_M_A - OP_F64_DIV_M ==
 				OP_I32_ADD_M_A - OP_I32_ADD_M,
 			    "ops.h: memory-operand _A forms out of order");
+			int mm = lf.op == OP_I32_MUL_M ? OP_I32_MUL_MM :
+			    lf.op == OP_I32_MUL_M16S ? OP_I32_MUL_MM16S :
+			    lf.op == OP_F64_MUL_M ? OP_F64_MUL_MM : -1;
+			struct ldfuse la;
+
+			if (mm >= 0 && a_acc && va_->kind == K_SLOT &&
+			    take_load_a(c, lf.ld, S(c, h), &la)) {
+				c->cur_off = la.off_map;
+				op(c, mm);
+				c->cur_off = save;
+				cell(c, S(c, h));
+				produced(c, h);
+				cell(c, la.base);
+				cell(c, la.imm);
+				cell(c, la.off);
+				map_add(c, (uint32_t)c->m->ncode, lf.off_map);
+				cell(c, lf.base);
+				cell(c, lf.imm);
+				cell(c, lf.off);
+				return push_t(c, n->out);
+			}
 			c->cur_off = lf.off_map;
 			op(c, a_acc ? lf.op + (OP_I32_ADD_M_A - OP_I32_ADD_M) :
 				      lf.op);

@@ -1545,6 +1545,31 @@ L_F64_ADD_RMW_A: {
 	NEXT(4);
 }
 
+	/* products of two loaded values: (dst, base1, imm1, off1, base2,
+	 * imm2, off2); a trap in the second load reports the code offset
+	 * code.c mapped at cell 5 (trick 11) */
+#define MEMMM(name, n, T, expr)                                             \
+	L_##name:                                                           \
+	{                                                                   \
+		uint64_t ea = (uint64_t)(uint32_t)(U32(2) + pc[3]) + pc[4]; \
+		uint64_t eb = (uint64_t)(uint32_t)(U32(5) + pc[6]) + pc[7]; \
+		T x, y;                                                     \
+		if (__builtin_expect(ea + (n) > ms, 0))                     \
+			TRAP(BT_WASM_TRAP_MEMORY_OOB);                      \
+		if (__builtin_expect(eb + (n) > ms, 0)) {                   \
+			pc += 5;                                            \
+			TRAP(BT_WASM_TRAP_MEMORY_OOB);                      \
+		}                                                           \
+		memcpy(&x, mb + ea, n);                                     \
+		memcpy(&y, mb + eb, n);                                     \
+		acc = R(1) = (expr);                                        \
+		NEXT(8);                                                    \
+	}
+	MEMMM(I32_MUL_MM, 4, uint32_t, (uint32_t)(x * y))
+	MEMMM(I32_MUL_MM16S, 2, int16_t,
+	    (uint32_t)((uint32_t)(int32_t)x * (uint32_t)(int32_t)y))
+	MEMMM(F64_MUL_MM, 8, uint64_t, f64b(f64v(x) * f64v(y)))
+
 	/* binary operations whose operand b is loaded from memory: (dst, a,
 	 * base, imm, offset); the address is (base + imm) wrapped to 32
 	 * bits, plus the offset (code.c, trick 6) */

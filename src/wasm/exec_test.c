@@ -294,6 +294,74 @@ test_fuel_fused_loop_latch(void **state)
 	bt_wasm_module_free(m);
 }
 
+/*
+ * A product of two loads, which code.c fuses into one instruction (trick
+ * 11): a trap in either load reports that load's code offset.
+ * (module
+ *   (memory 1)
+ *   (func (export "dot") (param i32 i32) (result i32)       ;; body at 0x36
+ *     (i32.mul (i32.load16_s (local.get 0))                 ;; load at 0x38
+ *              (i32.load16_s offset=2 (local.get 1))))      ;; load at 0x3d
+ *   (func (export "fdot") (param i32 i32) (result f64)
+ *     (f64.mul (f64.load (local.get 0))                     ;; load at 0x46
+ *              (f64.load (local.get 1)))))                  ;; load at 0x4b
+ */
+static const uint8_t mm_wasm[] = { 0x00, 0x61, 0x73, 0x6d, 0x01, 0x00,
+	0x00, 0x00, 0x01, 0x0d, 0x02, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f, 0x60,
+	0x02, 0x7f, 0x7f, 0x01, 0x7c, 0x03, 0x03, 0x02, 0x00, 0x01, 0x05, 0x03,
+	0x01, 0x00, 0x01, 0x07, 0x0e, 0x02, 0x03, 0x64, 0x6f, 0x74, 0x00, 0x00,
+	0x04, 0x66, 0x64, 0x6f, 0x74, 0x00, 0x01, 0x0a, 0x1d, 0x02, 0x0d, 0x00,
+	0x20, 0x00, 0x2e, 0x01, 0x00, 0x20, 0x01, 0x2e, 0x01, 0x02, 0x6c, 0x0b,
+	0x0d, 0x00, 0x20, 0x00, 0x2b, 0x03, 0x00, 0x20, 0x01, 0x2b, 0x03, 0x00,
+	0xa2, 0x0b };
+
+static void
+mm_expect(bt_wasm_instance *inst, const char *name, uint32_t a, uint32_t b,
+    uint32_t want_off)
+{
+	struct bt_wasm_val args[2] = { i32(a), i32(b) }, res;
+	struct bt_wasm_trap t;
+
+	assert_int_equal(bt_wasm_instance_call(inst, name, args, 2, &res, 1),
+	    BT_ETRAP);
+	bt_wasm_instance_trap(inst, &t);
+	assert_int_equal(t.kind, BT_WASM_TRAP_MEMORY_OOB);
+	assert_int_equal(t.offset, want_off);
+	bt_wasm_instance_reset(inst);
+}
+
+static void
+test_trap_offset_in_fused_loads(void **state)
+{
+	struct bt_wasm_val args[2] = { i32(8), i32(16) }, res;
+	bt_wasm_module *m;
+	bt_wasm_linker *l;
+	bt_wasm_instance *inst;
+	struct bt_diag d;
+	uint8_t *mem;
+	uint64_t size;
+
+	assert_int_equal(bt_wasm_module_new(&m, mm_wasm, sizeof(mm_wasm), &d),
+	    0);
+	assert_int_equal(bt_wasm_linker_new(&l), 0);
+	assert_int_equal(bt_wasm_instance_new(&inst, m, l, NULL, &d), 0);
+	mem = bt_wasm_instance_memory(inst, &size);
+	assert_non_null(mem);
+	mem[8] = 0xfe; /* -2 */
+	mem[9] = 0xff;
+	mem[18] = 7;
+	assert_int_equal(bt_wasm_instance_call(inst, "dot", args, 2, &res, 1),
+	    0);
+	assert_int_equal(res.u.i32, (uint32_t)-14);
+	mm_expect(inst, "dot", 65535, 0, 0x38);
+	mm_expect(inst, "dot", 0, 65534, 0x3d);
+	mm_expect(inst, "fdot", 65530, 0, 0x46);
+	mm_expect(inst, "fdot", 0, 65530, 0x4b);
+	bt_wasm_instance_free(inst);
+	bt_wasm_linker_free(l);
+	bt_wasm_module_free(m);
+}
+
 static void
 test_interrupt_before(void **state)
 {
@@ -593,6 +661,7 @@ main(void)
 		cmocka_unit_test(test_fuel_suspend_resume),
 		cmocka_unit_test(test_fuel_exact),
 		cmocka_unit_test(test_fuel_fused_loop_latch),
+		cmocka_unit_test(test_trap_offset_in_fused_loads),
 		cmocka_unit_test(test_interrupt_before),
 		cmocka_unit_test(test_interrupt_thread),
 		cmocka_unit_test(test_deadline),
