@@ -2036,12 +2036,38 @@ bt_out:
 					if (c->vals[c->nvals].kind != K_SLOT)
 						c->nlazy--;
 				}
-				op(c, OP_SELECT);
+				int so = OP_SELECT;
+				uint32_t p = 0, q = 0;
+				/* Trick 12: the i32 compare just emitted that
+				 * computed the condition runs inside the select
+				 * (it still writes the condition's slot). */
+				if (!c->oom && c->seq_op >= OP_I32_EQ &&
+				    c->seq_op <= OP_I32_GE_U && m->nmap > 0 &&
+				    c->seq_start + 4 == m->ncode &&
+				    m->map[m->nmap - 1].pc == c->seq_start &&
+				    m->code[c->seq_start + 1] == sc) {
+					const uint64_t *ins = m->code + c->seq_start;
+
+					_Static_assert(OP_I32_GE_U - OP_I32_EQ ==
+						OP_SEL_I32_GE_U - OP_SEL_I32_EQ,
+					    "ops.h: SEL_I32_xx out of order");
+					so = OP_SEL_I32_EQ + (c->seq_op - OP_I32_EQ);
+					p = (uint32_t)ins[2];
+					q = (uint32_t)ins[3];
+					m->ncode = c->seq_start;
+					m->nmap--;
+					forget(c);
+				}
+				op(c, so);
 				cell(c, S(c, h));
 				produced(c, h);
 				cell(c, sa);
 				cell(c, sb);
 				cell(c, sc);
+				if (so != OP_SELECT) {
+					cell(c, p);
+					cell(c, q);
+				}
 			}
 			if ((rc = push_t(c, t)) != 0)
 				return rc;

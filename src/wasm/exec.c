@@ -681,6 +681,26 @@ do_call:
 L_SELECT:
 	acc = R(1) = U32(4) ? R(2) : R(3);
 	NEXT(5);
+	/* an i32 compare and the select of its result: (dst, a, b, cond,
+	 * p, q); cond = p op q is written first, as the compare did */
+#define SELC(name, T, op_)                                                  \
+	L_SEL_I32_##name:                                                   \
+	{                                                                   \
+		uint32_t k_ = (T)(uint32_t)R(5) op_ (T)(uint32_t)R(6);      \
+		R(4) = k_;                                                  \
+		acc = R(1) = k_ ? R(2) : R(3);                              \
+		NEXT(7);                                                    \
+	}
+	SELC(EQ, uint32_t, ==)
+	SELC(NE, uint32_t, !=)
+	SELC(LT_S, int32_t, <)
+	SELC(LT_U, uint32_t, <)
+	SELC(GT_S, int32_t, >)
+	SELC(GT_U, uint32_t, >)
+	SELC(LE_S, int32_t, <=)
+	SELC(LE_U, uint32_t, <=)
+	SELC(GE_S, int32_t, >=)
+	SELC(GE_U, uint32_t, >=)
 L_GLOBAL_GET:
 	acc = R(1) = ci->globals[pc[2]]->val;
 	NEXT(3);
