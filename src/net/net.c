@@ -1955,7 +1955,9 @@ static void
 direct_start(bt_net_conn *c)
 {
 	bt_net *net = c->net;
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	/* A paused connection is armed by read_resume. */
+	struct epoll_event ev = { .events = c->paused ? 0 : EPOLLIN,
+		.data.ptr = c };
 	uv_os_fd_t fd;
 
 	if (net->rd_epfd < 0 || uv_fileno(&c->u.h, &fd) != 0)
@@ -1964,8 +1966,6 @@ direct_start(bt_net_conn *c)
 		return; /* libuv goes on reading it */
 	if (!c->paused)
 		uv_read_stop(&c->u.s);
-	else
-		rd_arm(c, 0); /* read_resume arms it */
 	bt_net_conn_hold(c); /* rd_epfd's, until finalize */
 	c->epolled = true;
 	pthread_mutex_lock(&c->rd_mu);
@@ -2215,9 +2215,15 @@ bt__net_conn_await(bt_net_conn *c, atomic_int *word, int done,
 		return false; /* the loop thread reads: it will hand over */
 	atomic_store(&c->rd_busy, true); /* before direct: see direct_stop */
 	if (!atomic_load(&c->direct) || c->rd_left || c->rd_err != 0) {
+		/*
+		 * What was handed back waits for the loop thread; whoever
+		 * lets go of rd_mu with it pending makes sure the loop comes
+		 * (its own kick may have found the lock held by us).
+		 */
+		left = c->rd_left || c->rd_err != 0;
 		atomic_store(&c->rd_busy, false);
 		pthread_mutex_unlock(&c->rd_mu);
-		return atomic_load(word) == done;
+		goto out;
 	}
 	fd = c->rfd;
 	rd_arm(c, 0);
@@ -2287,6 +2293,7 @@ bt__net_conn_await(bt_net_conn *c, atomic_int *word, int done,
 	if (atomic_load(&c->direct) && !c->paused)
 		rd_arm(c, EPOLLIN);
 	pthread_mutex_unlock(&c->rd_mu);
+out:
 	if (left || atomic_load(&c->resume_want)) {
 		bt_net_conn_hold(c);
 		if (post(net, kick_run, c, false) != 0)
