@@ -22,15 +22,26 @@
  *  3. br_if / if right after an integer compare fuse into one
  *     compare-and-branch instruction.
  *
+ * The rest make fewer, larger instructions (each described where it is
+ * done): 4, operands taken from the interpreter's acc register (acc_slot);
+ * 5, MOV2/MOV3; 6, a load taken into the binary operation that consumes it
+ * (take_load); 7, shifted-index addressing (take_shl); 8, f64 x +/- a*b
+ * (take_mul); 9, loop counter step + br_if (emit_inc_branch); 10, f64
+ * read-modify-write of memory (take_rmw); 11, a product of two loads
+ * (take_load_a); 12, i32 compare + select; 13, moves + br (emit_br); plus
+ * address additions taken into loads and stores (take_addr) and direct
+ * calls (CALL_D). Every fusion removes instructions emitted since the last
+ * label only, and keeps exact trap offsets (map_add).
+ *
  * Invariants the compiler keeps:
  *  - At the start of every block, loop and if, no lazy entry is on the
  *    stack (all values are in their slots). Hence a branch only has to move
  *    the label's values: everything below the label is already in place.
  *  - i32 and f32 values are kept zero-extended in their 64-bit slots, so
  *    i64.extend_i32_u and the reinterpret instructions compile to nothing.
- *  - Trick 2 and 3 look only at the last emitted instruction, and any label
- *    (block end, else, loop) forgets it, so no jump can land between the
- *    instruction and its rewrite.
+ *  - Tricks 2 to 13 look only at the instructions emitted since the last
+ *    label (block end, else, loop, a branch's skip target), which forget()
+ *    drops, so no jump can land between an instruction and its rewrite.
  *
  * Branch offsets are relative to the cell holding them. Forward branches to
  * a block's end are chained through their offset cells and patched at end.
@@ -586,6 +597,20 @@ emit_br(struct wcomp *c, struct cctl *t)
 		return;
 	}
 	emit_label_moves(c, label_arity(t), S(c, t->height));
+	if (!c->oom && (c->seq_op == OP_MOV || c->seq_op == OP_MOV2 ||
+			   c->seq_op == OP_MOV3) &&
+	    c->seq_start + bt__wasm_op_len[c->seq_op] == c->m->ncode) {
+		/* Trick 13: the moves just before a br (a loop's carried
+		 * variables) and the br are one instruction. */
+		int o = c->seq_op == OP_MOV ? OP_MOV_BR :
+		    c->seq_op == OP_MOV2    ? OP_MOV2_BR :
+					      OP_MOV3_BR;
+
+		c->m->code[c->seq_start] = bt__wasm_handler(o);
+		forget(c);
+		emit_target(c, t);
+		return;
+	}
 	op(c, OP_BR);
 	emit_target(c, t);
 }

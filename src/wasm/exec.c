@@ -556,6 +556,29 @@ L_I32_INC_BR_NE: {
 	R(1) = v;
 	NEXT(5);
 }
+	/* moves then a branch (dst, src, ..., offset): the fuel check of a
+	 * backward one comes before the moves (invariant 3) */
+L_MOV_BR:
+	if ((int32_t)pc[3] < 0)
+		TICK();
+	R(1) = R(2);
+	pc += 3 + (int32_t)pc[3];
+	DISPATCH();
+L_MOV2_BR:
+	if ((int32_t)pc[5] < 0)
+		TICK();
+	R(1) = R(2);
+	R(3) = R(4);
+	pc += 5 + (int32_t)pc[5];
+	DISPATCH();
+L_MOV3_BR:
+	if ((int32_t)pc[7] < 0)
+		TICK();
+	R(1) = R(2);
+	R(3) = R(4);
+	R(5) = R(6);
+	pc += 7 + (int32_t)pc[7];
+	DISPATCH();
 	/* moves leave the last value moved in acc (code.c, trick 5) */
 L_MOV:
 	acc = R(1) = R(2);
