@@ -14,7 +14,7 @@
 #define CALLS	   calls_n() /* lockstep calls per payload size */
 #define PIPED	   (5 * CALLS) /* calls in the pipelined runs */
 #define WINDOW	   64	 /* calls in flight in the pipelined runs */
-#define PUBS	   20000 /* publications in the fan-out run */
+#define PUBS	   pubs_n() /* publications in the fan-out run */
 #define SUBS	   10
 #define INPROC	   200000
 #define SMALL	   64
@@ -28,6 +28,16 @@ calls_n(void)
 	long n = e != NULL ? strtol(e, NULL, 10) : 0;
 
 	return n > 0 ? (size_t)n : 20000;
+}
+
+/* pubs_n is 20,000, or $BENCH_PUBS. */
+static inline int
+pubs_n(void)
+{
+	const char *e = getenv("BENCH_PUBS");
+	long n = e != NULL ? strtol(e, NULL, 10) : 0;
+
+	return n > 0 && n < 100000000 ? (int)n : 20000;
 }
 
 static inline uint64_t

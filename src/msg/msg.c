@@ -740,6 +740,7 @@ fanout(bt_msg_node *n, const char *from, const char *topic, uint32_t proto,
 {
 	struct bt_msg_sub *local[64];
 	bt_net_conn *remote[256];
+	struct bt_dbuf enc;
 	size_t nl = 0, nr = 0;
 	struct bt_net_frame f = { .kind = BT_MSG_WIRE_PUB, .proto = proto };
 
@@ -762,14 +763,20 @@ fanout(bt_msg_node *n, const char *from, const char *topic, uint32_t proto,
 	f.from = sbuf(from);
 	f.to = sbuf(topic);
 	f.payload = (struct bt_buf) { data, len };
+	/* One encoding for every subscriber connection. */
+	bt_dbuf_init(&enc, SIZE_MAX);
+	if (nr > 1 && bt_net_frame_encode(&enc, &f) != 0)
+		bt_dbuf_fini(&enc);
 	for (size_t i = 0; i < nr; i++) {
-		int rc = bt_net_conn_send(remote[i], &f);
+		int rc = enc.len > 0 ? bt__net_conn_send_encoded(remote[i],
+		    enc.ptr, enc.len) : bt_net_conn_send(remote[i], &f);
 
 		if (rc != 0 && rc != BT_ECLOSED)
 			bt_log_debug("msg", "publication to %s dropped: %s",
 			    bt_net_conn_addr(remote[i]), bt_strerror(rc));
 		bt_net_conn_rele(remote[i]);
 	}
+	bt_dbuf_fini(&enc);
 	for (size_t i = 0; i < nl; i++) {
 		struct bt_msg m = { .kind = BT_MSG_PUB, .from = from,
 			.to = topic, .proto = proto, .data = data,
@@ -1633,9 +1640,13 @@ bt_msg_publish(bt_msg_node *n, const char *topic, uint32_t proto,
 {
 	struct bt_net_frame f = { .kind = BT_MSG_WIRE_PUB, .proto = proto };
 	bt_net_conn *c;
+	bool ok;
 	int rc;
 
-	if (bt_path_check(topic, NULL) != 0)
+	pthread_mutex_lock(&n->mu);
+	ok = path_ok(n->tx_ok, topic); /* a run to one topic: checked once */
+	pthread_mutex_unlock(&n->mu);
+	if (!ok)
 		return -EINVAL;
 	if (owns(n, topic)) {
 		fanout(n, my_path(n), topic, proto, data, len, true);

@@ -165,6 +165,7 @@ struct bt_net_conn {
 	 */
 	pthread_mutex_t	      rd_mu;
 	atomic_bool	      direct;	   /* set and cleared under rd_mu */
+	atomic_bool	      want_direct; /* a caller asked for it */
 	atomic_bool	      rd_busy;	   /* a caller reads (see teardown) */
 	atomic_bool	      rx_seen;	   /* a caller read bytes */
 	atomic_bool	      resume_want; /* on_write wants reading back */
@@ -1491,6 +1492,31 @@ conn_send(bt_net_conn *c, const struct bt_net_frame *f, bool direct)
 	return rc;
 }
 
+int
+bt__net_conn_send_encoded(bt_net_conn *c, const void *p, size_t n)
+{
+	bool mark = false;
+	int rc;
+
+	if (n > c->net->max_frame + BT_SERDE_VARINT_MAX)
+		return -EMSGSIZE;
+	pthread_mutex_lock(&c->mu);
+	if (c->closed)
+		rc = BT_ECLOSED;
+	else if (c->outq.len + c->inflight > c->net->sendq_max)
+		rc = BT_ELIMIT;
+	else
+		rc = bt_dbuf_append(&c->outq, p, n);
+	if (rc == 0 && !c->dirty) {
+		c->dirty = true;
+		mark = true;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (mark)
+		mark_dirty(c);
+	return rc;
+}
+
 /*
  * bt__net_conn_send_raw queues n bytes as they are, inside TLS (test hook
  * for malformed frames; not API).
@@ -1541,8 +1567,6 @@ conn_open(bt_net_conn *c)
 		uv_timer_start(&c->timer, on_timer, ms, ms);
 	}
 	c->notified = true;
-	if (c->outgoing)
-		direct_start(c);
 	if (c->h.on_open != NULL)
 		c->h.on_open(c->h.arg, c);
 	pthread_mutex_lock(&net->mu);
@@ -1914,8 +1938,8 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	bt_net_conn_hold(c);
 	/*
 	 * Never contended: a caller takes rd_mu only once the connection
-	 * reads directly, which libuv then no longer does (direct_start runs
-	 * inside this lock when the hello opens it).
+	 * reads directly, which libuv then no longer does (direct_run
+	 * switches on the loop thread, between two reads).
 	 */
 	pthread_mutex_lock(&c->rd_mu);
 	pump(c);
@@ -1950,7 +1974,12 @@ rd_arm(bt_net_conn *c, uint32_t events)
 	(void)epoll_ctl(c->net->rd_epfd, EPOLL_CTL_MOD, c->rfd, &ev);
 }
 
-/* direct_start: on the loop, in on_read with rd_mu held (conn_open). */
+/*
+ * direct_start moves an open outgoing connection to direct reading (loop,
+ * rd_mu held). Only connections that a caller waited on are moved
+ * (direct_run, asked for by bt__net_conn_await): the others, read only by
+ * the loop thread, are cheaper read by libuv (no second epoll_wait).
+ */
 static void
 direct_start(bt_net_conn *c)
 {
@@ -2122,6 +2151,20 @@ on_rd_poll(uv_poll_t *h, int status, int events)
 }
 
 static void
+direct_run(void *arg)
+{
+	bt_net_conn *c = arg;
+
+	if (c->state == C_OPEN && c->outgoing && !c->epolled) {
+		/* Not contended: callers take rd_mu only once it is direct. */
+		pthread_mutex_lock(&c->rd_mu);
+		direct_start(c);
+		pthread_mutex_unlock(&c->rd_mu);
+	}
+	bt_net_conn_rele(c);
+}
+
+static void
 kick_run(void *arg)
 {
 	bt_net_conn *c = arg;
@@ -2209,8 +2252,17 @@ bt__net_conn_await(bt_net_conn *c, atomic_int *word, int done,
 
 	if (atomic_load(word) == done)
 		return true;
-	if (!atomic_load(&c->direct) || bt_net_in_loop(net))
+	if (bt_net_in_loop(net))
 		return false;
+	if (!atomic_load(&c->direct)) {
+		/* The first wait asks for it; this one sleeps as usual. */
+		if (c->outgoing && !atomic_exchange(&c->want_direct, true)) {
+			bt_net_conn_hold(c);
+			if (post(net, direct_run, c, false) != 0)
+				bt_net_conn_rele(c);
+		}
+		return false;
+	}
 	if (pthread_mutex_trylock(&c->rd_mu) != 0)
 		return false; /* the loop thread reads: it will hand over */
 	atomic_store(&c->rd_busy, true); /* before direct: see direct_stop */

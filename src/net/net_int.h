@@ -33,4 +33,13 @@
 BT_API bool bt__net_conn_await(bt_net_conn *c, atomic_int *word, int done,
     uint64_t deadline, uint64_t kinds);
 
+/*
+ * bt__net_conn_send_encoded is bt_net_conn_send for a frame already
+ * encoded with bt_net_frame_encode (p, n borrowed for the call): one
+ * encoding for a message that goes to many connections (msg/'s fan-out).
+ * Same results; -EMSGSIZE when n is over the frame limit.
+ */
+BT_API int bt__net_conn_send_encoded(bt_net_conn *c, const void *p,
+    size_t n);
+
 #endif /* BT_NET_NET_INT_H */
