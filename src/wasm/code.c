@@ -1352,6 +1352,30 @@ take_rmw(struct wcomp *c, uint32_t sa, uint32_t sv, uint32_t off)
 		    ins[5] != off || sv == sa)
 			return false;
 		map_off = m->map[m->nmap - 1].off;
+		if (a_acc && c->prev_seq_op >= 0 &&
+		    base_of(c->prev_seq_op) == OP_F64_MUL &&
+		    c->prev_seq_start + 4 == c->seq_start &&
+		    m->map[m->nmap - 2].pc == c->prev_seq_start &&
+		    m->code[c->prev_seq_start + 1] == fa && fa == sv) {
+			/* a = p * q just before, into d (dead after):
+			 * mem += p * q (the sum commutes; wasm allows either
+			 * NaN operand's payload) */
+			ld = m->code + c->prev_seq_start;
+			fa = (uint32_t)ld[2];
+			fb = (uint32_t)ld[3];
+			m->ncode = c->prev_seq_start;
+			m->nmap -= 2;
+			forget(c);
+			c->cur_off = map_off;
+			op(c, OP_F64_MULADD_RMW);
+			c->cur_off = save;
+			cell(c, sv);
+			cell(c, sa);
+			cell(c, off);
+			cell(c, fa);
+			cell(c, fb);
+			break;
+		}
 		m->ncode = c->seq_start;
 		m->nmap--;
 		forget(c);
