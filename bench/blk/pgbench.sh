@@ -11,12 +11,12 @@
 # ratios to nbdkit. Needs root (losetup, mount), PostgreSQL's server
 # binaries and a `postgres` user, nbdfuse; skips with a message otherwise.
 # Env: BT, PGBENCH_TIME (seconds per run, default 60), PGBENCH_ROUNDS
-# (default 2), PGBENCH_SCALE (default 10), PGBENCH_CLIENTS (default 8),
+# (default 3), PGBENCH_SCALE (default 10), PGBENCH_CLIENTS (default 8),
 # PGBENCH_SIZE (device size, default 2G). Never fails the suite.
 set -u
 BT=${BT:-$(pwd)/build/bt}
 TIME=${PGBENCH_TIME:-60}
-ROUNDS=${PGBENCH_ROUNDS:-2}
+ROUNDS=${PGBENCH_ROUNDS:-3}
 SCALE=${PGBENCH_SCALE:-10}
 CLIENTS=${PGBENCH_CLIENTS:-8}
 SIZE=${PGBENCH_SIZE:-2G}
@@ -140,19 +140,19 @@ python3 - "$T" <<'PY'
 import sys
 t = sys.argv[1]
 def load(n):
-    rows = [tuple(map(float, l.split())) for l in open(f"{t}/{n}.txt") if l.strip()]
-    tps = sorted(r[0] for r in rows)
-    lat = sorted(r[1] for r in rows)
-    return rows, tps[len(tps) // 2], lat[len(lat) // 2]
+    return [tuple(map(float, l.split())) for l in open(f"{t}/{n}.txt") if l.strip()]
+def med(v):
+    v = sorted(v)
+    return v[(len(v) - 1) // 2] if v else 0.0
 base = load("nbdkit")
-print("| target | pgbench TPS (runs) | median TPS | vs nbdkit | latency ms |")
+print("| target | pgbench TPS per round | median TPS | vs nbdkit (median of per-round ratios) | latency ms (median) |")
 print("|---|---|---:|---:|---:|")
 for n, label in (("nbdkit", "nbdkit file"), ("blk", "blk"), ("bak", "blk + backup")):
-    rows, tps, lat = load(n)
+    rows = load(n)
     runs = ", ".join("%.0f" % r[0] for r in rows)
-    ratio = "%.2f" % (tps / base[1]) if base[1] else "-"
-    print(f"| {label} | {runs} | {tps:.0f} | {ratio} | {lat:.2f} |")
+    ratio = med([a[0] / b[0] for a, b in zip(rows, base) if b[0] > 0])
+    print(f"| {label} | {runs} | {med([r[0] for r in rows]):.0f} | {ratio:.2f} | {med([r[1] for r in rows]):.2f} |")
 PY
 echo
-echo "(pgbench scale $SCALE, $CLIENTS clients, $ROUNDS interleaved rounds of ${TIME}s; ext4 on loop on nbdfuse; unix sockets; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "(pgbench scale $SCALE, $CLIENTS clients, $ROUNDS interleaved rounds of ${TIME}s; ext4 on loop on nbdfuse; NBD on unix sockets, replica link on TCP; load average $(cut -d' ' -f1-3 /proc/loadavg))"
 exit 0

@@ -91,18 +91,16 @@ print("%.0f %.1f" % (d["iops"], lat))
 PY
 }
 
-ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b) if b else '-')" "$1" "$2"; }
-# median of the "iops lat" lines on stdin (by IOPS).
-median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
 ROUNDS=${BLK_BENCH_ROUNDS:-3}
-printf '| job | nbdkit file IOPS | blk IOPS (ratio) | blk + backup IOPS (ratio) | mean latency us: nbdkit / blk / blk+backup |\n'
-printf '|---|---|---|---|---|\n'
+printf '| job | nbdkit file IOPS | blk IOPS (ratio) | blk + backup IOPS (ratio) | mean latency us: nbdkit / blk / blk+backup | replication: latency blk+backup / blk |\n'
+printf '|---|---|---|---|---|---|\n'
 job() {
 	label=$1; shift
 	: >"$T/b.txt"; : >"$T/s.txt"; : >"$T/r.txt"
 	# Rounds interleave the three targets, so a burst of load elsewhere on
-	# the machine hits all of them; the median of the rounds is shown.
+	# the machine hits all of them. Shown: the median of the rounds, and
+	# as ratios the median of each round's own ratio (neighbours in time).
 	n=0
 	while [ $n -lt "$ROUNDS" ]; do
 		run_fio "$URI_BASE" base "$@" >>"$T/b.txt"
@@ -114,11 +112,22 @@ job() {
 		run_fio "$URI_REPL" repl "$@" >>"$T/r.txt"
 		n=$((n + 1))
 	done
-	b=$(median <"$T/b.txt"); s=$(median <"$T/s.txt"); r=$(median <"$T/r.txt")
-	bi=${b% *}; si=${s% *}; ri=${r% *}
-	printf '| %s | %s | %s (%s) | %s (%s) | %s / %s / %s |\n' "$label" \
-	    "$bi" "$si" "$(ratio "$si" "$bi")" "$ri" "$(ratio "$ri" "$bi")" \
-	    "${b#* }" "${s#* }" "${r#* }"
+	python3 - "$label" "$T/b.txt" "$T/s.txt" "$T/r.txt" <<'PY'
+import sys
+label = sys.argv[1]
+b, s, r = ([tuple(map(float, l.split())) for l in open(f)] for f in sys.argv[2:5])
+def med(v):
+    v = sorted(v)
+    return v[(len(v) - 1) // 2] if v else 0.0
+def rat(x, y):
+    return med([a / c for a, c in zip(x, y) if c > 0])
+bi, si, ri = (med([t[0] for t in v]) for v in (b, s, r))
+bl, sl, rl = (med([t[1] for t in v]) for v in (b, s, r))
+print("| %s | %.0f | %.0f (%.2f) | %.0f (%.2f) | %.1f / %.1f / %.1f | %.2f |" % (
+    label, bi, si, rat([t[0] for t in s], [t[0] for t in b]),
+    ri, rat([t[0] for t in r], [t[0] for t in b]), bl, sl, rl,
+    rat([t[1] for t in r], [t[1] for t in s])))
+PY
 }
 job "4k randwrite qd1" --rw=randwrite --bs=4k --iodepth=1
 job "4k randwrite qd16" --rw=randwrite --bs=4k --iodepth=16
