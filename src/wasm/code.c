@@ -30,8 +30,9 @@
  * read-modify-write of memory (take_rmw); 11, a product of two loads
  * (take_load_a); 12, i32 compare + select; 13, moves + br (emit_br); plus
  * address additions taken into loads and stores (take_addr) and direct
- * calls (CALL_D). Every fusion removes instructions emitted since the last
- * label only, and keeps exact trap offsets (map_add).
+ * calls (CALL_D); 14, a sum of three (take_add). Every fusion removes
+ * instructions emitted since the last label only, and keeps exact trap
+ * offsets (map_add).
  *
  * Invariants the compiler keeps:
  *  - At the start of every block, loop and if, no lazy entry is on the
@@ -1240,6 +1241,37 @@ take_shl(struct wcomp *c, uint32_t h, uint32_t *sa, uint32_t *sb, uint32_t *k)
 }
 
 /*
+ * Trick 14: i32.add of x and the result of the i32.add just emitted (a sum
+ * of three values: sum trees, address arithmetic) becomes one I32_ADD3.
+ * On success *sa, *sb and *sc are the three slots.
+ */
+static bool
+take_add(struct wcomp *c, uint32_t h, uint32_t *sa, uint32_t *sb,
+    uint32_t *sc)
+{
+	const uint64_t *ins;
+	uint32_t x;
+
+	if (c->last_dst == NOFIX || c->oom || c->m->nmap == 0 ||
+	    c->last_base != OP_I32_ADD)
+		return false;
+	if (c->last_h == h + 1 && c->vals[h + 1].kind == K_SLOT)
+		x = *sa;
+	else if (c->last_h == h && c->vals[h].kind == K_SLOT)
+		x = *sb;
+	else
+		return false;
+	/* Both operands of the first add are in their slots, even in its
+	 * acc variants (every handler writes its result to its slot). */
+	ins = c->m->code + c->last_start;
+	*sa = x;
+	*sb = (uint32_t)ins[2];
+	*sc = (uint32_t)ins[3];
+	unemit_last(c);
+	return true;
+}
+
+/*
  * Trick 8: f64.add or f64.sub of x and the f64.mul just emitted (x + a*b,
  * a*b + x, x - a*b) becomes one F64_MULADD or F64_MULSUB. On success *sa
  * is x's slot, *sb and *sc the factors' slots, *fo the fused op.
@@ -1539,6 +1571,20 @@ do_binop(struct wcomp *c, const struct numop *n)
 			cell(c, sa);
 			cell(c, sb);
 			cell(c, shk);
+			return push_t(c, n->out);
+		}
+		if (o == OP_I32_ADD && take_add(c, h, &sa, &sb, &mulb)) {
+			for (int i = 0; i < 2; i++) {
+				c->nvals--;
+				if (c->vals[c->nvals].kind != K_SLOT)
+					c->nlazy--;
+			}
+			op(c, OP_I32_ADD3);
+			cell(c, S(c, h));
+			produced(c, h);
+			cell(c, sa);
+			cell(c, sb);
+			cell(c, mulb);
 			return push_t(c, n->out);
 		}
 		if ((o == OP_F64_ADD || o == OP_F64_SUB) &&

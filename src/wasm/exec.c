@@ -1487,6 +1487,10 @@ L_ST64_V: {
 	NEXT(4);
 }
 
+	/* a + b + c (dst, a, b, c) */
+L_I32_ADD3:
+	acc = R(1) = (uint32_t)(U32(2) + U32(3) + U32(4));
+	NEXT(5);
 	/* a + (x << k): array indexing (dst, a, x, k) */
 L_I32_ADD_SHL:
 	acc = R(1) = (uint32_t)(U32(2) + (U32(3) << (pc[4] & 31)));
