@@ -95,9 +95,11 @@ struct blk_hook {
 	int (*on_write)(void *arg, uint64_t widx, int type, uint64_t sector,
 	    uint32_t n, const struct blk_entry *ents, const uint8_t *ct);
 	int (*on_flush)(void *arg, uint64_t widx);
-	/* on_flush_start asks the backups to flush up to widx; it runs right
-	 * after the commit point is cut, without device locks, so the
-	 * backups' fdatasync overlaps ours. May be NULL. */
+	/* on_flush_start asks the backups to flush up to widx (every write
+	 * completed before the flush); it runs as the flush arrives, before
+	 * the local one and without device locks, so the backups' fdatasync
+	 * overlaps ours. on_flush then waits for their ACKs of widx. May be
+	 * NULL. */
 	void (*on_flush_start)(void *arg, uint64_t widx);
 };
 

@@ -590,7 +590,6 @@ bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out)
 	struct blk_io  *io;
 	uint8_t         rec[BLK_REC_SIZE];
 	uint64_t        slot, widx = 0;
-	struct blk_hook hook;
 	bool            dirty;
 	int             rc;
 
@@ -616,14 +615,8 @@ bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out)
 		dev->jslot++;
 	}
 	widx = dev->widx;
-	hook = dev->hook; /* set_hook takes quiesce too */
 	pthread_rwlock_unlock(&dev->quiesce);
 	rc = 0;
-	// Every write up to widx was queued to the backups before the cut:
-	// they can start their flush now, in parallel with ours.
-	if (hook.on_flush_start != NULL
-	    && atomic_load(&dev->role) == BT_BLK_ROLE_PRIMARY)
-		hook.on_flush_start(hook.arg, widx);
 	if (dirty) {
 		// One fdatasync covers data, records and this commit, since
 		// the journal lives in the data file (invariant 4 says why a
@@ -663,18 +656,29 @@ int
 bt_blk_dev_flush(bt_blk_dev *dev)
 {
 	struct blk_hook hook;
-	uint64_t        widx;
+	uint64_t        widx, sent = 0;
+	bool            repl;
 	int             rc;
 
-	rc = bt__blk_flush_local(dev, &widx);
-	if (rc != 0)
-		return rc;
 	pthread_mutex_lock(&dev->hook_mu);
 	hook = dev->hook;
 	pthread_mutex_unlock(&dev->hook_mu);
-	if (hook.on_flush != NULL
-	    && atomic_load(&dev->role) == BT_BLK_ROLE_PRIMARY)
-		rc = hook.on_flush(hook.arg, widx);
+	repl = hook.on_flush != NULL
+	    && atomic_load(&dev->role) == BT_BLK_ROLE_PRIMARY;
+	if (repl) {
+		// A write completed before this flush has an index of at most
+		// dev->widx and was queued to the backups under seq_mu with
+		// it: they start their flush now, in parallel with ours and
+		// with our wait for flush_mu behind another flush.
+		pthread_mutex_lock(&dev->seq_mu);
+		sent = dev->widx;
+		pthread_mutex_unlock(&dev->seq_mu);
+		if (hook.on_flush_start != NULL)
+			hook.on_flush_start(hook.arg, sent);
+	}
+	rc = bt__blk_flush_local(dev, &widx);
+	if (rc == 0 && repl)
+		rc = hook.on_flush(hook.arg, sent);
 	return rc;
 }
 
