@@ -9,7 +9,8 @@ build="cmake ninja-build pkg-config gcc make libssl-dev libuv1-dev
   libmicrohttpd-dev libcurl4-openssl-dev"
 test="wabt clang lld wasi-libc libclang-rt-14-dev-wasm32 nbdkit libnbd-bin
   qemu-utils fio skopeo umoci attr curl zstd openssl python3"
-bench="libzmq3-dev libnng-dev squashfs-tools erofs-utils nodejs hyperfine time"
+bench="libzmq3-dev libnng-dev squashfs-tools erofs-utils nodejs hyperfine time
+  postgresql"
 fuzz="clang libclang-rt-14-dev"
 
 want=""
