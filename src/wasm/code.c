@@ -30,7 +30,8 @@
  * read-modify-write of memory (take_rmw); 11, a product of two loads
  * (take_load_a); 12, i32 compare + select; 13, moves + br (emit_br); plus
  * address additions taken into loads and stores (take_addr) and direct
- * calls (CALL_D); 14, a sum of three (take_add). Every fusion removes
+ * calls (CALL_D); 14, a sum of three (take_add); 15, an argument
+ * x + k computed by the call (CALL_D_ADDI). Every fusion removes
  * instructions emitted since the last label only, and keeps exact trap
  * offsets (map_add).
  *
@@ -2028,9 +2029,33 @@ bt_out:
 			if (c->live) {
 				for (uint32_t i = 0; i < t->nparams; i++)
 					mat(c, h + i);
-				op(c, x >= m->nfunc_imports ? OP_CALL_D : OP_CALL);
-				cell(c, x);
-				cell(c, S(c, h));
+				if (x >= m->nfunc_imports && t->nparams > 0 &&
+				    c->last_base == OP_I32_ADD_I &&
+				    c->last_dst != NOFIX &&
+				    c->last_h == c->nvals - 1 &&
+				    c->vals[c->nvals - 1].kind == K_SLOT &&
+				    !c->oom) {
+					/* Trick 15: the last argument computed
+					 * as x + k just before a direct call
+					 * (f(n - 1)) is computed by the call. */
+					const uint64_t *ins = m->code + c->last_start;
+					uint32_t d = (uint32_t)ins[1];
+					uint32_t a = (uint32_t)ins[2];
+					uint32_t k = (uint32_t)ins[3];
+
+					unemit_last(c);
+					op(c, OP_CALL_D_ADDI);
+					cell(c, x);
+					cell(c, S(c, h));
+					cell(c, d);
+					cell(c, a);
+					cell(c, k);
+				} else {
+					op(c, x >= m->nfunc_imports ? OP_CALL_D :
+								      OP_CALL);
+					cell(c, x);
+					cell(c, S(c, h));
+				}
 			}
 			if ((rc = pop_n(c, ft_params(t), t->nparams)) != 0)
 				return rc;

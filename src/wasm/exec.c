@@ -633,6 +633,26 @@ L_CALL_D:
 		fp[i] = 0;
 	pc = callee->code;
 	DISPATCH();
+L_CALL_D_ADDI:
+	/* CALL_D that first computes its last argument, (func, frame
+	 * offset, dst, a, k): fp[dst] = a + k, after the checks, so a stop
+	 * for fuel re-executes it whole (invariant 3) */
+	callee = ci->fobj + pc[1];
+	nfp = fp + pc[2];
+	TICK();
+	if (__builtin_expect(fr + 1 >= fr_end ||
+		nfp + callee->frame_slots > stack_end, 0))
+		TRAP(BT_WASM_TRAP_STACK_EXHAUSTED);
+	R(3) = (uint32_t)(U32(4) + (uint32_t)pc[5]);
+	fr++;
+	fr->pc = pc + 6;
+	fr->fp = fp;
+	fr->func = callee;
+	fp = nfp;
+	for (uint32_t i = callee->nparams; i < callee->nlocals; i++)
+		fp[i] = 0;
+	pc = callee->code;
+	DISPATCH();
 L_CALL:
 	callee = ci->funcs[pc[1]];
 	nfp = fp + pc[2];

@@ -295,6 +295,53 @@ test_fuel_fused_loop_latch(void **state)
 }
 
 /*
+ * A direct call whose argument x + k code.c computes inside the call
+ * (trick 15):
+ * (module
+ *   (func $down (export "down") (param i32) (result i32)
+ *     (if (result i32) (i32.eqz (local.get 0))
+ *       (then (i32.const 0))
+ *       (else (i32.add (i32.const 1)
+ *                      (call $down (i32.add (local.get 0) (i32.const -1))))))))
+ */
+static const uint8_t rec_wasm[] = { 0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00,
+	0x00, 0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f, 0x03, 0x02, 0x01,
+	0x00, 0x07, 0x08, 0x01, 0x04, 0x64, 0x6f, 0x77, 0x6e, 0x00, 0x00, 0x0a,
+	0x17, 0x01, 0x15, 0x00, 0x20, 0x00, 0x45, 0x04, 0x7f, 0x41, 0x00, 0x05,
+	0x41, 0x01, 0x20, 0x00, 0x41, 0x7f, 0x6a, 0x10, 0x00, 0x6a, 0x0b, 0x0b };
+
+static void
+test_fuel_fused_call(void **state)
+{
+	struct bt_wasm_limits lim = { .fuel = 1 };
+	struct bt_wasm_val arg = i32(100), res;
+	bt_wasm_module *m;
+	bt_wasm_linker *l;
+	bt_wasm_instance *inst;
+	struct bt_diag d;
+	int stops;
+
+	assert_int_equal(bt_wasm_module_new(&m, rec_wasm, sizeof(rec_wasm), &d),
+	    0);
+	assert_int_equal(bt_wasm_linker_new(&l), 0);
+	assert_int_equal(bt_wasm_instance_new(&inst, m, l, &lim, &d), 0);
+	/* 100 nested calls, one unit each: a stop before every call but the
+	 * first, and resuming re-runs the call with its argument right. */
+	assert_int_equal(loops_run(inst, "down", &arg, 1, 1, &stops), 100);
+	assert_int_equal(stops, 99);
+	bt_wasm_instance_set_fuel(inst, 100);
+	assert_int_equal(bt_wasm_instance_call(inst, "down", &arg, 1, &res, 1),
+	    0);
+	assert_int_equal(res.u.i32, 100);
+	bt_wasm_instance_set_fuel(inst, 99);
+	assert_int_equal(bt_wasm_instance_call(inst, "down", &arg, 1, &res, 1),
+	    BT_ETRAP);
+	bt_wasm_instance_free(inst);
+	bt_wasm_linker_free(l);
+	bt_wasm_module_free(m);
+}
+
+/*
  * A product of two loads, which code.c fuses into one instruction (trick
  * 11): a trap in either load reports that load's code offset.
  * (module
@@ -662,6 +709,7 @@ main(void)
 		cmocka_unit_test(test_fuel_exact),
 		cmocka_unit_test(test_fuel_fused_loop_latch),
 		cmocka_unit_test(test_trap_offset_in_fused_loads),
+		cmocka_unit_test(test_fuel_fused_call),
 		cmocka_unit_test(test_interrupt_before),
 		cmocka_unit_test(test_interrupt_thread),
 		cmocka_unit_test(test_deadline),
