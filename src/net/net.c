@@ -164,14 +164,14 @@ struct bt_net_conn {
 	 * guards in, rfd, rd_left, rd_err and (when direct) paused.
 	 */
 	pthread_mutex_t	      rd_mu;
-	atomic_bool	      direct;	   /* set and cleared under rd_mu */
+	atomic_bool	      direct;	   /* set, cleared under rd_mu */
 	atomic_bool	      want_direct; /* a caller asked for it */
-	atomic_bool	      rd_busy;	   /* a caller reads (see teardown) */
+	atomic_bool	      rd_busy;	   /* a caller reads: teardown */
 	atomic_bool	      rx_seen;	   /* a caller read bytes */
-	atomic_bool	      resume_want; /* on_write wants reading back */
+	atomic_bool	      resume_want; /* on_write: read again */
 	int		      rfd;	   /* rd_mu: the socket, or -1 */
-	bool		      rd_left;	   /* rd_mu: handed back, unparsed */
-	int		      rd_err;	   /* rd_mu: a caller met this fault */
+	bool		      rd_left;	   /* rd_mu: handed back */
+	int		      rd_err;	   /* rd_mu: a caller's fault */
 	char		      rd_why[160]; /* rd_mu: and why */
 	SSL		     *ssl; /* io_mu */
 	BIO		     *rbio, *wbio; /* io_mu */
@@ -2012,7 +2012,7 @@ direct_start(bt_net_conn *c)
 static void
 direct_stop(bt_net_conn *c)
 {
-	/* With rd_busy (the caller's side) a Dekker pair: one sees the other. */
+	/* With rd_busy (the caller's side): one of the two sees the other. */
 	atomic_store(&c->direct, false);
 	if (atomic_load(&c->rd_busy) && c->rfd >= 0)
 		(void)shutdown(c->rfd, SHUT_RDWR);
@@ -2201,8 +2201,8 @@ caller_drain(bt_net_conn *c, uint64_t kinds, bool fresh)
 			if (r == -EAGAIN)
 				break;
 			if (r == 0)
-				r = bt_net_frame_decode(&f, c->in.ptr + off + hdr,
-				    body, NULL);
+				r = bt_net_frame_decode(&f,
+				    c->in.ptr + off + hdr, body, NULL);
 			if (r != 0 || f.kind >= 64 ||
 			    (kinds & (1ULL << f.kind)) == 0 ||
 			    !atomic_load(&c->open)) {
