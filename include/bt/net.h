@@ -15,13 +15,18 @@
  * payload). Frames larger than the configured maximum close the connection
  * that sent them, and only it.
  *
- * Threads: every callback runs on the net's loop thread. bt_net_conn_send,
+ * Threads: every callback runs on the net's loop thread, with one
+ * exception: msg/ may have on_frame for the frames a caller waits for run
+ * on that waiting caller's thread (bt__net_conn_await in net/net_int.h),
+ * still one frame of a connection at a time and in order. Users of this
+ * header alone (blk/, say) never see that. bt_net_conn_send,
  * bt_net_conn_close, hold/rele and the accessors may be called from any
  * thread. Functions documented as blocking must not be called from the
  * loop thread (they return -EDEADLK there).
  *
  * This header is the whole supported surface of net/. Anything not
- * declared here is not API.
+ * declared here is not API (net/net_int.h is msg/'s, and may change
+ * with it).
  */
 #ifndef BT_NET_H
 #define BT_NET_H
@@ -85,8 +90,9 @@ typedef struct bt_net_conn bt_net_conn;
 typedef struct bt_net_listener bt_net_listener;
 
 /*
- * Callbacks, all on the loop thread, never with a lock of net/ held. The
- * conn is borrowed for the call (hold it to keep it).
+ * Callbacks, on the loop thread (but see "Threads" above), never with a
+ * lock of net/ held. The conn is borrowed for the call (hold it to keep
+ * it).
  *  on_open:  the peer finished TLS and its hello verified.
  *  on_frame: one frame of kind >= BT_NET_KIND_USER arrived.
  *  on_close: the connection is gone: rc 0 when this side closed it,
