@@ -16,17 +16,17 @@
  * that sent them, and only it.
  *
  * Threads: every callback runs on the net's loop thread, with one
- * exception: msg/ may have on_frame for the frames a caller waits for run
- * on that waiting caller's thread (bt__net_conn_await in net/net_int.h),
- * still one frame of a connection at a time and in order. Users of this
- * header alone (blk/, say) never see that. bt_net_conn_send,
- * bt_net_conn_close, hold/rele and the accessors may be called from any
- * thread. Functions documented as blocking must not be called from the
- * loop thread (they return -EDEADLK there).
+ * exception: a part may have on_frame for the frames a thread waits for
+ * run on that waiting thread (bt__net_conn_await in net/net_int.h, used
+ * by msg/'s calls and blk/'s flushes), still one frame of a connection at
+ * a time and in order. Users of this header alone never see that.
+ * bt_net_conn_send, bt_net_conn_close, hold/rele and the accessors may be
+ * called from any thread. Functions documented as blocking must not be
+ * called from the loop thread (they return -EDEADLK there).
  *
  * This header is the whole supported surface of net/. Anything not
- * declared here is not API (net/net_int.h is msg/'s, and may change
- * with it).
+ * declared here is not API (net/net_int.h is for msg/ and blk/, and
+ * may change with them).
  */
 #ifndef BT_NET_H
 #define BT_NET_H

@@ -33,8 +33,11 @@
  *      +------------------ on_close / promote --> CLOSED <---------+
  *
  * Locking theory: the net loop thread runs on_open/on_frame/on_close; they
- * only move copied frames into a peer's queue (peer->mu) or, once a link
- * streams, record ACKs (r->mu, then broadcast). Blocking protocol steps
+ * only move copied frames into a peer's queue (peer->mu), or, once a link
+ * streams, record ACKs (r->mu, then broadcast and flag the waiting
+ * flushes) on the primary and apply the stream on a backup. An ACK may
+ * also be read and recorded by a flushing NBD worker itself
+ * (bt__net_conn_await), holding no lock of ours. Blocking protocol steps
  * run on the caller of bt_blk_repl_start (primary) or on one session
  * thread per incoming link (backup). on_write runs under dev->seq_mu and
  * takes r->mu only to read the peer list. No lock of ours is held across
@@ -46,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../net/net_int.h"
 #include "blk_int.h"
 #include "bt/net.h"
 #include "bt/serde.h"
@@ -101,6 +105,16 @@ struct peer {
 	struct peer        *next;
 };
 
+/*
+ * A flush waiting for ACKs (hook_flush). changed is set under r->mu by
+ * whatever may complete it (an ACK, a lost peer), so a waiter reading the
+ * ACK off the socket itself (bt__net_conn_await) knows when to look.
+ */
+struct flush_waiter {
+	struct flush_waiter *next;
+	atomic_int           changed;
+};
+
 struct bt_blk_repl {
 	bt_blk_dev *dev;
 	bt_net     *net;
@@ -114,6 +128,7 @@ struct bt_blk_repl {
 	pthread_mutex_t mu;
 	pthread_cond_t  cv;
 	struct peer    *peers;
+	struct flush_waiter *waiters;
 	bool            promoted;
 	bool            stopping;
 	uint64_t        ballot_seen;
@@ -165,6 +180,15 @@ peer_new(struct bt_blk_repl *r, const char *addr)
 }
 
 static void on_open(void *arg, bt_net_conn *c);
+
+/* waiters_changed tells every waiting flush to look again (r->mu held). */
+static void
+waiters_changed(struct bt_blk_repl *r)
+{
+	for (struct flush_waiter *w = r->waiters; w != NULL; w = w->next)
+		atomic_store(&w->changed, 1);
+}
+
 static int  stream_msg(
      struct peer *p, uint32_t kind, const uint8_t *data, size_t len);
 
@@ -191,6 +215,7 @@ on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
 				pthread_mutex_lock(&r->mu);
 				if (w > p->acked)
 					p->acked = w;
+				waiters_changed(r);
 				pthread_cond_broadcast(&r->cv);
 				pthread_mutex_unlock(&r->mu);
 			}
@@ -255,6 +280,7 @@ on_close(void *arg, bt_net_conn *c, int rc)
 	pthread_mutex_unlock(&p->mu);
 	pthread_mutex_lock(&r->mu);
 	p->failed = true;
+	waiters_changed(r);
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
 }
@@ -683,17 +709,28 @@ hook_flush_start(void *arg, uint64_t widx)
 	}
 }
 
-/* hook_flush waits for the ACKs of the FLUSH hook_flush_start sent. */
+/*
+ * hook_flush waits for the ACKs of the FLUSH hook_flush_start sent. It
+ * reads the ACK off the link itself when net/ lets it (one thread wake-up
+ * less per replicated flush than sleeping until the loop thread has read
+ * it: most of a flush's cost on a busy machine); otherwise, or when the
+ * reading is handed back, it sleeps on r->cv as the loop thread records
+ * ACKs.
+ */
 static int
 hook_flush(void *arg, uint64_t widx)
 {
 	struct bt_blk_repl *r = arg;
 	uint64_t            end = deadline_after(r->timeout_ns);
+	struct flush_waiter w = { .next = NULL };
 	int                 rc = 0;
 
+	atomic_init(&w.changed, 0);
 	pthread_mutex_lock(&r->mu);
+	w.next = r->waiters;
+	r->waiters = &w;
 	for (;;) {
-		bool done = true;
+		struct peer *behind = NULL;
 
 		for (struct peer *p = r->peers; p != NULL; p = p->next) {
 			if (!p->live || p->retired)
@@ -702,19 +739,37 @@ hook_flush(void *arg, uint64_t widx)
 				rc = -EIO;
 				break;
 			}
-			if (p->acked < widx)
-				done = false;
+			if (p->acked < widx && behind == NULL)
+				behind = p;
 		}
-		if (rc != 0 || done)
+		if (rc != 0 || behind == NULL)
 			break;
 		if (bt_time_mono_ns() >= end) {
 			rc = -ETIMEDOUT;
 			break;
 		}
-		struct timespec ts;
+		atomic_store(&w.changed, 0);
+		bt_net_conn *c = behind->conn;
 
-		abs_timespec(&ts, 100);
-		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+		bt_net_conn_hold(c);
+		pthread_mutex_unlock(&r->mu);
+		bool seen = bt__net_conn_await(
+		    c, &w.changed, 1, end, 1ull << M_ACK);
+		bt_net_conn_rele(c);
+		pthread_mutex_lock(&r->mu);
+		if (!seen && !atomic_load(&w.changed)) {
+			struct timespec ts;
+
+			abs_timespec(&ts, 100);
+			pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+		}
+	}
+	for (struct flush_waiter **pp = &r->waiters; *pp != NULL;
+	    pp = &(*pp)->next) {
+		if (*pp == &w) {
+			*pp = w.next;
+			break;
+		}
 	}
 	pthread_mutex_unlock(&r->mu);
 	return rc;

@@ -1,6 +1,7 @@
 /*
- * net/net_int.h: what net/ offers msg/ beyond bt/net.h. Not API: these
- * functions may change with msg/, which is built with them.
+ * net/net_int.h: what net/ offers msg/ and blk/ beyond bt/net.h. Not API:
+ * these functions may change with msg/ and blk/, which are built with
+ * them.
  */
 #ifndef BT_NET_NET_INT_H
 #define BT_NET_NET_INT_H
