@@ -1211,6 +1211,28 @@ take_load(struct wcomp *c, uint32_t h, int o, struct ldfuse *out)
 }
 
 /*
+ * last_feeds says whether the instruction just emitted (of base op op, its
+ * result still in its own slot) computed one of the two operands at h and
+ * h + 1, whose slots are sa and sb; *other is then the other one's slot.
+ * The common test of the fusions that absorb the previous instruction.
+ */
+static bool
+last_feeds(struct wcomp *c, uint32_t h, int op, uint32_t sa, uint32_t sb,
+    uint32_t *other)
+{
+	if (c->last_dst == NOFIX || c->oom || c->m->nmap == 0 ||
+	    c->last_base != op)
+		return false;
+	if (c->last_h == h + 1 && c->vals[h + 1].kind == K_SLOT)
+		*other = sa;
+	else if (c->last_h == h && c->vals[h].kind == K_SLOT)
+		*other = sb;
+	else
+		return false;
+	return true;
+}
+
+/*
  * Trick 7: i32.add of a value and the result of the i32.shl by a constant
  * just emitted (array indexing) becomes one I32_ADD_SHL; a load of the
  * sum then becomes a load with a shifted index (take_addr). On success
@@ -1222,14 +1244,7 @@ take_shl(struct wcomp *c, uint32_t h, uint32_t *sa, uint32_t *sb, uint32_t *k)
 	const uint64_t *ins;
 	uint32_t base;
 
-	if (c->last_dst == NOFIX || c->oom || c->m->nmap == 0 ||
-	    c->last_base != OP_I32_SHL_I)
-		return false;
-	if (c->last_h == h + 1 && c->vals[h + 1].kind == K_SLOT)
-		base = *sa;
-	else if (c->last_h == h && c->vals[h].kind == K_SLOT)
-		base = *sb;
-	else
+	if (!last_feeds(c, h, OP_I32_SHL_I, *sa, *sb, &base))
 		return false;
 	/* The shift's operand is in its slot even in the _A form (every
 	 * handler writes its result to its slot as well as to acc). */
@@ -1253,14 +1268,7 @@ take_add(struct wcomp *c, uint32_t h, uint32_t *sa, uint32_t *sb,
 	const uint64_t *ins;
 	uint32_t x;
 
-	if (c->last_dst == NOFIX || c->oom || c->m->nmap == 0 ||
-	    c->last_base != OP_I32_ADD)
-		return false;
-	if (c->last_h == h + 1 && c->vals[h + 1].kind == K_SLOT)
-		x = *sa;
-	else if (c->last_h == h && c->vals[h].kind == K_SLOT)
-		x = *sb;
-	else
+	if (!last_feeds(c, h, OP_I32_ADD, *sa, *sb, &x))
 		return false;
 	/* Both operands of the first add are in their slots, even in its
 	 * acc variants (every handler writes its result to its slot). */
