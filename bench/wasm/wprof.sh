@@ -12,6 +12,7 @@ if [ ! -x "$tmp/wprof" ] || [ -n "${WPROF_REBUILD:-}" ]; then
 	cc -O2 -g -std=gnu17 -D_GNU_SOURCE -DBT_WASM_PROFILE \
 	    -I "$src/include" -I "$src/src/wasm" \
 	    "$here/wprof.c" "$src"/src/wasm/decode.c "$src"/src/wasm/code.c \
+	    "$src"/src/wasm/fuse.c \
 	    "$src"/src/wasm/exec.c "$src"/src/wasm/instance.c \
 	    "$src"/src/wasm/spectest.c $(ls "$src"/src/wasm/wasi*.c | grep -v _test) \
 	    "$BUILD/src/os/libbt_os.a" "$BUILD/src/core/libbt_core.a" \

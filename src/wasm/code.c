@@ -22,16 +22,17 @@
  *  3. br_if / if right after an integer compare fuse into one
  *     compare-and-branch instruction.
  *
- * The rest make fewer, larger instructions (each described where it is
- * done): 4, operands taken from the interpreter's acc register (acc_slot);
- * 5, MOV2/MOV3; 6, a load taken into the binary operation that consumes it
- * (take_load); 7, shifted-index addressing (take_shl); 8, f64 x +/- a*b
- * (take_mul); 9, loop counter step + br_if (emit_inc_branch); 10, f64
- * read-modify-write of memory (take_rmw); 11, a product of two loads
- * (take_load_a); 12, i32 compare + select; 13, moves + br (emit_br); plus
- * address additions taken into loads and stores (take_addr) and direct
- * calls (CALL_D); 14, a sum of three (take_add); 15, an argument
- * x + k computed by the call (CALL_D_ADDI). Every fusion removes
+ * The rest make fewer, larger instructions. fuse.c chooses them (each is
+ * described where it is done; the names are bt__wasm_fuse_<name>): 4,
+ * operands taken from the interpreter's acc register (acc_slot,
+ * bt__wasm_acc_variant); 5, MOV2/MOV3 (emit_mov); 6, a load taken into
+ * the binary operation that consumes it (_load); 7, shifted-index
+ * addressing (_shl); 8, f64 x +/- a*b (_mul); 9, loop counter step +
+ * br_if (_inc_branch); 10, f64 read-modify-write of memory (_rmw); 11, a
+ * product of two loads (_load_a); 12, i32 compare + select; 13, moves +
+ * br (emit_br); plus address additions taken into loads and stores
+ * (_addr) and direct calls (CALL_D); 14, a sum of three (_add); 15, an
+ * argument x + k computed by the call (CALL_D_ADDI). Every fusion removes
  * instructions emitted since the last label only, and keeps exact trap
  * offsets (map_add).
  *
@@ -51,84 +52,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "reader.h"
-#include "wasm_int.h"
-
-enum { K_SLOT = 0, K_LOCAL, K_CONST };
-
-struct cval {
-	uint8_t	 type;
-	uint8_t	 kind;
-	uint32_t idx;
-	uint64_t c;
-};
-
-#define NOFIX UINT32_MAX
-
-struct cctl {
-	uint8_t	       op; /* 0 function, 0x02 block, 0x03 loop, 0x04 if, 0x05 else */
-	bool	       unreachable;
-	bool	       live_entry;
-	uint8_t	       single;
-	uint32_t       nparams;
-	uint32_t       nresults;
-	const uint8_t *params;
-	const uint8_t *results;
-	uint32_t       height;
-	uint32_t       label_pc;
-	uint32_t       fixups;
-	uint32_t       else_cell;
-};
-
-/* A block's result types; a single value type is kept in the frame itself
- * (frames move when the control stack grows, so no pointer to it is kept). */
-static inline const uint8_t *
-res_of(const struct cctl *f)
-{
-	return f->results != NULL ? f->results : &f->single;
-}
-
-struct wcomp {
-	bt_wasm_module *m;
-	struct rd	r;
-	const struct wfunctype *ft;
-	uint32_t	nlocals;
-	uint8_t	       *ltypes;
-	struct cval    *vals;
-	uint32_t	nvals;
-	uint32_t	cvals;
-	struct cctl    *ctls;
-	uint32_t	nctls;
-	uint32_t	cctls;
-	uint32_t	max_height;
-	uint32_t	nlazy;
-	bool		live;
-	bool		oom;
-	uint32_t	cur_off;
-	/* the last emitted instruction, for tricks 2 and 3 */
-	uint32_t	last_start;
-	uint32_t	last_dst; /* cell of its result slot, or NOFIX */
-	uint32_t	last_h;	  /* stack index it wrote */
-	int		last_op;
-	int		last_base; /* last_op without its acc variant (trick 4) */
-	/* the same for the instruction before it */
-	uint32_t	prev_dst;
-	uint32_t	prev_h;
-	/* the frame slot whose value the interpreter's acc holds when the
-	 * next instruction runs, or NOFIX (trick 4) */
-	uint32_t	acc_slot;
-	uint32_t	prev_acc_slot; /* acc_slot before the last instruction */
-	/* the last instruction and the one before it, also after trick 2
-	 * (which forgets last_op), until a label or a fusion */
-	int		seq_op;
-	uint32_t	seq_start;
-	int		prev_seq_op;
-	uint32_t	prev_seq_start;
-};
-
-#define S(c, h) ((c)->nlocals + (h))
-
-static int base_of(int o);
+#include "comp.h"
 
 static int
 fail(struct wcomp *c, const char *msg)
@@ -137,124 +61,6 @@ fail(struct wcomp *c, const char *msg)
 	return BT_ECORRUPT;
 }
 
-/* ---- code emission ---- */
-
-static void
-cell(struct wcomp *c, uint64_t v)
-{
-	bt_wasm_module *m = c->m;
-
-	if (m->ncode == c->m->ccode) {
-		size_t nc = c->m->ccode ? c->m->ccode * 2 : 1024;
-		uint64_t *p;
-
-		if (nc > (size_t)INT32_MAX) {
-			c->oom = true;
-			return;
-		}
-		p = bt_realloc(m->code, nc * sizeof(*p));
-		if (p == NULL) {
-			c->oom = true;
-			return;
-		}
-		m->code = p;
-		c->m->ccode = nc;
-	}
-	m->code[m->ncode++] = v;
-}
-
-static void
-op(struct wcomp *c, int o)
-{
-	bt_wasm_module *m = c->m;
-
-	if (m->nmap == c->m->cmap) {
-		size_t nc = c->m->cmap ? c->m->cmap * 2 : 256;
-		struct wmap *p = bt_realloc(m->map, nc * sizeof(*p));
-
-		if (p == NULL) {
-			c->oom = true;
-			return;
-		}
-		m->map = p;
-		c->m->cmap = nc;
-	}
-	if (c->oom)
-		return;
-	m->map[m->nmap].pc = (uint32_t)m->ncode;
-	m->map[m->nmap].off = c->cur_off;
-	m->nmap++;
-	c->prev_dst = c->last_dst;
-	c->prev_h = c->last_h;
-	c->prev_acc_slot = c->acc_slot;
-	c->last_dst = NOFIX;
-	c->acc_slot = NOFIX;
-	c->prev_seq_op = c->seq_op;
-	c->prev_seq_start = c->seq_start;
-	c->seq_op = o;
-	c->seq_start = (uint32_t)m->ncode;
-	c->last_start = (uint32_t)m->ncode;
-	c->last_op = o;
-	c->last_base = base_of(o);
-	cell(c, bt__wasm_handler(o));
-}
-
-/* Record that the instruction just emitted wrote stack index h through
- * the cell just emitted (its result operand). */
-static void
-produced(struct wcomp *c, uint32_t h)
-{
-	if (c->oom)
-		return;
-	c->last_dst = (uint32_t)c->m->ncode - 1;
-	c->last_h = h;
-	c->acc_slot = S(c, h);
-}
-
-static void
-forget(struct wcomp *c)
-{
-	c->last_dst = NOFIX;
-	c->last_op = -1;
-	c->last_base = -1;
-	c->prev_dst = NOFIX;
-	c->acc_slot = NOFIX;
-	c->seq_op = -1;
-	c->prev_seq_op = -1;
-}
-
-/* Removes the instruction just emitted (a fusion takes it into the next
- * one). acc then holds what it held before that instruction. */
-static void
-unemit_last(struct wcomp *c)
-{
-	uint32_t a = c->prev_acc_slot;
-	int so = c->prev_seq_op;
-	uint32_t ss = c->prev_seq_start;
-
-	c->m->ncode = c->last_start;
-	c->m->nmap--;
-	forget(c);
-	c->acc_slot = a;
-	c->seq_op = so;
-	c->seq_start = ss;
-}
-
-static void
-emit_const(struct wcomp *c, uint32_t d, uint64_t v)
-{
-	if ((v >> 32) == 0) {
-		op(c, OP_CONST32);
-		cell(c, d);
-		cell(c, (uint32_t)v);
-	} else {
-		op(c, OP_CONST64);
-		cell(c, d);
-		cell(c, (uint32_t)v);
-		cell(c, (uint32_t)(v >> 32));
-	}
-	c->acc_slot = d;
-}
 
 static void
 emit_mov(struct wcomp *c, uint32_t d, uint32_t a)
@@ -632,86 +438,12 @@ needs_moves(struct wcomp *c, struct cctl *t)
 	return false;
 }
 
-/* A condition: either a slot (branch if non-zero) or a fused compare. */
-struct cond {
-	int	 op; /* OP_BR_IF, or a fused OP_BR_I32_xx... */
-	uint32_t a, b;
-};
-
-static const int cmp_ops[][4] = {
-	/* compare, its negation, fused branch, fused negated branch */
-#define C(t, x, n) { OP_##t##_##x, OP_##t##_##n, OP_BR_##t##_##x, OP_BR_##t##_##n }, \
-	{ OP_##t##_##x##_I, OP_##t##_##n##_I, OP_BR_##t##_##x##_I, OP_BR_##t##_##n##_I }
-	C(I32, EQ, NE), C(I32, NE, EQ), C(I32, LT_S, GE_S), C(I32, LT_U, GE_U),
-	C(I32, GT_S, LE_S), C(I32, GT_U, LE_U), C(I32, LE_S, GT_S),
-	C(I32, LE_U, GT_U), C(I32, GE_S, LT_S), C(I32, GE_U, LT_U),
-	C(I64, EQ, NE), C(I64, NE, EQ), C(I64, LT_S, GE_S), C(I64, LT_U, GE_U),
-	C(I64, GT_S, LE_S), C(I64, GT_U, LE_U), C(I64, LE_S, GT_S),
-	C(I64, LE_U, GT_U), C(I64, GE_S, LT_S), C(I64, GE_U, LT_U),
-#undef C
-};
-
-/*
- * Takes the condition just popped (entry v, which was at stack index h):
- * if the last instruction computed it with a compare (or eqz), removes that
- * instruction and returns the fused form.
- */
-static void
-take_cond(struct wcomp *c, const struct cval *v, uint32_t h, struct cond *out)
-{
-	bt_wasm_module *m = c->m;
-
-	if (v->kind == K_SLOT && c->last_dst != NOFIX && c->last_h == h &&
-	    !c->oom) {
-		uint64_t *ins = m->code + c->last_start;
-
-		if (c->last_op == OP_I32_EQZ) {
-			out->op = OP_BR_UNLESS;
-			out->a = ins[2];
-			goto removed;
-		}
-		for (size_t i = 0; i < sizeof(cmp_ops) / sizeof(cmp_ops[0]); i++) {
-			if (cmp_ops[i][0] != c->last_op)
-				continue;
-			out->op = cmp_ops[i][2];
-			out->a = ins[2];
-			out->b = ins[3];
-			goto removed;
-		}
-	}
-	out->op = OP_BR_IF;
-	if (v->kind == K_LOCAL)
-		out->a = v->idx;
-	else if (v->kind == K_CONST) {
-		/* A constant condition: materialize it into its slot. */
-		emit_const(c, S(c, h), v->c);
-		out->a = S(c, h);
-	} else
-		out->a = S(c, h);
-	return;
-removed:
-	unemit_last(c);
-}
-
-static int
-negate_cond(int o)
-{
-	if (o == OP_BR_IF)
-		return OP_BR_UNLESS;
-	if (o == OP_BR_UNLESS)
-		return OP_BR_IF;
-	for (size_t i = 0; i < sizeof(cmp_ops) / sizeof(cmp_ops[0]); i++)
-		if (cmp_ops[i][2] == o)
-			return cmp_ops[i][3];
-	return -1;
-}
-
 /* Emits a conditional branch; returns the offset cell for patching (the
  * caller chains or patches it). */
 static uint32_t
 emit_condbr(struct wcomp *c, const struct cond *k, bool negate)
 {
-	int o = negate ? negate_cond(k->op) : k->op;
+	int o = negate ? bt__wasm_cond_negate(k->op) : k->op;
 	uint32_t at;
 
 	op(c, o);
@@ -723,43 +455,6 @@ emit_condbr(struct wcomp *c, const struct cond *k, bool negate)
 	return at;
 }
 
-/*
- * Trick 9: a loop counter step x = x + k just before br_if on x (x != 0,
- * or x != n) becomes one I32_INC_BR_NZ / I32_INC_BR_NE. The fused
- * instruction keeps the branch's code offset (the add cannot trap) and
- * writes x only after a fuel or interrupt check, so a stop there resumes
- * by executing it again (exec.c, invariant 3). Returns the cell of the
- * branch offset, or NOFIX when the shape does not match.
- */
-static uint32_t
-emit_inc_branch(struct wcomp *c, const struct cond *k)
-{
-	bt_wasm_module *m = c->m;
-	const uint64_t *ins;
-	uint32_t x, kk, at;
-
-	if (c->oom || c->seq_op < 0 || base_of(c->seq_op) != OP_I32_ADD_I ||
-	    (k->op != OP_BR_IF && k->op != OP_BR_I32_NE_I) ||
-	    c->seq_start + 4 != m->ncode || m->nmap == 0 ||
-	    m->map[m->nmap - 1].pc != c->seq_start)
-		return NOFIX;
-	ins = m->code + c->seq_start;
-	if (ins[1] != ins[2] || ins[1] != k->a)
-		return NOFIX;
-	x = (uint32_t)ins[1];
-	kk = (uint32_t)ins[3];
-	m->ncode = c->seq_start;
-	m->nmap--;
-	forget(c);
-	op(c, k->op == OP_BR_IF ? OP_I32_INC_BR_NZ : OP_I32_INC_BR_NE);
-	cell(c, x);
-	cell(c, kk);
-	if (k->op == OP_BR_I32_NE_I)
-		cell(c, k->b);
-	at = (uint32_t)m->ncode;
-	cell(c, NOFIX);
-	return at;
-}
 
 static void
 chain_cell(struct wcomp *c, struct cctl *t, uint32_t at)
@@ -774,169 +469,6 @@ chain_cell(struct wcomp *c, struct cctl *t, uint32_t at)
 	}
 }
 
-/*
- * If the address at stack index h was computed by the instruction just
- * emitted, an i32.add or i32.add with an immediate, removes that
- * instruction and returns the fused memory op (address = base + index or
- * base + immediate, wrapped to 32 bits, plus the offset); else -1.
- */
-static int
-take_addr(struct wcomp *c, uint32_t h, int memop, uint32_t *a, uint32_t *b,
-    uint32_t *k)
-{
-	static const struct {
-		uint16_t op, fi, fr;
-	} fuse[] = {
-		{ OP_LD32, OP_LD32_I, OP_LD32_R },
-		{ OP_LD64, OP_LD64_I, OP_LD64_R },
-		{ OP_LD8S32, OP_LD8S32_I, OP_LD8S32_R },
-		{ OP_LD8U, OP_LD8U_I, OP_LD8U_R },
-		{ OP_LD16S32, OP_LD16S32_I, OP_LD16S32_R },
-		{ OP_LD16U, OP_LD16U_I, OP_LD16U_R },
-		{ OP_LD8S64, OP_LD8S64_I, OP_LD8S64_R },
-		{ OP_LD16S64, OP_LD16S64_I, OP_LD16S64_R },
-		{ OP_LD32S64, OP_LD32S64_I, OP_LD32S64_R },
-		{ OP_ST8, OP_ST8_I, OP_ST8_R },
-		{ OP_ST16, OP_ST16_I, OP_ST16_R },
-		{ OP_ST32, OP_ST32_I, OP_ST32_R },
-		{ OP_ST64, OP_ST64_I, OP_ST64_R },
-	};
-	bt_wasm_module *m = c->m;
-	uint64_t *ins;
-	int fo = -1;
-
-	static const struct {
-		uint16_t op, fx;
-	} xfuse[] = {
-		{ OP_LD32, OP_LD32_X },
-		{ OP_LD64, OP_LD64_X },
-		{ OP_LD8U, OP_LD8U_X },
-		{ OP_LD16S32, OP_LD16S32_X },
-		{ OP_LD16U, OP_LD16U_X },
-	};
-
-	if (c->vals[h].kind != K_SLOT || c->last_dst == NOFIX ||
-	    c->last_h != h || c->oom)
-		return -1;
-	if (c->last_op == OP_I32_ADD_SHL) {
-		/* base + (index << k): the caller emits (base, index, k) */
-		for (size_t i = 0; i < sizeof(xfuse) / sizeof(xfuse[0]); i++)
-			if (xfuse[i].op == memop)
-				fo = xfuse[i].fx;
-		if (fo < 0)
-			return -1;
-		ins = m->code + c->last_start;
-		*a = ins[2];
-		*b = ins[3];
-		*k = ins[4];
-		unemit_last(c);
-		return fo;
-	}
-	if (c->last_base != OP_I32_ADD && c->last_base != OP_I32_ADD_I)
-		return -1;
-	for (size_t i = 0; i < sizeof(fuse) / sizeof(fuse[0]); i++)
-		if (fuse[i].op == memop)
-			fo = c->last_base == OP_I32_ADD_I ? fuse[i].fi : fuse[i].fr;
-	if (fo < 0)
-		return -1;
-	ins = m->code + c->last_start;
-	*a = ins[2];
-	*b = ins[3];
-	unemit_last(c);
-	return fo;
-}
-
-/*
- * Trick 4: every handler that writes a result also keeps it in a machine
- * register (acc). When an operand is the result of the instruction emitted
- * just before (and no label lies between them), a variant reads acc
- * instead of the slot, which avoids a store-to-load round trip on
- * dependency chains. which is 0 for operand a, 1 for operand b; returns the
- * variant or o.
- */
-static const struct {
-	uint16_t op, a, b;
-} acc_ops[] = {
-	{ OP_I32_ADD, OP_I32_ADD_A, OP_I32_ADD_B },
-	{ OP_I32_SUB, OP_I32_SUB_A, OP_I32_SUB_B },
-	{ OP_I32_MUL, OP_I32_MUL_A, OP_I32_MUL_B },
-	{ OP_I32_AND, OP_I32_AND_A, OP_I32_AND_B },
-	{ OP_I32_OR, OP_I32_OR_A, OP_I32_OR_B },
-	{ OP_I32_XOR, OP_I32_XOR_A, OP_I32_XOR_B },
-	{ OP_I32_SHL, OP_I32_SHL_A, OP_I32_SHL_B },
-	{ OP_I32_SHR_U, OP_I32_SHR_U_A, OP_I32_SHR_U_B },
-	{ OP_I32_SHR_S, OP_I32_SHR_S_A, OP_I32_SHR_S_B },
-	{ OP_I64_ADD, OP_I64_ADD_A, OP_I64_ADD_B },
-	{ OP_I64_SUB, OP_I64_SUB_A, OP_I64_SUB_B },
-	{ OP_I64_MUL, OP_I64_MUL_A, OP_I64_MUL_B },
-	{ OP_I64_AND, OP_I64_AND_A, OP_I64_AND_B },
-	{ OP_I64_OR, OP_I64_OR_A, OP_I64_OR_B },
-	{ OP_I64_XOR, OP_I64_XOR_A, OP_I64_XOR_B },
-	{ OP_F64_ADD, OP_F64_ADD_A, OP_F64_ADD_B },
-	{ OP_F64_SUB, OP_F64_SUB_A, OP_F64_SUB_B },
-	{ OP_F64_MUL, OP_F64_MUL_A, OP_F64_MUL_B },
-	{ OP_F64_DIV, OP_F64_DIV_A, OP_F64_DIV_B },
-	{ OP_F32_ADD, OP_F32_ADD_A, OP_F32_ADD_B },
-	{ OP_F32_SUB, OP_F32_SUB_A, OP_F32_SUB_B },
-	{ OP_F32_MUL, OP_F32_MUL_A, OP_F32_MUL_B },
-	{ OP_I32_ADD_I, OP_I32_ADD_I_A, 0 },
-	{ OP_I32_AND_I, OP_I32_AND_I_A, 0 },
-	{ OP_I32_XOR_I, OP_I32_XOR_I_A, 0 },
-	{ OP_I32_SHL_I, OP_I32_SHL_I_A, 0 },
-	{ OP_I32_SHR_U_I, OP_I32_SHR_U_I_A, 0 },
-	{ OP_I32_SHR_S_I, OP_I32_SHR_S_I_A, 0 },
-	{ OP_I32_ROTL_I, OP_I32_ROTL_I_A, 0 },
-	{ OP_I64_ADD_I, OP_I64_ADD_I_A, 0 },
-	{ OP_I64_AND_I, OP_I64_AND_I_A, 0 },
-	{ OP_I64_SHL_I, OP_I64_SHL_I_A, 0 },
-	{ OP_I64_SHR_U_I, OP_I64_SHR_U_I_A, 0 },
-	{ OP_LD32, OP_LD32_A, 0 },
-	{ OP_LD64, OP_LD64_A, 0 },
-	{ OP_ST32, 0, OP_ST32_V },
-	{ OP_ST64, 0, OP_ST64_V },
-};
-
-/* The plain form of an acc variant (its cells are the same: every slot an
- * acc variant names holds the value it reads from acc). */
-static uint16_t base_tab[OP__COUNT]; /* filled by numops_init */
-
-static int
-base_of(int o)
-{
-	return o < 0 ? o : base_tab[o];
-}
-
-static void
-base_tab_init(void)
-{
-	for (int o = 0; o < OP__COUNT; o++)
-		base_tab[o] = (uint16_t)o;
-	for (size_t i = 0; i < sizeof(acc_ops) / sizeof(acc_ops[0]); i++) {
-		if (acc_ops[i].a != 0)
-			base_tab[acc_ops[i].a] = acc_ops[i].op;
-		if (acc_ops[i].b != 0)
-			base_tab[acc_ops[i].b] = acc_ops[i].op;
-	}
-}
-
-static int
-acc_variant(struct wcomp *c, int o, uint32_t idx, int which)
-{
-	const struct cval *v = &c->vals[idx];
-	uint32_t slot;
-
-	if (c->acc_slot == NOFIX || v->kind == K_CONST)
-		return o;
-	slot = v->kind == K_LOCAL ? v->idx : S(c, idx);
-	if (slot != c->acc_slot)
-		return o;
-	for (size_t i = 0; i < sizeof(acc_ops) / sizeof(acc_ops[0]); i++)
-		if (acc_ops[i].op == o) {
-			int w = which == 0 ? acc_ops[i].a : acc_ops[i].b;
-			return w ? w : o;
-		}
-	return o;
-}
 
 /* ---- block types and immediates ---- */
 
@@ -1043,7 +575,7 @@ numops_init(void)
 
 	if (done)
 		return;
-	base_tab_init();
+	bt__wasm_fuse_init();
 #define B(code, o, t, r) n[code] = (struct numop){ OP_##o, 0, N_BIN, t, r }
 #define BI(code, o, t, r) n[code] = (struct numop){ OP_##o, OP_##o##_I, N_BIN, t, r }
 #define U(code, o, t, r) n[code] = (struct numop){ OP_##o, 0, N_UN, t, r }
@@ -1133,374 +665,6 @@ static const uint16_t sat_ops[8] = {
 static const uint8_t sat_in[8] = { F32, F32, F64, F64, F32, F32, F64, F64 };
 static const uint8_t sat_out[8] = { I32, I32, I32, I32, I64, I64, I64, I64 };
 
-/*
- * Trick 6: a binary operation whose operand b was loaded from memory by
- * the instruction just emitted (its result still in its stack slot, read
- * by nothing else) takes the load into itself: the load is removed and
- * the fused form reads memory. The fused instruction keeps the load's code
- * offset, as only its load part can trap.
- */
-struct ldfuse {
-	int	 op;
-	int	 ld; /* the load's kind: OP_LD32, OP_LD64 or OP_LD16S32 */
-	uint32_t base, imm, off, off_map;
-	uint32_t acc_slot; /* what acc holds when the fused op runs */
-};
-
-static bool
-take_load(struct wcomp *c, uint32_t h, int o, struct ldfuse *out)
-{
-	static const struct {
-		uint16_t op, ld, fused;
-	} tab[] = {
-		{ OP_I32_ADD, OP_LD32, OP_I32_ADD_M },
-		{ OP_I32_SUB, OP_LD32, OP_I32_SUB_M },
-		{ OP_I32_MUL, OP_LD32, OP_I32_MUL_M },
-		{ OP_I32_AND, OP_LD32, OP_I32_AND_M },
-		{ OP_I32_OR, OP_LD32, OP_I32_OR_M },
-		{ OP_I32_XOR, OP_LD32, OP_I32_XOR_M },
-		{ OP_I32_ADD, OP_LD16S32, OP_I32_ADD_M16S },
-		{ OP_I32_MUL, OP_LD16S32, OP_I32_MUL_M16S },
-		{ OP_I64_ADD, OP_LD64, OP_I64_ADD_M },
-		{ OP_I64_SUB, OP_LD64, OP_I64_SUB_M },
-		{ OP_I64_AND, OP_LD64, OP_I64_AND_M },
-		{ OP_I64_OR, OP_LD64, OP_I64_OR_M },
-		{ OP_I64_XOR, OP_LD64, OP_I64_XOR_M },
-		{ OP_F32_ADD, OP_LD32, OP_F32_ADD_M },
-		{ OP_F32_SUB, OP_LD32, OP_F32_SUB_M },
-		{ OP_F32_MUL, OP_LD32, OP_F32_MUL_M },
-		{ OP_F32_DIV, OP_LD32, OP_F32_DIV_M },
-		{ OP_F64_ADD, OP_LD64, OP_F64_ADD_M },
-		{ OP_F64_SUB, OP_LD64, OP_F64_SUB_M },
-		{ OP_F64_MUL, OP_LD64, OP_F64_MUL_M },
-		{ OP_F64_DIV, OP_LD64, OP_F64_DIV_M },
-	};
-	bt_wasm_module *m = c->m;
-	const uint64_t *ins;
-	int ld, plain;
-
-	if (c->vals[h].kind != K_SLOT || c->last_dst == NOFIX ||
-	    c->last_h != h || c->oom || m->nmap == 0)
-		return false;
-	switch (c->last_base) {
-	case OP_LD32: ld = OP_LD32; plain = 1; break;
-	case OP_LD32_I: ld = OP_LD32; plain = 0; break;
-	case OP_LD64: ld = OP_LD64; plain = 1; break;
-	case OP_LD64_I: ld = OP_LD64; plain = 0; break;
-	case OP_LD16S32: ld = OP_LD16S32; plain = 1; break;
-	case OP_LD16S32_I: ld = OP_LD16S32; plain = 0; break;
-	default: return false;
-	}
-	out->op = -1;
-	out->ld = ld;
-	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (tab[i].op == o && tab[i].ld == ld)
-			out->op = tab[i].fused;
-	if (out->op < 0)
-		return false;
-	ins = m->code + c->last_start;
-	/* LDxx is (dst, base, off): the same address as base + 0 wrapped,
-	 * plus off. LDxx_I is (dst, base, imm, off). */
-	out->base = (uint32_t)ins[2];
-	out->imm = plain ? 0 : (uint32_t)ins[3];
-	out->off = plain ? (uint32_t)ins[3] : (uint32_t)ins[4];
-	out->off_map = m->map[m->nmap - 1].off;
-	out->acc_slot = c->prev_acc_slot;
-	unemit_last(c);
-	return true;
-}
-
-/*
- * last_feeds says whether the instruction just emitted (of base op op, its
- * result still in its own slot) computed one of the two operands at h and
- * h + 1, whose slots are sa and sb; *other is then the other one's slot.
- * The common test of the fusions that absorb the previous instruction.
- */
-static bool
-last_feeds(struct wcomp *c, uint32_t h, int op, uint32_t sa, uint32_t sb,
-    uint32_t *other)
-{
-	if (c->last_dst == NOFIX || c->oom || c->m->nmap == 0 ||
-	    c->last_base != op)
-		return false;
-	if (c->last_h == h + 1 && c->vals[h + 1].kind == K_SLOT)
-		*other = sa;
-	else if (c->last_h == h && c->vals[h].kind == K_SLOT)
-		*other = sb;
-	else
-		return false;
-	return true;
-}
-
-/*
- * Trick 7: i32.add of a value and the result of the i32.shl by a constant
- * just emitted (array indexing) becomes one I32_ADD_SHL; a load of the
- * sum then becomes a load with a shifted index (take_addr). On success
- * *sa is the base slot, *sb the index slot and *k the shift.
- */
-static bool
-take_shl(struct wcomp *c, uint32_t h, uint32_t *sa, uint32_t *sb, uint32_t *k)
-{
-	const uint64_t *ins;
-	uint32_t base;
-
-	if (!last_feeds(c, h, OP_I32_SHL_I, *sa, *sb, &base))
-		return false;
-	/* The shift's operand is in its slot even in the _A form (every
-	 * handler writes its result to its slot as well as to acc). */
-	ins = c->m->code + c->last_start;
-	*sa = base;
-	*sb = (uint32_t)ins[2];
-	*k = (uint32_t)ins[3] & 31;
-	unemit_last(c);
-	return true;
-}
-
-/*
- * Trick 14: i32.add of x and the result of the i32.add just emitted (a sum
- * of three values: sum trees, address arithmetic) becomes one I32_ADD3.
- * On success *sa, *sb and *sc are the three slots.
- */
-static bool
-take_add(struct wcomp *c, uint32_t h, uint32_t *sa, uint32_t *sb,
-    uint32_t *sc)
-{
-	const uint64_t *ins;
-	uint32_t x;
-
-	if (!last_feeds(c, h, OP_I32_ADD, *sa, *sb, &x))
-		return false;
-	/* Both operands of the first add are in their slots, even in its
-	 * acc variants (every handler writes its result to its slot). */
-	ins = c->m->code + c->last_start;
-	*sa = x;
-	*sb = (uint32_t)ins[2];
-	*sc = (uint32_t)ins[3];
-	unemit_last(c);
-	return true;
-}
-
-/*
- * Trick 8: f64.add or f64.sub of x and the f64.mul just emitted (x + a*b,
- * a*b + x, x - a*b) becomes one F64_MULADD or F64_MULSUB. On success *sa
- * is x's slot, *sb and *sc the factors' slots, *fo the fused op.
- */
-static bool
-take_mul(struct wcomp *c, uint32_t h, int o, uint32_t *sa, uint32_t *sb,
-    uint32_t *sc, int *fo)
-{
-	const uint64_t *ins;
-	const struct cval *x;
-	uint32_t xs;
-
-	if (c->last_dst == NOFIX || c->oom || c->m->nmap == 0 ||
-	    c->last_base != OP_F64_MUL)
-		return false;
-	if (c->last_h == h + 1 && c->vals[h + 1].kind == K_SLOT) {
-		xs = *sa;
-		x = &c->vals[h];
-	} else if (o == OP_F64_ADD && c->last_h == h &&
-	    c->vals[h].kind == K_SLOT) {
-		xs = *sb;
-		x = &c->vals[h + 1];
-	} else {
-		return false;
-	}
-	ins = c->m->code + c->last_start;
-	*sb = (uint32_t)ins[2];
-	*sc = (uint32_t)ins[3];
-	*sa = xs;
-	unemit_last(c);
-	/* x in acc when the instruction before the product computed it */
-	bool xa = x->kind != K_CONST && c->acc_slot != NOFIX &&
-	    (x->kind == K_LOCAL ? x->idx : xs) == c->acc_slot;
-	if (o == OP_F64_ADD)
-		*fo = xa ? OP_F64_MULADD_A : OP_F64_MULADD;
-	else
-		*fo = xa ? OP_F64_MULSUB_A : OP_F64_MULSUB;
-	return true;
-}
-
-/*
- * Trick 10: read-modify-write of one f64 in memory. A store of acc to
- * address (base, off) right after the instruction that computed it, when
- * that instruction read the same address, becomes one instruction:
- *
- *   LD64 x base off; F64_MULSUB_A d x a b; ST64_V base d off
- *       (with x == d)                     -> F64_MULSUB_RMW d base off a b
- *   F64_ADD_M[_A] d [a] base 0 off; ST64_V base d off
- *                                         -> F64_ADD_RMW[_A] d [a] base off
- *
- * d must not be base (the store would see the new base). Only the load
- * part can trap (the store goes where the load just read), so the fused
- * instruction keeps the load's code offset. Returns true if it emitted.
- */
-static bool
-take_rmw(struct wcomp *c, uint32_t sa, uint32_t sv, uint32_t off)
-{
-	bt_wasm_module *m = c->m;
-	const uint64_t *ins, *ld;
-	uint32_t n, map_off, fa, fb, save = c->cur_off;
-	bool a_acc;
-	int o;
-
-	if (c->oom || c->seq_op < 0 || m->nmap < 2 ||
-	    m->map[m->nmap - 1].pc != c->seq_start)
-		return false;
-	ins = m->code + c->seq_start;
-	n = bt__wasm_op_len[c->seq_op];
-	if (c->seq_start + n != m->ncode)
-		return false;
-	switch (c->seq_op) {
-	case OP_F64_MULSUB_A:
-	case OP_F64_MULADD_A:
-		/* [d x a b], x from acc: the load just before */
-		if (c->prev_seq_op != OP_LD64 ||
-		    c->prev_seq_start + 4 != c->seq_start ||
-		    m->map[m->nmap - 2].pc != c->prev_seq_start)
-			return false;
-		ld = m->code + c->prev_seq_start;
-		/* The factors are read before the load now: neither may be
-		 * the loaded slot. */
-		if (ins[1] != sv || ins[2] != ins[1] || ld[1] != ins[1] ||
-		    ld[2] != sa || ld[3] != off || sv == sa ||
-		    ins[3] == sv || ins[4] == sv)
-			return false;
-		o = c->seq_op == OP_F64_MULSUB_A ? OP_F64_MULSUB_RMW :
-						    OP_F64_MULADD_RMW;
-		fa = (uint32_t)ins[3];
-		fb = (uint32_t)ins[4];
-		map_off = m->map[m->nmap - 2].off;
-		m->ncode = c->prev_seq_start;
-		m->nmap -= 2;
-		forget(c);
-		c->cur_off = map_off;
-		op(c, o);
-		c->cur_off = save;
-		cell(c, sv);
-		cell(c, sa);
-		cell(c, off);
-		cell(c, fa);
-		cell(c, fb);
-		break;
-	case OP_F64_ADD_M:
-	case OP_F64_ADD_M_A:
-		/* [d a base imm off]; for _A, acc still holds a when the
-		 * fused instruction runs (nothing runs between) */
-		a_acc = c->seq_op == OP_F64_ADD_M_A;
-		fa = (uint32_t)ins[2];
-		if (ins[1] != sv || ins[3] != sa || ins[4] != 0 ||
-		    ins[5] != off || sv == sa)
-			return false;
-		map_off = m->map[m->nmap - 1].off;
-		if (a_acc && c->prev_seq_op >= 0 &&
-		    base_of(c->prev_seq_op) == OP_F64_MUL &&
-		    c->prev_seq_start + 4 == c->seq_start &&
-		    m->map[m->nmap - 2].pc == c->prev_seq_start &&
-		    m->code[c->prev_seq_start + 1] == fa && fa == sv) {
-			/* a = p * q just before, into d (dead after):
-			 * mem += p * q (the sum commutes; wasm allows either
-			 * NaN operand's payload) */
-			ld = m->code + c->prev_seq_start;
-			fa = (uint32_t)ld[2];
-			fb = (uint32_t)ld[3];
-			m->ncode = c->prev_seq_start;
-			m->nmap -= 2;
-			forget(c);
-			c->cur_off = map_off;
-			op(c, OP_F64_MULADD_RMW);
-			c->cur_off = save;
-			cell(c, sv);
-			cell(c, sa);
-			cell(c, off);
-			cell(c, fa);
-			cell(c, fb);
-			break;
-		}
-		m->ncode = c->seq_start;
-		m->nmap--;
-		forget(c);
-		c->cur_off = map_off;
-		op(c, a_acc ? OP_F64_ADD_RMW_A : OP_F64_ADD_RMW);
-		c->cur_off = save;
-		cell(c, sv);
-		if (!a_acc)
-			cell(c, fa);
-		cell(c, sa);
-		cell(c, off);
-		break;
-	default:
-		return false;
-	}
-	c->acc_slot = sv;
-	return true;
-}
-
-/*
- * Trick 11: a product of two loaded values (a dot product's step). After
- * take_load took the load of operand b, if operand a is a stack temporary
- * loaded by the instruction now last, of the same kind, that load is taken
- * too. The fused instruction carries two code offsets: its own (the first
- * load's) and, five cells in, the second load's (see map_add).
- */
-static bool
-take_load_a(struct wcomp *c, int ld, uint32_t dst, struct ldfuse *out)
-{
-	bt_wasm_module *m = c->m;
-	const uint64_t *ins;
-	int b, kind, plain;
-
-	if (c->oom || c->seq_op < 0 || m->nmap == 0 ||
-	    m->map[m->nmap - 1].pc != c->seq_start ||
-	    c->seq_start + bt__wasm_op_len[c->seq_op] != m->ncode)
-		return false;
-	b = base_of(c->seq_op);
-	switch (b) {
-	case OP_LD32: kind = OP_LD32; plain = 1; break;
-	case OP_LD32_I: kind = OP_LD32; plain = 0; break;
-	case OP_LD64: kind = OP_LD64; plain = 1; break;
-	case OP_LD64_I: kind = OP_LD64; plain = 0; break;
-	case OP_LD16S32: kind = OP_LD16S32; plain = 1; break;
-	case OP_LD16S32_I: kind = OP_LD16S32; plain = 0; break;
-	default: return false;
-	}
-	ins = m->code + c->seq_start;
-	if (kind != ld || ins[1] != dst)
-		return false;
-	out->base = (uint32_t)ins[2];
-	out->imm = plain ? 0 : (uint32_t)ins[3];
-	out->off = plain ? (uint32_t)ins[3] : (uint32_t)ins[4];
-	out->off_map = m->map[m->nmap - 1].off;
-	m->ncode = c->seq_start;
-	m->nmap--;
-	forget(c);
-	return true;
-}
-
-/* A second code offset inside the instruction just emitted, at cell pc:
- * a trap in its second part reports from there. */
-static void
-map_add(struct wcomp *c, uint32_t pc, uint32_t off)
-{
-	bt_wasm_module *m = c->m;
-
-	if (c->oom)
-		return;
-	if (m->nmap == m->cmap) {
-		size_t nc = m->cmap * 2;
-		struct wmap *p = bt_realloc(m->map, nc * sizeof(*p));
-
-		if (p == NULL) {
-			c->oom = true;
-			return;
-		}
-		m->map = p;
-		m->cmap = nc;
-	}
-	m->map[m->nmap].pc = pc;
-	m->map[m->nmap].off = off;
-	m->nmap++;
-}
 
 static int
 do_unop(struct wcomp *c, int o, uint8_t in, uint8_t out)
@@ -1568,7 +732,7 @@ do_binop(struct wcomp *c, const struct numop *n)
 		if (!imm)
 			sb = rslot(c, h + 1);
 		int o = imm ? n->iop : n->op;
-		if (o == OP_I32_ADD && take_shl(c, h, &sa, &sb, &shk)) {
+		if (o == OP_I32_ADD && bt__wasm_fuse_shl(c, h, &sa, &sb, &shk)) {
 			for (int i = 0; i < 2; i++) {
 				c->nvals--;
 				if (c->vals[c->nvals].kind != K_SLOT)
@@ -1582,7 +746,7 @@ do_binop(struct wcomp *c, const struct numop *n)
 			cell(c, shk);
 			return push_t(c, n->out);
 		}
-		if (o == OP_I32_ADD && take_add(c, h, &sa, &sb, &mulb)) {
+		if (o == OP_I32_ADD && bt__wasm_fuse_add(c, h, &sa, &sb, &mulb)) {
 			for (int i = 0; i < 2; i++) {
 				c->nvals--;
 				if (c->vals[c->nvals].kind != K_SLOT)
@@ -1597,7 +761,7 @@ do_binop(struct wcomp *c, const struct numop *n)
 			return push_t(c, n->out);
 		}
 		if ((o == OP_F64_ADD || o == OP_F64_SUB) &&
-		    take_mul(c, h, o, &sa, &sb, &mulb, &fused)) {
+		    bt__wasm_fuse_mul(c, h, o, &sa, &sb, &mulb, &fused)) {
 			for (int i = 0; i < 2; i++) {
 				c->nvals--;
 				if (c->vals[c->nvals].kind != K_SLOT)
@@ -1611,7 +775,7 @@ do_binop(struct wcomp *c, const struct numop *n)
 			cell(c, mulb);
 			return push_t(c, n->out);
 		}
-		if (!imm && take_load(c, h + 1, o, &lf)) {
+		if (!imm && bt__wasm_fuse_load(c, h + 1, o, &lf)) {
 			for (int i = 0; i < 2; i++) {
 				c->nvals--;
 				if (c->vals[c->nvals].kind != K_SLOT)
@@ -1633,7 +797,7 @@ do_binop(struct wcomp *c, const struct numop *n)
 			struct ldfuse la;
 
 			if (mm >= 0 && a_acc && va_->kind == K_SLOT &&
-			    take_load_a(c, lf.ld, S(c, h), &la)) {
+			    bt__wasm_fuse_load_a(c, lf.ld, S(c, h), &la)) {
 				c->cur_off = la.off_map;
 				op(c, mm);
 				c->cur_off = save;
@@ -1660,9 +824,9 @@ do_binop(struct wcomp *c, const struct numop *n)
 			cell(c, lf.off);
 			return push_t(c, n->out);
 		}
-		int va = acc_variant(c, o, h, 0);
+		int va = bt__wasm_acc_variant(c, o, h, 0);
 		if (va == o && !imm)
-			va = acc_variant(c, o, h + 1, 1);
+			va = bt__wasm_acc_variant(c, o, h + 1, 1);
 		if (va == OP_I32_XOR_B && c->last_base == OP_I32_ROTL_I &&
 		    c->last_dst != NOFIX && c->last_h == h + 1) {
 			/* a ^ rotl(x, k), the shape of SHA-2's sigma
@@ -1789,7 +953,7 @@ body(struct wcomp *c)
 				if ((rc = pop(c, I32, &v)) != 0)
 					return rc;
 				if (c->live)
-					take_cond(c, &v, c->nvals, &k);
+					bt__wasm_fuse_cond(c, &v, c->nvals, &k);
 			}
 			if ((rc = peek_n(c, t.params, t.nparams)) != 0)
 				return rc;
@@ -1912,10 +1076,11 @@ body(struct wcomp *c)
 			if ((rc = peek_n(c, label_types(t), label_arity(t))) != 0)
 				return rc;
 			if (c->live) {
-				take_cond(c, &v, c->nvals, &k);
+				bt__wasm_fuse_cond(c, &v, c->nvals, &k);
 				if (!needs_moves(c, t)) {
-					uint32_t at = emit_inc_branch(c, &k);
+					uint32_t at;
 
+					at = bt__wasm_fuse_inc_branch(c, &k);
 					if (at == NOFIX)
 						at = emit_condbr(c, &k, false);
 					chain_cell(c, t, at);
@@ -2358,7 +1523,8 @@ bt_out:
 			h = c->nvals - 1;
 			if (c->live) {
 				uint32_t a2, b2, k2 = NOFIX;
-				int fo = take_addr(c, h, ld[k].op, &a2, &b2, &k2);
+				int fo = bt__wasm_fuse_addr(c, h, ld[k].op,
+				    &a2, &b2, &k2);
 
 				if (fo >= 0) {
 					op(c, fo);
@@ -2371,7 +1537,8 @@ bt_out:
 					cell(c, off);
 				} else {
 					uint32_t sa = rslot(c, h);
-					op(c, acc_variant(c, ld[k].op, h, 0));
+					op(c, bt__wasm_acc_variant(c, ld[k].op, h,
+						  0));
 					cell(c, S(c, h));
 					produced(c, h);
 					cell(c, sa);
@@ -2412,7 +1579,8 @@ bt_out:
 				 * (and not the shifted-index form: no such stores). */
 				if (c->vals[h + 1].kind == K_LOCAL &&
 				    c->last_op != OP_I32_ADD_SHL)
-					fo = take_addr(c, h, st[k].op, &a2, &b2, &k2);
+					fo = bt__wasm_fuse_addr(c, h, st[k].op,
+					    &a2, &b2, &k2);
 				if (fo >= 0) {
 					op(c, fo);
 					cell(c, a2);
@@ -2422,10 +1590,11 @@ bt_out:
 				} else {
 					uint32_t sa = rslot(c, h);
 					uint32_t sv = rslot(c, h + 1);
-					int so = acc_variant(c, st[k].op, h + 1, 1);
+					int so = bt__wasm_acc_variant(c,
+					    st[k].op, h + 1, 1);
 
 					if (so == OP_ST64_V &&
-					    take_rmw(c, sa, sv, off))
+					    bt__wasm_fuse_rmw(c, sa, sv, off))
 						goto stored;
 					op(c, so);
 					cell(c, sa);

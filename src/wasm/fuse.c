@@ -1,0 +1,619 @@
+/*
+ * fuse.c: superinstruction selection for the compiler (code.c). Each
+ * function here looks back at the instructions emitted since the last
+ * label and, when their shape matches, removes them and tells code.c
+ * which fused instruction to emit (or emits it). See code.c's design
+ * block for the list of tricks and the invariants they keep.
+ */
+#include <string.h>
+
+#include "comp.h"
+
+static const int cmp_ops[][4] = {
+	/* compare, its negation, fused branch, fused negated branch */
+#define C(t, x, n) { OP_##t##_##x, OP_##t##_##n, OP_BR_##t##_##x, OP_BR_##t##_##n }, \
+	{ OP_##t##_##x##_I, OP_##t##_##n##_I, OP_BR_##t##_##x##_I, OP_BR_##t##_##n##_I }
+	C(I32, EQ, NE), C(I32, NE, EQ), C(I32, LT_S, GE_S), C(I32, LT_U, GE_U),
+	C(I32, GT_S, LE_S), C(I32, GT_U, LE_U), C(I32, LE_S, GT_S),
+	C(I32, LE_U, GT_U), C(I32, GE_S, LT_S), C(I32, GE_U, LT_U),
+	C(I64, EQ, NE), C(I64, NE, EQ), C(I64, LT_S, GE_S), C(I64, LT_U, GE_U),
+	C(I64, GT_S, LE_S), C(I64, GT_U, LE_U), C(I64, LE_S, GT_S),
+	C(I64, LE_U, GT_U), C(I64, GE_S, LT_S), C(I64, GE_U, LT_U),
+#undef C
+};
+
+/*
+ * Takes the condition just popped (entry v, which was at stack index h):
+ * if the last instruction computed it with a compare (or eqz), removes that
+ * instruction and returns the fused form.
+ */
+void
+bt__wasm_fuse_cond(struct wcomp *c, const struct cval *v, uint32_t h,
+    struct cond *out)
+{
+	bt_wasm_module *m = c->m;
+
+	if (v->kind == K_SLOT && c->last_dst != NOFIX && c->last_h == h &&
+	    !c->oom) {
+		uint64_t *ins = m->code + c->last_start;
+
+		if (c->last_op == OP_I32_EQZ) {
+			out->op = OP_BR_UNLESS;
+			out->a = ins[2];
+			goto removed;
+		}
+		for (size_t i = 0; i < sizeof(cmp_ops) / sizeof(cmp_ops[0]); i++) {
+			if (cmp_ops[i][0] != c->last_op)
+				continue;
+			out->op = cmp_ops[i][2];
+			out->a = ins[2];
+			out->b = ins[3];
+			goto removed;
+		}
+	}
+	out->op = OP_BR_IF;
+	if (v->kind == K_LOCAL)
+		out->a = v->idx;
+	else if (v->kind == K_CONST) {
+		/* A constant condition: materialize it into its slot. */
+		emit_const(c, S(c, h), v->c);
+		out->a = S(c, h);
+	} else
+		out->a = S(c, h);
+	return;
+removed:
+	unemit_last(c);
+}
+
+int
+bt__wasm_cond_negate(int o)
+{
+	if (o == OP_BR_IF)
+		return OP_BR_UNLESS;
+	if (o == OP_BR_UNLESS)
+		return OP_BR_IF;
+	for (size_t i = 0; i < sizeof(cmp_ops) / sizeof(cmp_ops[0]); i++)
+		if (cmp_ops[i][2] == o)
+			return cmp_ops[i][3];
+	return -1;
+}
+
+/*
+ * Trick 9: a loop counter step x = x + k just before br_if on x (x != 0,
+ * or x != n) becomes one I32_INC_BR_NZ / I32_INC_BR_NE. The fused
+ * instruction keeps the branch's code offset (the add cannot trap) and
+ * writes x only after a fuel or interrupt check, so a stop there resumes
+ * by executing it again (exec.c, invariant 3). Returns the cell of the
+ * branch offset, or NOFIX when the shape does not match.
+ */
+uint32_t
+bt__wasm_fuse_inc_branch(struct wcomp *c, const struct cond *k)
+{
+	bt_wasm_module *m = c->m;
+	const uint64_t *ins;
+	uint32_t x, kk, at;
+
+	if (c->oom || c->seq_op < 0 || bt__wasm_base_of(c->seq_op) != OP_I32_ADD_I ||
+	    (k->op != OP_BR_IF && k->op != OP_BR_I32_NE_I) ||
+	    c->seq_start + 4 != m->ncode || m->nmap == 0 ||
+	    m->map[m->nmap - 1].pc != c->seq_start)
+		return NOFIX;
+	ins = m->code + c->seq_start;
+	if (ins[1] != ins[2] || ins[1] != k->a)
+		return NOFIX;
+	x = (uint32_t)ins[1];
+	kk = (uint32_t)ins[3];
+	m->ncode = c->seq_start;
+	m->nmap--;
+	forget(c);
+	op(c, k->op == OP_BR_IF ? OP_I32_INC_BR_NZ : OP_I32_INC_BR_NE);
+	cell(c, x);
+	cell(c, kk);
+	if (k->op == OP_BR_I32_NE_I)
+		cell(c, k->b);
+	at = (uint32_t)m->ncode;
+	cell(c, NOFIX);
+	return at;
+}
+
+/*
+ * If the address at stack index h was computed by the instruction just
+ * emitted, an i32.add or i32.add with an immediate, removes that
+ * instruction and returns the fused memory op (address = base + index or
+ * base + immediate, wrapped to 32 bits, plus the offset); else -1.
+ */
+int
+bt__wasm_fuse_addr(struct wcomp *c, uint32_t h, int memop, uint32_t *a,
+    uint32_t *b, uint32_t *k)
+{
+	static const struct {
+		uint16_t op, fi, fr;
+	} fuse[] = {
+		{ OP_LD32, OP_LD32_I, OP_LD32_R },
+		{ OP_LD64, OP_LD64_I, OP_LD64_R },
+		{ OP_LD8S32, OP_LD8S32_I, OP_LD8S32_R },
+		{ OP_LD8U, OP_LD8U_I, OP_LD8U_R },
+		{ OP_LD16S32, OP_LD16S32_I, OP_LD16S32_R },
+		{ OP_LD16U, OP_LD16U_I, OP_LD16U_R },
+		{ OP_LD8S64, OP_LD8S64_I, OP_LD8S64_R },
+		{ OP_LD16S64, OP_LD16S64_I, OP_LD16S64_R },
+		{ OP_LD32S64, OP_LD32S64_I, OP_LD32S64_R },
+		{ OP_ST8, OP_ST8_I, OP_ST8_R },
+		{ OP_ST16, OP_ST16_I, OP_ST16_R },
+		{ OP_ST32, OP_ST32_I, OP_ST32_R },
+		{ OP_ST64, OP_ST64_I, OP_ST64_R },
+	};
+	bt_wasm_module *m = c->m;
+	uint64_t *ins;
+	int fo = -1;
+
+	static const struct {
+		uint16_t op, fx;
+	} xfuse[] = {
+		{ OP_LD32, OP_LD32_X },
+		{ OP_LD64, OP_LD64_X },
+		{ OP_LD8U, OP_LD8U_X },
+		{ OP_LD16S32, OP_LD16S32_X },
+		{ OP_LD16U, OP_LD16U_X },
+	};
+
+	if (c->vals[h].kind != K_SLOT || c->last_dst == NOFIX ||
+	    c->last_h != h || c->oom)
+		return -1;
+	if (c->last_op == OP_I32_ADD_SHL) {
+		/* base + (index << k): the caller emits (base, index, k) */
+		for (size_t i = 0; i < sizeof(xfuse) / sizeof(xfuse[0]); i++)
+			if (xfuse[i].op == memop)
+				fo = xfuse[i].fx;
+		if (fo < 0)
+			return -1;
+		ins = m->code + c->last_start;
+		*a = ins[2];
+		*b = ins[3];
+		*k = ins[4];
+		unemit_last(c);
+		return fo;
+	}
+	if (c->last_base != OP_I32_ADD && c->last_base != OP_I32_ADD_I)
+		return -1;
+	for (size_t i = 0; i < sizeof(fuse) / sizeof(fuse[0]); i++)
+		if (fuse[i].op == memop)
+			fo = c->last_base == OP_I32_ADD_I ? fuse[i].fi : fuse[i].fr;
+	if (fo < 0)
+		return -1;
+	ins = m->code + c->last_start;
+	*a = ins[2];
+	*b = ins[3];
+	unemit_last(c);
+	return fo;
+}
+
+/*
+ * Trick 4: every handler that writes a result also keeps it in a machine
+ * register (acc). When an operand is the result of the instruction emitted
+ * just before (and no label lies between them), a variant reads acc
+ * instead of the slot, which avoids a store-to-load round trip on
+ * dependency chains. which is 0 for operand a, 1 for operand b; returns the
+ * variant or o.
+ */
+static const struct {
+	uint16_t op, a, b;
+} acc_ops[] = {
+	{ OP_I32_ADD, OP_I32_ADD_A, OP_I32_ADD_B },
+	{ OP_I32_SUB, OP_I32_SUB_A, OP_I32_SUB_B },
+	{ OP_I32_MUL, OP_I32_MUL_A, OP_I32_MUL_B },
+	{ OP_I32_AND, OP_I32_AND_A, OP_I32_AND_B },
+	{ OP_I32_OR, OP_I32_OR_A, OP_I32_OR_B },
+	{ OP_I32_XOR, OP_I32_XOR_A, OP_I32_XOR_B },
+	{ OP_I32_SHL, OP_I32_SHL_A, OP_I32_SHL_B },
+	{ OP_I32_SHR_U, OP_I32_SHR_U_A, OP_I32_SHR_U_B },
+	{ OP_I32_SHR_S, OP_I32_SHR_S_A, OP_I32_SHR_S_B },
+	{ OP_I64_ADD, OP_I64_ADD_A, OP_I64_ADD_B },
+	{ OP_I64_SUB, OP_I64_SUB_A, OP_I64_SUB_B },
+	{ OP_I64_MUL, OP_I64_MUL_A, OP_I64_MUL_B },
+	{ OP_I64_AND, OP_I64_AND_A, OP_I64_AND_B },
+	{ OP_I64_OR, OP_I64_OR_A, OP_I64_OR_B },
+	{ OP_I64_XOR, OP_I64_XOR_A, OP_I64_XOR_B },
+	{ OP_F64_ADD, OP_F64_ADD_A, OP_F64_ADD_B },
+	{ OP_F64_SUB, OP_F64_SUB_A, OP_F64_SUB_B },
+	{ OP_F64_MUL, OP_F64_MUL_A, OP_F64_MUL_B },
+	{ OP_F64_DIV, OP_F64_DIV_A, OP_F64_DIV_B },
+	{ OP_F32_ADD, OP_F32_ADD_A, OP_F32_ADD_B },
+	{ OP_F32_SUB, OP_F32_SUB_A, OP_F32_SUB_B },
+	{ OP_F32_MUL, OP_F32_MUL_A, OP_F32_MUL_B },
+	{ OP_I32_ADD_I, OP_I32_ADD_I_A, 0 },
+	{ OP_I32_AND_I, OP_I32_AND_I_A, 0 },
+	{ OP_I32_XOR_I, OP_I32_XOR_I_A, 0 },
+	{ OP_I32_SHL_I, OP_I32_SHL_I_A, 0 },
+	{ OP_I32_SHR_U_I, OP_I32_SHR_U_I_A, 0 },
+	{ OP_I32_SHR_S_I, OP_I32_SHR_S_I_A, 0 },
+	{ OP_I32_ROTL_I, OP_I32_ROTL_I_A, 0 },
+	{ OP_I64_ADD_I, OP_I64_ADD_I_A, 0 },
+	{ OP_I64_AND_I, OP_I64_AND_I_A, 0 },
+	{ OP_I64_SHL_I, OP_I64_SHL_I_A, 0 },
+	{ OP_I64_SHR_U_I, OP_I64_SHR_U_I_A, 0 },
+	{ OP_LD32, OP_LD32_A, 0 },
+	{ OP_LD64, OP_LD64_A, 0 },
+	{ OP_ST32, 0, OP_ST32_V },
+	{ OP_ST64, 0, OP_ST64_V },
+};
+
+/* The plain form of an acc variant (its cells are the same: every slot an
+ * acc variant names holds the value it reads from acc). */
+static uint16_t base_tab[OP__COUNT]; /* filled by bt__wasm_fuse_init */
+
+int
+bt__wasm_base_of(int o)
+{
+	return o < 0 ? o : base_tab[o];
+}
+
+void
+bt__wasm_fuse_init(void)
+{
+	for (int o = 0; o < OP__COUNT; o++)
+		base_tab[o] = (uint16_t)o;
+	for (size_t i = 0; i < sizeof(acc_ops) / sizeof(acc_ops[0]); i++) {
+		if (acc_ops[i].a != 0)
+			base_tab[acc_ops[i].a] = acc_ops[i].op;
+		if (acc_ops[i].b != 0)
+			base_tab[acc_ops[i].b] = acc_ops[i].op;
+	}
+}
+
+int
+bt__wasm_acc_variant(struct wcomp *c, int o, uint32_t idx, int which)
+{
+	const struct cval *v = &c->vals[idx];
+	uint32_t slot;
+
+	if (c->acc_slot == NOFIX || v->kind == K_CONST)
+		return o;
+	slot = v->kind == K_LOCAL ? v->idx : S(c, idx);
+	if (slot != c->acc_slot)
+		return o;
+	for (size_t i = 0; i < sizeof(acc_ops) / sizeof(acc_ops[0]); i++)
+		if (acc_ops[i].op == o) {
+			int w = which == 0 ? acc_ops[i].a : acc_ops[i].b;
+			return w ? w : o;
+		}
+	return o;
+}
+
+/*
+ * Trick 6: a binary operation whose operand b was loaded from memory by
+ * the instruction just emitted (its result still in its stack slot, read
+ * by nothing else) takes the load into itself: the load is removed and
+ * the fused form reads memory. The fused instruction keeps the load's code
+ * offset, as only its load part can trap.
+ */
+bool
+bt__wasm_fuse_load(struct wcomp *c, uint32_t h, int o, struct ldfuse *out)
+{
+	static const struct {
+		uint16_t op, ld, fused;
+	} tab[] = {
+		{ OP_I32_ADD, OP_LD32, OP_I32_ADD_M },
+		{ OP_I32_SUB, OP_LD32, OP_I32_SUB_M },
+		{ OP_I32_MUL, OP_LD32, OP_I32_MUL_M },
+		{ OP_I32_AND, OP_LD32, OP_I32_AND_M },
+		{ OP_I32_OR, OP_LD32, OP_I32_OR_M },
+		{ OP_I32_XOR, OP_LD32, OP_I32_XOR_M },
+		{ OP_I32_ADD, OP_LD16S32, OP_I32_ADD_M16S },
+		{ OP_I32_MUL, OP_LD16S32, OP_I32_MUL_M16S },
+		{ OP_I64_ADD, OP_LD64, OP_I64_ADD_M },
+		{ OP_I64_SUB, OP_LD64, OP_I64_SUB_M },
+		{ OP_I64_AND, OP_LD64, OP_I64_AND_M },
+		{ OP_I64_OR, OP_LD64, OP_I64_OR_M },
+		{ OP_I64_XOR, OP_LD64, OP_I64_XOR_M },
+		{ OP_F32_ADD, OP_LD32, OP_F32_ADD_M },
+		{ OP_F32_SUB, OP_LD32, OP_F32_SUB_M },
+		{ OP_F32_MUL, OP_LD32, OP_F32_MUL_M },
+		{ OP_F32_DIV, OP_LD32, OP_F32_DIV_M },
+		{ OP_F64_ADD, OP_LD64, OP_F64_ADD_M },
+		{ OP_F64_SUB, OP_LD64, OP_F64_SUB_M },
+		{ OP_F64_MUL, OP_LD64, OP_F64_MUL_M },
+		{ OP_F64_DIV, OP_LD64, OP_F64_DIV_M },
+	};
+	bt_wasm_module *m = c->m;
+	const uint64_t *ins;
+	int ld, plain;
+
+	if (c->vals[h].kind != K_SLOT || c->last_dst == NOFIX ||
+	    c->last_h != h || c->oom || m->nmap == 0)
+		return false;
+	switch (c->last_base) {
+	case OP_LD32: ld = OP_LD32; plain = 1; break;
+	case OP_LD32_I: ld = OP_LD32; plain = 0; break;
+	case OP_LD64: ld = OP_LD64; plain = 1; break;
+	case OP_LD64_I: ld = OP_LD64; plain = 0; break;
+	case OP_LD16S32: ld = OP_LD16S32; plain = 1; break;
+	case OP_LD16S32_I: ld = OP_LD16S32; plain = 0; break;
+	default: return false;
+	}
+	out->op = -1;
+	out->ld = ld;
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (tab[i].op == o && tab[i].ld == ld)
+			out->op = tab[i].fused;
+	if (out->op < 0)
+		return false;
+	ins = m->code + c->last_start;
+	/* LDxx is (dst, base, off): the same address as base + 0 wrapped,
+	 * plus off. LDxx_I is (dst, base, imm, off). */
+	out->base = (uint32_t)ins[2];
+	out->imm = plain ? 0 : (uint32_t)ins[3];
+	out->off = plain ? (uint32_t)ins[3] : (uint32_t)ins[4];
+	out->off_map = m->map[m->nmap - 1].off;
+	out->acc_slot = c->prev_acc_slot;
+	unemit_last(c);
+	return true;
+}
+
+/*
+ * last_feeds says whether the instruction just emitted (of base op op, its
+ * result still in its own slot) computed one of the two operands at h and
+ * h + 1, whose slots are sa and sb; *other is then the other one's slot.
+ * The common test of the fusions that absorb the previous instruction.
+ */
+static bool
+last_feeds(struct wcomp *c, uint32_t h, int op, uint32_t sa, uint32_t sb,
+    uint32_t *other)
+{
+	if (c->last_dst == NOFIX || c->oom || c->m->nmap == 0 ||
+	    c->last_base != op)
+		return false;
+	if (c->last_h == h + 1 && c->vals[h + 1].kind == K_SLOT)
+		*other = sa;
+	else if (c->last_h == h && c->vals[h].kind == K_SLOT)
+		*other = sb;
+	else
+		return false;
+	return true;
+}
+
+/*
+ * Trick 7: i32.add of a value and the result of the i32.shl by a constant
+ * just emitted (array indexing) becomes one I32_ADD_SHL; a load of the
+ * sum then becomes a load with a shifted index (bt__wasm_fuse_addr). On success
+ * *sa is the base slot, *sb the index slot and *k the shift.
+ */
+bool
+bt__wasm_fuse_shl(struct wcomp *c, uint32_t h, uint32_t *sa, uint32_t *sb,
+    uint32_t *k)
+{
+	const uint64_t *ins;
+	uint32_t base;
+
+	if (!last_feeds(c, h, OP_I32_SHL_I, *sa, *sb, &base))
+		return false;
+	/* The shift's operand is in its slot even in the _A form (every
+	 * handler writes its result to its slot as well as to acc). */
+	ins = c->m->code + c->last_start;
+	*sa = base;
+	*sb = (uint32_t)ins[2];
+	*k = (uint32_t)ins[3] & 31;
+	unemit_last(c);
+	return true;
+}
+
+/*
+ * Trick 14: i32.add of x and the result of the i32.add just emitted (a sum
+ * of three values: sum trees, address arithmetic) becomes one I32_ADD3.
+ * On success *sa, *sb and *sc are the three slots.
+ */
+bool
+bt__wasm_fuse_add(struct wcomp *c, uint32_t h, uint32_t *sa, uint32_t *sb,
+    uint32_t *sc)
+{
+	const uint64_t *ins;
+	uint32_t x;
+
+	if (!last_feeds(c, h, OP_I32_ADD, *sa, *sb, &x))
+		return false;
+	/* Both operands of the first add are in their slots, even in its
+	 * acc variants (every handler writes its result to its slot). */
+	ins = c->m->code + c->last_start;
+	*sa = x;
+	*sb = (uint32_t)ins[2];
+	*sc = (uint32_t)ins[3];
+	unemit_last(c);
+	return true;
+}
+
+/*
+ * Trick 8: f64.add or f64.sub of x and the f64.mul just emitted (x + a*b,
+ * a*b + x, x - a*b) becomes one F64_MULADD or F64_MULSUB. On success *sa
+ * is x's slot, *sb and *sc the factors' slots, *fo the fused op.
+ */
+bool
+bt__wasm_fuse_mul(struct wcomp *c, uint32_t h, int o, uint32_t *sa,
+    uint32_t *sb, uint32_t *sc, int *fo)
+{
+	const uint64_t *ins;
+	const struct cval *x;
+	uint32_t xs;
+
+	if (c->last_dst == NOFIX || c->oom || c->m->nmap == 0 ||
+	    c->last_base != OP_F64_MUL)
+		return false;
+	if (c->last_h == h + 1 && c->vals[h + 1].kind == K_SLOT) {
+		xs = *sa;
+		x = &c->vals[h];
+	} else if (o == OP_F64_ADD && c->last_h == h &&
+	    c->vals[h].kind == K_SLOT) {
+		xs = *sb;
+		x = &c->vals[h + 1];
+	} else {
+		return false;
+	}
+	ins = c->m->code + c->last_start;
+	*sb = (uint32_t)ins[2];
+	*sc = (uint32_t)ins[3];
+	*sa = xs;
+	unemit_last(c);
+	/* x in acc when the instruction before the product computed it */
+	bool xa = x->kind != K_CONST && c->acc_slot != NOFIX &&
+	    (x->kind == K_LOCAL ? x->idx : xs) == c->acc_slot;
+	if (o == OP_F64_ADD)
+		*fo = xa ? OP_F64_MULADD_A : OP_F64_MULADD;
+	else
+		*fo = xa ? OP_F64_MULSUB_A : OP_F64_MULSUB;
+	return true;
+}
+
+/*
+ * Trick 10: read-modify-write of one f64 in memory. A store of acc to
+ * address (base, off) right after the instruction that computed it, when
+ * that instruction read the same address, becomes one instruction:
+ *
+ *   LD64 x base off; F64_MULSUB_A d x a b; ST64_V base d off
+ *       (with x == d)                     -> F64_MULSUB_RMW d base off a b
+ *   F64_ADD_M[_A] d [a] base 0 off; ST64_V base d off
+ *                                         -> F64_ADD_RMW[_A] d [a] base off
+ *
+ * d must not be base (the store would see the new base). Only the load
+ * part can trap (the store goes where the load just read), so the fused
+ * instruction keeps the load's code offset. Returns true if it emitted.
+ */
+bool
+bt__wasm_fuse_rmw(struct wcomp *c, uint32_t sa, uint32_t sv, uint32_t off)
+{
+	bt_wasm_module *m = c->m;
+	const uint64_t *ins, *ld;
+	uint32_t n, map_off, fa, fb, save = c->cur_off;
+	bool a_acc;
+	int o;
+
+	if (c->oom || c->seq_op < 0 || m->nmap < 2 ||
+	    m->map[m->nmap - 1].pc != c->seq_start)
+		return false;
+	ins = m->code + c->seq_start;
+	n = bt__wasm_op_len[c->seq_op];
+	if (c->seq_start + n != m->ncode)
+		return false;
+	switch (c->seq_op) {
+	case OP_F64_MULSUB_A:
+	case OP_F64_MULADD_A:
+		/* [d x a b], x from acc: the load just before */
+		if (c->prev_seq_op != OP_LD64 ||
+		    c->prev_seq_start + 4 != c->seq_start ||
+		    m->map[m->nmap - 2].pc != c->prev_seq_start)
+			return false;
+		ld = m->code + c->prev_seq_start;
+		/* The factors are read before the load now: neither may be
+		 * the loaded slot. */
+		if (ins[1] != sv || ins[2] != ins[1] || ld[1] != ins[1] ||
+		    ld[2] != sa || ld[3] != off || sv == sa ||
+		    ins[3] == sv || ins[4] == sv)
+			return false;
+		o = c->seq_op == OP_F64_MULSUB_A ? OP_F64_MULSUB_RMW :
+						    OP_F64_MULADD_RMW;
+		fa = (uint32_t)ins[3];
+		fb = (uint32_t)ins[4];
+		map_off = m->map[m->nmap - 2].off;
+		m->ncode = c->prev_seq_start;
+		m->nmap -= 2;
+		forget(c);
+		c->cur_off = map_off;
+		op(c, o);
+		c->cur_off = save;
+		cell(c, sv);
+		cell(c, sa);
+		cell(c, off);
+		cell(c, fa);
+		cell(c, fb);
+		break;
+	case OP_F64_ADD_M:
+	case OP_F64_ADD_M_A:
+		/* [d a base imm off]; for _A, acc still holds a when the
+		 * fused instruction runs (nothing runs between) */
+		a_acc = c->seq_op == OP_F64_ADD_M_A;
+		fa = (uint32_t)ins[2];
+		if (ins[1] != sv || ins[3] != sa || ins[4] != 0 ||
+		    ins[5] != off || sv == sa)
+			return false;
+		map_off = m->map[m->nmap - 1].off;
+		if (a_acc && c->prev_seq_op >= 0 &&
+		    bt__wasm_base_of(c->prev_seq_op) == OP_F64_MUL &&
+		    c->prev_seq_start + 4 == c->seq_start &&
+		    m->map[m->nmap - 2].pc == c->prev_seq_start &&
+		    m->code[c->prev_seq_start + 1] == fa && fa == sv) {
+			/* a = p * q just before, into d (dead after):
+			 * mem += p * q (the sum commutes; wasm allows either
+			 * NaN operand's payload) */
+			ld = m->code + c->prev_seq_start;
+			fa = (uint32_t)ld[2];
+			fb = (uint32_t)ld[3];
+			m->ncode = c->prev_seq_start;
+			m->nmap -= 2;
+			forget(c);
+			c->cur_off = map_off;
+			op(c, OP_F64_MULADD_RMW);
+			c->cur_off = save;
+			cell(c, sv);
+			cell(c, sa);
+			cell(c, off);
+			cell(c, fa);
+			cell(c, fb);
+			break;
+		}
+		m->ncode = c->seq_start;
+		m->nmap--;
+		forget(c);
+		c->cur_off = map_off;
+		op(c, a_acc ? OP_F64_ADD_RMW_A : OP_F64_ADD_RMW);
+		c->cur_off = save;
+		cell(c, sv);
+		if (!a_acc)
+			cell(c, fa);
+		cell(c, sa);
+		cell(c, off);
+		break;
+	default:
+		return false;
+	}
+	c->acc_slot = sv;
+	return true;
+}
+
+/*
+ * Trick 11: a product of two loaded values (a dot product's step). After
+ * bt__wasm_fuse_load took the load of operand b, if operand a is a stack temporary
+ * loaded by the instruction now last, of the same kind, that load is taken
+ * too. The fused instruction carries two code offsets: its own (the first
+ * load's) and, five cells in, the second load's (see map_add).
+ */
+bool
+bt__wasm_fuse_load_a(struct wcomp *c, int ld, uint32_t dst, struct ldfuse *out)
+{
+	bt_wasm_module *m = c->m;
+	const uint64_t *ins;
+	int b, kind, plain;
+
+	if (c->oom || c->seq_op < 0 || m->nmap == 0 ||
+	    m->map[m->nmap - 1].pc != c->seq_start ||
+	    c->seq_start + bt__wasm_op_len[c->seq_op] != m->ncode)
+		return false;
+	b = bt__wasm_base_of(c->seq_op);
+	switch (b) {
+	case OP_LD32: kind = OP_LD32; plain = 1; break;
+	case OP_LD32_I: kind = OP_LD32; plain = 0; break;
+	case OP_LD64: kind = OP_LD64; plain = 1; break;
+	case OP_LD64_I: kind = OP_LD64; plain = 0; break;
+	case OP_LD16S32: kind = OP_LD16S32; plain = 1; break;
+	case OP_LD16S32_I: kind = OP_LD16S32; plain = 0; break;
+	default: return false;
+	}
+	ins = m->code + c->seq_start;
+	if (kind != ld || ins[1] != dst)
+		return false;
+	out->base = (uint32_t)ins[2];
+	out->imm = plain ? 0 : (uint32_t)ins[3];
+	out->off = plain ? (uint32_t)ins[3] : (uint32_t)ins[4];
+	out->off_map = m->map[m->nmap - 1].off;
+	m->ncode = c->seq_start;
+	m->nmap--;
+	forget(c);
+	return true;
+}
