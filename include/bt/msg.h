@@ -236,17 +236,19 @@ BT_API int bt_msg_reply_error(struct bt_msg *m, int code, const char *text);
  * bt_msg_defer: only from the handler that received m, for a BT_MSG_CALL
  * not answered yet. Returns 0 and *out (m then counts as answered, so the
  * node sends no "no reply" error when the handler returns); -EINVAL when m
- * is not a call or was answered; -EOPNOTSUPP for a call from this same
- * process (the caller runs the handler on its own thread and waits for
- * it: answer before returning); -ENOMEM.
+ * is not a call or was answered; -ENOMEM. A call from this same process
+ * may be deferred too: a bt_msg_call caller, whose thread ran the handler,
+ * then waits for the answer until its deadline; a bt_msg_call_async
+ * caller's callback runs on the loop thread when the answer comes.
  *
  * bt_msg_deferred_reply answers with len bytes (copied);
  * bt_msg_deferred_error with a negative code and a short sentence (a code
  * that is not negative is sent as -EINVAL). Both consume d, whatever they
  * return: 0, or the errors of sending (BT_ECLOSED when the caller's
- * connection closed meanwhile). Answer every deferred call exactly once:
- * d holds a reference to the caller's connection until then (also past
- * bt_msg_node_free, when the answer fails with BT_ECLOSED).
+ * connection closed meanwhile, or, in-process, when the node was freed).
+ * Answer every deferred call exactly once: d holds a reference to the
+ * caller's connection (in-process: to a small record of the node) until
+ * then, also past bt_msg_node_free, when the answer fails with BT_ECLOSED.
  */
 typedef struct bt_msg_deferred bt_msg_deferred;
 

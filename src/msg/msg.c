@@ -134,8 +134,20 @@ struct pend {
 	struct pend	*next;
 };
 
+/*
+ * A node as seen by a deferred in-process call (bt_msg_defer): the answer
+ * may come from any thread, even after bt_msg_node_free, which clears n
+ * under mu first; so an answer either finds the node whole or not at all.
+ */
+struct node_ref {
+	atomic_int	refs;
+	pthread_mutex_t mu;
+	bt_msg_node    *n;
+};
+
 struct bt_msg_node {
 	bt_net		  *net;
+	struct node_ref	  *self;
 	char		  *path;
 	pthread_mutex_t	   mu;
 	pthread_cond_t	   cv;
@@ -475,11 +487,33 @@ owns(const bt_msg_node *n, const char *topic)
 /* Delivery to local endpoints                                          */
 /* ------------------------------------------------------------------ */
 
+/*
+ * An in-process call being run: the handler's answer goes to out (or rc,
+ * text); a handler that defers it (bt_msg_defer) puts a pending call for
+ * the caller in the table instead, answered like a remote one: to w (a
+ * waiting caller) or cb (bt_msg_call_async), by deadline.
+ */
 struct local_reply {
 	int		     rc;
 	struct bt_msg_reply *out;
 	char		     text[200];
+	bt_msg_node	    *n;
+	struct waiter	    *w;
+	bt_msg_reply_cb	    *cb;
+	void		    *arg;
+	uint64_t	     deadline;
+	uint64_t	     id; /* set when deferred */
+	bool		     deferred;
 };
+
+static void
+node_ref_rele(struct node_ref *r)
+{
+	if (r != NULL && atomic_fetch_sub(&r->refs, 1) == 1) {
+		pthread_mutex_destroy(&r->mu);
+		bt_free(r);
+	}
+}
 
 static void
 ep_rele(struct bt_msg_ep *e)
@@ -546,26 +580,65 @@ bt_msg_reply_error(struct bt_msg *m, int code, const char *text)
 	return send_error(m->conn_, m->stream_, m->to, m->from, code, text);
 }
 
-/* A call taken by bt_msg_defer, answered later from any thread. */
+/*
+ * A call taken by bt_msg_defer, answered later from any thread: over conn
+ * (a remote caller), or, for one from this process, through the pending
+ * call numbered id in the node that local names.
+ */
 struct bt_msg_deferred {
-	bt_net_conn *conn; /* held: the connection the call came on */
-	uint64_t     stream;
-	char	    *from; /* the callee's path: the call's destination */
-	char	    *to;   /* the caller's path */
+	bt_net_conn	*conn; /* held: the connection the call came on */
+	uint64_t	 stream;
+	char		*from; /* the callee's path: the call's destination */
+	char		*to;   /* the caller's path */
+	struct node_ref *local;	/* held */
+	uint64_t	 id;
 };
+
+/* defer_local takes an in-process call (see struct local_reply). */
+static int
+defer_local(struct local_reply *lr, bt_msg_deferred *d)
+{
+	bt_msg_node *n = lr->n;
+	struct pend *p = bt_zalloc(sizeof(*p));
+
+	if (p == NULL)
+		return -ENOMEM;
+	p->deadline = lr->deadline;
+	p->w = lr->w;
+	p->cb = lr->cb;
+	p->arg = lr->arg;
+	atomic_fetch_add(&n->self->refs, 1);
+	d->local = n->self;
+	pthread_mutex_lock(&n->mu);
+	d->id = lr->id = p->id = ++n->next_id;
+	pend_put(n, p);
+	pthread_mutex_unlock(&n->mu);
+	lr->deferred = true;
+	return 0;
+}
 
 int
 bt_msg_defer(struct bt_msg *m, bt_msg_deferred **out)
 {
+	struct local_reply *lr = m->local_;
 	struct bt_msg_deferred *d;
 
 	if (m->kind != BT_MSG_CALL || m->replied_)
 		return -EINVAL;
-	if (m->local_ != NULL || m->conn_ == NULL)
-		return -EOPNOTSUPP;
+	if (lr == NULL && m->conn_ == NULL)
+		return -EINVAL;
 	d = bt_zalloc(sizeof(*d));
 	if (d == NULL)
 		return -ENOMEM;
+	if (lr != NULL) {
+		if (defer_local(lr, d) != 0) {
+			bt_free(d);
+			return -ENOMEM;
+		}
+		m->replied_ = 1;
+		*out = d;
+		return 0;
+	}
 	d->from = bt_strdup(m->to);
 	d->to = bt_strdup(m->from);
 	if (d->from == NULL || d->to == NULL) {
@@ -586,9 +659,86 @@ static void
 deferred_free(bt_msg_deferred *d)
 {
 	bt_net_conn_rele(d->conn);
+	node_ref_rele(d->local);
 	bt_free(d->from);
 	bt_free(d->to);
 	bt_free(d);
+}
+
+/* An in-process answer for an async caller, run on the loop thread. */
+struct late_answer {
+	bt_msg_node *n;
+	struct pend *p;
+	int	     rc;
+	uint8_t	    *data;
+	size_t	     len;
+	char	     why[200];
+};
+
+static void
+late_answer_run(void *arg)
+{
+	struct late_answer *a = arg;
+
+	complete(a->n, a->p, a->rc == 0 ? BT_MSG_WIRE_REPLY : 0, a->rc,
+	    a->data, a->len, a->why);
+	bt_free(a->data);
+	bt_free(a);
+}
+
+/*
+ * local_answer answers a deferred in-process call: rc 0 with data, or a
+ * negative rc with why. A waiting caller is woken from here; an async
+ * caller's callback runs on the loop thread, as for a remote answer. An
+ * answer after the caller's deadline is dropped (0, as the node of a
+ * remote caller drops it); after bt_msg_node_free, BT_ECLOSED.
+ */
+static int
+local_answer(bt_msg_deferred *d, int rc, const void *data, size_t len,
+    const char *why)
+{
+	struct node_ref *r = d->local;
+	struct late_answer *a;
+	struct pend *p = NULL;
+	bt_msg_node *n;
+	int ret = BT_ECLOSED;
+
+	pthread_mutex_lock(&r->mu);
+	if ((n = r->n) == NULL)
+		goto out;
+	pthread_mutex_lock(&n->mu);
+	p = pend_take(n, d->id, NULL);
+	pthread_mutex_unlock(&n->mu);
+	ret = 0;
+	if (p == NULL)
+		goto out;
+	if (p->w != NULL || p->cb == NULL) {
+		complete(n, p, rc == 0 ? BT_MSG_WIRE_REPLY : 0, rc, data, len,
+		    why);
+		goto out;
+	}
+	a = bt_zalloc(sizeof(*a));
+	if (a != NULL && len > 0 && (a->data = bt_memdup(data, len)) == NULL) {
+		bt_free(a);
+		a = NULL;
+	}
+	if (a == NULL) {
+		complete(n, p, 0, -ENOMEM, NULL, 0, NULL);
+		ret = -ENOMEM;
+		goto out;
+	}
+	a->n = n;
+	a->p = p;
+	a->rc = rc;
+	a->len = len;
+	snprintf(a->why, sizeof(a->why), "%s", why ? why : "");
+	/* bt_msg_node_free, which frees the net, waits for r->mu. */
+	if (bt_net_post(n->net, late_answer_run, a) != 0)
+		late_answer_run(a);
+out:
+	pthread_mutex_unlock(&r->mu);
+	deferred_free(d);
+	return ret;
 }
 
 int
@@ -597,6 +747,8 @@ bt_msg_deferred_reply(bt_msg_deferred *d, const void *data, size_t len)
 	struct bt_net_frame f = { .kind = BT_MSG_WIRE_REPLY };
 	int rc;
 
+	if (d->local != NULL)
+		return local_answer(d, 0, data, len, NULL);
 	f.stream = d->stream;
 	f.from = sbuf(d->from);
 	f.to = sbuf(d->to);
@@ -610,8 +762,13 @@ bt_msg_deferred_reply(bt_msg_deferred *d, const void *data, size_t len)
 int
 bt_msg_deferred_error(bt_msg_deferred *d, int code, const char *text)
 {
+	char why[200];
 	int rc;
 
+	if (d->local != NULL) {
+		snprintf(why, sizeof(why), "remote: %s", text ? text : "");
+		return local_answer(d, code < 0 ? code : -EINVAL, NULL, 0, why);
+	}
 	rc = send_error(d->conn, d->stream, d->from, d->to,
 	    code < 0 ? code : -EINVAL, text ? text : "");
 	deferred_free(d);
@@ -1106,6 +1263,13 @@ bt_msg_node_new(bt_msg_node **out, const struct bt_msg_config *cfg,
 		return -ENOMEM;
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->cv, NULL);
+	if ((n->self = bt_zalloc(sizeof(*n->self))) == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	atomic_init(&n->self->refs, 1);
+	pthread_mutex_init(&n->self->mu, NULL);
+	n->self->n = n;
 	n->max_hops = cfg->max_hops ? cfg->max_hops : BT_MSG_HOPS_DEFAULT;
 	if (cfg->path != NULL && (n->path = bt_strdup(cfg->path)) == NULL) {
 		rc = -ENOMEM;
@@ -1128,6 +1292,7 @@ bt_msg_node_new(bt_msg_node **out, const struct bt_msg_config *cfg,
 	return 0;
 fail:
 	bt_net_free(n->net);
+	node_ref_rele(n->self);
 	bt_free(n->path);
 	pthread_mutex_destroy(&n->mu);
 	pthread_cond_destroy(&n->cv);
@@ -1151,6 +1316,11 @@ bt_msg_node_free(bt_msg_node *n)
 
 	if (n == NULL)
 		return;
+	/* Deferred in-process answers from now on fail (local_answer). */
+	pthread_mutex_lock(&n->self->mu);
+	n->self->n = NULL;
+	pthread_mutex_unlock(&n->self->mu);
+	node_ref_rele(n->self);
 	pthread_mutex_lock(&n->mu);
 	n->stopping = true;
 	for (struct link *l = n->links; l != NULL && nc < 1024; l = l->next) {
@@ -1491,17 +1661,25 @@ bt_msg_call(bt_msg_node *n, const char *to, uint32_t proto,
 
 	if (bt_net_in_loop(n->net))
 		return -EDEADLK;
+	deadline = bt_time_mono_ns();
+	deadline = timeout_ns > UINT64_MAX - deadline ? UINT64_MAX :
+	    deadline + timeout_ns;
 	e = resolve(n, to, &c, &rc);
 	if (rc != 0)
 		return rc;
 	if (e != NULL) {
-		struct local_reply lr = { .rc = -ENOMSG, .out = &r };
+		struct local_reply lr = { .rc = -ENOMSG, .out = &r, .n = n,
+			.w = &w, .deadline = deadline };
 		struct bt_msg m = { .kind = BT_MSG_CALL, .from = my_path(n),
 			.to = to, .proto = proto, .data = data, .len = len,
 			.local_ = &lr };
 
 		run_handler(e, &m);
 		ep_rele(e);
+		if (lr.deferred) {
+			id = lr.id;
+			goto wait;
+		}
 		if (lr.rc != 0) {
 			bt_diag_set(diag, -1, "%s", lr.text);
 			bt_free(r.ptr);
@@ -1519,9 +1697,6 @@ bt_msg_call(bt_msg_node *n, const char *to, uint32_t proto,
 		bt_net_conn_rele(c);
 		return -ENOMEM;
 	}
-	deadline = bt_time_mono_ns();
-	deadline = timeout_ns > UINT64_MAX - deadline ? UINT64_MAX :
-	    deadline + timeout_ns;
 	p->deadline = deadline;
 	p->w = &w;
 	bt_net_conn_hold(c); /* p holds the route's reference */
@@ -1538,6 +1713,7 @@ bt_msg_call(bt_msg_node *n, const char *to, uint32_t proto,
 	 */
 	(void)bt__net_conn_await(c, &w.state, W_DONE, deadline, ANSWER_KINDS);
 	bt_net_conn_rele(c);
+wait:
 	if (!waiter_sleep(&w, deadline)) {
 		pthread_mutex_lock(&n->mu);
 		q = pend_take(n, id, NULL);
@@ -1594,7 +1770,8 @@ bt_msg_call_async(bt_msg_node *n, const char *to, uint32_t proto,
 		return rc;
 	if (e != NULL) {
 		struct async_local *a = bt_zalloc(sizeof(*a));
-		struct local_reply lr = { .rc = -ENOMSG };
+		struct local_reply lr = { .rc = -ENOMSG, .n = n, .cb = cb,
+			.arg = arg };
 		struct bt_msg m = { .kind = BT_MSG_CALL, .from = my_path(n),
 			.to = to, .proto = proto, .data = data, .len = len,
 			.local_ = &lr };
@@ -1604,8 +1781,14 @@ bt_msg_call_async(bt_msg_node *n, const char *to, uint32_t proto,
 			return -ENOMEM;
 		}
 		lr.out = &a->r;
+		lr.deadline = bt_time_mono_ns() + timeout_ns;
 		run_handler(e, &m);
 		ep_rele(e);
+		if (lr.deferred) {
+			/* Answered through the table (local_answer, on_tick). */
+			bt_free(a);
+			return 0;
+		}
 		a->cb = cb;
 		a->arg = arg;
 		a->rc = lr.rc;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -446,14 +447,18 @@ test_route_loop(void **state)
 
 /*
  * Deferred replies: the handler takes the call and returns; another thread
- * answers it later, with a reply or an error. In-process calls cannot be
- * deferred (the handler must answer before it returns).
+ * answers it later, with a reply or an error; from another node, and from
+ * this same process (sync and async callers).
  */
 struct later {
 	pthread_mutex_t	 mu;
 	bt_msg_deferred *d;
 	int		 defer_rc, twice_rc;
 	bool		 fail;
+	bool		 at_once;   /* answer inside the handler */
+	unsigned	 delay_ms;  /* after the handler returned; 0: 20 */
+	atomic_int	 answer_rc; /* what the late answer returned */
+	atomic_int	 answered;
 };
 
 static void
@@ -467,6 +472,11 @@ defer_cb(void *arg, struct bt_msg *m)
 
 	if (rc != 0)
 		bt_msg_reply(m, "now", 3);
+	if (rc == 0 && l->at_once) {
+		atomic_store(&l->answer_rc,
+		    bt_msg_deferred_reply(d, "at once", 7));
+		d = NULL;
+	}
 	pthread_mutex_lock(&l->mu);
 	l->defer_rc = rc;
 	l->twice_rc = twice;
@@ -503,12 +513,126 @@ later_main(void *arg)
 	}
 	if (d == NULL)
 		return NULL;
-	usleep(20000); /* well after the handler returned */
+	/* Well after the handler returned. */
+	usleep(1000 * (l->delay_ms ? l->delay_ms : 20));
 	if (l->fail)
-		(void)bt_msg_deferred_error(d, -EAGAIN, "try again");
+		atomic_store(&l->answer_rc,
+		    bt_msg_deferred_error(d, -EAGAIN, "try again"));
 	else
-		(void)bt_msg_deferred_reply(d, "later", 5);
+		atomic_store(&l->answer_rc,
+		    bt_msg_deferred_reply(d, "later", 5));
+	atomic_store(&l->answered, 1);
 	return NULL;
+}
+
+/* An async caller's answer: exactly once, never on the calling thread. */
+struct async_seen {
+	atomic_int count, rc, on_caller;
+	pthread_t  caller;
+	char	   data[16];
+};
+
+static void
+async_seen_cb(void *arg, int rc, const void *data, size_t len)
+{
+	struct async_seen *a = arg;
+
+	if (pthread_equal(pthread_self(), a->caller))
+		atomic_store(&a->on_caller, 1);
+	snprintf(a->data, sizeof(a->data), "%.*s", (int)len,
+	    data ? (const char *)data : "");
+	atomic_store(&a->rc, rc);
+	atomic_fetch_add(&a->count, 1);
+}
+
+static bool
+wait_count(atomic_int *v, int want)
+{
+	uint64_t end = bt_time_mono_ns() + 10 * SEC;
+
+	while (atomic_load(v) < want && bt_time_mono_ns() < end)
+		usleep(1000);
+	return atomic_load(v) == want;
+}
+
+/* In-process: the caller's own thread ran the handler, then waits. */
+static void
+deferred_in_process(bt_msg_node *srv, const char *path, struct later *l)
+{
+	struct async_seen a = { .count = 0 };
+	struct bt_diag d;
+	struct bt_msg_reply r;
+	char out[64];
+	pthread_t th;
+	int twice;
+
+	l->fail = false;
+	pthread_create(&th, NULL, later_main, l);
+	assert_int_equal(call_str(srv, path, "x", out, sizeof(out), 5 * SEC),
+	    0);
+	assert_string_equal(out, "later");
+	assert_int_equal(later_rc(l, &twice), 0);
+	assert_int_equal(twice, -EINVAL);
+	pthread_join(th, NULL);
+	assert_int_equal(atomic_load(&l->answer_rc), 0);
+
+	l->fail = true;
+	pthread_create(&th, NULL, later_main, l);
+	bt_diag_clear(&d);
+	assert_int_equal(bt_msg_call(srv, path, 0, "x", 1, 5 * SEC, &r, &d),
+	    -EAGAIN);
+	assert_non_null(strstr(d.msg, "try again"));
+	pthread_join(th, NULL);
+
+	/* Answered inside the handler, before it returned. */
+	l->at_once = true;
+	assert_int_equal(call_str(srv, path, "x", out, sizeof(out), 5 * SEC),
+	    0);
+	assert_string_equal(out, "at once");
+	assert_int_equal(atomic_load(&l->answer_rc), 0);
+	l->at_once = false;
+
+	/* Too late: the caller gives up at its deadline; the answer drops. */
+	l->fail = false;
+	atomic_store(&l->answered, 0);
+	atomic_store(&l->answer_rc, -1);
+	l->delay_ms = 300; /* far past the deadline, however busy the host */
+	pthread_create(&th, NULL, later_main, l);
+	assert_int_equal(call_str(srv, path, "x", out, sizeof(out), SEC / 200),
+	    -ETIMEDOUT);
+	pthread_join(th, NULL);
+	assert_int_equal(atomic_load(&l->answered), 1);
+	assert_int_equal(atomic_load(&l->answer_rc), 0);
+
+	/* Async: the callback comes once, on the loop thread. */
+	l->delay_ms = 0;
+	a.caller = pthread_self();
+	pthread_create(&th, NULL, later_main, l);
+	assert_int_equal(bt_msg_call_async(srv, path, 0, "x", 1, 5 * SEC,
+	    async_seen_cb, &a), 0);
+	assert_true(wait_count(&a.count, 1));
+	pthread_join(th, NULL);
+	assert_int_equal(atomic_load(&a.rc), 0);
+	assert_string_equal(a.data, "later");
+	assert_int_equal(atomic_load(&a.on_caller), 0);
+	usleep(50000);
+	assert_int_equal(atomic_load(&a.count), 1);
+
+	/* Async and too late: -ETIMEDOUT by the deadline, the answer drops. */
+	memset(&a, 0, sizeof(a));
+	a.caller = pthread_self();
+	atomic_store(&l->answered, 0);
+	l->delay_ms = 300;
+	pthread_create(&th, NULL, later_main, l);
+	assert_int_equal(bt_msg_call_async(srv, path, 0, "x", 1, SEC / 1000,
+	    async_seen_cb, &a), 0);
+	assert_true(wait_count(&a.count, 1));
+	assert_int_equal(atomic_load(&a.rc), -ETIMEDOUT);
+	pthread_join(th, NULL);
+	assert_int_equal(atomic_load(&l->answered), 1);
+	assert_int_equal(atomic_load(&l->answer_rc), 0);
+	assert_int_equal(atomic_load(&a.count), 1);
+	l->delay_ms = 0;
 }
 
 static void
@@ -549,15 +673,49 @@ test_deferred(void **state)
 	    -EAGAIN);
 	pthread_join(th, NULL);
 
-	/* In-process: not deferrable, the handler answers at once. */
-	assert_int_equal(call_str(srv, path, "x", out, sizeof(out), 5 * SEC),
-	    0);
-	assert_string_equal(out, "now");
-	assert_int_equal(later_rc(&l, &twice), -EOPNOTSUPP);
+	deferred_in_process(srv, path, &l);
 
 	bt_msg_node_free(cl);
 	bt_msg_unbind(ep);
 	bt_msg_node_free(srv);
+	ident_fini(&sid);
+	pthread_mutex_destroy(&l.mu);
+}
+
+/*
+ * An in-process call deferred past bt_msg_node_free: the async caller is
+ * told BT_ECLOSED once, by the free; the answer after it gets BT_ECLOSED.
+ */
+static void
+test_deferred_after_free(void **state)
+{
+	struct ident sid;
+	struct later l = { .d = NULL };
+	struct async_seen a = { .count = 0 };
+	char path[600];
+	bt_msg_deferred *d = NULL;
+	bt_msg_node *srv;
+	bt_msg_ep *ep;
+
+	pthread_mutex_init(&l.mu, NULL);
+	ident_make(&sid, NULL, "node");
+	srv = node_new(&sid);
+	snprintf(path, sizeof(path), "%s/later", sid.path);
+	assert_int_equal(bt_msg_bind(srv, path, defer_cb, &l, 0, &ep), 0);
+	a.caller = pthread_self();
+	assert_int_equal(bt_msg_call_async(srv, path, 0, "x", 1, 60 * SEC,
+	    async_seen_cb, &a), 0);
+	pthread_mutex_lock(&l.mu);
+	d = l.d;
+	l.d = NULL;
+	pthread_mutex_unlock(&l.mu);
+	assert_non_null(d);
+	bt_msg_unbind(ep);
+	bt_msg_node_free(srv);
+	assert_int_equal(atomic_load(&a.count), 1);
+	assert_int_equal(atomic_load(&a.rc), BT_ECLOSED);
+	assert_int_equal(bt_msg_deferred_reply(d, "late", 4), BT_ECLOSED);
+	assert_int_equal(atomic_load(&a.count), 1);
 	ident_fini(&sid);
 	pthread_mutex_destroy(&l.mu);
 }
@@ -842,6 +1000,7 @@ main(void)
 		cmocka_unit_test(test_forwarding),
 		cmocka_unit_test(test_route_loop),
 		cmocka_unit_test(test_deferred),
+		cmocka_unit_test(test_deferred_after_free),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_concurrent_calls),
 		cmocka_unit_test(test_calls_amid_publications),
