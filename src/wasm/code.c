@@ -732,6 +732,11 @@ do_binop(struct wcomp *c, const struct numop *n)
 		if (!imm)
 			sb = rslot(c, h + 1);
 		int o = imm ? n->iop : n->op;
+		if (o == OP_I32_ROTR_I) {
+			/* one form for the fusions: rotr k is rotl 32 - k */
+			o = OP_I32_ROTL_I;
+			k = (32 - (k & 31)) & 31;
+		}
 		if (o == OP_I32_ADD && bt__wasm_fuse_shl(c, h, &sa, &sb, &shk)) {
 			for (int i = 0; i < 2; i++) {
 				c->nvals--;
@@ -827,36 +832,13 @@ do_binop(struct wcomp *c, const struct numop *n)
 		int va = bt__wasm_acc_variant(c, o, h, 0);
 		if (va == o && !imm)
 			va = bt__wasm_acc_variant(c, o, h + 1, 1);
-		if (va == OP_I32_XOR_B && c->last_base == OP_I32_ROTL_I &&
-		    c->last_dst != NOFIX && c->last_h == h + 1) {
-			/* a ^ rotl(x, k), the shape of SHA-2's sigma
-			 * functions: drop the rotate, do both in one. */
-			uint64_t *ins = c->m->code + c->last_start;
-			uint32_t x = (uint32_t)ins[2], rk = (uint32_t)ins[3];
-			/* operand a in acc if the instruction before the
-			 * rotate computed it */
-			bool a_acc = c->prev_dst != NOFIX && c->prev_h == h &&
-			    c->vals[h].kind == K_SLOT;
-
-			unemit_last(c);
-			for (int i = 0; i < 2; i++) {
-				c->nvals--;
-				if (c->vals[c->nvals].kind != K_SLOT)
-					c->nlazy--;
-			}
-			op(c, a_acc ? OP_I32_XOR_ROTL_I_A : OP_I32_XOR_ROTL_I);
-			cell(c, S(c, h));
-			produced(c, h);
-			cell(c, sa);
-			cell(c, x);
-			cell(c, rk);
-			return push_t(c, n->out);
-		}
 		for (int i = 0; i < 2; i++) {
 			c->nvals--;
 			if (c->vals[c->nvals].kind != K_SLOT)
 				c->nlazy--;
 		}
+		if (!imm && bt__wasm_fuse_bits(c, h, va, sa, sb))
+			return push_t(c, n->out);
 		op(c, va);
 		cell(c, S(c, h));
 		produced(c, h);

@@ -290,5 +290,10 @@ bool bt__wasm_fuse_mul(struct wcomp *c, uint32_t h, int o, uint32_t *sa,
  * sv to (sa, off) and returns true, or returns false. */
 bool bt__wasm_fuse_rmw(struct wcomp *c, uint32_t sa, uint32_t sv,
     uint32_t off);
+/* bt__wasm_fuse_bits emits an xor of rotations and shifts of one value,
+ * or an and-not, for the binary op va whose operands at h and h + 1 (slots
+ * sa and sb) were just popped, and returns true; or returns false. */
+bool bt__wasm_fuse_bits(struct wcomp *c, uint32_t h, int va, uint32_t sa,
+    uint32_t sb);
 
 #endif

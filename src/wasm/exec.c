@@ -598,6 +598,30 @@ L_I32_XOR_ROTL_I:
 L_I32_XOR_ROTL_I_A:
 	acc = R(1) = (uint32_t)acc ^ rotl32(U32(3), (uint32_t)pc[4]);
 	NEXT(5);
+	/* xors of rotations and shifts of one value (fuse.c, trick 16) */
+L_I32_ROT2X: {
+	uint32_t x_ = U32(2);
+
+	acc = R(1) = rotl32(x_, (uint32_t)pc[3]) ^ rotl32(x_, (uint32_t)pc[4]);
+	NEXT(5);
+}
+L_I32_ROT3X: {
+	uint32_t x_ = U32(2);
+
+	acc = R(1) = rotl32(x_, (uint32_t)pc[3]) ^
+	    rotl32(x_, (uint32_t)pc[4]) ^ rotl32(x_, (uint32_t)pc[5]);
+	NEXT(6);
+}
+L_I32_ROT2SHRX: {
+	uint32_t x_ = U32(2);
+
+	acc = R(1) = rotl32(x_, (uint32_t)pc[3]) ^
+	    rotl32(x_, (uint32_t)pc[4]) ^ (x_ >> (pc[5] & 31));
+	NEXT(6);
+}
+L_I32_ANDN:
+	acc = R(1) = U32(2) & ~U32(3);
+	NEXT(4);
 L_CONST32:
 	acc = R(1) = pc[2];
 	NEXT(3);

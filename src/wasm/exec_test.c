@@ -409,6 +409,149 @@ test_trap_offset_in_fused_loads(void **state)
 	bt_wasm_module_free(m);
 }
 
+/* The module of test_fused_bit_ops, assembled with wat2wasm from:
+ *
+ * (module
+ *   (func (export "s1") (param $x i32) (param $a i32) (result i32)
+ *     (i32.xor (i32.xor (i32.rotr (local.get $x) (i32.const 6))
+ *                       (i32.rotr (local.get $x) (i32.const 11)))
+ *              (i32.rotr (local.get $x) (i32.const 25))))
+ *   (func (export "s0") (param $x i32) (param $a i32) (result i32)
+ *     (i32.xor (i32.xor (i32.rotl (local.get $x) (i32.const 30))
+ *                       (i32.rotl (local.get $x) (i32.const 19)))
+ *              (i32.rotl (local.get $x) (i32.const 10))))
+ *   (func (export "sg") (param $x i32) (param $a i32) (result i32)
+ *     (i32.xor (i32.xor (i32.rotr (local.get $x) (i32.const 7))
+ *                       (i32.rotr (local.get $x) (i32.const 18)))
+ *              (i32.shr_u (local.get $x) (i32.const 3))))
+ *   (func (export "r2") (param $x i32) (param $a i32) (result i32)
+ *     (i32.xor (i32.rotl (local.get $x) (i32.const 5))
+ *              (i32.rotl (local.get $x) (i32.const 9))))
+ *   (func (export "xr") (param $x i32) (param $a i32) (result i32)
+ *     (i32.xor (local.get $a) (i32.rotl (local.get $x) (i32.const 7))))
+ *   (func (export "an") (param $x i32) (param $a i32) (result i32)
+ *     (i32.and (local.get $a) (i32.xor (local.get $x) (i32.const -1))))
+ *   (func (export "na") (param $x i32) (param $a i32) (result i32)
+ *     (i32.and (i32.xor (local.get $x) (i32.const -1)) (local.get $a)))
+ *   (func (export "tee") (param $x i32) (param $a i32) (result i32)
+ *     (i32.xor (i32.rotl (local.tee $x (i32.add (local.get $x) (local.get $a)))
+ *                        (i32.const 3))
+ *              (i32.rotl (local.get $x) (i32.const 5))))
+ *   (func (export "tmp") (param $x i32) (param $a i32) (result i32)
+ *     (i32.xor (i32.rotl (i32.add (local.get $x) (local.get $a)) (i32.const 3))
+ *              (i32.rotl (local.get $x) (i32.const 5))))
+ *   (func (export "sh2") (param $x i32) (param $a i32) (result i32)
+ *     (i32.xor (i32.xor (i32.rotl (local.get $x) (i32.const 3))
+ *                       (i32.rotl (local.get $x) (i32.const 9)))
+ *              (i32.shr_u (local.get $a) (i32.const 3))))
+ *   (func (export "r3mix") (param $x i32) (param $a i32) (result i32)
+ *     (i32.xor (i32.xor (i32.rotl (local.get $x) (i32.const 1))
+ *                       (i32.rotl (local.get $x) (i32.const 2)))
+ *              (i32.rotl (local.get $a) (i32.const 3))))
+ *   (func (export "nt") (param $x i32) (param $a i32) (result i32)
+ *     (i32.and (i32.xor (i32.add (local.get $x) (local.get $a)) (i32.const -1))
+ *              (local.get $a)))
+ * )
+ */
+static const uint8_t bits_wasm[] = {
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x07, 0x01, 0x60,
+	0x02, 0x7f, 0x7f, 0x01, 0x7f, 0x03, 0x0d, 0x0c, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x43, 0x0c, 0x02,
+	0x73, 0x31, 0x00, 0x00, 0x02, 0x73, 0x30, 0x00, 0x01, 0x02, 0x73, 0x67,
+	0x00, 0x02, 0x02, 0x72, 0x32, 0x00, 0x03, 0x02, 0x78, 0x72, 0x00, 0x04,
+	0x02, 0x61, 0x6e, 0x00, 0x05, 0x02, 0x6e, 0x61, 0x00, 0x06, 0x03, 0x74,
+	0x65, 0x65, 0x00, 0x07, 0x03, 0x74, 0x6d, 0x70, 0x00, 0x08, 0x03, 0x73,
+	0x68, 0x32, 0x00, 0x09, 0x05, 0x72, 0x33, 0x6d, 0x69, 0x78, 0x00, 0x0a,
+	0x02, 0x6e, 0x74, 0x00, 0x0b, 0x0a, 0xc6, 0x01, 0x0c, 0x13, 0x00, 0x20,
+	0x00, 0x41, 0x06, 0x78, 0x20, 0x00, 0x41, 0x0b, 0x78, 0x73, 0x20, 0x00,
+	0x41, 0x19, 0x78, 0x73, 0x0b, 0x13, 0x00, 0x20, 0x00, 0x41, 0x1e, 0x77,
+	0x20, 0x00, 0x41, 0x13, 0x77, 0x73, 0x20, 0x00, 0x41, 0x0a, 0x77, 0x73,
+	0x0b, 0x13, 0x00, 0x20, 0x00, 0x41, 0x07, 0x78, 0x20, 0x00, 0x41, 0x12,
+	0x78, 0x73, 0x20, 0x00, 0x41, 0x03, 0x76, 0x73, 0x0b, 0x0d, 0x00, 0x20,
+	0x00, 0x41, 0x05, 0x77, 0x20, 0x00, 0x41, 0x09, 0x77, 0x73, 0x0b, 0x0a,
+	0x00, 0x20, 0x01, 0x20, 0x00, 0x41, 0x07, 0x77, 0x73, 0x0b, 0x0a, 0x00,
+	0x20, 0x01, 0x20, 0x00, 0x41, 0x7f, 0x73, 0x71, 0x0b, 0x0a, 0x00, 0x20,
+	0x00, 0x41, 0x7f, 0x73, 0x20, 0x01, 0x71, 0x0b, 0x12, 0x00, 0x20, 0x00,
+	0x20, 0x01, 0x6a, 0x22, 0x00, 0x41, 0x03, 0x77, 0x20, 0x00, 0x41, 0x05,
+	0x77, 0x73, 0x0b, 0x10, 0x00, 0x20, 0x00, 0x20, 0x01, 0x6a, 0x41, 0x03,
+	0x77, 0x20, 0x00, 0x41, 0x05, 0x77, 0x73, 0x0b, 0x13, 0x00, 0x20, 0x00,
+	0x41, 0x03, 0x77, 0x20, 0x00, 0x41, 0x09, 0x77, 0x73, 0x20, 0x01, 0x41,
+	0x03, 0x76, 0x73, 0x0b, 0x13, 0x00, 0x20, 0x00, 0x41, 0x01, 0x77, 0x20,
+	0x00, 0x41, 0x02, 0x77, 0x73, 0x20, 0x01, 0x41, 0x03, 0x77, 0x73, 0x0b,
+	0x0d, 0x00, 0x20, 0x00, 0x20, 0x01, 0x6a, 0x41, 0x7f, 0x73, 0x20, 0x01,
+	0x71, 0x0b
+};
+
+static uint32_t
+rl(uint32_t x, unsigned k)
+{
+	k &= 31;
+	return k == 0 ? x : (x << k) | (x >> (32 - k));
+}
+
+/* Each function of bits_wasm, computed in C. */
+static uint32_t
+bits_ref(const char *name, uint32_t x, uint32_t a)
+{
+	if (strcmp(name, "s1") == 0)
+		return rl(x, 26) ^ rl(x, 21) ^ rl(x, 7);
+	if (strcmp(name, "s0") == 0)
+		return rl(x, 30) ^ rl(x, 19) ^ rl(x, 10);
+	if (strcmp(name, "sg") == 0)
+		return rl(x, 25) ^ rl(x, 14) ^ (x >> 3);
+	if (strcmp(name, "r2") == 0)
+		return rl(x, 5) ^ rl(x, 9);
+	if (strcmp(name, "xr") == 0)
+		return a ^ rl(x, 7);
+	if (strcmp(name, "an") == 0 || strcmp(name, "na") == 0)
+		return a & ~x;
+	if (strcmp(name, "tee") == 0)
+		return rl(x + a, 3) ^ rl(x + a, 5);
+	if (strcmp(name, "tmp") == 0)
+		return rl(x + a, 3) ^ rl(x, 5);
+	if (strcmp(name, "sh2") == 0)
+		return rl(x, 3) ^ rl(x, 9) ^ (a >> 3);
+	if (strcmp(name, "r3mix") == 0)
+		return rl(x, 1) ^ rl(x, 2) ^ rl(a, 3);
+	return ~(x + a) & a; /* nt */
+}
+
+/* The fused xors of rotations and shifts (I32_ROT2X, I32_ROT3X,
+ * I32_ROT2SHRX), and-not, and the near misses that must not fuse (a
+ * rotation of another value, or of a temporary the first one overwrote),
+ * give what the plain instructions give. */
+static void
+test_fused_bit_ops(void **state)
+{
+	static const char *const names[] = { "s1", "s0", "sg", "r2", "xr",
+		"an", "na", "tee", "tmp", "sh2", "r3mix", "nt" };
+	static const uint32_t xs[] = { 0, 1, 0x80000000u, 0x6a09e667u,
+		0xdeadbeefu, 0xffffffffu };
+	bt_wasm_module *m;
+	bt_wasm_instance *inst;
+	struct bt_diag d;
+
+	(void)state;
+	assert_int_equal(bt_wasm_module_new(&m, bits_wasm, sizeof(bits_wasm),
+			     &d), 0);
+	assert_int_equal(bt_wasm_instance_new(&inst, m, NULL, NULL, &d), 0);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		for (size_t j = 0; j < sizeof(xs) / sizeof(xs[0]); j++) {
+			uint32_t x = xs[j], a = xs[(j + 3) % 6] ^ 0x5bu;
+			struct bt_wasm_val args[2] = { i32(x), i32(a) }, res;
+
+			assert_int_equal(bt_wasm_instance_call(inst, names[i],
+					     args, 2, &res, 1), 0);
+			if (res.u.i32 != bits_ref(names[i], x, a))
+				fail_msg("%s(%#x, %#x) = %#x, want %#x",
+				    names[i], x, a, res.u.i32,
+				    bits_ref(names[i], x, a));
+		}
+	}
+	bt_wasm_instance_free(inst);
+	bt_wasm_module_free(m);
+}
+
 static void
 test_interrupt_before(void **state)
 {
@@ -710,6 +853,7 @@ main(void)
 		cmocka_unit_test(test_fuel_fused_loop_latch),
 		cmocka_unit_test(test_trap_offset_in_fused_loads),
 		cmocka_unit_test(test_fuel_fused_call),
+		cmocka_unit_test(test_fused_bit_ops),
 		cmocka_unit_test(test_interrupt_before),
 		cmocka_unit_test(test_interrupt_thread),
 		cmocka_unit_test(test_deadline),

@@ -617,3 +617,145 @@ bt__wasm_fuse_load_a(struct wcomp *c, int ld, uint32_t dst, struct ldfuse *out)
 	forget(c);
 	return true;
 }
+
+/* The instruction before the last one, if it is whole, contiguous with
+ * the last and still in the offset map as its own entry: its start, else
+ * NOFIX. */
+static uint32_t
+seq_whole(struct wcomp *c)
+{
+	bt_wasm_module *m = c->m;
+
+	if (c->oom || c->seq_op < 0 || m->nmap == 0 ||
+	    m->map[m->nmap - 1].pc != c->seq_start ||
+	    c->seq_start + bt__wasm_op_len[c->seq_op] != m->ncode)
+		return NOFIX;
+	return c->seq_start;
+}
+
+/* a ^ rotl(x, rk), the rotate just removed; a is at stack index h. */
+static void
+xor_rotl(struct wcomp *c, uint32_t h, uint32_t sa, uint32_t x, uint32_t rk,
+    bool a_acc)
+{
+	bt_wasm_module *m = c->m;
+	uint32_t d = S(c, h), at;
+	const uint64_t *ins;
+
+	/* a = rotl(x, k1) or rotl(x, k1) ^ rotl(x, k2) just before (it is
+	 * in acc), not written over x: one instruction for all. */
+	at = a_acc ? seq_whole(c) : NOFIX;
+	if (at != NOFIX) {
+		int so = c->seq_op;
+
+		ins = m->code + at;
+		if ((bt__wasm_base_of(so) == OP_I32_ROTL_I ||
+			so == OP_I32_ROT2X) &&
+		    ins[1] == d && ins[2] == x && x != d) {
+			uint32_t k1 = (uint32_t)ins[3];
+			uint32_t k2 = so == OP_I32_ROT2X ? (uint32_t)ins[4] : 0;
+
+			m->ncode = at;
+			m->nmap--;
+			forget(c);
+			op(c, so == OP_I32_ROT2X ? OP_I32_ROT3X : OP_I32_ROT2X);
+			cell(c, d);
+			produced(c, h);
+			cell(c, x);
+			cell(c, k1);
+			if (so == OP_I32_ROT2X)
+				cell(c, k2);
+			cell(c, rk);
+			return;
+		}
+	}
+	op(c, a_acc ? OP_I32_XOR_ROTL_I_A : OP_I32_XOR_ROTL_I);
+	cell(c, d);
+	produced(c, h);
+	cell(c, sa);
+	cell(c, x);
+	cell(c, rk);
+}
+
+/*
+ * Trick 16: xors of rotations and shifts of one value, and a & ~x. At an
+ * i32.xor or i32.and (va, its acc variant, is chosen; the operands at
+ * stack indexes h and h + 1, slots sa and sb, are popped) whose operand
+ * the last instruction computed:
+ *
+ *   a ^ rotl(x, k)                          -> I32_XOR_ROTL_I[_A] d a x k
+ *   rotl(x, j) ^ rotl(x, k)                 -> I32_ROT2X d x j k
+ *   rotl(x, i) ^ rotl(x, j) ^ rotl(x, k)    -> I32_ROT3X d x i j k
+ *   rotl(x, i) ^ rotl(x, j) ^ (x >> s)      -> I32_ROT2SHRX d x i j s
+ *   a & (x ^ -1), (x ^ -1) & a              -> I32_ANDN d a x
+ *
+ * (SHA-2's Sigma and sigma functions and its choice function; rotr by a
+ * constant is compiled as rotl.) The temporaries in between are stack
+ * slots read by nothing else, so the fused forms skip them. Emits and
+ * returns true, or returns false having changed nothing.
+ */
+bool
+bt__wasm_fuse_bits(struct wcomp *c, uint32_t h, int va, uint32_t sa,
+    uint32_t sb)
+{
+	bt_wasm_module *m = c->m;
+	const uint64_t *ins;
+
+	if (c->oom || c->last_dst == NOFIX || m->nmap == 0)
+		return false;
+	ins = m->code + c->last_start;
+	if (va == OP_I32_XOR_B && c->last_base == OP_I32_ROTL_I &&
+	    c->last_h == h + 1) {
+		uint32_t x = (uint32_t)ins[2], rk = (uint32_t)ins[3];
+		/* operand a in acc if the instruction before the rotate
+		 * computed it */
+		bool a_acc = c->prev_dst != NOFIX && c->prev_h == h &&
+		    c->vals[h].kind == K_SLOT;
+
+		unemit_last(c);
+		xor_rotl(c, h, sa, x, rk, a_acc);
+		return true;
+	}
+	if (va == OP_I32_XOR_B && c->last_base == OP_I32_SHR_U_I &&
+	    c->last_h == h + 1 && c->vals[h].kind == K_SLOT &&
+	    c->prev_seq_op == OP_I32_ROT2X &&
+	    c->prev_seq_start + 5 == c->last_start &&
+	    c->last_start + 4 == m->ncode && m->nmap >= 2 &&
+	    m->map[m->nmap - 1].pc == c->last_start &&
+	    m->map[m->nmap - 2].pc == c->prev_seq_start) {
+		const uint64_t *r = m->code + c->prev_seq_start;
+		uint32_t d = S(c, h), x = (uint32_t)ins[2];
+
+		if (r[1] != d || r[2] != x || x == d)
+			return false;
+		uint32_t k1 = (uint32_t)r[3], k2 = (uint32_t)r[4];
+		uint32_t s = (uint32_t)ins[3];
+
+		m->ncode = c->prev_seq_start;
+		m->nmap -= 2;
+		forget(c);
+		op(c, OP_I32_ROT2SHRX);
+		cell(c, d);
+		produced(c, h);
+		cell(c, x);
+		cell(c, k1);
+		cell(c, k2);
+		cell(c, s);
+		return true;
+	}
+	if (c->last_base == OP_I32_XOR_I && (uint32_t)ins[3] == UINT32_MAX &&
+	    ((va == OP_I32_AND_B && c->last_h == h + 1) ||
+		(va == OP_I32_AND_A && c->last_h == h))) {
+		uint32_t x = (uint32_t)ins[2];
+		uint32_t a = va == OP_I32_AND_B ? sa : sb;
+
+		unemit_last(c);
+		op(c, OP_I32_ANDN);
+		cell(c, S(c, h));
+		produced(c, h);
+		cell(c, a);
+		cell(c, x);
+		return true;
+	}
+	return false;
+}
