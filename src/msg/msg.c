@@ -195,6 +195,12 @@ handler(bt_msg_node *n)
 	return (struct bt_net_handler) { on_open, on_frame, on_close, n };
 }
 
+static const char *
+my_path(const bt_msg_node *n)
+{
+	return n->path ? n->path : "";
+}
+
 static struct bt_buf
 sbuf(const char *s)
 {
@@ -779,6 +785,60 @@ bt_msg_deferred_error(bt_msg_deferred *d, int code, const char *text)
 /* From the network                                                     */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Subscriptions through a forwarding node. The owner of a topic keeps one
+ * record per subscribing connection (struct rsub). A node that does not
+ * own the topic keeps the same records for the connections below it and
+ * subscribes upstream once, through the peer that routes the topic, for
+ * as long as anyone below it or a local subscriber wants the topic
+ * (upstream_wanted); publications from upstream fan out to both. So the
+ * owner sees one subscriber per forwarding node, however many are below.
+ */
+
+/* upstream_wanted: does anyone here still want topic from upstream (mu). */
+static bool
+upstream_wanted(const bt_msg_node *n, const char *topic)
+{
+	for (const struct bt_msg_sub *s = n->subs; s != NULL; s = s->next)
+		if (s->via != NULL && strcmp(s->topic, topic) == 0)
+			return true;
+	for (const struct rsub *r = n->rsubs; r != NULL; r = r->next)
+		if (strcmp(r->topic, topic) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * upstream_conn returns the held, open connection to the peer routing
+ * topic, or NULL (mu). With connect, it connects when there is none (and
+ * on_open sends the subscriptions routed through the peer).
+ */
+static bt_net_conn *
+upstream_conn(bt_msg_node *n, const char *topic, bool connect)
+{
+	struct peer *p = route_peer(n, topic);
+	bt_net_conn *c = p == NULL ? NULL : connect ? peer_conn(n, p) :
+	    p->conn;
+
+	if (c == NULL || !bt_net_conn_is_open(c))
+		return NULL;
+	bt_net_conn_hold(c);
+	return c;
+}
+
+/* sub_send sends a SUB or UNSUB for topic up c, and lets go of c. */
+static void
+sub_send(bt_msg_node *n, bt_net_conn *c, uint32_t kind, const char *topic,
+    uint32_t hops)
+{
+	struct bt_net_frame f = { .kind = kind, .hops = hops };
+
+	f.from = sbuf(my_path(n));
+	f.to = sbuf(topic);
+	(void)bt_net_conn_send(c, &f);
+	bt_net_conn_rele(c);
+}
+
 static void
 on_open(void *arg, bt_net_conn *c)
 {
@@ -806,6 +866,26 @@ on_open(void *arg, bt_net_conn *c)
 			f.to = sbuf(s->topic);
 			(void)bt_net_conn_send(c, &f);
 		}
+		/* And those of the nodes below us (once per topic). */
+		for (struct rsub *r = n->rsubs; r != NULL; r = r->next) {
+			struct bt_net_frame f = { .kind = BT_MSG_WIRE_SUB };
+			bool sent = false;
+
+			if (owns(n, r->topic) || route_peer(n, r->topic) != p)
+				continue;
+			for (struct rsub *q = n->rsubs; q != r && !sent;
+			     q = q->next)
+				sent = strcmp(q->topic, r->topic) == 0;
+			for (struct bt_msg_sub *s = n->subs; s != NULL &&
+			     !sent; s = s->next)
+				sent = s->via == p &&
+				    strcmp(s->topic, r->topic) == 0;
+			if (sent)
+				continue;
+			f.from = sbuf(my_path(n));
+			f.to = sbuf(r->topic);
+			(void)bt_net_conn_send(c, &f);
+		}
 	}
 	pthread_mutex_unlock(&n->mu);
 	bt_log_debug("msg", "connected with %s (%s)", bt_net_conn_addr(c),
@@ -819,7 +899,7 @@ on_close(void *arg, bt_net_conn *c, int rc)
 	bt_msg_node *n = arg;
 	struct pend *failed = NULL, *p, **pp;
 	struct link **lp, *l;
-	struct rsub **rp, *r;
+	struct rsub **rp, *r, *gone = NULL;
 	bt_net_conn *drop[64];
 	size_t ndrop = 0;
 	uint64_t now = bt_time_mono_ns();
@@ -840,13 +920,22 @@ on_close(void *arg, bt_net_conn *c, int rc)
 	for (rp = &n->rsubs; (r = *rp) != NULL;) {
 		if (r->conn == c) {
 			*rp = r->next;
-			bt_free(r->topic);
-			bt_free(r);
+			r->next = gone;
+			gone = r;
 			bt_net_conn_rele(c); /* safe: the net holds c too */
 		} else {
 			rp = &r->next;
 		}
 	}
+	/*
+	 * What we subscribed to upstream for c alone is dropped there too:
+	 * r->conn becomes the connection to send that UNSUB up, or NULL.
+	 * (The topics in gone are distinct: one record per connection.)
+	 */
+	for (r = gone; r != NULL; r = r->next)
+		r->conn = n->stopping || owns(n, r->topic) ||
+		    upstream_wanted(n, r->topic) ? NULL :
+		    upstream_conn(n, r->topic, false);
 	for (struct peer *pe = n->peers; pe != NULL; pe = pe->next) {
 		if (pe->conn != c)
 			continue;
@@ -872,6 +961,13 @@ on_close(void *arg, bt_net_conn *c, int rc)
 	pthread_mutex_unlock(&n->mu);
 	for (size_t i = 0; i < ndrop; i++)
 		bt_net_conn_rele(drop[i]);
+	while ((r = gone) != NULL) {
+		gone = r->next;
+		if (r->conn != NULL)
+			sub_send(n, r->conn, BT_MSG_WIRE_UNSUB, r->topic, 0);
+		bt_free(r->topic);
+		bt_free(r);
+	}
 	while ((p = failed) != NULL) {
 		failed = p->next;
 		if (p->origin == c) {
@@ -890,10 +986,14 @@ on_close(void *arg, bt_net_conn *c, int rc)
 		    bt_net_conn_addr(c), bt_strerror(rc));
 }
 
-/* fanout delivers a publication to the subscribers this node knows. */
+/*
+ * fanout delivers a publication to the subscribers this node knows: local
+ * ones, and with remote_too those on other connections than exclude (the
+ * one it came on, when it came from upstream).
+ */
 static void
 fanout(bt_msg_node *n, const char *from, const char *topic, uint32_t proto,
-    const void *data, size_t len, bool remote_too)
+    const void *data, size_t len, bool remote_too, const bt_net_conn *exclude)
 {
 	struct bt_msg_sub *local[64];
 	bt_net_conn *remote[256];
@@ -911,7 +1011,7 @@ fanout(bt_msg_node *n, const char *from, const char *topic, uint32_t proto,
 	}
 	for (struct rsub *r = n->rsubs; remote_too && r != NULL && nr < 256;
 	     r = r->next) {
-		if (within(topic, r->topic)) {
+		if (r->conn != exclude && within(topic, r->topic)) {
 			bt_net_conn_hold(r->conn);
 			remote[nr++] = r->conn;
 		}
@@ -1092,6 +1192,53 @@ complete_later(bt_msg_node *n, struct pend *p, const struct bt_net_frame *f)
 	return rc;
 }
 
+/* on_sub: a SUB or UNSUB for topic from connection c (loop thread). */
+static void
+on_sub(bt_msg_node *n, bt_net_conn *c, const struct bt_net_frame *f,
+    const char *topic)
+{
+	bool own = owns(n, topic), change = false;
+	bt_net_conn *up = NULL;
+	struct rsub **rp, *r;
+
+	pthread_mutex_lock(&n->mu);
+	for (rp = &n->rsubs; (r = *rp) != NULL; rp = &r->next)
+		if (r->conn == c && strcmp(r->topic, topic) == 0)
+			break;
+	if (f->kind == BT_MSG_WIRE_UNSUB && r != NULL) {
+		*rp = r->next;
+		bt_net_conn_rele(r->conn);
+		bt_free(r->topic);
+		bt_free(r);
+		change = !own && !upstream_wanted(n, topic);
+	} else if (f->kind == BT_MSG_WIRE_SUB && r == NULL &&
+	    (own || route_peer(n, topic) != NULL)) {
+		change = !own && !upstream_wanted(n, topic);
+		r = bt_zalloc(sizeof(*r));
+		if (r == NULL || (r->topic = bt_strdup(topic)) == NULL) {
+			bt_free(r);
+			pthread_mutex_unlock(&n->mu);
+			return;
+		}
+		bt_net_conn_hold(c);
+		r->conn = c;
+		r->next = n->rsubs;
+		n->rsubs = r;
+	}
+	if (change)
+		up = upstream_conn(n, topic, f->kind == BT_MSG_WIRE_SUB);
+	pthread_mutex_unlock(&n->mu);
+	if (up == NULL)
+		return;
+	if (f->kind == BT_MSG_WIRE_SUB && f->hops >= n->max_hops) {
+		bt_log_warn("msg", "hop limit of %u reached forwarding a "
+		    "subscription to %s", n->max_hops, topic);
+		bt_net_conn_rele(up);
+		return;
+	}
+	sub_send(n, up, f->kind, topic, f->hops + 1);
+}
+
 static void
 on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
 {
@@ -1144,10 +1291,11 @@ on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
 	case BT_MSG_WIRE_PUB:
 		if (owns(n, to)) {
 			fanout(n, from, to, f->proto, f->payload.ptr,
-			    f->payload.len, true);
+			    f->payload.len, true, NULL);
 		} else if (bt_net_conn_is_outgoing(c)) {
+			/* From upstream: ours, and those we forward for. */
 			fanout(n, from, to, f->proto, f->payload.ptr,
-			    f->payload.len, false);
+			    f->payload.len, true, c);
 		} else {
 			bt_net_conn *t;
 			struct bt_net_frame fw = *f;
@@ -1167,35 +1315,9 @@ on_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
 		}
 		break;
 	case BT_MSG_WIRE_SUB:
-	case BT_MSG_WIRE_UNSUB: {
-		struct rsub **rp, *r;
-
-		if (!owns(n, to))
-			break; /* only the owner of a topic keeps subscribers */
-		pthread_mutex_lock(&n->mu);
-		for (rp = &n->rsubs; (r = *rp) != NULL; rp = &r->next)
-			if (r->conn == c && strcmp(r->topic, to) == 0)
-				break;
-		if (f->kind == BT_MSG_WIRE_UNSUB && r != NULL) {
-			*rp = r->next;
-			bt_net_conn_rele(r->conn);
-			bt_free(r->topic);
-			bt_free(r);
-		} else if (f->kind == BT_MSG_WIRE_SUB && r == NULL &&
-		    (r = bt_zalloc(sizeof(*r))) != NULL) {
-			if ((r->topic = bt_strdup(to)) == NULL) {
-				bt_free(r);
-				pthread_mutex_unlock(&n->mu);
-				break;
-			}
-			bt_net_conn_hold(c);
-			r->conn = c;
-			r->next = n->rsubs;
-			n->rsubs = r;
-		}
-		pthread_mutex_unlock(&n->mu);
+	case BT_MSG_WIRE_UNSUB:
+		on_sub(n, c, f, to);
 		break;
-	}
 	default:
 		break; /* kinds of a later version: ignored */
 	}
@@ -1545,12 +1667,6 @@ bt_msg_unbind(bt_msg_ep *ep)
 	ep_rele(ep);
 }
 
-static const char *
-my_path(const bt_msg_node *n)
-{
-	return n->path ? n->path : "";
-}
-
 /*
  * local_ep returns the held endpoint for to, or NULL (then *conn is the
  * held connection to send on, or NULL when nothing routes to).
@@ -1832,7 +1948,7 @@ bt_msg_publish(bt_msg_node *n, const char *topic, uint32_t proto,
 	if (!ok)
 		return -EINVAL;
 	if (owns(n, topic)) {
-		fanout(n, my_path(n), topic, proto, data, len, true);
+		fanout(n, my_path(n), topic, proto, data, len, true, NULL);
 		return 0;
 	}
 	pthread_mutex_lock(&n->mu);
@@ -1913,7 +2029,9 @@ bt_msg_unsubscribe(bt_msg_sub *s)
 			break;
 		}
 	}
-	if (s->via != NULL && s->via->conn != NULL) {
+	/* The owner keeps one record per connection: the last one goes. */
+	if (s->via != NULL && s->via->conn != NULL &&
+	    !upstream_wanted(n, s->topic)) {
 		c = s->via->conn;
 		bt_net_conn_hold(c);
 	}

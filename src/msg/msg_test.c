@@ -341,6 +341,108 @@ test_pubsub(void **state)
 	pthread_mutex_destroy(&remote.mu);
 }
 
+static void
+box_reset(struct box *b)
+{
+	pthread_mutex_lock(&b->mu);
+	b->n = 0;
+	b->last[0] = '\0';
+	pthread_mutex_unlock(&b->mu);
+}
+
+/*
+ * Subscribers behind a forwarding node: S1 and S2 reach the topic's owner
+ * O only through F, which subscribes upstream once for both and fans the
+ * publications out below it. Publications come in order, from O and from
+ * a subscriber; one of two subscriptions on one node going leaves the
+ * other served; a subscriber leaving leaves the other served.
+ */
+static void
+test_pubsub_forwarded(void **state)
+{
+	struct ident oid, fid;
+	struct box b1 = { .n = 0 }, b2 = { .n = 0 }, b3 = { .n = 0 };
+	char oaddr[300], faddr[300], topic[600], msg[16];
+	bt_msg_node *o, *f, *s1, *s2;
+	bt_msg_sub *u1, *u2, *u3;
+	struct bt_diag d;
+	bool ready = false;
+
+	pthread_mutex_init(&b1.mu, NULL);
+	pthread_mutex_init(&b2.mu, NULL);
+	pthread_mutex_init(&b3.mu, NULL);
+	ident_make(&oid, NULL, "owner");
+	ident_make(&fid, NULL, "forwarder");
+	o = node_new(&oid);
+	assert_int_equal(bt_msg_node_listen(o, "127.0.0.1:0", oaddr,
+	    sizeof(oaddr), &d), 0);
+	f = node_new(&fid);
+	assert_int_equal(bt_msg_node_listen(f, "127.0.0.1:0", faddr,
+	    sizeof(faddr), &d), 0);
+	assert_int_equal(bt_msg_route_add(f, oid.path, oaddr), 0);
+	s1 = node_new(NULL);
+	s2 = node_new(NULL);
+	assert_int_equal(bt_msg_route_add(s1, "*", faddr), 0);
+	assert_int_equal(bt_msg_route_add(s2, "*", faddr), 0);
+	snprintf(topic, sizeof(topic), "%s/topics/news", oid.path);
+	assert_int_equal(bt_msg_subscribe(s1, topic, echo_cb, &b1, &u1), 0);
+	assert_int_equal(bt_msg_subscribe(s2, topic, echo_cb, &b2, &u2), 0);
+	assert_int_equal(bt_msg_subscribe(s2, topic, echo_cb, &b3, &u3), 0);
+	/* The subscriptions travel up through F: wait until they are there. */
+	for (int i = 0; i < 2000 && !ready; i++) {
+		assert_int_equal(bt_msg_publish(o, topic, 0, "probe", 5), 0);
+		usleep(2000);
+		ready = box_n(&b1) > 0 && box_n(&b2) > 0 && box_n(&b3) > 0;
+	}
+	assert_true(ready);
+	usleep(20000); /* probes still on their way land first */
+	box_reset(&b1);
+	box_reset(&b2);
+	box_reset(&b3);
+	for (int i = 0; i < 100; i++) {
+		snprintf(msg, sizeof(msg), "%d", i);
+		assert_int_equal(bt_msg_publish(o, topic, 0, msg, strlen(msg)),
+		    0);
+	}
+	assert_int_equal(box_wait(&b1, 100), 0);
+	assert_int_equal(box_wait(&b2, 100), 0);
+	assert_int_equal(box_wait(&b3, 100), 0);
+	assert_string_equal(b1.last, "99"); /* in order: the last is last */
+	assert_string_equal(b2.last, "99");
+	/* A subscriber publishes: up through F to O, and back down to both. */
+	assert_int_equal(bt_msg_publish(s1, topic, 0, "from s1", 7), 0);
+	assert_int_equal(box_wait(&b1, 101), 0);
+	assert_int_equal(box_wait(&b2, 101), 0);
+	assert_string_equal(b2.last, "from s1");
+	usleep(20000);
+	assert_int_equal(box_n(&b1), 101); /* once each, not once per path */
+	assert_int_equal(box_n(&b2), 101);
+	/* One of S2's two subscriptions goes: the other is still served. */
+	bt_msg_unsubscribe(u3);
+	/* S1 goes: S2 is still served through F. */
+	bt_msg_unsubscribe(u1);
+	bt_msg_node_free(s1);
+	usleep(50000); /* the UNSUBs and the close reach F and O */
+	box_reset(&b2);
+	for (int i = 0; i < 10; i++) {
+		snprintf(msg, sizeof(msg), "later %d", i);
+		assert_int_equal(bt_msg_publish(o, topic, 0, msg, strlen(msg)),
+		    0);
+	}
+	assert_int_equal(box_wait(&b2, 10), 0);
+	assert_string_equal(b2.last, "later 9");
+	assert_int_equal(box_n(&b3), 101);
+	bt_msg_unsubscribe(u2);
+	bt_msg_node_free(s2);
+	bt_msg_node_free(f);
+	bt_msg_node_free(o);
+	ident_fini(&oid);
+	ident_fini(&fid);
+	pthread_mutex_destroy(&b1.mu);
+	pthread_mutex_destroy(&b2.mu);
+	pthread_mutex_destroy(&b3.mu);
+}
+
 /*
  * A service process bound at node/svc (credential delegated by the node)
  * connects to the node; a client of the node calls node/svc and the node
@@ -998,6 +1100,7 @@ main(void)
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_pubsub),
 		cmocka_unit_test(test_forwarding),
+		cmocka_unit_test(test_pubsub_forwarded),
 		cmocka_unit_test(test_route_loop),
 		cmocka_unit_test(test_deferred),
 		cmocka_unit_test(test_deferred_after_free),
