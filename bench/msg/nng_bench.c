@@ -232,9 +232,10 @@ pipelined(const char *name, size_t size, size_t total)
 	nng_close(rep);
 }
 
+/* One cache line each: the counts are written by different threads. */
 struct subber {
-	nng_socket s;
-	int	   got;
+	_Alignas(64) nng_socket s;
+	int			got;
 };
 
 static void *

@@ -136,9 +136,10 @@ pipelined(const char *name, size_t size, size_t total)
 	zmq_close(dealer);
 }
 
+/* One cache line each: the counts are written by different threads. */
 struct subber {
-	void	*s;
-	int	 got;
+	_Alignas(64) void *s;
+	int		   got;
 };
 
 static void *
