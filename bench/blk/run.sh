@@ -5,7 +5,8 @@
 # Then bench/blk/pgbench.sh (PostgreSQL on ext4 on each target).
 # Env: BT (path to bt), BLK_BENCH_SIZE (default 256M), BLK_BENCH_TIME
 # (seconds per job, default 5), BLK_BENCH_ROUNDS (default 3),
-# BLK_BENCH_REPLICA (tcp or unix), BLK_BENCH_PGBENCH (0 skips pgbench).
+# BLK_BENCH_REPLICA (tcp or unix), BLK_BENCH_PGBENCH (0 skips pgbench),
+# BLK_BENCH_JOBS (a regex of the job labels to run, e.g. fsync).
 # Never fails the suite.
 set -u
 BT=${BT:-$(pwd)/build/bt}
@@ -97,6 +98,9 @@ printf '| job | nbdkit file IOPS | blk IOPS (ratio) | blk + backup IOPS (ratio) 
 printf '|---|---|---|---|---|---|\n'
 job() {
 	label=$1; shift
+	if [ -n "${BLK_BENCH_JOBS:-}" ] && ! printf '%s\n' "$label" | grep -Eq -- "$BLK_BENCH_JOBS"; then
+		return
+	fi
 	: >"$T/b.txt"; : >"$T/s.txt"; : >"$T/r.txt"
 	# Rounds interleave the three targets, so a burst of load elsewhere on
 	# the machine hits all of them. Shown: the median of the rounds, and
