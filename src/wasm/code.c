@@ -1379,14 +1379,17 @@ bt_out:
 				    c->last_dst != NOFIX && c->last_h == h &&
 				    !c->oom) {
 					int so = c->seq_op;
-					uint32_t ss = c->seq_start;
+					int po = c->prev_seq_op;
+					int p2 = c->prev2_seq_op;
 
 					m->code[c->last_dst] = x;
 					forget(c);
-					/* acc holds the local now */
+					/* acc holds the local now; the
+					 * instructions are still whole */
 					c->acc_slot = x;
 					c->seq_op = so;
-					c->seq_start = ss;
+					c->prev_seq_op = po;
+					c->prev2_seq_op = p2;
 				} else {
 					if (aliased)
 						for (uint32_t i = 0; i < h; i++)
@@ -1931,6 +1934,7 @@ bt__wasm_compile_func(bt_wasm_module *m, uint32_t fi, const uint8_t *base,
 	c.last_base = -1;
 	c.seq_op = -1;
 	c.prev_seq_op = -1;
+	c.prev2_seq_op = -1;
 	c.prev_dst = NOFIX;
 	c.acc_slot = NOFIX;
 	code->body_off = (uint32_t)(p - base);

@@ -79,12 +79,14 @@ struct wcomp {
 	 * next instruction runs, or NOFIX (trick 4) */
 	uint32_t	acc_slot;
 	uint32_t	prev_acc_slot; /* acc_slot before the last instruction */
-	/* the last instruction and the one before it, also after trick 2
+	/* the last instruction and the two before it, also after trick 2
 	 * (which forgets last_op), until a label or a fusion */
 	int		seq_op;
 	uint32_t	seq_start;
 	int		prev_seq_op;
 	uint32_t	prev_seq_start;
+	int		prev2_seq_op;
+	uint32_t	prev2_seq_start;
 };
 
 #define S(c, h) ((c)->nlocals + (h))
@@ -143,6 +145,8 @@ op(struct wcomp *c, int o)
 	c->prev_acc_slot = c->acc_slot;
 	c->last_dst = NOFIX;
 	c->acc_slot = NOFIX;
+	c->prev2_seq_op = c->prev_seq_op;
+	c->prev2_seq_start = c->prev_seq_start;
 	c->prev_seq_op = c->seq_op;
 	c->prev_seq_start = c->seq_start;
 	c->seq_op = o;
@@ -175,6 +179,7 @@ forget(struct wcomp *c)
 	c->acc_slot = NOFIX;
 	c->seq_op = -1;
 	c->prev_seq_op = -1;
+	c->prev2_seq_op = -1;
 }
 
 /* Removes the instruction just emitted (a fusion takes it into the next
@@ -183,8 +188,8 @@ static inline void
 unemit_last(struct wcomp *c)
 {
 	uint32_t a = c->prev_acc_slot;
-	int so = c->prev_seq_op;
-	uint32_t ss = c->prev_seq_start;
+	int so = c->prev_seq_op, po = c->prev2_seq_op;
+	uint32_t ss = c->prev_seq_start, ps = c->prev2_seq_start;
 
 	c->m->ncode = c->last_start;
 	c->m->nmap--;
@@ -192,6 +197,8 @@ unemit_last(struct wcomp *c)
 	c->acc_slot = a;
 	c->seq_op = so;
 	c->seq_start = ss;
+	c->prev_seq_op = po;
+	c->prev_seq_start = ps;
 }
 
 static inline void

@@ -556,6 +556,74 @@ L_I32_INC_BR_NE: {
 	R(1) = v;
 	NEXT(5);
 }
+	/* the same after another step w = s + j: (w, s, j, x, k, [n,]
+	 * offset); nothing is written before the fuel check */
+L_I32_ADDI_INC_BR_NZ: {
+	uint32_t t_ = (uint32_t)(U32(2) + (uint32_t)pc[3]);
+	uint32_t v = (uint32_t)(U32(4) + (uint32_t)pc[5]);
+
+	if (v != 0) {
+		const uint64_t *c_ = pc + 6;
+		int32_t off_ = (int32_t)*c_;
+
+		if (off_ < 0)
+			TICK();
+		R(1) = t_;
+		R(4) = v;
+		pc = c_ + off_;
+		DISPATCH();
+	}
+	R(1) = t_;
+	R(4) = v;
+	NEXT(7);
+}
+L_I32_ADDI_INC_BR_NE: {
+	uint32_t t_ = (uint32_t)(U32(2) + (uint32_t)pc[3]);
+	uint32_t v = (uint32_t)(U32(4) + (uint32_t)pc[5]);
+
+	if (v != (uint32_t)pc[6]) {
+		const uint64_t *c_ = pc + 7;
+		int32_t off_ = (int32_t)*c_;
+
+		if (off_ < 0)
+			TICK();
+		R(1) = t_;
+		R(4) = v;
+		pc = c_ + off_;
+		DISPATCH();
+	}
+	R(1) = t_;
+	R(4) = v;
+	NEXT(8);
+}
+	/* w = s + j, then branch if a op b (w, s, j, a, b, offset); w is
+	 * neither a nor b, and is written after the fuel check */
+#define ADDBRC(name, T, op_)                                                \
+	L_ADDI_BR_I32_##name:                                               \
+	{                                                                   \
+		uint32_t t_ = (uint32_t)(U32(2) + (uint32_t)pc[3]);         \
+		if ((T)(uint32_t)R(4) op_ (T)(uint32_t)R(5)) {              \
+			const uint64_t *c_ = pc + 6;                        \
+			int32_t off_ = (int32_t)*c_;                        \
+			if (off_ < 0)                                       \
+				TICK();                                     \
+			R(1) = t_;                                          \
+			pc = c_ + off_;                                     \
+			DISPATCH();                                         \
+		}                                                           \
+		R(1) = t_;                                                  \
+		NEXT(7);                                                    \
+	}
+	ADDBRC(EQ, uint32_t, ==)
+	ADDBRC(NE, uint32_t, !=)
+	ADDBRC(LT_S, int32_t, <)
+	ADDBRC(LT_U, uint32_t, <)
+	ADDBRC(GT_S, int32_t, >)
+	ADDBRC(GT_U, uint32_t, >)
+	ADDBRC(LE_S, int32_t, <=)
+	ADDBRC(LE_U, uint32_t, <=)
+	ADDBRC(GE_S, int32_t, >=)
+	ADDBRC(GE_U, uint32_t, >=)
 	/* moves then a branch (dst, src, ..., offset): the fuel check of a
 	 * backward one comes before the moves (invariant 3) */
 L_MOV_BR:
@@ -1618,6 +1686,32 @@ L_F64_MULADD_RMW: {
 	acc = R(1) = f64b(f64v(x) + p);
 	memcpy(mb + ea, &acc, 8);
 	NEXT(6);
+}
+	/* with the address step before them (d, s, k, off, a, b, w): w =
+	 * s + k is written first, as the I32_ADD_I did */
+#define EARMWI()                                                            \
+	uint32_t t_ = (uint32_t)(U32(2) + (uint32_t)pc[3]);                 \
+	uint64_t ea = (uint64_t)t_ + pc[4];                                 \
+	R(7) = t_;                                                          \
+	if (__builtin_expect(ea + 8 > ms, 0))                               \
+		TRAP(BT_WASM_TRAP_MEMORY_OOB);
+L_F64_MULSUB_RMW_I: {
+	EARMWI();
+	uint64_t x;
+	double p = D2(5) * D2(6);
+	memcpy(&x, mb + ea, 8);
+	acc = R(1) = f64b(f64v(x) - p);
+	memcpy(mb + ea, &acc, 8);
+	NEXT(8);
+}
+L_F64_MULADD_RMW_I: {
+	EARMWI();
+	uint64_t x;
+	double p = D2(5) * D2(6);
+	memcpy(&x, mb + ea, 8);
+	acc = R(1) = f64b(f64v(x) + p);
+	memcpy(mb + ea, &acc, 8);
+	NEXT(8);
 }
 L_F64_ADD_RMW: {
 	EARMW(3);

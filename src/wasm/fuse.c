@@ -79,34 +79,110 @@ bt__wasm_cond_negate(int o)
 }
 
 /*
- * Trick 9: a loop counter step x = x + k just before br_if on x (x != 0,
- * or x != n) becomes one I32_INC_BR_NZ / I32_INC_BR_NE. The fused
- * instruction keeps the branch's code offset (the add cannot trap) and
- * writes x only after a fuel or interrupt check, so a stop there resumes
- * by executing it again (exec.c, invariant 3). Returns the cell of the
- * branch offset, or NOFIX when the shape does not match.
+ * addi_at says whether the tracked instruction (op po at cell ps) is an
+ * I32_ADD_I (or its acc variant) that ends where the instruction at cell
+ * at begins, whole, with its own entry mi in the offset map; then *w, *s
+ * and *k are its result slot, operand slot and constant.
+ */
+static bool
+addi_at(struct wcomp *c, int po, uint32_t ps, uint32_t at, uint32_t mi,
+    uint32_t *w, uint32_t *s, uint32_t *k)
+{
+	const uint64_t *ins;
+
+	if (po < 0 || bt__wasm_base_of(po) != OP_I32_ADD_I || ps + 4 != at ||
+	    c->m->map[mi].pc != ps)
+		return false;
+	ins = c->m->code + ps;
+	*w = (uint32_t)ins[1];
+	*s = (uint32_t)ins[2];
+	*k = (uint32_t)ins[3];
+	return true;
+}
+
+/* the fused x += k; branch if a op b, by the op of the branch */
+static const uint16_t addi_br[][2] = {
+	{ OP_BR_I32_EQ, OP_ADDI_BR_I32_EQ },
+	{ OP_BR_I32_NE, OP_ADDI_BR_I32_NE },
+	{ OP_BR_I32_LT_S, OP_ADDI_BR_I32_LT_S },
+	{ OP_BR_I32_LT_U, OP_ADDI_BR_I32_LT_U },
+	{ OP_BR_I32_GT_S, OP_ADDI_BR_I32_GT_S },
+	{ OP_BR_I32_GT_U, OP_ADDI_BR_I32_GT_U },
+	{ OP_BR_I32_LE_S, OP_ADDI_BR_I32_LE_S },
+	{ OP_BR_I32_LE_U, OP_ADDI_BR_I32_LE_U },
+	{ OP_BR_I32_GE_S, OP_ADDI_BR_I32_GE_S },
+	{ OP_BR_I32_GE_U, OP_ADDI_BR_I32_GE_U },
+};
+
+/*
+ * Trick 9: loop latches. A loop counter step x = x + k just before br_if
+ * on x (x != 0, or x != n) becomes one I32_INC_BR_NZ / I32_INC_BR_NE;
+ * with another step w = s + j just before it (a pointer moving with the
+ * counter), I32_ADDI_INC_BR_NZ / _NE do both. A step w = s + j just
+ * before a compare-and-branch of two slots other than w (p += 4; if (p <
+ * end) ...) becomes ADDI_BR_I32_xx. The fused instruction keeps the
+ * branch's code offset (the adds cannot trap) and writes nothing before
+ * its fuel or interrupt check, so a stop there resumes by executing it
+ * again (exec.c, invariant 3). Returns the cell of the branch offset, or
+ * NOFIX when the shape does not match.
  */
 uint32_t
 bt__wasm_fuse_inc_branch(struct wcomp *c, const struct cond *k)
 {
 	bt_wasm_module *m = c->m;
-	const uint64_t *ins;
-	uint32_t x, kk, at;
+	uint32_t x, xs, kk, at, w, s, j;
+	bool two;
 
-	if (c->oom || c->seq_op < 0 || bt__wasm_base_of(c->seq_op) != OP_I32_ADD_I ||
-	    (k->op != OP_BR_IF && k->op != OP_BR_I32_NE_I) ||
-	    c->seq_start + 4 != m->ncode || m->nmap == 0 ||
-	    m->map[m->nmap - 1].pc != c->seq_start)
+	if (c->oom || m->nmap == 0 ||
+	    !addi_at(c, c->seq_op, c->seq_start, (uint32_t)m->ncode,
+		m->nmap - 1, &x, &xs, &kk))
 		return NOFIX;
-	ins = m->code + c->seq_start;
-	if (ins[1] != ins[2] || ins[1] != k->a)
+	if (k->op != OP_BR_IF && k->op != OP_BR_I32_NE_I) {
+		int fo = -1;
+
+		for (size_t i = 0; i < sizeof(addi_br) / sizeof(addi_br[0]);
+		     i++)
+			if (addi_br[i][0] == k->op)
+				fo = addi_br[i][1];
+		if (fo < 0 || x == k->a || x == k->b)
+			return NOFIX;
+		m->ncode = c->seq_start;
+		m->nmap--;
+		forget(c);
+		op(c, fo);
+		cell(c, x);
+		cell(c, xs);
+		cell(c, kk);
+		cell(c, k->a);
+		cell(c, k->b);
+		at = (uint32_t)m->ncode;
+		cell(c, NOFIX);
+		return at;
+	}
+	if (x != xs || x != k->a)
 		return NOFIX;
-	x = (uint32_t)ins[1];
-	kk = (uint32_t)ins[3];
-	m->ncode = c->seq_start;
-	m->nmap--;
+	/* a second step just before, of another slot */
+	two = m->nmap >= 2 &&
+	    addi_at(c, c->prev_seq_op, c->prev_seq_start, c->seq_start,
+		m->nmap - 2, &w, &s, &j) && w != x;
+	if (two) {
+		m->ncode = c->prev_seq_start;
+		m->nmap -= 2;
+	} else {
+		m->ncode = c->seq_start;
+		m->nmap--;
+	}
 	forget(c);
-	op(c, k->op == OP_BR_IF ? OP_I32_INC_BR_NZ : OP_I32_INC_BR_NE);
+	if (two)
+		op(c, k->op == OP_BR_IF ? OP_I32_ADDI_INC_BR_NZ :
+					  OP_I32_ADDI_INC_BR_NE);
+	else
+		op(c, k->op == OP_BR_IF ? OP_I32_INC_BR_NZ : OP_I32_INC_BR_NE);
+	if (two) {
+		cell(c, w);
+		cell(c, s);
+		cell(c, j);
+	}
 	cell(c, x);
 	cell(c, kk);
 	if (k->op == OP_BR_I32_NE_I)
@@ -462,15 +538,50 @@ bt__wasm_fuse_mul(struct wcomp *c, uint32_t h, int o, uint32_t *sa,
 	return true;
 }
 
+/* The _I form of bt__wasm_fuse_rmw: o's two instructions are the
+ * last two, and if an I32_ADD_I into the address slot sa comes just
+ * before them, all three become one (see below). */
+static bool
+rmw_addi(struct wcomp *c, int o, uint32_t sa, uint32_t sv, uint32_t off,
+    uint32_t fa, uint32_t fb, uint32_t map_off)
+{
+	bt_wasm_module *m = c->m;
+	uint32_t w, s, k, save = c->cur_off;
+
+	if (m->nmap < 3 ||
+	    !addi_at(c, c->prev2_seq_op, c->prev2_seq_start,
+		c->prev_seq_start, m->nmap - 3, &w, &s, &k) || w != sa)
+		return false;
+	m->ncode = c->prev2_seq_start;
+	m->nmap -= 3;
+	forget(c);
+	c->cur_off = map_off;
+	op(c, o == OP_F64_MULSUB_RMW ? OP_F64_MULSUB_RMW_I :
+				       OP_F64_MULADD_RMW_I);
+	c->cur_off = save;
+	cell(c, sv);
+	cell(c, s);
+	cell(c, k);
+	cell(c, off);
+	cell(c, fa);
+	cell(c, fb);
+	cell(c, sa);
+	return true;
+}
+
 /*
  * Trick 10: read-modify-write of one f64 in memory. A store of acc to
  * address (base, off) right after the instruction that computed it, when
  * that instruction read the same address, becomes one instruction:
  *
- *   LD64 x base off; F64_MULSUB_A d x a b; ST64_V base d off
+ *   LD64[_A] x base off; F64_MULSUB_A d x a b; ST64_V base d off
  *       (with x == d)                     -> F64_MULSUB_RMW d base off a b
  *   F64_ADD_M[_A] d [a] base 0 off; ST64_V base d off
  *                                         -> F64_ADD_RMW[_A] d [a] base off
+ *
+ * and when the address of the first two forms was computed just before
+ * them, base = s + k (an I32_ADD_I into a local: the local is written
+ * too), F64_MULSUB_RMW_I d s k off a b base (and _MULADD_).
  *
  * d must not be base (the store would see the new base). Only the load
  * part can trap (the store goes where the load just read), so the fused
@@ -496,7 +607,7 @@ bt__wasm_fuse_rmw(struct wcomp *c, uint32_t sa, uint32_t sv, uint32_t off)
 	case OP_F64_MULSUB_A:
 	case OP_F64_MULADD_A:
 		/* [d x a b], x from acc: the load just before */
-		if (c->prev_seq_op != OP_LD64 ||
+		if (bt__wasm_base_of(c->prev_seq_op) != OP_LD64 ||
 		    c->prev_seq_start + 4 != c->seq_start ||
 		    m->map[m->nmap - 2].pc != c->prev_seq_start)
 			return false;
@@ -512,6 +623,8 @@ bt__wasm_fuse_rmw(struct wcomp *c, uint32_t sa, uint32_t sv, uint32_t off)
 		fa = (uint32_t)ins[3];
 		fb = (uint32_t)ins[4];
 		map_off = m->map[m->nmap - 2].off;
+		if (rmw_addi(c, o, sa, sv, off, fa, fb, map_off))
+			break;
 		m->ncode = c->prev_seq_start;
 		m->nmap -= 2;
 		forget(c);
@@ -545,6 +658,9 @@ bt__wasm_fuse_rmw(struct wcomp *c, uint32_t sa, uint32_t sv, uint32_t off)
 			ld = m->code + c->prev_seq_start;
 			fa = (uint32_t)ld[2];
 			fb = (uint32_t)ld[3];
+			if (rmw_addi(c, OP_F64_MULADD_RMW, sa, sv, off, fa,
+				fb, map_off))
+				break;
 			m->ncode = c->prev_seq_start;
 			m->nmap -= 2;
 			forget(c);
