@@ -837,7 +837,8 @@ do_binop(struct wcomp *c, const struct numop *n)
 			if (c->vals[c->nvals].kind != K_SLOT)
 				c->nlazy--;
 		}
-		if (!imm && bt__wasm_fuse_bits(c, h, va, sa, sb))
+		if (!imm && (bt__wasm_fuse_bits(c, h, va, sa, sb) ||
+				bt__wasm_fuse_addc(c, h, va, sa, sb)))
 			return push_t(c, n->out);
 		op(c, va);
 		cell(c, S(c, h));

@@ -302,5 +302,10 @@ bool bt__wasm_fuse_rmw(struct wcomp *c, uint32_t sa, uint32_t sv,
  * sa and sb) were just popped, and returns true; or returns false. */
 bool bt__wasm_fuse_bits(struct wcomp *c, uint32_t h, int va, uint32_t sa,
     uint32_t sb);
+/* bt__wasm_fuse_addc emits x + (a op b) in one instruction for the
+ * i32.add va of the entries at h and h + 1 (slots sa and sb, popped) and
+ * returns true; or returns false. */
+bool bt__wasm_fuse_addc(struct wcomp *c, uint32_t h, int va, uint32_t sa,
+    uint32_t sb);
 
 #endif

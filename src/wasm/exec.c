@@ -690,6 +690,28 @@ L_I32_ROT2SHRX: {
 L_I32_ANDN:
 	acc = R(1) = U32(2) & ~U32(3);
 	NEXT(4);
+L_I32_MAJ: {
+	uint32_t p_ = U32(3), q_ = U32(4);
+
+	acc = R(1) = (U32(2) & (p_ ^ q_)) ^ (p_ & q_);
+	NEXT(5);
+}
+	/* x + (a op b): (d, x, a, b) */
+#define ADDC(name, T, op_)                                                  \
+	L_ADDC_I32_##name:                                                  \
+	acc = R(1) = (uint32_t)(U32(2) +                                    \
+	    (uint32_t)((T)(uint32_t)R(3) op_ (T)(uint32_t)R(4)));            \
+	NEXT(5);
+	ADDC(EQ, uint32_t, ==)
+	ADDC(NE, uint32_t, !=)
+	ADDC(LT_S, int32_t, <)
+	ADDC(LT_U, uint32_t, <)
+	ADDC(GT_S, int32_t, >)
+	ADDC(GT_U, uint32_t, >)
+	ADDC(LE_S, int32_t, <=)
+	ADDC(LE_U, uint32_t, <=)
+	ADDC(GE_S, int32_t, >=)
+	ADDC(GE_U, uint32_t, >=)
 L_CONST32:
 	acc = R(1) = pc[2];
 	NEXT(3);

@@ -794,6 +794,58 @@ xor_rotl(struct wcomp *c, uint32_t h, uint32_t sa, uint32_t x, uint32_t rk,
 }
 
 /*
+ * The majority function, at an xor whose operands are t2 (stack index h)
+ * and t3 (h + 1), just computed by the last three instructions:
+ *   t1 = p ^ q (slot of h + 1); t2 = a & t1 (slot of h); t3 = p & q
+ * p and q must outlive the writes of t1 and t2, a the write of t1.
+ */
+static bool
+fuse_maj(struct wcomp *c, uint32_t h)
+{
+	bt_wasm_module *m = c->m;
+	const uint64_t *x, *an, *pq;
+	uint32_t d = S(c, h), t = S(c, h + 1), a, p, q;
+
+	if (c->prev2_seq_op < 0 || m->nmap < 3 ||
+	    bt__wasm_base_of(c->prev2_seq_op) != OP_I32_XOR ||
+	    bt__wasm_base_of(c->prev_seq_op) != OP_I32_AND ||
+	    c->prev2_seq_start + 4 != c->prev_seq_start ||
+	    c->prev_seq_start + 4 != c->seq_start ||
+	    c->seq_start + 4 != m->ncode ||
+	    m->map[m->nmap - 1].pc != c->seq_start ||
+	    m->map[m->nmap - 2].pc != c->prev_seq_start ||
+	    m->map[m->nmap - 3].pc != c->prev2_seq_start)
+		return false;
+	x = m->code + c->prev2_seq_start;
+	an = m->code + c->prev_seq_start;
+	pq = m->code + c->seq_start;
+	p = (uint32_t)pq[2];
+	q = (uint32_t)pq[3];
+	if (x[1] != t || an[1] != d || pq[1] != t ||
+	    !((x[2] == p && x[3] == q) || (x[2] == q && x[3] == p)) ||
+	    p == d || p == t || q == d || q == t)
+		return false;
+	if (an[3] == t)
+		a = (uint32_t)an[2];
+	else if (an[2] == t)
+		a = (uint32_t)an[3];
+	else
+		return false;
+	if (a == t)
+		return false;
+	m->ncode = c->prev2_seq_start;
+	m->nmap -= 3;
+	forget(c);
+	op(c, OP_I32_MAJ);
+	cell(c, d);
+	produced(c, h);
+	cell(c, a);
+	cell(c, p);
+	cell(c, q);
+	return true;
+}
+
+/*
  * Trick 16: xors of rotations and shifts of one value, and a & ~x. At an
  * i32.xor or i32.and (va, its acc variant, is chosen; the operands at
  * stack indexes h and h + 1, slots sa and sb, are popped) whose operand
@@ -804,9 +856,10 @@ xor_rotl(struct wcomp *c, uint32_t h, uint32_t sa, uint32_t x, uint32_t rk,
  *   rotl(x, i) ^ rotl(x, j) ^ rotl(x, k)    -> I32_ROT3X d x i j k
  *   rotl(x, i) ^ rotl(x, j) ^ (x >> s)      -> I32_ROT2SHRX d x i j s
  *   a & (x ^ -1), (x ^ -1) & a              -> I32_ANDN d a x
+ *   (a & (p ^ q)) ^ (p & q)                 -> I32_MAJ d a p q
  *
- * (SHA-2's Sigma and sigma functions and its choice function; rotr by a
- * constant is compiled as rotl.) The temporaries in between are stack
+ * (SHA-2's Sigma and sigma functions, its choice and majority functions;
+ * rotr by a constant is compiled as rotl.) The temporaries in between are stack
  * slots read by nothing else, so the fused forms skip them. Emits and
  * returns true, or returns false having changed nothing.
  */
@@ -859,6 +912,9 @@ bt__wasm_fuse_bits(struct wcomp *c, uint32_t h, int va, uint32_t sa,
 		cell(c, s);
 		return true;
 	}
+	if (va == OP_I32_XOR_B && c->last_base == OP_I32_AND &&
+	    c->last_h == h + 1 && c->vals[h].kind == K_SLOT)
+		return fuse_maj(c, h);
 	if (c->last_base == OP_I32_XOR_I && (uint32_t)ins[3] == UINT32_MAX &&
 	    ((va == OP_I32_AND_B && c->last_h == h + 1) ||
 		(va == OP_I32_AND_A && c->last_h == h))) {
@@ -874,4 +930,56 @@ bt__wasm_fuse_bits(struct wcomp *c, uint32_t h, int va, uint32_t sa,
 		return true;
 	}
 	return false;
+}
+
+/*
+ * Trick 17: x + (a op b), an i32 compare whose 0 or 1 is added (branchless
+ * counting and merging: i += a < b), becomes ADDC_I32_xx d x a b. At an
+ * i32.add (va, its acc variant) of the entries at h and h + 1 (slots sa
+ * and sb, popped), when the last instruction is the compare of two slots
+ * that computed one of them. Emits and returns true, or returns false.
+ */
+bool
+bt__wasm_fuse_addc(struct wcomp *c, uint32_t h, int va, uint32_t sa,
+    uint32_t sb)
+{
+	static const uint16_t tab[][2] = {
+		{ OP_I32_EQ, OP_ADDC_I32_EQ },
+		{ OP_I32_NE, OP_ADDC_I32_NE },
+		{ OP_I32_LT_S, OP_ADDC_I32_LT_S },
+		{ OP_I32_LT_U, OP_ADDC_I32_LT_U },
+		{ OP_I32_GT_S, OP_ADDC_I32_GT_S },
+		{ OP_I32_GT_U, OP_ADDC_I32_GT_U },
+		{ OP_I32_LE_S, OP_ADDC_I32_LE_S },
+		{ OP_I32_LE_U, OP_ADDC_I32_LE_U },
+		{ OP_I32_GE_S, OP_ADDC_I32_GE_S },
+		{ OP_I32_GE_U, OP_ADDC_I32_GE_U },
+	};
+	const uint64_t *ins;
+	uint32_t x, a, b;
+	int fo = -1;
+
+	if (c->oom || c->last_dst == NOFIX || c->m->nmap == 0 ||
+	    (va != OP_I32_ADD_A && va != OP_I32_ADD_B))
+		return false;
+	if ((va == OP_I32_ADD_B && c->last_h != h + 1) ||
+	    (va == OP_I32_ADD_A && c->last_h != h))
+		return false;
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (tab[i][0] == c->last_op)
+			fo = tab[i][1];
+	if (fo < 0)
+		return false;
+	ins = c->m->code + c->last_start;
+	a = (uint32_t)ins[2];
+	b = (uint32_t)ins[3];
+	x = va == OP_I32_ADD_B ? sa : sb;
+	unemit_last(c);
+	op(c, fo);
+	cell(c, S(c, h));
+	produced(c, h);
+	cell(c, x);
+	cell(c, a);
+	cell(c, b);
+	return true;
 }
