@@ -1521,6 +1521,8 @@ bt_out:
 					if (k2 != NOFIX)
 						cell(c, k2);
 					cell(c, off);
+					if (fo == OP_LD32_X)
+						bt__wasm_fuse_ld2(c, h);
 				} else {
 					uint32_t sa = rslot(c, h);
 					op(c, bt__wasm_acc_variant(c, ld[k].op, h,

@@ -307,5 +307,9 @@ bool bt__wasm_fuse_bits(struct wcomp *c, uint32_t h, int va, uint32_t sa,
  * returns true; or returns false. */
 bool bt__wasm_fuse_addc(struct wcomp *c, uint32_t h, int va, uint32_t sa,
     uint32_t sb);
+/* bt__wasm_fuse_ld2 makes the LD32_X just emitted (result at stack
+ * index h) and an LD32_X just before it one instruction, when they share
+ * base and shift. */
+void bt__wasm_fuse_ld2(struct wcomp *c, uint32_t h);
 
 #endif

@@ -1644,6 +1644,26 @@ L_I32_ADD_SHL:
 		NEXT(6);                                                    \
 	}
 	LDX(LD32, 4, uint32_t, v)
+	/* two of them from one base: (d1, base, i1, k, off1, d2, i2, off2),
+	 * in order; the second load's code offset is at d2's cell */
+L_LD32_X2: {
+	uint64_t ea = (uint64_t)(uint32_t)(U32(2) + (U32(3) << (pc[4] & 31))) +
+	    pc[5];
+	uint32_t v;
+
+	if (__builtin_expect(ea + 4 > ms, 0))
+		TRAP(BT_WASM_TRAP_MEMORY_OOB);
+	memcpy(&v, mb + ea, 4);
+	R(1) = v;
+	ea = (uint64_t)(uint32_t)(U32(2) + (U32(7) << (pc[4] & 31))) + pc[8];
+	if (__builtin_expect(ea + 4 > ms, 0)) {
+		pc += 6;
+		TRAP(BT_WASM_TRAP_MEMORY_OOB);
+	}
+	memcpy(&v, mb + ea, 4);
+	acc = R(6) = v;
+	NEXT(9);
+}
 	LDX(LD64, 8, uint64_t, v)
 	LDX(LD8U, 1, uint8_t, v)
 	LDX(LD16S32, 2, int16_t, (uint32_t)(int32_t)v)

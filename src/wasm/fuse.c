@@ -983,3 +983,57 @@ bt__wasm_fuse_addc(struct wcomp *c, uint32_t h, int va, uint32_t sa,
 	cell(c, b);
 	return true;
 }
+
+/*
+ * Trick 18: two loads with a shifted index from one base in a row (a[i],
+ * a[j]: merging, comparing neighbours) become one LD32_X2 d1 base i1 k
+ * off1 d2 i2 off2, which does them in order (the second reads base and
+ * i2 after d1 is written, as the second instruction did). It keeps the
+ * first load's code offset, and a second entry in the offset map at d2's
+ * cell for the second load (see map_add).
+ */
+void
+bt__wasm_fuse_ld2(struct wcomp *c, uint32_t h)
+{
+	bt_wasm_module *m = c->m;
+	const uint64_t *a, *b;
+	uint32_t d1, base, i1, k, off1, d2, i2, off2, map1, map2, save;
+
+	if (c->oom || c->seq_op != OP_LD32_X || c->prev_seq_op != OP_LD32_X ||
+	    m->nmap < 2 || c->prev_seq_start + 6 != c->seq_start ||
+	    c->seq_start + 6 != m->ncode ||
+	    m->map[m->nmap - 1].pc != c->seq_start ||
+	    m->map[m->nmap - 2].pc != c->prev_seq_start)
+		return;
+	a = m->code + c->prev_seq_start;
+	b = m->code + c->seq_start;
+	if (a[2] != b[2] || a[4] != b[4] || b[1] != S(c, h))
+		return;
+	d1 = (uint32_t)a[1];
+	base = (uint32_t)a[2];
+	i1 = (uint32_t)a[3];
+	k = (uint32_t)a[4];
+	off1 = (uint32_t)a[5];
+	d2 = (uint32_t)b[1];
+	i2 = (uint32_t)b[3];
+	off2 = (uint32_t)b[5];
+	map1 = m->map[m->nmap - 2].off;
+	map2 = m->map[m->nmap - 1].off;
+	save = c->cur_off;
+	m->ncode = c->prev_seq_start;
+	m->nmap -= 2;
+	forget(c);
+	c->cur_off = map1;
+	op(c, OP_LD32_X2);
+	c->cur_off = save;
+	cell(c, d1);
+	cell(c, base);
+	cell(c, i1);
+	cell(c, k);
+	cell(c, off1);
+	map_add(c, (uint32_t)m->ncode, map2);
+	cell(c, d2);
+	produced(c, h);
+	cell(c, i2);
+	cell(c, off2);
+}
