@@ -131,6 +131,28 @@ box_wait(struct box *b, int want)
 	}
 }
 
+/* box_settle waits until nothing more arrives in b for 100 ms. */
+static void
+box_settle(struct box *b)
+{
+	uint64_t end = bt_time_mono_ns() + 10 * SEC;
+	int n;
+
+	do {
+		n = box_n(b);
+		usleep(100000);
+	} while (box_n(b) != n && bt_time_mono_ns() < end);
+}
+
+static void
+box_reset(struct box *b)
+{
+	pthread_mutex_lock(&b->mu);
+	b->n = 0;
+	b->last[0] = '\0';
+	pthread_mutex_unlock(&b->mu);
+}
+
 static int
 call_str(bt_msg_node *n, const char *to, const char *data, char *out,
     size_t cap, uint64_t timeout)
@@ -313,7 +335,8 @@ test_pubsub(void **state)
 	}
 	assert_true(box_n(&remote) > 0);
 	/* Probes still on their way would count: let them land first. */
-	usleep(20000);
+	box_settle(&remote);
+	box_settle(&local);
 	pthread_mutex_lock(&remote.mu);
 	remote.n = 0;
 	pthread_mutex_unlock(&remote.mu);
@@ -339,15 +362,6 @@ test_pubsub(void **state)
 	ident_fini(&sid);
 	pthread_mutex_destroy(&local.mu);
 	pthread_mutex_destroy(&remote.mu);
-}
-
-static void
-box_reset(struct box *b)
-{
-	pthread_mutex_lock(&b->mu);
-	b->n = 0;
-	b->last[0] = '\0';
-	pthread_mutex_unlock(&b->mu);
 }
 
 /*
@@ -395,7 +409,10 @@ test_pubsub_forwarded(void **state)
 		ready = box_n(&b1) > 0 && box_n(&b2) > 0 && box_n(&b3) > 0;
 	}
 	assert_true(ready);
-	usleep(20000); /* probes still on their way land first */
+	/* Probes still on their way (two hops) land first. */
+	box_settle(&b1);
+	box_settle(&b2);
+	box_settle(&b3);
 	box_reset(&b1);
 	box_reset(&b2);
 	box_reset(&b3);
