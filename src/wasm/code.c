@@ -1201,15 +1201,20 @@ bt_out:
 
 					unemit_last(c);
 					op(c, OP_CALL_D_ADDI);
-					cell(c, x);
+					cell(c, (uint64_t)x *
+					    sizeof(bt_wasm_func));
 					cell(c, S(c, h));
 					cell(c, d);
 					cell(c, a);
 					cell(c, k);
 				} else {
-					op(c, x >= m->nfunc_imports ? OP_CALL_D :
-								      OP_CALL);
-					cell(c, x);
+					/* CALL_D takes the callee's byte
+					 * offset in the instance's fobj */
+					bool d = x >= m->nfunc_imports;
+
+					op(c, d ? OP_CALL_D : OP_CALL);
+					cell(c, d ? (uint64_t)x *
+						sizeof(bt_wasm_func) : x);
 					cell(c, S(c, h));
 				}
 			}
@@ -1946,6 +1951,14 @@ bt__wasm_compile_func(bt_wasm_module *m, uint32_t fi, const uint8_t *base,
 	if ((rc = rd_locals(&c)) != 0)
 		goto out;
 	code->nlocals = c.nlocals;
+	if (c.nlocals > c.ft->nparams) {
+		/* Locals start at zero: the function's first instruction
+		 * clears them, so calls need not look. */
+		op(&c, OP_ZERO);
+		cell(&c, c.ft->nparams);
+		cell(&c, c.nlocals - c.ft->nparams);
+		forget(&c);
+	}
 	if ((rc = push_ctl(&c, 0, ft_params(c.ft), 0, ft_results(c.ft),
 		 c.ft->nresults)) != 0)
 		goto out;

@@ -496,8 +496,6 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 		pc = f->code;
 		TRAP(BT_WASM_TRAP_STACK_EXHAUSTED);
 	}
-	memset(fp + f->nparams, 0,
-	    (size_t)(f->nlocals - f->nparams) * sizeof(uint64_t));
 	pc = f->code;
 	DISPATCH();
 
@@ -729,10 +727,21 @@ L_RETURN:
 	if (__builtin_expect(fr->func->inst != ci, 0))
 		LOAD_INST(fr->func->inst);
 	DISPATCH();
+	/* A function's first instruction when it has locals besides its
+	 * params: zero them, (first, count) */
+L_ZERO: {
+	uint64_t *z = fp + pc[1];
+	uint64_t *ze = z + pc[2];
+
+	do {
+		*z++ = 0;
+	} while (z < ze);
+	NEXT(3);
+}
 L_CALL_D:
 	/* A function defined in this module: never a host function, always
-	 * of this instance. */
-	callee = ci->fobj + pc[1];
+	 * of this instance. (func's byte offset in ci->fobj, frame offset) */
+	callee = (bt_wasm_func *)((uint8_t *)ci->fobj + pc[1]);
 	nfp = fp + pc[2];
 	TICK();
 	if (__builtin_expect(fr + 1 >= fr_end ||
@@ -743,15 +752,13 @@ L_CALL_D:
 	fr->fp = fp;
 	fr->func = callee;
 	fp = nfp;
-	for (uint32_t i = callee->nparams; i < callee->nlocals; i++)
-		fp[i] = 0;
 	pc = callee->code;
 	DISPATCH();
 L_CALL_D_ADDI:
 	/* CALL_D that first computes its last argument, (func, frame
 	 * offset, dst, a, k): fp[dst] = a + k, after the checks, so a stop
 	 * for fuel re-executes it whole (invariant 3) */
-	callee = ci->fobj + pc[1];
+	callee = (bt_wasm_func *)((uint8_t *)ci->fobj + pc[1]);
 	nfp = fp + pc[2];
 	TICK();
 	if (__builtin_expect(fr + 1 >= fr_end ||
@@ -763,8 +770,6 @@ L_CALL_D_ADDI:
 	fr->fp = fp;
 	fr->func = callee;
 	fp = nfp;
-	for (uint32_t i = callee->nparams; i < callee->nlocals; i++)
-		fp[i] = 0;
 	pc = callee->code;
 	DISPATCH();
 L_CALL:
@@ -828,8 +833,6 @@ do_call:
 	fr->fp = fp;
 	fr->func = callee;
 	fp = nfp;
-	for (uint32_t i = callee->nparams; i < callee->nlocals; i++)
-		fp[i] = 0;
 	if (callee->inst != ci)
 		LOAD_INST(callee->inst);
 	pc = callee->code;
