@@ -801,7 +801,7 @@ do_binop(struct wcomp *c, const struct numop *n)
 			    lf.op == OP_F64_MUL_M ? OP_F64_MUL_MM : -1;
 			struct ldfuse la;
 
-			if (mm >= 0 && a_acc && va_->kind == K_SLOT &&
+			if (mm >= 0 && va_->kind == K_SLOT &&
 			    bt__wasm_fuse_load_a(c, lf.ld, S(c, h), &la)) {
 				c->cur_off = la.off_map;
 				op(c, mm);

@@ -693,44 +693,89 @@ bt__wasm_fuse_rmw(struct wcomp *c, uint32_t sa, uint32_t sv, uint32_t off)
 	return true;
 }
 
+/* The kind of a plain load or a load with an address immediate (the
+ * forms bt__wasm_fuse_load and _load_a take), or -1; *plain says which. */
+static int
+ld_kind(int o, int *plain)
+{
+	switch (bt__wasm_base_of(o)) {
+	case OP_LD32: *plain = 1; return OP_LD32;
+	case OP_LD32_I: *plain = 0; return OP_LD32;
+	case OP_LD64: *plain = 1; return OP_LD64;
+	case OP_LD64_I: *plain = 0; return OP_LD64;
+	case OP_LD16S32: *plain = 1; return OP_LD16S32;
+	case OP_LD16S32_I: *plain = 0; return OP_LD16S32;
+	default: return -1;
+	}
+}
+
 /*
  * Trick 11: a product of two loaded values (a dot product's step). After
- * bt__wasm_fuse_load took the load of operand b, if operand a is a stack temporary
- * loaded by the instruction now last, of the same kind, that load is taken
- * too. The fused instruction carries two code offsets: its own (the first
- * load's) and, five cells in, the second load's (see map_add).
+ * bt__wasm_fuse_load took the load of operand b, if operand a is a stack
+ * temporary loaded by the instruction now last, of the same kind, that
+ * load is taken too. An i32.add between the two loads (the address of the
+ * second, into a local) may stay: it is emitted again before the fused
+ * instruction when it neither reads nor writes what the first load reads
+ * or writes (it cannot trap, and a trap leaves no local to look at). The
+ * fused instruction carries two code offsets: its own (the first load's)
+ * and, five cells in, the second load's (see map_add).
  */
 bool
 bt__wasm_fuse_load_a(struct wcomp *c, int ld, uint32_t dst, struct ldfuse *out)
 {
 	bt_wasm_module *m = c->m;
 	const uint64_t *ins;
-	int b, kind, plain;
+	uint64_t add[4] = { 0 };
+	uint32_t at, mi, add_off = 0, save;
+	int kind, plain, ao = -1;
 
 	if (c->oom || c->seq_op < 0 || m->nmap == 0 ||
 	    m->map[m->nmap - 1].pc != c->seq_start ||
 	    c->seq_start + bt__wasm_op_len[c->seq_op] != m->ncode)
 		return false;
-	b = bt__wasm_base_of(c->seq_op);
-	switch (b) {
-	case OP_LD32: kind = OP_LD32; plain = 1; break;
-	case OP_LD32_I: kind = OP_LD32; plain = 0; break;
-	case OP_LD64: kind = OP_LD64; plain = 1; break;
-	case OP_LD64_I: kind = OP_LD64; plain = 0; break;
-	case OP_LD16S32: kind = OP_LD16S32; plain = 1; break;
-	case OP_LD16S32_I: kind = OP_LD16S32; plain = 0; break;
-	default: return false;
+	at = c->seq_start;
+	mi = m->nmap - 1;
+	kind = ld_kind(c->seq_op, &plain);
+	if (kind < 0) {
+		ao = bt__wasm_base_of(c->seq_op);
+		if ((ao != OP_I32_ADD && ao != OP_I32_ADD_I) ||
+		    c->prev_seq_op < 0 || m->nmap < 2 ||
+		    c->prev_seq_start + bt__wasm_op_len[c->prev_seq_op] !=
+			c->seq_start ||
+		    m->map[m->nmap - 2].pc != c->prev_seq_start)
+			return false;
+		memcpy(add, m->code + c->seq_start, sizeof(add));
+		add_off = m->map[m->nmap - 1].off;
+		at = c->prev_seq_start;
+		mi = m->nmap - 2;
+		kind = ld_kind(c->prev_seq_op, &plain);
+		if (kind < 0)
+			return false;
 	}
-	ins = m->code + c->seq_start;
+	ins = m->code + at;
 	if (kind != ld || ins[1] != dst)
+		return false;
+	if (ao >= 0 && (add[1] == dst || add[1] == ins[2] || add[2] == dst ||
+			   (ao == OP_I32_ADD && add[3] == dst)))
 		return false;
 	out->base = (uint32_t)ins[2];
 	out->imm = plain ? 0 : (uint32_t)ins[3];
 	out->off = plain ? (uint32_t)ins[3] : (uint32_t)ins[4];
-	out->off_map = m->map[m->nmap - 1].off;
-	m->ncode = c->seq_start;
-	m->nmap--;
+	out->off_map = m->map[mi].off;
+	m->ncode = at;
+	m->nmap = mi;
 	forget(c);
+	if (ao >= 0) {
+		/* the plain form: acc will not hold what its _A form read */
+		save = c->cur_off;
+		c->cur_off = add_off;
+		op(c, ao);
+		c->cur_off = save;
+		cell(c, add[1]);
+		cell(c, add[2]);
+		cell(c, add[3]);
+		forget(c);
+	}
 	return true;
 }
 
