@@ -6,7 +6,10 @@
 # Env: BT (path to bt), BLK_BENCH_SIZE (default 256M), BLK_BENCH_TIME
 # (seconds per job, default 5), BLK_BENCH_ROUNDS (default 3),
 # BLK_BENCH_REPLICA (tcp or unix), BLK_BENCH_PGBENCH (0 skips pgbench),
-# BLK_BENCH_JOBS (a regex of the job labels to run, e.g. fsync).
+# BLK_BENCH_JOBS (a regex of the job labels to run, e.g. fsync),
+# BLK_BENCH_CHRT (a SCHED_FIFO priority, e.g. 10: every server and fio run
+# real-time, so CPU-bound neighbours on a shared machine do not preempt
+# them; needs root; the disk stays shared).
 # Never fails the suite.
 set -u
 BT=${BT:-$(pwd)/build/bt}
@@ -32,6 +35,11 @@ wait_file() {
 	done
 }
 
+RT=""
+if [ -n "${BLK_BENCH_CHRT:-}" ]; then
+	if chrt -f "$BLK_BENCH_CHRT" true 2>/dev/null; then RT="chrt -f $BLK_BENCH_CHRT"
+	else echo "blk bench: cannot use chrt -f $BLK_BENCH_CHRT (not root?); running without it"; fi
+fi
 (umask 077; head -c 32 /dev/urandom >"$T/k")
 head -c "$SIZE" /dev/urandom >"$T/fill.bin"
 
@@ -40,7 +48,7 @@ head -c "$SIZE" /dev/urandom >"$T/fill.bin"
 # page-cache folios, which changes the cost of later 4 KiB writes on Linux
 # 6.x by 2x, whoever serves it.
 truncate -s "$SIZE" "$T/nbdkit.img"
-nbdkit -f -U "$T/nbdkit.sock" file "$T/nbdkit.img" 2>"$T/nbdkit.log" &
+$RT nbdkit -f -U "$T/nbdkit.sock" file "$T/nbdkit.img" 2>"$T/nbdkit.log" &
 PIDS="$PIDS $!"
 wait_file "$T/nbdkit.sock"
 URI_BASE="nbd+unix:///?socket=$T/nbdkit.sock"
@@ -48,7 +56,7 @@ URI_BASE="nbd+unix:///?socket=$T/nbdkit.sock"
 # Our device alone.
 mkdir -p "$T/solo"
 "$BT" blk init --data "$T/solo/d.img" --size "$SIZE" --key-file "$T/k" >/dev/null
-BT_LOG=warn "$BT" blk serve --data "$T/solo/d.img" --key-file "$T/k" --data-dir "$T/solo/run" >"$T/solo.log" 2>&1 &
+BT_LOG=warn $RT "$BT" blk serve --data "$T/solo/d.img" --key-file "$T/k" --data-dir "$T/solo/run" >"$T/solo.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_file "$T/solo/run/nbd.addr"
 URI_SOLO="nbd+unix:///blk?socket=$T/solo/run/nbd.sock"
@@ -60,10 +68,10 @@ mkdir -p "$T/pri" "$T/bak"
 # The replica link runs over TCP on loopback, as it would between hosts;
 # BLK_BENCH_REPLICA=unix puts it on a unix socket instead.
 if [ "${BLK_BENCH_REPLICA:-tcp}" = unix ]; then RADDR="unix:$T/bak/replica.sock"; else RADDR=127.0.0.1:0; fi
-BT_LOG=warn "$BT" blk serve --backup --data "$T/bak/d.img" --key-file "$T/k" --listen-replica "$RADDR" --data-dir "$T/bak/run" >"$T/bak.log" 2>&1 &
+BT_LOG=warn $RT "$BT" blk serve --backup --data "$T/bak/d.img" --key-file "$T/k" --listen-replica "$RADDR" --data-dir "$T/bak/run" >"$T/bak.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_file "$T/bak/run/replica.addr"
-BT_LOG=warn "$BT" blk serve --data "$T/pri/d.img" --key-file "$T/k" --data-dir "$T/pri/run" --replicas "$(cat "$T/bak/run/replica.addr")" >"$T/pri.log" 2>&1 &
+BT_LOG=warn $RT "$BT" blk serve --data "$T/pri/d.img" --key-file "$T/k" --data-dir "$T/pri/run" --replicas "$(cat "$T/bak/run/replica.addr")" >"$T/pri.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_file "$T/pri/run/nbd.addr"
 URI_REPL="nbd+unix:///blk?socket=$T/pri/run/nbd.sock"
@@ -76,7 +84,7 @@ done
 # run_fio URI NAME ARGS...: prints "iops lat_us".
 run_fio() {
 	uri=$1; shift; name=$1; shift
-	fio --name="$name" --ioengine=nbd --uri="$uri" --size="$SIZE" \
+	$RT fio --name="$name" --ioengine=nbd --uri="$uri" --size="$SIZE" \
 	    --time_based --runtime="$RUNTIME" --ramp_time=1 \
 	    --output-format=json "$@" >"$T/fio.json" 2>"$T/fio.err" || { echo "0 0"; return; }
 	python3 - "$T/fio.json" <<'PY'
@@ -140,7 +148,7 @@ job "4k randread qd16" --rw=randread --bs=4k --iodepth=16
 job "4k randwrite fsync=1" --rw=randwrite --bs=4k --iodepth=1 --fsync=1
 job "1M seq write qd4" --rw=write --bs=1M --iodepth=4
 echo
-echo "(replica link: ${BLK_BENCH_REPLICA:-tcp}; size $SIZE, median of $ROUNDS interleaved rounds of ${RUNTIME}s after 1s ramp; NBD on unix sockets; page-cache backed files; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "(replica link: ${BLK_BENCH_REPLICA:-tcp};${RT:+ $RT;} size $SIZE, median of $ROUNDS interleaved rounds of ${RUNTIME}s after 1s ramp; NBD on unix sockets; page-cache backed files; load average $(cut -d' ' -f1-3 /proc/loadavg))"
 
 # PostgreSQL on ext4 on each target (BLK_BENCH_PGBENCH=0 skips it).
 cleanup
