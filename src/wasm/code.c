@@ -25,7 +25,7 @@
  * The rest make fewer, larger instructions. fuse.c chooses them (each is
  * described where it is done; the names are bt__wasm_fuse_<name>): 4,
  * operands taken from the interpreter's acc register (acc_slot,
- * bt__wasm_acc_variant); 5, MOV2/MOV3 (emit_mov); 6, a load taken into
+ * bt__wasm_acc_variant); 5, MOV2..MOV5 (emit_mov); 6, a load taken into
  * the binary operation that consumes it (_load); 7, shifted-index
  * addressing (_shl); 8, f64 x +/- a*b (_mul); 9, loop counter step +
  * br_if (_inc_branch); 10, f64 read-modify-write of memory (_rmw); 11, a
@@ -67,11 +67,16 @@ emit_mov(struct wcomp *c, uint32_t d, uint32_t a)
 {
 	if (d == a)
 		return;
-	if ((c->last_op == OP_MOV || c->last_op == OP_MOV2) && !c->oom) {
-		/* Trick 5: two or three moves in a row (no label between
-		 * them, see forget) become one MOV2 or MOV3, which does them
+	if ((c->last_op == OP_MOV || c->last_op == OP_MOV2 ||
+		c->last_op == OP_MOV3 || c->last_op == OP_MOV4) &&
+	    !c->oom) {
+		/* Trick 5: two to five moves in a row (no label between
+		 * them, see forget) become one MOV2 .. MOV5, which does them
 		 * in order. */
-		int o = c->last_op == OP_MOV ? OP_MOV2 : OP_MOV3;
+		int o = c->last_op == OP_MOV ? OP_MOV2 :
+		    c->last_op == OP_MOV2    ? OP_MOV3 :
+		    c->last_op == OP_MOV3    ? OP_MOV4 :
+					       OP_MOV5;
 
 		c->m->code[c->last_start] = bt__wasm_handler(o);
 		c->last_op = o;
@@ -406,13 +411,16 @@ emit_br(struct wcomp *c, struct cctl *t)
 	}
 	emit_label_moves(c, label_arity(t), S(c, t->height));
 	if (!c->oom && (c->seq_op == OP_MOV || c->seq_op == OP_MOV2 ||
-			   c->seq_op == OP_MOV3) &&
+			   c->seq_op == OP_MOV3 || c->seq_op == OP_MOV4 ||
+			   c->seq_op == OP_MOV5) &&
 	    c->seq_start + bt__wasm_op_len[c->seq_op] == c->m->ncode) {
 		/* Trick 13: the moves just before a br (a loop's carried
 		 * variables) and the br are one instruction. */
 		int o = c->seq_op == OP_MOV ? OP_MOV_BR :
 		    c->seq_op == OP_MOV2    ? OP_MOV2_BR :
-					      OP_MOV3_BR;
+		    c->seq_op == OP_MOV3    ? OP_MOV3_BR :
+		    c->seq_op == OP_MOV4    ? OP_MOV4_BR :
+					      OP_MOV5_BR;
 
 		c->m->code[c->seq_start] = bt__wasm_handler(o);
 		forget(c);

@@ -645,6 +645,25 @@ L_MOV3_BR:
 	R(5) = R(6);
 	pc += 7 + (int32_t)pc[7];
 	DISPATCH();
+L_MOV4_BR:
+	if ((int32_t)pc[9] < 0)
+		TICK();
+	R(1) = R(2);
+	R(3) = R(4);
+	R(5) = R(6);
+	R(7) = R(8);
+	pc += 9 + (int32_t)pc[9];
+	DISPATCH();
+L_MOV5_BR:
+	if ((int32_t)pc[11] < 0)
+		TICK();
+	R(1) = R(2);
+	R(3) = R(4);
+	R(5) = R(6);
+	R(7) = R(8);
+	R(9) = R(10);
+	pc += 11 + (int32_t)pc[11];
+	DISPATCH();
 	/* moves leave the last value moved in acc (code.c, trick 5) */
 L_MOV:
 	acc = R(1) = R(2);
@@ -658,6 +677,19 @@ L_MOV3:
 	R(3) = R(4);
 	acc = R(5) = R(6);
 	NEXT(7);
+L_MOV4:
+	R(1) = R(2);
+	R(3) = R(4);
+	R(5) = R(6);
+	acc = R(7) = R(8);
+	NEXT(9);
+L_MOV5:
+	R(1) = R(2);
+	R(3) = R(4);
+	R(5) = R(6);
+	R(7) = R(8);
+	acc = R(9) = R(10);
+	NEXT(11);
 L_I32_XOR_ROTL_I:
 	acc = R(1) = U32(2) ^ rotl32(U32(3), (uint32_t)pc[4]);
 	NEXT(5);
