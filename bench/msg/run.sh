@@ -49,25 +49,45 @@ median "$out/bt.all" >"$out/bt.txt"
 median "$out/zmq.all" >"$out/zmq.txt"
 median "$out/nng.all" >"$out/nng.txt"
 
-awk -v R="$ROUNDS" -v B="$out/bt.txt" -v Z="$out/zmq.txt" -v N="$out/nng.txt" '
+# The figures are medians of the rounds; a ratio is the median of the
+# rounds' own ratios (each round's systems ran next to each other in
+# time), with their range when there are several rounds.
+awk -v R="$ROUNDS" -v B="$out/bt.txt" -v Z="$out/zmq.txt" -v N="$out/nng.txt" \
+    -v BA="$out/bt.all" -v ZA="$out/zmq.all" -v NA="$out/nng.all" '
 function load(f, a,   line, kv) {
 	while ((getline line < f) > 0) {
 		split(line, kv, "=")
 		a[kv[1]] = kv[2]
 	}
 }
+function loadall(f, a, c,   line, kv) { # a[key, round]; c[key]: rounds
+	while ((getline line < f) > 0) {
+		split(line, kv, "=")
+		a[kv[1], ++c[kv[1]]] = kv[2] + 0
+	}
+}
 function cell(a, k) { return (k in a) ? a[k] : "-" }
-function ratio(x, y, hib) {
-	if (x == "-" || y == "-" || x == 0 || y == 0) return "-"
-	return sprintf("%.2f", hib ? x / y : y / x)
+function ratio(xa, xc, ya, yc, k, hib,   m, i, j, t, r, v) {
+	m = xc[k] < yc[k] ? xc[k] : yc[k]
+	if (m == 0) return "-"
+	for (i = 1; i <= m; i++) {
+		if (xa[k, i] == 0 || ya[k, i] == 0) return "-"
+		r[i] = hib ? xa[k, i] / ya[k, i] : ya[k, i] / xa[k, i]
+	}
+	for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++)
+		if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+	v = sprintf("%.2f", r[int((m + 1) / 2)])
+	if (m > 1) v = v sprintf(" (%.2f-%.2f)", r[1], r[m])
+	return v
 }
 function row(label, k, hib) {
 	printf "| %s | %s | %s | %s | %s | %s |\n", label, cell(b, k),
-	    cell(z, k), cell(n, k), ratio(cell(b, k), cell(z, k), hib),
-	    ratio(cell(b, k), cell(n, k), hib)
+	    cell(z, k), cell(n, k), ratio(ba, bc, za, zc, k, hib),
+	    ratio(ba, bc, na, nc, k, hib)
 }
 BEGIN {
 	load(B, b); load(Z, z); load(N, n)
+	loadall(BA, ba, bc); loadall(ZA, za, zc); loadall(NA, na, nc)
 	print "| workload (loopback) | blocktree, TLS 1.3 | ZeroMQ, plain | nng, plain | bt vs zmq | bt vs nng |"
 	print "|---|---|---|---|---|---|"
 	row("call 64 B p50 (us)", "call64_p50_us", 0)
@@ -82,8 +102,9 @@ BEGIN {
 	row("pub/sub messages lost", "fanout_lost", 0)
 	row("in-process call (ns)", "inproc_ns", 0)
 	print ""
-	print "Medians of " R " interleaved rounds. Ratios > 1 mean Blocktree is"
-	print "better (faster, or more per second)."
+	print "Medians of " R " interleaved rounds. A ratio is the median of the"
+	print "rounds\047 own ratios (their range in brackets); > 1 means"
+	print "Blocktree is better (faster, or more per second)."
 	print "Lockstep: one call at a time (ZeroMQ REQ/REP, nng req/rep, a"
 	print "blocking bt_msg_call). 64 in flight: ZeroMQ DEALER/ROUTER, nng 64"
 	print "req and 64 rep contexts (aio), bt_msg_call_async; each answer"
