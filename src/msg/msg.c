@@ -60,6 +60,9 @@
 #define BACKOFF_MIN	(50ULL * 1000000ULL)
 #define BACKOFF_MAX	(2000ULL * 1000000ULL)
 #define PATH_BUF	(BT_PATH_MAX + 1)
+/* Topics one connection may subscribe to here: a peer cannot grow the
+ * table (and the cost of every publication) without bound. */
+#define SUBS_PER_CONN	4096
 /* The kinds a waiting caller may take off the wire itself (on_frame). */
 #define ANSWER_KINDS                            \
 	((1ULL << BT_MSG_WIRE_REPLY) | (1ULL << BT_MSG_WIRE_ERROR))
@@ -1200,11 +1203,25 @@ on_sub(bt_msg_node *n, bt_net_conn *c, const struct bt_net_frame *f,
 	bool own = owns(n, topic), change = false;
 	bt_net_conn *up = NULL;
 	struct rsub **rp, *r;
+	size_t mine = 0;
 
 	pthread_mutex_lock(&n->mu);
-	for (rp = &n->rsubs; (r = *rp) != NULL; rp = &r->next)
-		if (r->conn == c && strcmp(r->topic, topic) == 0)
+	for (rp = &n->rsubs; (r = *rp) != NULL; rp = &r->next) {
+		if (r->conn != c)
+			continue;
+		if (strcmp(r->topic, topic) == 0)
 			break;
+		mine++;
+	}
+	if (f->kind == BT_MSG_WIRE_SUB && r == NULL &&
+	    mine >= SUBS_PER_CONN) {
+		pthread_mutex_unlock(&n->mu);
+		/* Debug: a peer that keeps trying must not flood the log. */
+		bt_log_debug("msg", "%s: subscription to %s refused: over %d "
+		    "topics on one connection", bt_net_conn_addr(c), topic,
+		    SUBS_PER_CONN);
+		return;
+	}
 	if (f->kind == BT_MSG_WIRE_UNSUB && r != NULL) {
 		*rp = r->next;
 		bt_net_conn_rele(r->conn);

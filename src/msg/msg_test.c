@@ -461,6 +461,68 @@ test_pubsub_forwarded(void **state)
 }
 
 /*
+ * One connection may hold at most 4096 subscriptions at a node (the table
+ * and every publication's cost would otherwise grow at a peer's will):
+ * the first 4096 are served, the ones past the limit are not.
+ */
+static void
+test_subscription_limit(void **state)
+{
+	enum { LIMIT = 4096, EXTRA = 8 };
+	struct ident sid;
+	struct box first = { .n = 0 }, last = { .n = 0 }, rest = { .n = 0 };
+	char addr[300], topic[600];
+	bt_msg_sub **subs = bt_calloc(LIMIT + EXTRA, sizeof(*subs));
+	bt_msg_node *srv, *cl;
+	struct bt_diag d;
+
+	pthread_mutex_init(&first.mu, NULL);
+	pthread_mutex_init(&last.mu, NULL);
+	pthread_mutex_init(&rest.mu, NULL);
+	ident_make(&sid, NULL, "node");
+	srv = node_new(&sid);
+	assert_int_equal(bt_msg_node_listen(srv, "127.0.0.1:0", addr,
+	    sizeof(addr), &d), 0);
+	cl = node_new(NULL);
+	assert_int_equal(bt_msg_route_add(cl, "*", addr), 0);
+	assert_int_equal(bt_msg_node_connect(cl, addr, 5 * SEC, &d), 0);
+	for (int i = 0; i < LIMIT + EXTRA; i++) {
+		struct box *b = i == 0 ? &first : i == LIMIT - 1 ? &last :
+		    &rest;
+
+		snprintf(topic, sizeof(topic), "%s/topics/t%d", sid.path, i);
+		assert_int_equal(bt_msg_subscribe(cl, topic, echo_cb, b,
+		    &subs[i]), 0);
+	}
+	/* The last one within the limit is served once its SUB is in. */
+	snprintf(topic, sizeof(topic), "%s/topics/t%d", sid.path, LIMIT - 1);
+	for (int i = 0; i < 2000 && box_n(&last) == 0; i++) {
+		assert_int_equal(bt_msg_publish(srv, topic, 0, "x", 1), 0);
+		usleep(2000);
+	}
+	assert_true(box_n(&last) > 0);
+	/* Every SUB has arrived (in order, one connection): past the limit
+	 * nothing comes, while the first is still served. */
+	for (int i = LIMIT; i < LIMIT + EXTRA; i++) {
+		snprintf(topic, sizeof(topic), "%s/topics/t%d", sid.path, i);
+		assert_int_equal(bt_msg_publish(srv, topic, 0, "x", 1), 0);
+	}
+	snprintf(topic, sizeof(topic), "%s/topics/t0", sid.path);
+	assert_int_equal(bt_msg_publish(srv, topic, 0, "first", 5), 0);
+	assert_int_equal(box_wait(&first, 1), 0);
+	assert_int_equal(box_n(&rest), 0); /* they would have come first */
+	for (int i = 0; i < LIMIT + EXTRA; i++)
+		bt_msg_unsubscribe(subs[i]);
+	bt_free(subs);
+	bt_msg_node_free(cl);
+	bt_msg_node_free(srv);
+	ident_fini(&sid);
+	pthread_mutex_destroy(&first.mu);
+	pthread_mutex_destroy(&last.mu);
+	pthread_mutex_destroy(&rest.mu);
+}
+
+/*
  * A service process bound at node/svc (credential delegated by the node)
  * connects to the node; a client of the node calls node/svc and the node
  * forwards the call to it.
@@ -1118,6 +1180,7 @@ main(void)
 		cmocka_unit_test(test_pubsub),
 		cmocka_unit_test(test_forwarding),
 		cmocka_unit_test(test_pubsub_forwarded),
+		cmocka_unit_test(test_subscription_limit),
 		cmocka_unit_test(test_route_loop),
 		cmocka_unit_test(test_deferred),
 		cmocka_unit_test(test_deferred_after_free),
