@@ -22,7 +22,7 @@ REPS=${REPS:-3}
 SIZES=${SIZES:-default}
 CC=${CC:-clang}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bt-compare.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp"' EXIT INT TERM
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time"; exit 0; }
 
 # run KEY CMD...: one run; keeps the best CPU and wall ms in $tmp/KEY.*

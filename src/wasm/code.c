@@ -32,9 +32,12 @@
  * product of two loads (_load_a); 12, i32 compare + select; 13, moves +
  * br (emit_br); plus address additions taken into loads and stores
  * (_addr) and direct calls (CALL_D); 14, a sum of three (_add); 15, an
- * argument x + k computed by the call (CALL_D_ADDI). Every fusion removes
- * instructions emitted since the last label only, and keeps exact trap
- * offsets (map_add).
+ * argument x + k computed by the call (CALL_D_ADDI); 16, xors of
+ * rotations and shifts of one value, and-not, majority (_bits); 17, x +
+ * (a op b) (_addc); 18, two indexed loads from one base (_ld2). Every
+ * fusion removes instructions emitted since the last label only (it looks
+ * back at most three: seq_op, prev_seq_op, prev2_seq_op), and keeps exact
+ * trap offsets (map_add).
  *
  * Invariants the compiler keeps:
  *  - At the start of every block, loop and if, no lazy entry is on the

@@ -62,6 +62,20 @@
 
 #define TICK_CHUNK 4096
 
+/*
+ * The memory base is, after pc, fp and acc, the most used value of the
+ * dispatch loop. GCC's register allocator weighs the whole loop at once,
+ * and an unrelated new handler once made it spill the base (one more load
+ * in every memory access: 3-5% on memory-heavy programs). Where we can,
+ * the base is pinned to a callee-saved register; this is a hint that
+ * changes no result.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define MB_REG __asm__("r15")
+#else
+#define MB_REG
+#endif
+
 const uint8_t bt__wasm_op_len[OP__COUNT] = {
 #define X(name, n) [OP_##name] = n,
 #include "ops.h"
@@ -395,7 +409,7 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 	struct wframe	*fr; /* the running function's frame */
 	struct wframe	*fr_end;
 	bt_wasm_instance *ci; /* instance of the running function */
-	uint8_t		*mb;
+	register uint8_t *mb MB_REG;
 	uint64_t	 ms;
 	uint64_t	*stack_end;
 	int64_t		 ticks;
