@@ -590,7 +590,7 @@ bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out)
 	struct blk_io  *io;
 	uint8_t         rec[BLK_REC_SIZE];
 	uint64_t        slot, widx = 0;
-	bool            dirty;
+	bool            dirty, full = false;
 	int             rc;
 
 	if (atomic_load(&dev->state) != BT_BLK_STATE_OPEN)
@@ -635,7 +635,13 @@ bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out)
 			dev->commit_slot = slot + 1;
 		}
 	}
-	if (rc == 0 && dev->jslot > BLK_JOURNAL_SLOTS_MAX) {
+	if (rc == 0) {
+		// jslot moves under seq_mu (writers); read it there.
+		pthread_mutex_lock(&dev->seq_mu);
+		full = dev->jslot > BLK_JOURNAL_SLOTS_MAX;
+		pthread_mutex_unlock(&dev->seq_mu);
+	}
+	if (rc == 0 && full) {
 		pthread_rwlock_wrlock(&dev->quiesce);
 		rc = bt__blk_checkpoint(dev, false);
 		pthread_rwlock_unlock(&dev->quiesce);
