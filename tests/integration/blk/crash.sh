@@ -1,6 +1,9 @@
 # Crash: kill -9 the primary at random points of a write stream with
 # periodic flushes, promote the backup, and check that every write a flush
-# acknowledged is there. $1 = number of kill points (default 3).
+# acknowledged is there. $1 = number of kill points (default 3). The
+# flush period cycles through 1, 3 and 8 writes: with 1 and 3 the backup
+# is in a steady write+flush rhythm and syncs eagerly (repl.c,
+# eager_flush_due), with 8 it syncs only when asked.
 . "$BT_SOURCE_DIR/tests/integration/blk/lib.sh"
 POINTS=${1:-3}
 SIZE=16M
@@ -13,7 +16,8 @@ while [ "$i" -lt "$POINTS" ]; do
 	start_primary "$T/p" "$(cat "$T/b/run/replica.addr")"; PPID_=$LAST_PID
 	A=$(cat "$T/p/run/nbd.addr")
 	rm -f "$T/stream.log"
-	$CLIENT "$A" stream --log "$T/stream.log" --flush-every 8 >"$T/writer.log" 2>&1 &
+	case $((i % 3)) in 1) FE=1 ;; 2) FE=3 ;; *) FE=8 ;; esac
+	$CLIENT "$A" stream --log "$T/stream.log" --flush-every $FE >"$T/writer.log" 2>&1 &
 	WPID=$!; PIDS="$PIDS $WPID"
 	# A random kill point: after 1..40 acknowledged flushes.
 	want=$(( $(od -An -N2 -tu2 /dev/urandom) % 40 + 1 ))
@@ -27,7 +31,7 @@ while [ "$i" -lt "$POINTS" ]; do
 	"$BT" blk promote --data-dir "$T/b/run" >"$T/promote.log" 2>&1 || fail "promote"
 	wait_file "$T/b/run/nbd.addr"
 	$CLIENT "unix:$T/b/run/nbd.sock" verify --log "$T/stream.log" >"$T/verify.log" 2>&1 || { cat "$T/verify.log"; fail "kill point $i: flushed writes lost"; }
-	echo "kill point $i (after $(flushed) flushes): $(tail -1 "$T/verify.log")"
+	echo "kill point $i (flush every $FE writes, after $(flushed) flushes): $(tail -1 "$T/verify.log")"
 	stop "$BPID"
 done
 echo "crash: $POINTS kill points, no flushed write lost"
