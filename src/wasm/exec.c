@@ -66,7 +66,7 @@
  * The memory base is, after pc, fp and acc, the most used value of the
  * dispatch loop. GCC's register allocator weighs the whole loop at once,
  * and an unrelated new handler once made it spill the base (one more load
- * in every memory access: 3-5% on memory-heavy programs). Where we can,
+ * in every memory access: 5-10% on memory-heavy programs). Where we can,
  * the base is pinned to a callee-saved register; this is a hint that
  * changes no result.
  */
