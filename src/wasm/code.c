@@ -208,6 +208,18 @@ push_t(struct wcomp *c, uint8_t type)
 	return push(c, type, K_SLOT, 0, 0);
 }
 
+/* drop_vals takes the top n entries off the value stack, unchecked (they
+ * were checked when they were read), keeping the count of lazy ones. */
+static void
+drop_vals(struct wcomp *c, uint32_t n)
+{
+	while (n-- > 0) {
+		c->nvals--;
+		if (c->vals[c->nvals].kind != K_SLOT)
+			c->nlazy--;
+	}
+}
+
 /* Pops one entry, checking it against want (WASM_T_ANY: any type).
  * *out gets the entry (type ANY in unreachable code). */
 static int
@@ -312,11 +324,8 @@ set_unreachable(struct wcomp *c)
 {
 	struct cctl *f = &c->ctls[c->nctls - 1];
 
-	while (c->nvals > f->height) {
-		c->nvals--;
-		if (c->vals[c->nvals].kind != K_SLOT)
-			c->nlazy--;
-	}
+	if (c->nvals > f->height)
+		drop_vals(c, c->nvals - f->height);
 	f->unreachable = true;
 	c->live = false;
 	forget(c);
@@ -749,11 +758,7 @@ do_binop(struct wcomp *c, const struct numop *n)
 			k = (32 - (k & 31)) & 31;
 		}
 		if (o == OP_I32_ADD && bt__wasm_fuse_shl(c, h, &sa, &sb, &shk)) {
-			for (int i = 0; i < 2; i++) {
-				c->nvals--;
-				if (c->vals[c->nvals].kind != K_SLOT)
-					c->nlazy--;
-			}
+			drop_vals(c, 2);
 			op(c, OP_I32_ADD_SHL);
 			cell(c, S(c, h));
 			produced(c, h);
@@ -763,11 +768,7 @@ do_binop(struct wcomp *c, const struct numop *n)
 			return push_t(c, n->out);
 		}
 		if (o == OP_I32_ADD && bt__wasm_fuse_add(c, h, &sa, &sb, &mulb)) {
-			for (int i = 0; i < 2; i++) {
-				c->nvals--;
-				if (c->vals[c->nvals].kind != K_SLOT)
-					c->nlazy--;
-			}
+			drop_vals(c, 2);
 			op(c, OP_I32_ADD3);
 			cell(c, S(c, h));
 			produced(c, h);
@@ -778,11 +779,7 @@ do_binop(struct wcomp *c, const struct numop *n)
 		}
 		if ((o == OP_F64_ADD || o == OP_F64_SUB) &&
 		    bt__wasm_fuse_mul(c, h, o, &sa, &sb, &mulb, &fused)) {
-			for (int i = 0; i < 2; i++) {
-				c->nvals--;
-				if (c->vals[c->nvals].kind != K_SLOT)
-					c->nlazy--;
-			}
+			drop_vals(c, 2);
 			op(c, fused);
 			cell(c, S(c, h));
 			produced(c, h);
@@ -792,11 +789,7 @@ do_binop(struct wcomp *c, const struct numop *n)
 			return push_t(c, n->out);
 		}
 		if (!imm && bt__wasm_fuse_load(c, h + 1, o, &lf)) {
-			for (int i = 0; i < 2; i++) {
-				c->nvals--;
-				if (c->vals[c->nvals].kind != K_SLOT)
-					c->nlazy--;
-			}
+			drop_vals(c, 2);
 			uint32_t save = c->cur_off;
 			const struct cval *va_ = &c->vals[h];
 			bool a_acc = va_->kind != K_CONST && lf.acc_slot != NOFIX &&
@@ -843,11 +836,7 @@ do_binop(struct wcomp *c, const struct numop *n)
 		int va = bt__wasm_acc_variant(c, o, h, 0);
 		if (va == o && !imm)
 			va = bt__wasm_acc_variant(c, o, h + 1, 1);
-		for (int i = 0; i < 2; i++) {
-			c->nvals--;
-			if (c->vals[c->nvals].kind != K_SLOT)
-				c->nlazy--;
-		}
+		drop_vals(c, 2);
 		if (!imm && (bt__wasm_fuse_bits(c, h, va, sa, sb) ||
 				bt__wasm_fuse_addc(c, h, va, sa, sb)))
 			return push_t(c, n->out);
@@ -1323,11 +1312,7 @@ bt_out:
 				sa = rslot(c, h);
 				sb = rslot(c, h + 1);
 				sc = rslot(c, h + 2);
-				for (int i = 0; i < 3; i++) {
-					c->nvals--;
-					if (c->vals[c->nvals].kind != K_SLOT)
-						c->nlazy--;
-				}
+				drop_vals(c, 3);
 				int so = OP_SELECT;
 				uint32_t p = 0, q = 0;
 				/* Trick 12: the i32 compare just emitted that
