@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "batch.h"
 #include "blk_int.h"
 #include "bt/os.h"
 
@@ -514,6 +515,213 @@ bt_blk_dev_write(
 	if (rc == 0 && (flags & BT_BLK_FUA) != 0)
 		rc = bt_blk_dev_flush(dev);
 	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Batches of writes                                                  */
+/* ------------------------------------------------------------------ */
+
+/* A set of stripes, locked in increasing index order like a range. */
+struct stripe_set {
+	uint64_t bits[BLK_NSTRIPES / 64];
+};
+
+static void
+stripe_set_add(struct stripe_set *set, uint64_t s0, uint64_t n)
+{
+	for (uint64_t s = s0; s < s0 + n && s < s0 + BLK_NSTRIPES; s++) {
+		unsigned i = (unsigned)(s % BLK_NSTRIPES);
+
+		set->bits[i / 64] |= 1ull << (i % 64);
+	}
+}
+
+static void
+stripe_set_each(bt_blk_dev *dev, const struct stripe_set *set,
+    int (*op)(pthread_mutex_t *))
+{
+	for (unsigned wd = 0; wd < BLK_NSTRIPES / 64; wd++) {
+		for (uint64_t b = set->bits[wd]; b != 0; b &= b - 1)
+			op(&dev->stripes[wd * 64
+			    + (unsigned)__builtin_ctzll(b)]);
+	}
+}
+
+/* many_ok: whole sectors, disjoint, small enough to commit together. */
+static bool
+many_ok(const bt_blk_dev *dev, const struct bt__blk_wreq *w, size_t n,
+    uint64_t *nsec_out)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (w[i].len == 0 || w[i].len % BLK_SS != 0
+		    || w[i].off % BLK_SS != 0
+		    || check_range(dev, w[i].off, w[i].len) != 0)
+			return false;
+		total += w[i].len / BLK_SS;
+		if (total > BT__BLK_BATCH_SECTORS)
+			return false;
+		for (size_t j = 0; j < i; j++) {
+			if (w[i].off < w[j].off + w[j].len
+			    && w[j].off < w[i].off + w[i].len)
+				return false;
+		}
+	}
+	*nsec_out = total;
+	return true;
+}
+
+/*
+ * many_locked seals and commits the batch (stripes and quiesce held).
+ * Returns BT_ELIMIT before anything is committed when the nonce counter
+ * runs out; otherwise sets every w[i].rc and returns 0.
+ */
+static int
+many_locked(bt_blk_dev *dev, struct blk_io *io, struct bt__blk_wreq *w,
+    size_t n, uint64_t nsec)
+{
+	uint64_t k = 0, slot, done_sec;
+	size_t   done = 0;
+	int      rc = 0, hook_rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *src = w[i].buf;
+		uint64_t       s0 = w[i].off / BLK_SS;
+
+		for (uint64_t j = 0; j < w[i].len / BLK_SS; j++, k++) {
+			rc = sector_seal(dev, io, s0 + j, src + j * BLK_SS,
+			    io->buf + k * BLK_SS, &io->ents[k]);
+			if (rc != 0)
+				return rc;
+		}
+	}
+	// One critical section for the whole batch: consecutive write
+	// indexes (one per write, each queued to the backups in order) and
+	// consecutive journal slots, so the records go out in one pwrite.
+	pthread_mutex_lock(&dev->seq_mu);
+	slot = dev->jslot;
+	rc = bt__blk_journal_grow(dev, slot + nsec);
+	if (rc != 0) {
+		pthread_mutex_unlock(&dev->seq_mu);
+		bt__blk_fail(dev, "journal growth", rc);
+		rc = -EIO;
+		goto out;
+	}
+	for (k = 0; done < n; done++) {
+		uint64_t widx = ++dev->widx;
+		uint64_t ns = w[done].len / BLK_SS;
+
+		for (uint64_t j = 0; j < ns; j++)
+			io->ents[k + j].widx = widx;
+		if (dev->hook.on_write != NULL) {
+			hook_rc = dev->hook.on_write(dev->hook.arg, widx,
+			    BLK_REC_WRITE, w[done].off / BLK_SS, (uint32_t)ns,
+			    io->ents + k, io->buf + k * BLK_SS);
+			if (hook_rc != 0)
+				break; /* this one and the rest fail */
+		}
+		k += ns;
+	}
+	done_sec = k;
+	dev->jslot += done_sec;
+	pthread_mutex_unlock(&dev->seq_mu);
+	k = 0;
+	for (size_t i = 0; rc == 0 && i < done; i++) {
+		uint64_t s0 = w[i].off / BLK_SS;
+
+		for (uint64_t j = 0; rc == 0 && j < w[i].len / BLK_SS;
+		     j++, k++) {
+			uint8_t *rec = io->jbuf + k * BLK_REC_SIZE;
+
+			bt__blk_rec_fill(rec, BLK_REC_WRITE, s0 + j,
+			    io->ents[k].widx, &io->ents[k]);
+			rc = bt__blk_journal_record(dev, io, rec, slot + k);
+		}
+	}
+	// Invariant 3: every record of the batch before any of its data.
+	if (rc == 0 && done_sec > 0) {
+		rc = bt_os_pwrite_full(dev->journal_fd, io->jbuf,
+		    done_sec * BLK_REC_SIZE, bt__blk_slot_off(dev, slot));
+		if (rc != 0)
+			bt__blk_fail(dev, "journal write", rc);
+	}
+	k = 0;
+	for (size_t i = 0; rc == 0 && i < done; i++) {
+		uint64_t s0 = w[i].off / BLK_SS, ns = w[i].len / BLK_SS;
+
+		rc = bt_os_pwrite_full(dev->data_fd, io->buf + k * BLK_SS,
+		    w[i].len, (off_t)w[i].off);
+		if (rc != 0) {
+			bt__blk_fail(dev, "data write", rc);
+			break;
+		}
+		for (uint64_t j = 0; j < ns; j++)
+			dev->table[s0 + j] = io->ents[k + j];
+		k += ns;
+		w[i].rc = 0;
+	}
+	if (rc != 0) {
+		// Indexes were handed out and slots taken: the device is in
+		// its ERROR state (bt__blk_fail), as after commit_sectors.
+		bt__blk_fail(dev, "batch write", rc);
+		rc = -EIO;
+		done = 0;
+	}
+out:
+	for (size_t i = done; i < n; i++)
+		w[i].rc = rc != 0 ? rc : hook_rc;
+	return 0;
+}
+
+void
+bt__blk_dev_write_many(bt_blk_dev *dev, struct bt__blk_wreq *w, size_t n)
+{
+	struct stripe_set set;
+	struct blk_io    *io;
+	uint64_t          nsec = 0;
+	int               rc = 0;
+
+	if (n == 0)
+		return;
+	if (n == 1 || !many_ok(dev, w, n, &nsec)) {
+		for (size_t i = 0; i < n; i++)
+			w[i].rc = bt_blk_dev_write(
+			    dev, w[i].buf, w[i].len, w[i].off, 0);
+		return;
+	}
+	memset(&set, 0, sizeof(set));
+	for (size_t i = 0; i < n; i++)
+		stripe_set_add(&set, w[i].off / BLK_SS, w[i].len / BLK_SS);
+	for (int attempt = 0;; attempt++) {
+		if (atomic_load(&dev->state) != BT_BLK_STATE_OPEN)
+			rc = -EIO;
+		else if (atomic_load(&dev->role) != BT_BLK_ROLE_PRIMARY)
+			rc = -EROFS;
+		io = rc == 0 ? bt__blk_io_get(dev, &rc) : NULL;
+		if (io != NULL) {
+			rc = bt__blk_io_reserve(io, nsec);
+			if (rc != 0)
+				bt__blk_io_put(dev, io);
+		}
+		if (rc != 0)
+			break;
+		pthread_rwlock_rdlock(&dev->quiesce);
+		stripe_set_each(dev, &set, pthread_mutex_lock);
+		rc = many_locked(dev, io, w, n, nsec);
+		stripe_set_each(dev, &set, pthread_mutex_unlock);
+		pthread_rwlock_unlock(&dev->quiesce);
+		bt__blk_io_put(dev, io);
+		if (rc != BT_ELIMIT || attempt > 0)
+			break;
+		rc = rotate_epoch(dev);
+		if (rc != 0)
+			break;
+	}
+	if (rc != 0) {
+		for (size_t i = 0; i < n; i++)
+			w[i].rc = rc;
+	}
 }
 
 int

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "blk_int.h"
 #include "testing.h"
 
@@ -299,6 +300,85 @@ test_journal_replay_keeps_every_write_after_kill(void **state)
 		    0);
 		assert_memory_equal(a, b, sizeof(a));
 	}
+	bt_blk_dev_close(dev);
+}
+
+/*
+ * A batch committed together (whole sectors, disjoint) gives each write its
+ * own index and survives a kill like single writes; overlapping or partial
+ * batches run one by one, in order (the later write wins).
+ */
+static void
+test_write_many_commits_in_order_and_replays(void **state)
+{
+	struct fx          *f = *state;
+	bt_blk_dev         *dev = open_dev(f);
+	static uint8_t      buf[6][2 * BT_BLK_SECTOR_SIZE];
+	uint8_t             b[2 * BT_BLK_SECTOR_SIZE];
+	struct bt__blk_wreq w[6];
+	uint64_t            widx0 = bt_blk_dev_write_index(dev);
+	const uint64_t      at[6] = { 3, 9, 0, 30, 12, 40 };
+
+	for (unsigned i = 0; i < 6; i++) {
+		fill(buf[i], sizeof(buf[i]), 100 + i);
+		w[i].buf = buf[i];
+		w[i].len = i % 2 ? 2 * BT_BLK_SECTOR_SIZE : BT_BLK_SECTOR_SIZE;
+		w[i].off = at[i] * BT_BLK_SECTOR_SIZE;
+		w[i].rc = 1;
+	}
+	bt__blk_dev_write_many(dev, w, 6);
+	for (unsigned i = 0; i < 6; i++)
+		assert_int_equal(w[i].rc, 0);
+	assert_int_equal(bt_blk_dev_write_index(dev), widx0 + 6);
+	// Each sector's write index is its own write's, in order.
+	for (unsigned i = 0; i < 6; i++)
+		assert_int_equal(dev->table[at[i]].widx, widx0 + 1 + i);
+	// Overlapping (sector 31 twice) and unaligned: one by one, in order.
+	w[0].off = 31 * BT_BLK_SECTOR_SIZE;
+	w[0].len = BT_BLK_SECTOR_SIZE;
+	w[1].off = 30 * BT_BLK_SECTOR_SIZE;
+	w[1].len = 2 * BT_BLK_SECTOR_SIZE;
+	w[2].off = 50 * BT_BLK_SECTOR_SIZE + 100;
+	w[2].len = 10;
+	bt__blk_dev_write_many(dev, w, 3);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(w[i].rc, 0);
+	assert_int_equal(bt_blk_dev_write_index(dev), widx0 + 9);
+	// Past the end: that write fails, the others do not.
+	w[0].off = SIZE;
+	w[0].len = BT_BLK_SECTOR_SIZE;
+	w[1].off = 20 * BT_BLK_SECTOR_SIZE;
+	bt__blk_dev_write_many(dev, w, 2);
+	assert_int_equal(w[0].rc, -EINVAL);
+	assert_int_equal(w[1].rc, 0);
+	abandon(dev); /* kill -9: only the journal tells the new tags */
+	dev = open_dev(f);
+	assert_int_equal(bt_blk_dev_write_index(dev), widx0 + 10);
+	const uint64_t chk[4][3] = {
+		{ 3, 0, 1 }, { 9, 1, 2 }, { 0, 2, 1 }, { 12, 4, 1 },
+	};
+	for (unsigned i = 0; i < 4; i++) {
+		size_t len = chk[i][2] * BT_BLK_SECTOR_SIZE;
+
+		assert_int_equal(bt_blk_dev_read(dev, b, len,
+		                     chk[i][0] * BT_BLK_SECTOR_SIZE),
+		    0);
+		assert_memory_equal(b, buf[chk[i][1]], len);
+	}
+	// 30..31 hold buf[1] (the later write), 20..21 too.
+	assert_int_equal(bt_blk_dev_read(dev, b, sizeof(b),
+	                     30 * BT_BLK_SECTOR_SIZE),
+	    0);
+	assert_memory_equal(b, buf[1], sizeof(b));
+	assert_int_equal(bt_blk_dev_read(dev, b, sizeof(b),
+	                     20 * BT_BLK_SECTOR_SIZE),
+	    0);
+	assert_memory_equal(b, buf[1], sizeof(b));
+	assert_int_equal(bt_blk_dev_read(dev, b, 10,
+	                     50 * BT_BLK_SECTOR_SIZE + 100),
+	    0);
+	assert_memory_equal(b, buf[2], 10);
+	assert_int_equal(bt_blk_dev_verify(dev), 0);
 	bt_blk_dev_close(dev);
 }
 
@@ -636,6 +716,9 @@ main(void)
 		    test_tampered_metadata_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_journal_replay_keeps_every_write_after_kill, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_write_many_commits_in_order_and_replays, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_crash_keeps_flushed_writes_and_every_sector_readable,

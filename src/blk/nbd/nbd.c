@@ -5,14 +5,21 @@
  *
  * Threads: one accept thread per server; per connection `workers` threads
  * that take turns as the reader (nbdkit's "parallel" model): a thread
- * holds read_mu while it reads one request (and its WRITE payload, from a
- * read-ahead buffer), releases it, runs the request and writes the reply
- * whole under send_mu. No request is handed from thread to thread, so a
- * request costs no wake-up before it runs, and at depth 16 every worker
- * is busy. A client that never reads its replies blocks the workers in
- * writev, which stops the reading (back-pressure).
+ * holds read_mu while it reads a batch, releases it, runs the batch and
+ * writes the replies under send_mu. A batch is one request, read as it
+ * comes, and then every request that is already whole in the read-ahead
+ * buffer (up to NBD_BATCH; a FLUSH, a FUA write or a long request ends
+ * it): at depth one read() brings several requests, and they run without
+ * another system call or thread wake-up to get them. Consecutive plain
+ * whole-sector writes of a batch are committed together
+ * (bt__blk_dev_write_many: one journal pwrite for all of them), and the
+ * replies that are ready go out with one writev, before a slow request
+ * (FLUSH, FUA) and every NBD_REPLY_EVERY requests. No request is handed
+ * from thread to thread. A client that never reads its replies blocks
+ * the workers in writev, which stops the reading (back-pressure).
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +27,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "../batch.h"
 #include "../sock.h"
 #include "bt/blk.h"
 #include "nbd_proto.h"
@@ -27,11 +35,32 @@
 #define NBD_OPTIONS_MAX 1024u
 #define NBD_BUF_KEEP    (4u * 1024u * 1024u)
 
+/* A request, its buffer (WRITE payload or READ data) and its result. */
 struct nbd_job {
-	struct nbd_job *next;
-	struct nbd_req  req;
-	uint8_t        *buf;
-	size_t          cap;
+	struct nbd_req req;
+	uint8_t       *buf;
+	size_t         cap;
+	uint32_t       err; /* NBD error of the reply */
+	bool           data; /* the reply carries req.len bytes of buf */
+};
+
+/* The most requests one reading turn takes, and the longest that joins
+ * a batch after the first. */
+#define NBD_BATCH     16u
+#define NBD_BATCH_LEN (64u * 1024u)
+/* Consecutive plain writes committed together, and replies sent at once
+ * (the rest of a batch is still being run meanwhile). */
+#define NBD_WRITE_GROUP 8u
+#define NBD_REPLY_EVERY 8u
+
+/* A worker's batch: jobs [0, n) read in one turn; replies of [sent, done)
+ * are ready and not yet sent. */
+struct nbd_worker {
+	struct nbd_job      jobs[NBD_BATCH];
+	unsigned            n, sent, done;
+	uint8_t             hdr[NBD_BATCH][16];
+	struct iovec        iov[2 * NBD_BATCH];
+	struct bt__blk_wreq w[NBD_WRITE_GROUP];
 };
 
 struct nbd_conn {
@@ -57,19 +86,18 @@ struct nbd_conn {
 /* Wire helpers                                                       */
 /* ------------------------------------------------------------------ */
 
+/*
+ * send_iov writes n iovecs whole under send_mu, with as few writev calls
+ * as the socket takes (one, normally). iov is modified.
+ */
 static int
-send_all(struct nbd_conn *c, const struct iovec *iov, int n)
+send_iov(struct nbd_conn *c, struct iovec *v, int n)
 {
-	struct iovec v[2];
-	int          rc = 0;
+	int rc = 0;
 
-	if (n > 2)
-		return -EINVAL;
-	memcpy(v, iov, (size_t)n * sizeof(*iov));
 	pthread_mutex_lock(&c->send_mu);
-	// One writev for header and data: one syscall, one wakeup.
 	while (n > 0 && rc == 0) {
-		ssize_t w = writev(c->wfd, v, n);
+		ssize_t w = writev(c->wfd, v, n > IOV_MAX ? IOV_MAX : n);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -79,7 +107,7 @@ send_all(struct nbd_conn *c, const struct iovec *iov, int n)
 		}
 		while (n > 0 && (size_t)w >= v[0].iov_len) {
 			w -= (ssize_t)v[0].iov_len;
-			v[0] = v[1];
+			v++;
 			n--;
 		}
 		if (n > 0) {
@@ -91,6 +119,17 @@ send_all(struct nbd_conn *c, const struct iovec *iov, int n)
 		c->send_failed = true;
 	pthread_mutex_unlock(&c->send_mu);
 	return rc;
+}
+
+static int
+send_all(struct nbd_conn *c, const struct iovec *iov, int n)
+{
+	struct iovec v[2];
+
+	if (n > 2)
+		return -EINVAL;
+	memcpy(v, iov, (size_t)n * sizeof(*iov));
+	return send_iov(c, v, n);
 }
 
 static int
@@ -359,17 +398,16 @@ job_buf(struct nbd_job *j, size_t len)
 	return j->buf != NULL ? 0 : -ENOMEM;
 }
 
-/* run executes one checked request and sends its reply. */
+/* exec runs one request and records its result in j. */
 static void
-run(struct nbd_conn *c, struct nbd_job *j)
+exec(struct nbd_conn *c, struct nbd_job *j)
 {
 	struct nbd_req *r = &j->req;
-	uint8_t         hdr[16];
-	struct iovec    iov[2] = { { hdr, sizeof(hdr) }, { NULL, 0 } };
 	unsigned        fl = (r->flags & NBD_CMD_FLAG_FUA) ? BT_BLK_FUA : 0;
 	uint32_t        err = bt__nbd_req_check(r, bt_blk_dev_size(c->dev));
-	int             n = 1, rc = 0;
+	int             rc = 0;
 
+	j->data = false;
 	if (err == 0) {
 		switch (r->type) {
 		case NBD_CMD_READ:
@@ -377,11 +415,7 @@ run(struct nbd_conn *c, struct nbd_job *j)
 			if (rc == 0)
 				rc = bt_blk_dev_read(
 				    c->dev, j->buf, r->len, r->off);
-			if (rc == 0) {
-				iov[1].iov_base = j->buf;
-				iov[1].iov_len = r->len;
-				n = 2;
-			}
+			j->data = rc == 0;
 			break;
 		case NBD_CMD_WRITE:
 			rc = bt_blk_dev_write(
@@ -399,15 +433,105 @@ run(struct nbd_conn *c, struct nbd_job *j)
 		}
 		err = to_nbd_errno(rc);
 	}
-	bt_put_be32(hdr, NBD_SIMPLE_REPLY_MAGIC);
-	bt_put_be32(hdr + 4, err);
-	bt_put_be64(hdr + 8, r->cookie);
-	(void)send_all(c, iov, err == 0 ? n : 1);
-	if (j->cap > NBD_BUF_KEEP) {
-		bt_free(j->buf);
-		j->buf = NULL;
-		j->cap = 0;
+	j->err = err;
+}
+
+/* replies_send writes the replies that are ready, with one writev. */
+static void
+replies_send(struct nbd_conn *c, struct nbd_worker *wk)
+{
+	int n = 0;
+
+	if (wk->sent == wk->done)
+		return;
+	for (unsigned i = wk->sent; i < wk->done; i++) {
+		struct nbd_job *j = &wk->jobs[i];
+		uint8_t        *h = wk->hdr[i];
+
+		bt_put_be32(h, NBD_SIMPLE_REPLY_MAGIC);
+		bt_put_be32(h + 4, j->err);
+		bt_put_be64(h + 8, j->req.cookie);
+		wk->iov[n].iov_base = h;
+		wk->iov[n++].iov_len = 16;
+		if (j->err == 0 && j->data) {
+			wk->iov[n].iov_base = j->buf;
+			wk->iov[n++].iov_len = j->req.len;
+		}
 	}
+	(void)send_iov(c, wk->iov, n);
+	for (unsigned i = wk->sent; i < wk->done; i++) {
+		struct nbd_job *j = &wk->jobs[i];
+
+		if (j->cap > NBD_BUF_KEEP) {
+			bt_free(j->buf);
+			j->buf = NULL;
+			j->cap = 0;
+		}
+	}
+	wk->sent = wk->done;
+}
+
+/* groupable: a plain whole-sector write that may be committed together
+ * with its neighbours (bt__blk_dev_write_many). */
+static bool
+groupable(const struct nbd_job *j, uint64_t size)
+{
+	const struct nbd_req *r = &j->req;
+
+	return r->type == NBD_CMD_WRITE && r->flags == 0 && r->len != 0
+	    && r->len <= NBD_BATCH_LEN && r->len % BT_BLK_SECTOR_SIZE == 0
+	    && r->off % BT_BLK_SECTOR_SIZE == 0
+	    && bt__nbd_req_check(r, size) == 0;
+}
+
+/*
+ * run_batch runs the requests of one reading turn in order and sends
+ * their replies a few at a time: consecutive plain writes go to the
+ * device together, and what is ready is sent before a slow request
+ * (FLUSH, FUA) and every NBD_REPLY_EVERY requests, so a client at depth
+ * gets replies while the rest of the batch runs.
+ */
+static void
+run_batch(struct nbd_conn *c, struct nbd_worker *wk)
+{
+	uint64_t size = bt_blk_dev_size(c->dev);
+	unsigned i = 0;
+
+	while (i < wk->n) {
+		struct nbd_job *j = &wk->jobs[i];
+		unsigned        m = 0;
+
+		while (i + m < wk->n && m < NBD_WRITE_GROUP
+		    && groupable(&wk->jobs[i + m], size))
+			m++;
+		if (m > 1) {
+			for (unsigned k = 0; k < m; k++) {
+				struct nbd_job *g = &wk->jobs[i + k];
+
+				wk->w[k].buf = g->buf;
+				wk->w[k].len = g->req.len;
+				wk->w[k].off = g->req.off;
+				wk->w[k].rc = 0;
+			}
+			bt__blk_dev_write_many(c->dev, wk->w, m);
+			for (unsigned k = 0; k < m; k++) {
+				wk->jobs[i + k].err = to_nbd_errno(wk->w[k].rc);
+				wk->jobs[i + k].data = false;
+			}
+			i += m;
+			wk->done = i;
+			replies_send(c, wk);
+			continue;
+		}
+		if (j->req.type == NBD_CMD_FLUSH
+		    || (j->req.flags & NBD_CMD_FLAG_FUA) != 0)
+			replies_send(c, wk);
+		exec(c, j);
+		wk->done = ++i;
+		if (wk->done - wk->sent >= NBD_REPLY_EVERY)
+			replies_send(c, wk);
+	}
+	replies_send(c, wk);
 }
 
 /* drain reads and drops len payload bytes (read_mu held). */
@@ -451,7 +575,7 @@ read_request(struct nbd_conn *c, struct nbd_job *j)
 	if (j->req.type != NBD_CMD_WRITE)
 		return 0;
 	if (j->req.len > BT_BLK_REQ_MAX) {
-		// Keep the stream in step, then say EOVERFLOW (run does).
+		// Keep the stream in step, then say EOVERFLOW (exec does).
 		if (j->req.len > NBD_WRITE_DRAIN_MAX)
 			return -EPROTO;
 		rc = drain(c, j->req.len);
@@ -463,13 +587,73 @@ read_request(struct nbd_conn *c, struct nbd_job *j)
 	return rc == BT_ECLOSED ? -EPROTO : rc;
 }
 
-/* worker_loop: take the reading turn, read, run, repeat. */
+/* joins_after: whether a batch may take more requests after r (a slow
+ * request or a long one ends it). */
+static bool
+joins_after(const struct nbd_req *r)
+{
+	return (r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE)
+	    && (r->flags & NBD_CMD_FLAG_FUA) == 0 && r->len <= NBD_BATCH_LEN;
+}
+
+/* buffered: whether the read-ahead holds the whole next request, one that
+ * may join a batch (not DISC, not a long write), so reading it costs no
+ * system call and cannot fail on the stream. */
+static bool
+buffered(const struct nbd_conn *c)
+{
+	size_t         have = c->rend - c->rstart;
+	struct nbd_req r;
+
+	if (have < NBD_REQ_HDR_LEN
+	    || bt__nbd_req_parse(c->rbuf + c->rstart, &r, NULL) != 0
+	    || r.type == NBD_CMD_DISC)
+		return false;
+	return r.type != NBD_CMD_WRITE
+	    || (r.len <= NBD_BATCH_LEN && have - NBD_REQ_HDR_LEN >= r.len);
+}
+
+/*
+ * read_batch takes the reading turn's requests (read_mu held): one, read
+ * as it comes, then those already whole in the read-ahead, up to
+ * NBD_BATCH. Sets wk->n (the jobs to run even when it fails) and returns
+ * what read_request returned for the last one it tried.
+ */
+static int
+read_batch(struct nbd_conn *c, struct nbd_worker *wk)
+{
+	int rc;
+
+	wk->n = wk->sent = wk->done = 0;
+	rc = read_request(c, &wk->jobs[0]);
+	if (rc != 0)
+		return rc;
+	wk->n = 1;
+	while (wk->n < NBD_BATCH && joins_after(&wk->jobs[wk->n - 1].req)
+	    && buffered(c)) {
+		rc = read_request(c, &wk->jobs[wk->n]);
+		if (rc != 0)
+			return rc;
+		wk->n++;
+	}
+	return 0;
+}
+
+/* worker_loop: take the reading turn, read a batch, run it, repeat. */
 static void
 worker_loop(struct nbd_conn *c)
 {
-	struct nbd_job j;
+	struct nbd_worker *wk = bt_zalloc(sizeof(*wk));
 
-	memset(&j, 0, sizeof(j));
+	if (wk == NULL) {
+		pthread_mutex_lock(&c->read_mu);
+		if (!c->stopping) {
+			c->stopping = true;
+			c->end_rc = -ENOMEM;
+		}
+		pthread_mutex_unlock(&c->read_mu);
+		return;
+	}
 	for (;;) {
 		int rc;
 
@@ -478,17 +662,19 @@ worker_loop(struct nbd_conn *c)
 			pthread_mutex_unlock(&c->read_mu);
 			break;
 		}
-		rc = read_request(c, &j);
+		rc = read_batch(c, wk);
 		if (rc != 0) {
 			c->stopping = true;
 			c->end_rc = rc > 0 ? 0 : rc;
-			pthread_mutex_unlock(&c->read_mu);
-			break;
 		}
 		pthread_mutex_unlock(&c->read_mu);
-		run(c, &j);
+		run_batch(c, wk);
+		if (rc != 0)
+			break;
 	}
-	bt_free(j.buf);
+	for (unsigned i = 0; i < NBD_BATCH; i++)
+		bt_free(wk->jobs[i].buf);
+	bt_free(wk);
 }
 
 static void *

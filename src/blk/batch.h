@@ -1,0 +1,37 @@
+/*
+ * blk/batch.h: several writes committed as one (internal; for blk/nbd).
+ */
+#ifndef BT_BLK_BATCH_H
+#define BT_BLK_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bt/blk.h"
+
+/* One write of a batch: buf, len and off in; rc out (0 or as
+ * bt_blk_dev_write). */
+struct bt__blk_wreq {
+	const void *buf;
+	size_t      len;
+	uint64_t    off;
+	int         rc;
+};
+
+/* The most sectors one batch commits together. */
+#define BT__BLK_BATCH_SECTORS 256u
+
+/*
+ * bt__blk_dev_write_many runs n writes (no FUA) and sets each w[i].rc. It
+ * has the effect of bt_blk_dev_write on each in order: each gets its own
+ * write index (and replication message), in order. When every write is
+ * whole sectors, the ranges are disjoint and they add up to at most
+ * BT__BLK_BATCH_SECTORS, they are committed together: the sectors are
+ * sealed, then one critical section assigns the write indexes and journal
+ * slots, one pwrite writes every journal record and one pwrite per write
+ * its data (invariant 3 of meta.c holds for the whole batch). Otherwise
+ * they run one after the other. Any thread.
+ */
+void bt__blk_dev_write_many(bt_blk_dev *dev, struct bt__blk_wreq *w, size_t n);
+
+#endif /* BT_BLK_BATCH_H */
