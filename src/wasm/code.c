@@ -1964,6 +1964,8 @@ bt__wasm_compile_func(bt_wasm_module *m, uint32_t fi, const uint8_t *base,
 		rc = -ENOMEM;
 	if (rc == -ENOMEM)
 		bt_diag_set(diag, (int64_t)c.cur_off, "out of memory");
+	if (rc == 0)
+		bt__wasm_fuse_post(m, code->start, c.nlocals);
 	code->frame_slots = c.nlocals + c.max_height + 4;
 	if (code->frame_slots < c.nlocals + c.ft->nresults + 4)
 		code->frame_slots = c.nlocals + c.ft->nresults + 4;

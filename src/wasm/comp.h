@@ -311,5 +311,9 @@ bool bt__wasm_fuse_addc(struct wcomp *c, uint32_t h, int va, uint32_t sa,
  * index h) and an LD32_X just before it one instruction, when they share
  * base and shift. */
 void bt__wasm_fuse_ld2(struct wcomp *c, uint32_t h);
+/* bt__wasm_fuse_post makes the last rewrites (trick 19) over the finished
+ * code of one function, from cell start to the end of the module's code;
+ * nlocals is the function's number of locals (the first stack slot). */
+void bt__wasm_fuse_post(bt_wasm_module *m, uint32_t start, uint32_t nlocals);
 
 #endif

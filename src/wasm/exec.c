@@ -419,6 +419,7 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 	const uint64_t	*ret_pc;
 	int		 rc;
 	uint64_t	 acc = 0; /* the last result, also in its slot */
+	double		 facc = 0; /* the same as a double, after f64 ops */
 
 	if (inst == NULL) {
 		for (int i = 0; i < OP__COUNT; i++)
@@ -1206,6 +1207,19 @@ L_REF_IS_NULL:
 		acc = R(1) = (expr);                                              \
 		NEXT(3);                                                    \
 	}
+	/* f64 results also stay in facc, where the f64 acc variants read
+	 * them without a trip through a general register (fuse.c, trick 19
+	 * makes sure the instruction before such a variant set facc) */
+#define FOP(name, n, dexpr)                                                 \
+	L_##name:                                                           \
+	{                                                                   \
+		double r_ = (dexpr);                                        \
+		facc = r_;                                                  \
+		acc = R(1) = f64b(r_);                                      \
+		NEXT(n);                                                    \
+	}
+#define FBIN(name, dexpr) FOP(name, 4, dexpr)
+#define FUN(name, dexpr) FOP(name, 3, dexpr)
 	BIN(I32_EQ, U32(2) == U32(3))
 	BIN(I32_NE, U32(2) != U32(3))
 	BIN(I32_LT_S, S32(2) < S32(3))
@@ -1456,10 +1470,10 @@ L_I64_REM_U: {
 	BIN(F64_GT, D2(2) > D2(3))
 	BIN(F64_LE, D2(2) <= D2(3))
 	BIN(F64_GE, D2(2) >= D2(3))
-	BIN(F64_ADD, f64b(D2(2) + D2(3)))
-	BIN(F64_SUB, f64b(D2(2) - D2(3)))
-	BIN(F64_MUL, f64b(D2(2) * D2(3)))
-	BIN(F64_DIV, f64b(D2(2) / D2(3)))
+	FBIN(F64_ADD, D2(2) + D2(3))
+	FBIN(F64_SUB, D2(2) - D2(3))
+	FBIN(F64_MUL, D2(2) * D2(3))
+	FBIN(F64_DIV, D2(2) / D2(3))
 	BIN(F64_MIN, f64b(fmin_wasm(D2(2), D2(3))))
 	BIN(F64_MAX, f64b(fmax_wasm(D2(2), D2(3))))
 	BIN(F64_COPYSIGN, (U64(2) & 0x7fffffffffffffffull) |
@@ -1470,7 +1484,7 @@ L_I64_REM_U: {
 	UN(F64_FLOOR, f64b(quiet(D2(2), floor(D2(2)))))
 	UN(F64_TRUNC, f64b(quiet(D2(2), trunc(D2(2)))))
 	UN(F64_NEAREST, f64b(quiet(D2(2), nearbyint(D2(2)))))
-	UN(F64_SQRT, f64b(sqrt(D2(2))))
+	FUN(F64_SQRT, sqrt(D2(2)))
 
 	/* accumulator forms: one operand is the previous instruction's
 	 * result, taken from acc instead of its slot (code.c, trick 4) */
@@ -1564,30 +1578,14 @@ L_I64_XOR_A:
 L_I64_XOR_B:
 	acc = R(1) = U64(2) ^ acc;
 	NEXT(4);
-L_F64_ADD_A:
-	acc = R(1) = f64b(f64v(acc) + D2(3));
-	NEXT(4);
-L_F64_ADD_B:
-	acc = R(1) = f64b(D2(2) + f64v(acc));
-	NEXT(4);
-L_F64_SUB_A:
-	acc = R(1) = f64b(f64v(acc) - D2(3));
-	NEXT(4);
-L_F64_SUB_B:
-	acc = R(1) = f64b(D2(2) - f64v(acc));
-	NEXT(4);
-L_F64_MUL_A:
-	acc = R(1) = f64b(f64v(acc) * D2(3));
-	NEXT(4);
-L_F64_MUL_B:
-	acc = R(1) = f64b(D2(2) * f64v(acc));
-	NEXT(4);
-L_F64_DIV_A:
-	acc = R(1) = f64b(f64v(acc) / D2(3));
-	NEXT(4);
-L_F64_DIV_B:
-	acc = R(1) = f64b(D2(2) / f64v(acc));
-	NEXT(4);
+	FBIN(F64_ADD_A, facc + D2(3))
+	FBIN(F64_ADD_B, D2(2) + facc)
+	FBIN(F64_SUB_A, facc - D2(3))
+	FBIN(F64_SUB_B, D2(2) - facc)
+	FBIN(F64_MUL_A, facc * D2(3))
+	FBIN(F64_MUL_B, D2(2) * facc)
+	FBIN(F64_DIV_A, facc / D2(3))
+	FBIN(F64_DIV_B, D2(2) / facc)
 L_F32_ADD_A:
 	acc = R(1) = f32b(f32v(acc) + F2(3));
 	NEXT(4);
@@ -1723,34 +1721,18 @@ L_LD32_X2: {
 	BIN(F32_SUB_I, f32b(F2(2) - f32v(pc[3])))
 	BIN(F32_MUL_I, f32b(F2(2) * f32v(pc[3])))
 	BIN(F32_DIV_I, f32b(F2(2) / f32v(pc[3])))
-	BIN(F64_ADD_I, f64b(D2(2) + f64v(pc[3])))
-	BIN(F64_SUB_I, f64b(D2(2) - f64v(pc[3])))
-	BIN(F64_MUL_I, f64b(D2(2) * f64v(pc[3])))
-	BIN(F64_DIV_I, f64b(D2(2) / f64v(pc[3])))
+	FBIN(F64_ADD_I, D2(2) + f64v(pc[3]))
+	FBIN(F64_SUB_I, D2(2) - f64v(pc[3]))
+	FBIN(F64_MUL_I, D2(2) * f64v(pc[3]))
+	FBIN(F64_DIV_I, D2(2) / f64v(pc[3]))
 
 	/* x + a * b and x - a * b, rounding the product first (no fused
 	 * multiply-add: exec.c is compiled with -ffp-contract=off):
 	 * (dst, x, a, b); the _A forms take x from acc */
-L_F64_MULADD: {
-	double p = D2(3) * D2(4);
-	acc = R(1) = f64b(D2(2) + p);
-	NEXT(5);
-}
-L_F64_MULSUB: {
-	double p = D2(3) * D2(4);
-	acc = R(1) = f64b(D2(2) - p);
-	NEXT(5);
-}
-L_F64_MULADD_A: {
-	double p = D2(3) * D2(4);
-	acc = R(1) = f64b(f64v(acc) + p);
-	NEXT(5);
-}
-L_F64_MULSUB_A: {
-	double p = D2(3) * D2(4);
-	acc = R(1) = f64b(f64v(acc) - p);
-	NEXT(5);
-}
+	FOP(F64_MULADD, 5, D2(2) + D2(3) * D2(4))
+	FOP(F64_MULSUB, 5, D2(2) - D2(3) * D2(4))
+	FOP(F64_MULADD_A, 5, facc + D2(3) * D2(4))
+	FOP(F64_MULSUB_A, 5, facc - D2(3) * D2(4))
 
 	/* read-modify-write of an f64 in memory (code.c, trick 10):
 	 * mem[base + off] = mem[...] -/+ a * b, also into dst:
@@ -1765,7 +1747,8 @@ L_F64_MULSUB_RMW: {
 	uint64_t x;
 	double p = D2(4) * D2(5);
 	memcpy(&x, mb + ea, 8);
-	acc = R(1) = f64b(f64v(x) - p);
+	facc = f64v(x) - p;
+	acc = R(1) = f64b(facc);
 	memcpy(mb + ea, &acc, 8);
 	NEXT(6);
 }
@@ -1774,7 +1757,8 @@ L_F64_MULADD_RMW: {
 	uint64_t x;
 	double p = D2(4) * D2(5);
 	memcpy(&x, mb + ea, 8);
-	acc = R(1) = f64b(f64v(x) + p);
+	facc = f64v(x) + p;
+	acc = R(1) = f64b(facc);
 	memcpy(mb + ea, &acc, 8);
 	NEXT(6);
 }
@@ -1791,7 +1775,8 @@ L_F64_MULSUB_RMW_I: {
 	uint64_t x;
 	double p = D2(5) * D2(6);
 	memcpy(&x, mb + ea, 8);
-	acc = R(1) = f64b(f64v(x) - p);
+	facc = f64v(x) - p;
+	acc = R(1) = f64b(facc);
 	memcpy(mb + ea, &acc, 8);
 	NEXT(8);
 }
@@ -1800,7 +1785,8 @@ L_F64_MULADD_RMW_I: {
 	uint64_t x;
 	double p = D2(5) * D2(6);
 	memcpy(&x, mb + ea, 8);
-	acc = R(1) = f64b(f64v(x) + p);
+	facc = f64v(x) + p;
+	acc = R(1) = f64b(facc);
 	memcpy(mb + ea, &acc, 8);
 	NEXT(8);
 }
@@ -1808,7 +1794,8 @@ L_F64_ADD_RMW: {
 	EARMW(3);
 	uint64_t x;
 	memcpy(&x, mb + ea, 8);
-	acc = R(1) = f64b(D2(2) + f64v(x));
+	facc = D2(2) + f64v(x);
+	acc = R(1) = f64b(facc);
 	memcpy(mb + ea, &acc, 8);
 	NEXT(5);
 }
@@ -1816,7 +1803,8 @@ L_F64_ADD_RMW_A: {
 	EARMW(2);
 	uint64_t x;
 	memcpy(&x, mb + ea, 8);
-	acc = R(1) = f64b(f64v(acc) + f64v(x));
+	facc = f64v(acc) + f64v(x);
+	acc = R(1) = f64b(facc);
 	memcpy(mb + ea, &acc, 8);
 	NEXT(4);
 }
@@ -1844,7 +1832,7 @@ L_F64_ADD_RMW_A: {
 	MEMMM(I32_MUL_MM, 4, uint32_t, (uint32_t)(x * y))
 	MEMMM(I32_MUL_MM16S, 2, int16_t,
 	    (uint32_t)((uint32_t)(int32_t)x * (uint32_t)(int32_t)y))
-	MEMMM(F64_MUL_MM, 8, uint64_t, f64b(f64v(x) * f64v(y)))
+	MEMMM(F64_MUL_MM, 8, uint64_t, f64b(facc = f64v(x) * f64v(y)))
 
 	/* binary operations whose operand b is loaded from memory: (dst, a,
 	 * base, imm, offset); the address is (base + imm) wrapped to 32
@@ -1872,6 +1860,30 @@ L_F64_ADD_RMW_A: {
 		acc = R(1) = (expr);                                        \
 		NEXT(6);                                                    \
 	}
+#define MEMBF(name, dexpr, dexpr_a)                                         \
+	L_##name:                                                           \
+	{                                                                   \
+		uint64_t ea = (uint64_t)(uint32_t)(U32(3) + pc[4]) + pc[5]; \
+		uint64_t a = R(2);                                          \
+		uint64_t m;                                                 \
+		if (__builtin_expect(ea + 8 > ms, 0))                       \
+			TRAP(BT_WASM_TRAP_MEMORY_OOB);                      \
+		memcpy(&m, mb + ea, 8);                                     \
+		facc = (dexpr);                                             \
+		acc = R(1) = f64b(facc);                                    \
+		NEXT(6);                                                    \
+	}                                                                   \
+	L_##name##_A:                                                       \
+	{                                                                   \
+		uint64_t ea = (uint64_t)(uint32_t)(U32(3) + pc[4]) + pc[5]; \
+		uint64_t m;                                                 \
+		if (__builtin_expect(ea + 8 > ms, 0))                       \
+			TRAP(BT_WASM_TRAP_MEMORY_OOB);                      \
+		memcpy(&m, mb + ea, 8);                                     \
+		facc = (dexpr_a);                                           \
+		acc = R(1) = f64b(facc);                                    \
+		NEXT(6);                                                    \
+	}
 	MEMB(I32_ADD_M, 4, uint32_t, (uint32_t)((uint32_t)a + m))
 	MEMB(I32_SUB_M, 4, uint32_t, (uint32_t)((uint32_t)a - m))
 	MEMB(I32_MUL_M, 4, uint32_t, (uint32_t)((uint32_t)a * m))
@@ -1891,10 +1903,62 @@ L_F64_ADD_RMW_A: {
 	MEMB(F32_SUB_M, 4, uint32_t, f32b(f32v(a) - f32v(m)))
 	MEMB(F32_MUL_M, 4, uint32_t, f32b(f32v(a) * f32v(m)))
 	MEMB(F32_DIV_M, 4, uint32_t, f32b(f32v(a) / f32v(m)))
-	MEMB(F64_ADD_M, 8, uint64_t, f64b(f64v(a) + f64v(m)))
-	MEMB(F64_SUB_M, 8, uint64_t, f64b(f64v(a) - f64v(m)))
-	MEMB(F64_MUL_M, 8, uint64_t, f64b(f64v(a) * f64v(m)))
-	MEMB(F64_DIV_M, 8, uint64_t, f64b(f64v(a) / f64v(m)))
+	MEMBF(F64_ADD_M, f64v(a) + f64v(m), facc + f64v(m))
+	MEMBF(F64_SUB_M, f64v(a) - f64v(m), facc - f64v(m))
+	MEMBF(F64_MUL_M, f64v(a) * f64v(m), facc * f64v(m))
+	MEMBF(F64_DIV_M, f64v(a) / f64v(m), facc / f64v(m))
+
+	/* No-store twins (fuse.c, trick 19): the same as the plain
+	 * handler without the store of the result, for when the next
+	 * instruction takes it from acc and its slot is a stack temporary
+	 * that nothing else reads. */
+#define NS(name, n, expr)                                                   \
+	L_##name##_N:                                                       \
+	acc = (expr);                                                       \
+	NEXT(n);
+#define NSF(name, n, dexpr)                                                 \
+	L_##name##_N:                                                       \
+	{                                                                   \
+		double r_ = (dexpr);                                        \
+		facc = r_;                                                  \
+		acc = f64b(r_);                                             \
+		NEXT(n);                                                    \
+	}
+	NS(I32_ADD, 4, (uint32_t)(U32(2) + U32(3)))
+	NS(I32_ADD_A, 4, (uint32_t)((uint32_t)acc + U32(3)))
+	NS(I32_ADD_B, 4, (uint32_t)(U32(2) + (uint32_t)acc))
+	NS(I32_AND_I_A, 4, (uint32_t)acc & IMM32)
+	NS(I32_OR_B, 4, U32(2) | (uint32_t)acc)
+	NS(I32_SHL_I, 4, (uint32_t)(U32(2) << (IMM32 & 31)))
+	NS(I32_SHR_U_I, 4, U32(2) >> (IMM32 & 31))
+	NS(I32_ANDN, 4, U32(2) & ~U32(3))
+L_I32_MAJ_N: {
+	uint32_t p_ = U32(3), q_ = U32(4);
+
+	acc = (U32(2) & (p_ ^ q_)) ^ (p_ & q_);
+	NEXT(5);
+}
+L_I32_ROT2SHRX_N: {
+	uint32_t x_ = U32(2);
+
+	acc = rotl32(x_, (uint32_t)pc[3]) ^ rotl32(x_, (uint32_t)pc[4]) ^
+	    (x_ >> (pc[5] & 31));
+	NEXT(6);
+}
+L_I32_ADD_M_A_N: {
+	uint64_t ea = (uint64_t)(uint32_t)(U32(3) + pc[4]) + pc[5];
+	uint32_t m;
+
+	if (__builtin_expect(ea + 4 > ms, 0))
+		TRAP(BT_WASM_TRAP_MEMORY_OOB);
+	memcpy(&m, mb + ea, 4);
+	acc = (uint32_t)((uint32_t)acc + m);
+	NEXT(6);
+}
+	NSF(F64_MULADD, 5, D2(2) + D2(3) * D2(4))
+	NSF(F64_MULSUB, 5, D2(2) - D2(3) * D2(4))
+	NSF(F64_SQRT, 3, sqrt(D2(2)))
+	NSF(F64_MUL_B, 4, D2(2) * facc)
 
 	/* ---- conversions ---- */
 	UN(I32_WRAP_I64, (uint32_t)U64(2))
@@ -1976,8 +2040,8 @@ L_I64_TRUNC_F64_U: {
 	UN(F32_CONVERT_I64_S, f32b((float)S64(2)))
 	UN(F32_CONVERT_I64_U, f32b((float)U64(2)))
 	UN(F32_DEMOTE_F64, f32b((float)D2(2)))
-	UN(F64_CONVERT_I32_S, f64b((double)S32(2)))
-	UN(F64_CONVERT_I32_U, f64b((double)U32(2)))
+	FUN(F64_CONVERT_I32_S, (double)S32(2))
+	FUN(F64_CONVERT_I32_U, (double)U32(2))
 	UN(F64_CONVERT_I64_S, f64b((double)S64(2)))
 	UN(F64_CONVERT_I64_U, f64b((double)U64(2)))
 	UN(F64_PROMOTE_F32, f64b((double)F2(2)))

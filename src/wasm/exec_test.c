@@ -6,6 +6,7 @@
  * against the limit, and the cost of instantiating a small module.
  */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -975,6 +976,164 @@ test_fused_bit_ops(void **state)
 	bt_wasm_module_free(m);
 }
 
+/* The module of test_acc_forms, assembled with wat2wasm from:
+ *
+ * (module
+ *   (memory 1)
+ *   (func (export "rb") (param $a i64) (param $b i64) (param $c f64) (result f64)
+ *     (f64.add (f64.reinterpret_i64 (i64.add (local.get $a) (local.get $b))) (local.get $c)))
+ *   (func (export "sel") (param $x f64) (param $y f64) (param $k i32) (result f64)
+ *     (f64.mul (select (local.get $x) (local.get $y) (local.get $k)) (local.get $y)))
+ *   (func (export "chain") (param $x f64) (param $y f64) (param $z f64) (result f64)
+ *     (f64.div (local.get $z)
+ *       (f64.mul (f64.sqrt (f64.add (f64.add (f64.mul (local.get $x) (local.get $x))
+ *                                            (f64.mul (local.get $y) (local.get $y)))
+ *                                   (local.get $z)))
+ *                (f64.sub (local.get $x) (local.get $y)))))
+ *   (func (export "bits") (param $x f64) (param $y f64) (result i64)
+ *     (i64.xor (i64.reinterpret_f64 (f64.mul (local.get $x) (local.get $y))) (i64.reinterpret_f64 (local.get $x))))
+ *   (func (export "mem") (param $x f64) (param $y f64) (result f64)
+ *     (f64.store (i32.const 8) (local.get $x))
+ *     (f64.store (i32.const 16) (f64.sub (f64.load (i32.const 8)) (f64.mul (local.get $y) (local.get $y))))
+ *     (f64.add (f64.load (i32.const 16)) (f64.mul (f64.load (i32.const 8)) (local.get $y))))
+ *   (func (export "ld") (param $x f64) (param $y f64) (result f64)
+ *     (f64.store (i32.const 24) (local.get $y))
+ *     (f64.add (f64.load (i32.const 24)) (local.get $x)))
+ *   (func (export "ints") (param $a i32) (param $b i32) (result i32) (local $t i32)
+ *     (local.set $t (i32.add (local.get $a) (local.get $b)))
+ *     (i32.xor
+ *       (i32.add (i32.add (i32.shl (local.get $a) (i32.const 3)) (local.get $b))
+ *                (i32.or (local.get $t) (i32.shr_u (local.get $b) (i32.const 5))))
+ *       (local.get $t)))
+ *   (func (export "tee") (param $a i32) (param $b i32) (result i32) (local $t i32)
+ *     (i32.add (i32.xor (local.tee $t (i32.add (local.get $a) (local.get $b))) (local.get $b))
+ *              (local.get $t)))
+ * )
+ *
+ * f64 operations whose operand comes from a producer that does not set
+ * the float accumulator (an i64 op on the bits, select, a load), chains
+ * of f64 operations through it, f64 results read as bits, and integer
+ * results that go only to the next instruction (no-store twins) next to
+ * ones a later instruction reads from their local (fuse.c, trick 19).
+ */
+static const uint8_t acc_wasm[] = {
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x28, 0x06, 0x60,
+	0x03, 0x7e, 0x7e, 0x7c, 0x01, 0x7c, 0x60, 0x03, 0x7c, 0x7c, 0x7f, 0x01,
+	0x7c, 0x60, 0x03, 0x7c, 0x7c, 0x7c, 0x01, 0x7c, 0x60, 0x02, 0x7c, 0x7c,
+	0x01, 0x7e, 0x60, 0x02, 0x7c, 0x7c, 0x01, 0x7c, 0x60, 0x02, 0x7f, 0x7f,
+	0x01, 0x7f, 0x03, 0x09, 0x08, 0x00, 0x01, 0x02, 0x03, 0x04, 0x04, 0x05,
+	0x05, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x33, 0x08, 0x02, 0x72, 0x62,
+	0x00, 0x00, 0x03, 0x73, 0x65, 0x6c, 0x00, 0x01, 0x05, 0x63, 0x68, 0x61,
+	0x69, 0x6e, 0x00, 0x02, 0x04, 0x62, 0x69, 0x74, 0x73, 0x00, 0x03, 0x03,
+	0x6d, 0x65, 0x6d, 0x00, 0x04, 0x02, 0x6c, 0x64, 0x00, 0x05, 0x04, 0x69,
+	0x6e, 0x74, 0x73, 0x00, 0x06, 0x03, 0x74, 0x65, 0x65, 0x00, 0x07, 0x0a,
+	0xae, 0x01, 0x08, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x7c, 0xbf, 0x20,
+	0x02, 0xa0, 0x0b, 0x0c, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0x1b,
+	0x20, 0x01, 0xa2, 0x0b, 0x1a, 0x00, 0x20, 0x02, 0x20, 0x00, 0x20, 0x00,
+	0xa2, 0x20, 0x01, 0x20, 0x01, 0xa2, 0xa0, 0x20, 0x02, 0xa0, 0x9f, 0x20,
+	0x00, 0x20, 0x01, 0xa1, 0xa2, 0xa3, 0x0b, 0x0c, 0x00, 0x20, 0x00, 0x20,
+	0x01, 0xa2, 0xbd, 0x20, 0x00, 0xbd, 0x85, 0x0b, 0x27, 0x00, 0x41, 0x08,
+	0x20, 0x00, 0x39, 0x03, 0x00, 0x41, 0x10, 0x41, 0x08, 0x2b, 0x03, 0x00,
+	0x20, 0x01, 0x20, 0x01, 0xa2, 0xa1, 0x39, 0x03, 0x00, 0x41, 0x10, 0x2b,
+	0x03, 0x00, 0x41, 0x08, 0x2b, 0x03, 0x00, 0x20, 0x01, 0xa2, 0xa0, 0x0b,
+	0x11, 0x00, 0x41, 0x18, 0x20, 0x01, 0x39, 0x03, 0x00, 0x41, 0x18, 0x2b,
+	0x03, 0x00, 0x20, 0x00, 0xa0, 0x0b, 0x1f, 0x01, 0x01, 0x7f, 0x20, 0x00,
+	0x20, 0x01, 0x6a, 0x21, 0x02, 0x20, 0x00, 0x41, 0x03, 0x74, 0x20, 0x01,
+	0x6a, 0x20, 0x02, 0x20, 0x01, 0x41, 0x05, 0x76, 0x72, 0x6a, 0x20, 0x02,
+	0x73, 0x0b, 0x11, 0x01, 0x01, 0x7f, 0x20, 0x00, 0x20, 0x01, 0x6a, 0x22,
+	0x02, 0x20, 0x01, 0x73, 0x20, 0x02, 0x6a, 0x0b
+};
+
+static uint64_t
+dbits(double d)
+{
+	uint64_t u;
+
+	memcpy(&u, &d, 8);
+	return u;
+}
+
+static double
+bitsd(uint64_t u)
+{
+	double d;
+
+	memcpy(&d, &u, 8);
+	return d;
+}
+
+static struct bt_wasm_val
+vf64(double d)
+{
+	struct bt_wasm_val x = { .type = BT_WASM_F64 };
+
+	x.u.f64 = dbits(d);
+	return x;
+}
+
+static struct bt_wasm_val
+vi64(uint64_t v)
+{
+	struct bt_wasm_val x = { .type = BT_WASM_I64 };
+
+	x.u.i64 = v;
+	return x;
+}
+
+static void
+test_acc_forms(void **state)
+{
+	static const double xs[] = { 1.5, -2.25, 3.0, 1e-300, 7.75e12, 0.1 };
+	bt_wasm_module *m;
+	bt_wasm_instance *inst;
+	struct bt_diag d;
+	struct bt_wasm_val r;
+
+	(void)state;
+	assert_int_equal(bt_wasm_module_new(&m, acc_wasm, sizeof(acc_wasm),
+			     &d), 0);
+	assert_int_equal(bt_wasm_instance_new(&inst, m, NULL, NULL, &d), 0);
+	for (size_t i = 0; i < 6; i++) {
+		double x = xs[i], y = xs[(i + 1) % 6], z = xs[(i + 2) % 6];
+		uint64_t a = dbits(x) - 12345, b = 12345 + (uint64_t)i;
+		uint32_t ia = (uint32_t)dbits(x), ib = (uint32_t)(dbits(y) >> 20);
+		struct bt_wasm_val ab[3] = { vi64(a), vi64(b), vf64(z) };
+		struct bt_wasm_val xyk[3] = { vf64(x), vf64(y), i32(i & 1) };
+		struct bt_wasm_val xyz[3] = { vf64(x), vf64(y), vf64(z) };
+		struct bt_wasm_val ii[2] = { i32(ia), i32(ib) };
+		uint32_t t = ia + ib;
+
+		assert_int_equal(bt_wasm_instance_call(inst, "rb", ab, 3, &r,
+				     1), 0);
+		assert_int_equal(r.u.f64, dbits(bitsd(a + b) + z));
+		assert_int_equal(bt_wasm_instance_call(inst, "sel", xyk, 3, &r,
+				     1), 0);
+		assert_int_equal(r.u.f64, dbits(((i & 1) ? x : y) * y));
+		assert_int_equal(bt_wasm_instance_call(inst, "chain", xyz, 3,
+				     &r, 1), 0);
+		assert_int_equal(r.u.f64,
+		    dbits(z / (sqrt(x * x + y * y + z) * (x - y))));
+		assert_int_equal(bt_wasm_instance_call(inst, "bits", xyz, 2,
+				     &r, 1), 0);
+		assert_int_equal(r.u.i64, dbits(x * y) ^ dbits(x));
+		assert_int_equal(bt_wasm_instance_call(inst, "mem", xyz, 2, &r,
+				     1), 0);
+		assert_int_equal(r.u.f64, dbits((x - y * y) + x * y));
+		assert_int_equal(bt_wasm_instance_call(inst, "ld", xyz, 2, &r,
+				     1), 0);
+		assert_int_equal(r.u.f64, dbits(y + x));
+		assert_int_equal(bt_wasm_instance_call(inst, "ints", ii, 2, &r,
+				     1), 0);
+		assert_int_equal(r.u.i32,
+		    (((ia << 3) + ib + (t | (ib >> 5))) ^ t));
+		assert_int_equal(bt_wasm_instance_call(inst, "tee", ii, 2, &r,
+				     1), 0);
+		assert_int_equal(r.u.i32, (uint32_t)((t ^ ib) + t));
+	}
+	bt_wasm_instance_free(inst);
+	bt_wasm_module_free(m);
+}
+
 static void
 test_interrupt_before(void **state)
 {
@@ -1277,6 +1436,7 @@ main(void)
 		cmocka_unit_test(test_trap_offset_in_fused_loads),
 		cmocka_unit_test(test_fuel_fused_call),
 		cmocka_unit_test(test_fused_bit_ops),
+		cmocka_unit_test(test_acc_forms),
 		cmocka_unit_test(test_fused_latches_and_rmw),
 		cmocka_unit_test(test_interrupt_before),
 		cmocka_unit_test(test_interrupt_thread),

@@ -5,6 +5,7 @@
  * which fused instruction to emit (or emits it). See code.c's design
  * block for the list of tricks and the invariants they keep.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "comp.h"
@@ -324,6 +325,8 @@ bt__wasm_base_of(int o)
 	return o < 0 ? o : base_tab[o];
 }
 
+static void post_init(void);
+
 void
 bt__wasm_fuse_init(void)
 {
@@ -335,6 +338,7 @@ bt__wasm_fuse_init(void)
 		if (acc_ops[i].b != 0)
 			base_tab[acc_ops[i].b] = acc_ops[i].op;
 	}
+	post_init();
 }
 
 int
@@ -1081,4 +1085,169 @@ bt__wasm_fuse_ld2(struct wcomp *c, uint32_t h)
 	produced(c, h);
 	cell(c, i2);
 	cell(c, off2);
+}
+
+/*
+ * Trick 19, a pass over a function's finished code (fuse.c sees only the
+ * code as it is emitted; rewrites by later fusions are settled here):
+ *
+ *  - The f64 acc variants read facc, a floating-point register the f64
+ *    handlers keep their result in (no trip through a general register
+ *    and back on a chain of f64 operations). Where the instruction before
+ *    one did not set facc (a load, a move, an integer op on the bits), the
+ *    variant goes back to its plain form, which reads the slot.
+ *  - When an instruction takes its operand from acc, the instruction
+ *    before it computed that operand (a label forgets acc), and the slot
+ *    is a stack temporary, nothing else reads the slot: WebAssembly pops
+ *    each operand once, and a temporary is named by one operand only. The
+ *    instruction before then becomes its no-store twin (_N), which leaves
+ *    the result in acc only.
+ *
+ * A stop for fuel or an interrupt is taken only at branches and calls,
+ * which never read acc, so no stop falls between the two.
+ */
+static struct hop {
+	uint64_t h;
+	uint16_t op;
+} hops[OP__COUNT];
+static uint8_t	acc_cell[OP__COUNT]; /* cell naming what comes from acc */
+static uint16_t twin_of[OP__COUNT];  /* the no-store twin, or 0 */
+static bool	facc_set[OP__COUNT]; /* the handler sets facc */
+static uint16_t facc_read[OP__COUNT]; /* an f64 variant that reads facc:
+				       * its plain form */
+
+static int
+hop_cmp(const void *a, const void *b)
+{
+	const struct hop *x = a, *y = b;
+
+	return x->h < y->h ? -1 : x->h > y->h;
+}
+
+static int
+op_of_handler(uint64_t h)
+{
+	size_t lo = 0, hi = OP__COUNT;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (hops[mid].h == h)
+			return hops[mid].op;
+		if (hops[mid].h < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static void
+post_init(void)
+{
+	static const uint16_t twins[][2] = {
+		{ OP_I32_ADD, OP_I32_ADD_N },
+		{ OP_I32_ADD_A, OP_I32_ADD_A_N },
+		{ OP_I32_ADD_B, OP_I32_ADD_B_N },
+		{ OP_I32_AND_I_A, OP_I32_AND_I_A_N },
+		{ OP_I32_OR_B, OP_I32_OR_B_N },
+		{ OP_I32_SHL_I, OP_I32_SHL_I_N },
+		{ OP_I32_SHR_U_I, OP_I32_SHR_U_I_N },
+		{ OP_I32_MAJ, OP_I32_MAJ_N },
+		{ OP_I32_ANDN, OP_I32_ANDN_N },
+		{ OP_I32_ROT2SHRX, OP_I32_ROT2SHRX_N },
+		{ OP_I32_ADD_M_A, OP_I32_ADD_M_A_N },
+		{ OP_F64_MULADD, OP_F64_MULADD_N },
+		{ OP_F64_MULSUB, OP_F64_MULSUB_N },
+		{ OP_F64_SQRT, OP_F64_SQRT_N },
+		{ OP_F64_MUL_B, OP_F64_MUL_B_N },
+	};
+	/* every handler that sets facc (exec.c: FOP, MEMBF, the f64
+	 * read-modify-writes, F64_MUL_MM, NSF) */
+	static const uint16_t fset[] = {
+		OP_F64_ADD, OP_F64_SUB, OP_F64_MUL, OP_F64_DIV,
+		OP_F64_ADD_A, OP_F64_SUB_A, OP_F64_MUL_A, OP_F64_DIV_A,
+		OP_F64_ADD_B, OP_F64_SUB_B, OP_F64_MUL_B, OP_F64_DIV_B,
+		OP_F64_ADD_I, OP_F64_SUB_I, OP_F64_MUL_I, OP_F64_DIV_I,
+		OP_F64_SQRT, OP_F64_CONVERT_I32_S, OP_F64_CONVERT_I32_U,
+		OP_F64_MULADD, OP_F64_MULSUB, OP_F64_MULADD_A,
+		OP_F64_MULSUB_A, OP_F64_MULSUB_RMW, OP_F64_MULADD_RMW,
+		OP_F64_MULSUB_RMW_I, OP_F64_MULADD_RMW_I, OP_F64_ADD_RMW,
+		OP_F64_ADD_RMW_A, OP_F64_MUL_MM,
+		OP_F64_ADD_M, OP_F64_SUB_M, OP_F64_MUL_M, OP_F64_DIV_M,
+		OP_F64_ADD_M_A, OP_F64_SUB_M_A, OP_F64_MUL_M_A,
+		OP_F64_DIV_M_A,
+		OP_F64_MULADD_N, OP_F64_MULSUB_N, OP_F64_SQRT_N,
+		OP_F64_MUL_B_N,
+	};
+	/* the f64 variants that read facc, with their plain forms */
+	static const uint16_t fread[][2] = {
+		{ OP_F64_ADD_A, OP_F64_ADD }, { OP_F64_ADD_B, OP_F64_ADD },
+		{ OP_F64_SUB_A, OP_F64_SUB }, { OP_F64_SUB_B, OP_F64_SUB },
+		{ OP_F64_MUL_A, OP_F64_MUL }, { OP_F64_MUL_B, OP_F64_MUL },
+		{ OP_F64_DIV_A, OP_F64_DIV }, { OP_F64_DIV_B, OP_F64_DIV },
+		{ OP_F64_MULADD_A, OP_F64_MULADD },
+		{ OP_F64_MULSUB_A, OP_F64_MULSUB },
+		{ OP_F64_ADD_M_A, OP_F64_ADD_M },
+		{ OP_F64_SUB_M_A, OP_F64_SUB_M },
+		{ OP_F64_MUL_M_A, OP_F64_MUL_M },
+		{ OP_F64_DIV_M_A, OP_F64_DIV_M },
+	};
+
+	for (int o = 0; o < OP__COUNT; o++) {
+		hops[o].h = bt__wasm_handler(o);
+		hops[o].op = (uint16_t)o;
+	}
+	qsort(hops, OP__COUNT, sizeof(hops[0]), hop_cmp);
+	/* the acc variants of trick 4 name the slot in the cell of the
+	 * operand they replace: a is cell 2, b cell 3, a store's value
+	 * cell 2 */
+	for (size_t i = 0; i < sizeof(acc_ops) / sizeof(acc_ops[0]); i++) {
+		if (acc_ops[i].a != 0)
+			acc_cell[acc_ops[i].a] = 2;
+		if (acc_ops[i].b != 0)
+			acc_cell[acc_ops[i].b] = acc_ops[i].op == OP_ST32 ||
+			    acc_ops[i].op == OP_ST64 ? 2 : 3;
+	}
+	for (int o = OP_I32_ADD_M_A; o <= OP_F64_DIV_M_A; o++)
+		acc_cell[o] = 2; /* (d, a, base, imm, off) */
+	acc_cell[OP_F64_MULADD_A] = 2; /* (d, x, a, b) */
+	acc_cell[OP_F64_MULSUB_A] = 2;
+	for (size_t i = 0; i < sizeof(twins) / sizeof(twins[0]); i++)
+		twin_of[twins[i][0]] = twins[i][1];
+	for (size_t i = 0; i < sizeof(fset) / sizeof(fset[0]); i++)
+		facc_set[fset[i]] = true;
+	for (size_t i = 0; i < sizeof(fread) / sizeof(fread[0]); i++)
+		facc_read[fread[i][0]] = fread[i][1];
+}
+
+void
+bt__wasm_fuse_post(bt_wasm_module *m, uint32_t start, uint32_t nlocals)
+{
+	uint64_t *code = m->code;
+	uint32_t pc = start, ppc = 0;
+	int po = -1;
+
+	while (pc < m->ncode) {
+		int o = op_of_handler(code[pc]);
+		uint64_t len;
+
+		if (o < 0)
+			return; /* cannot happen: the code is ours */
+		len = o == OP_BR_TABLE ? 4 + code[pc + 2] : bt__wasm_op_len[o];
+		if (po >= 0 && acc_cell[o] != 0) {
+			uint64_t s = code[pc + acc_cell[o]];
+
+			if (facc_read[o] != 0 && !facc_set[po]) {
+				o = facc_read[o];
+				code[pc] = bt__wasm_handler(o);
+			} else if (twin_of[po] != 0 && s >= nlocals &&
+			    code[ppc + 1] == s) {
+				code[ppc] = bt__wasm_handler(twin_of[po]);
+			}
+		}
+		po = o;
+		ppc = pc;
+		pc += (uint32_t)len;
+	}
 }
