@@ -1207,15 +1207,23 @@ bt_out:
 					cell(c, d);
 					cell(c, a);
 					cell(c, k);
+					cell(c, 0); /* bt__wasm_fuse_calls */
+					cell(c, 0);
 				} else {
 					/* CALL_D takes the callee's byte
-					 * offset in the instance's fobj */
+					 * offset in the instance's fobj;
+					 * bt__wasm_fuse_calls fills in where
+					 * its code is and its frame's end */
 					bool d = x >= m->nfunc_imports;
 
 					op(c, d ? OP_CALL_D : OP_CALL);
 					cell(c, d ? (uint64_t)x *
 						sizeof(bt_wasm_func) : x);
 					cell(c, S(c, h));
+					if (d) {
+						cell(c, 0);
+						cell(c, 0);
+					}
 				}
 			}
 			if ((rc = pop_n(c, ft_params(t), t->nparams)) != 0)

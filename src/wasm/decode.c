@@ -737,6 +737,7 @@ sec_code(struct rd *r, bt_wasm_module *m)
 		if (rc != 0)
 			return rc;
 	}
+	bt__wasm_fuse_calls(m);
 	return 0;
 }
 

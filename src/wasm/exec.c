@@ -23,8 +23,10 @@
  *     operand slots. A call's arguments are the caller's top operand slots,
  *     which become the callee's params in place; results come back in the
  *     same place. frames[d] holds the function running at depth d and the
- *     pc and fp of its caller (to return to); frames[0].pc is NULL:
- *     returning there ends the run.
+ *     pc and fp of its caller (to return to); frames[0].pc is RET_END
+ *     (1): returning there ends the run. A return pc is 8-byte aligned;
+ *     bit 0 set on one means the caller runs in another instance (an
+ *     imported function returns), so the return reloads ci, mb and ms.
  *  3. Every instruction leaves pc at its own start until it has no side
  *     effect left to do, so a trap reports the instruction that trapped and
  *     a stop for fuel, interrupt or deadline (taken only in branch and call
@@ -61,6 +63,9 @@
 #include "wasm_int.h"
 
 #define TICK_CHUNK 4096
+
+/* The return pc of the bottom frame: returning there ends the run. */
+#define RET_END ((const uint64_t *)(uintptr_t)1)
 
 /*
  * The memory base is, after pc, fp and acc, the most used value of the
@@ -502,7 +507,7 @@ run(bt_wasm_instance *inst, bt_wasm_func *f, bool resume)
 		DISPATCH();
 	}
 	fr = inst->frames;
-	fr->pc = NULL;
+	fr->pc = RET_END;
 	fr->fp = NULL;
 	fr->func = f;
 	fp = inst->stack;
@@ -764,15 +769,23 @@ L_CONST64:
 	acc = R(1) = (uint64_t)pc[2] | ((uint64_t)pc[3] << 32);
 	NEXT(4);
 L_RETURN:
-	if (fr->pc == NULL)
-		goto done;
-	pc = fr->pc;
+	/* A return pc with bit 0 set ends the run (RET_END) or returns to
+	 * another instance; the memory size is current otherwise: a
+	 * memory.grow in the callee updated ms (invariant 5). */
+	ret_pc = fr->pc;
+	if (__builtin_expect((uintptr_t)ret_pc & 1, 0))
+		goto ret_slow;
+	pc = ret_pc;
 	fp = fr->fp;
 	fr--;
-	/* The memory size is current unless the instance changes: a
-	 * memory.grow in the callee updated ms (invariant 5). */
-	if (__builtin_expect(fr->func->inst != ci, 0))
-		LOAD_INST(fr->func->inst);
+	DISPATCH();
+ret_slow:
+	if (ret_pc == RET_END)
+		goto done;
+	pc = (const uint64_t *)((uintptr_t)ret_pc & ~(uintptr_t)1);
+	fp = fr->fp;
+	fr--;
+	LOAD_INST(fr->func->inst);
 	DISPATCH();
 	/* A function's first instruction when it has locals besides its
 	 * params: zero them, (first, count) */
@@ -787,37 +800,34 @@ L_ZERO: {
 }
 L_CALL_D:
 	/* A function defined in this module: never a host function, always
-	 * of this instance. (func's byte offset in ci->fobj, frame offset) */
-	callee = (bt_wasm_func *)((uint8_t *)ci->fobj + pc[1]);
-	nfp = fp + pc[2];
+	 * of this instance. (func's byte offset in ci->fobj, frame offset,
+	 * its code relative to this cell's instruction, the end of its
+	 * frame relative to fp): the next pc and the stack check need no
+	 * load through the callee */
 	TICK();
-	if (__builtin_expect(fr + 1 >= fr_end ||
-		nfp + callee->frame_slots > stack_end, 0))
+	if (__builtin_expect(fr + 1 >= fr_end || fp + pc[4] > stack_end, 0))
 		TRAP(BT_WASM_TRAP_STACK_EXHAUSTED);
 	fr++;
-	fr->pc = pc + 3;
+	fr->pc = pc + 5;
 	fr->fp = fp;
-	fr->func = callee;
-	fp = nfp;
-	pc = callee->code;
+	fr->func = (bt_wasm_func *)((uint8_t *)ci->fobj + pc[1]);
+	fp += pc[2];
+	pc += (int64_t)pc[3];
 	DISPATCH();
 L_CALL_D_ADDI:
 	/* CALL_D that first computes its last argument, (func, frame
-	 * offset, dst, a, k): fp[dst] = a + k, after the checks, so a stop
-	 * for fuel re-executes it whole (invariant 3) */
-	callee = (bt_wasm_func *)((uint8_t *)ci->fobj + pc[1]);
-	nfp = fp + pc[2];
+	 * offset, dst, a, k, code, frame end): fp[dst] = a + k, after the
+	 * checks, so a stop for fuel re-executes it whole (invariant 3) */
 	TICK();
-	if (__builtin_expect(fr + 1 >= fr_end ||
-		nfp + callee->frame_slots > stack_end, 0))
+	if (__builtin_expect(fr + 1 >= fr_end || fp + pc[7] > stack_end, 0))
 		TRAP(BT_WASM_TRAP_STACK_EXHAUSTED);
 	R(3) = (uint32_t)(U32(4) + (uint32_t)pc[5]);
 	fr++;
-	fr->pc = pc + 6;
+	fr->pc = pc + 8;
 	fr->fp = fp;
-	fr->func = callee;
-	fp = nfp;
-	pc = callee->code;
+	fr->func = (bt_wasm_func *)((uint8_t *)ci->fobj + pc[1]);
+	fp += pc[2];
+	pc += (int64_t)pc[6];
 	DISPATCH();
 L_CALL:
 	callee = ci->funcs[pc[1]];
@@ -880,8 +890,11 @@ do_call:
 	fr->fp = fp;
 	fr->func = callee;
 	fp = nfp;
-	if (callee->inst != ci)
+	if (callee->inst != ci) {
+		/* the return reloads the caller's instance */
+		fr->pc = (const uint64_t *)((uintptr_t)ret_pc | 1);
 		LOAD_INST(callee->inst);
+	}
 	pc = callee->code;
 	DISPATCH();
 

@@ -1251,3 +1251,31 @@ bt__wasm_fuse_post(bt_wasm_module *m, uint32_t start, uint32_t nlocals)
 		pc += (uint32_t)len;
 	}
 }
+
+void
+bt__wasm_fuse_calls(bt_wasm_module *m)
+{
+	uint64_t *code = m->code;
+	uint32_t pc = 0;
+
+	while (pc < m->ncode) {
+		int o = op_of_handler(code[pc]);
+		uint64_t len, fi;
+		const struct wcode *w;
+
+		if (o < 0)
+			return; /* cannot happen: the code is ours */
+		len = o == OP_BR_TABLE ? 4 + code[pc + 2] : bt__wasm_op_len[o];
+		if (o == OP_CALL_D || o == OP_CALL_D_ADDI) {
+			/* (func, frame, [dst, a, k,] code, frame end) */
+			uint64_t *c = code + pc + len - 2;
+
+			fi = code[pc + 1] / sizeof(bt_wasm_func) -
+			    m->nfunc_imports;
+			w = &m->codes[fi];
+			c[0] = (uint64_t)((int64_t)w->start - (int64_t)pc);
+			c[1] = code[pc + 2] + w->frame_slots;
+		}
+		pc += (uint32_t)len;
+	}
+}

@@ -281,6 +281,10 @@ int  bt__wasm_type_letter(uint8_t t);
 struct wcomp;
 int bt__wasm_compile_func(bt_wasm_module *m, uint32_t fi, const uint8_t *base,
     const uint8_t *p, const uint8_t *end, struct bt_diag *diag);
+/* fuse.c: once every body is compiled, gives each direct call (CALL_D,
+ * CALL_D_ADDI) the place of its callee's code relative to the call and
+ * the end of the callee's frame relative to the caller's frame. */
+void bt__wasm_fuse_calls(bt_wasm_module *m);
 
 /* exec.c */
 enum wop {
