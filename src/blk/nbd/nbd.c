@@ -80,6 +80,9 @@ struct nbd_conn {
 	size_t   rstart, rend;
 	bool     stopping;
 	int      end_rc; /* why the session ended (0: DISC) */
+	/* read_mu: mean run time per request of the batches run holding the
+	 * turn (ns, a moving average); past NBD_KEEP_NS they stop doing so. */
+	uint64_t kept_ns;
 };
 
 /* ------------------------------------------------------------------ */
@@ -639,41 +642,84 @@ read_batch(struct nbd_conn *c, struct nbd_worker *wk)
 	return 0;
 }
 
+/* Requests slower than this on average (a disk that blocks reads, dirty
+ * page throttling) are not run holding the reading turn. */
+#define NBD_KEEP_NS 50000u
+#ifndef NBD_KEEP_MAX
+#define NBD_KEEP_MAX 4u
+#endif
+
+/*
+ * Keeping the turn: worker_loop runs a batch while still holding the
+ * reading turn (read_mu) when the batch is all fast requests (plain reads
+ * and writes, short) and such batches have been fast (kept_ns). Handing
+ * the turn over costs a wake-up of the next worker (which then only
+ * blocks in read()) and, once this one is back, another: at depth that
+ * was most of the context switches and lock traffic per request. The
+ * client's next requests wait in the socket meanwhile, but they come as
+ * replies go out, and this thread reads them next. A slow request (FLUSH,
+ * FUA, a long one), or batches that turn out slow (reads that wait for
+ * the disk, writes throttled), hand the turn to another worker first, so
+ * requests keep flowing while they run.
+ */
+static bool
+all_fast(const struct nbd_worker *wk)
+{
+	for (unsigned i = 0; i < wk->n; i++) {
+		if (!joins_after(&wk->jobs[i].req))
+			return false;
+	}
+	return true;
+}
+
+/* run_timed runs the batch and returns its mean time per request. */
+static uint64_t
+run_timed(struct nbd_conn *c, struct nbd_worker *wk)
+{
+	uint64_t t0 = bt_time_mono_ns();
+
+	run_batch(c, wk);
+	return (bt_time_mono_ns() - t0) / (wk->n ? wk->n : 1);
+}
+
 /* worker_loop: take the reading turn, read a batch, run it, repeat. */
 static void
 worker_loop(struct nbd_conn *c)
 {
 	struct nbd_worker *wk = bt_zalloc(sizeof(*wk));
 
-	if (wk == NULL) {
-		pthread_mutex_lock(&c->read_mu);
-		if (!c->stopping) {
-			c->stopping = true;
-			c->end_rc = -ENOMEM;
-		}
-		pthread_mutex_unlock(&c->read_mu);
-		return;
+	pthread_mutex_lock(&c->read_mu);
+	if (wk == NULL && !c->stopping) {
+		c->stopping = true;
+		c->end_rc = -ENOMEM;
 	}
-	for (;;) {
-		int rc;
+	while (!c->stopping) {
+		int      rc = read_batch(c, wk);
+		bool     fast = rc == 0 && all_fast(wk);
+		bool     keep = fast && c->kept_ns <= NBD_KEEP_NS
+		    && wk->n < NBD_KEEP_MAX;
+		uint64_t per;
 
-		pthread_mutex_lock(&c->read_mu);
-		if (c->stopping) {
-			pthread_mutex_unlock(&c->read_mu);
-			break;
-		}
-		rc = read_batch(c, wk);
 		if (rc != 0) {
 			c->stopping = true;
 			c->end_rc = rc > 0 ? 0 : rc;
 		}
+		if (keep) {
+			per = run_timed(c, wk);
+			c->kept_ns = (c->kept_ns * 7 + per) / 8;
+			continue;
+		}
 		pthread_mutex_unlock(&c->read_mu);
-		run_batch(c, wk);
-		if (rc != 0)
-			break;
+		per = run_timed(c, wk);
+		pthread_mutex_lock(&c->read_mu);
+		if (fast)
+			c->kept_ns = (c->kept_ns * 7 + per) / 8;
 	}
-	for (unsigned i = 0; i < NBD_BATCH; i++)
-		bt_free(wk->jobs[i].buf);
+	pthread_mutex_unlock(&c->read_mu);
+	if (wk != NULL) {
+		for (unsigned i = 0; i < NBD_BATCH; i++)
+			bt_free(wk->jobs[i].buf);
+	}
 	bt_free(wk);
 }
 
