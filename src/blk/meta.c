@@ -108,26 +108,43 @@ bt__blk_hmac_fini(struct blk_hmac *h)
 	bt_zeroize(h, sizeof(*h));
 }
 
+/*
+ * bt__blk_hmac is HMAC-SHA256(key, a || b). Short messages (a journal
+ * record's) are hashed with one update per pass (the pad and the message
+ * copied together): each EVP call costs more than the bytes it hashes.
+ */
 int
 bt__blk_hmac(struct blk_hmac *h, const void *a, size_t alen, const void *b,
     size_t blen, uint8_t out[32])
 {
+	uint8_t buf[64 + 128];
 	uint8_t inner[32];
 	int     rc;
 
-	rc = bt_sha256_update(h->sha, h->ipad, 64);
-	if (rc == 0)
-		rc = bt_sha256_update(h->sha, a, alen);
-	if (rc == 0 && blen != 0)
-		rc = bt_sha256_update(h->sha, b, blen);
+	if (alen + blen <= sizeof(buf) - 64) {
+		memcpy(buf, h->ipad, 64);
+		memcpy(buf + 64, a, alen);
+		if (blen != 0)
+			memcpy(buf + 64 + alen, b, blen);
+		rc = bt_sha256_update(h->sha, buf, 64 + alen + blen);
+	} else {
+		rc = bt_sha256_update(h->sha, h->ipad, 64);
+		if (rc == 0)
+			rc = bt_sha256_update(h->sha, a, alen);
+		if (rc == 0 && blen != 0)
+			rc = bt_sha256_update(h->sha, b, blen);
+	}
 	if (rc == 0)
 		rc = bt_sha256_final(h->sha, inner);
-	if (rc == 0)
-		rc = bt_sha256_update(h->sha, h->opad, 64);
-	if (rc == 0)
-		rc = bt_sha256_update(h->sha, inner, 32);
+	if (rc == 0) {
+		memcpy(buf, h->opad, 64);
+		memcpy(buf + 64, inner, 32);
+		rc = bt_sha256_update(h->sha, buf, 96);
+	}
 	if (rc == 0)
 		rc = bt_sha256_final(h->sha, out);
+	bt_zeroize(buf, sizeof(buf));
+	bt_zeroize(inner, sizeof(inner));
 	return rc;
 }
 
