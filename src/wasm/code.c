@@ -705,7 +705,7 @@ do_unop(struct wcomp *c, int o, uint8_t in, uint8_t out)
 		c->nvals--;
 		if (c->vals[h].kind != K_SLOT)
 			c->nlazy--;
-		op(c, o);
+		op(c, bt__wasm_acc_variant(c, o, h, 0));
 		cell(c, S(c, h));
 		produced(c, h);
 		cell(c, sa);

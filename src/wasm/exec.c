@@ -1738,6 +1738,11 @@ L_LD32_X2: {
 	FBIN(F64_SUB_I, D2(2) - f64v(pc[3]))
 	FBIN(F64_MUL_I, D2(2) * f64v(pc[3]))
 	FBIN(F64_DIV_I, D2(2) / f64v(pc[3]))
+	FBIN(F64_ADD_I_A, facc + f64v(pc[3]))
+	FBIN(F64_SUB_I_A, facc - f64v(pc[3]))
+	FBIN(F64_MUL_I_A, facc * f64v(pc[3]))
+	FBIN(F64_DIV_I_A, facc / f64v(pc[3]))
+	FUN(F64_SQRT_A, sqrt(facc))
 
 	/* x + a * b and x - a * b, rounding the product first (no fused
 	 * multiply-add: exec.c is compiled with -ffp-contract=off):
@@ -1971,6 +1976,8 @@ L_I32_ADD_M_A_N: {
 	NSF(F64_MULADD, 5, D2(2) + D2(3) * D2(4))
 	NSF(F64_MULSUB, 5, D2(2) - D2(3) * D2(4))
 	NSF(F64_SQRT, 3, sqrt(D2(2)))
+	NSF(F64_SQRT_A, 3, sqrt(facc))
+	NSF(F64_ADD_B, 4, D2(2) + facc)
 	NSF(F64_MUL_B, 4, D2(2) * facc)
 
 	/* ---- conversions ---- */

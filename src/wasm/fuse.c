@@ -298,6 +298,11 @@ static const struct {
 	{ OP_F32_ADD, OP_F32_ADD_A, OP_F32_ADD_B },
 	{ OP_F32_SUB, OP_F32_SUB_A, OP_F32_SUB_B },
 	{ OP_F32_MUL, OP_F32_MUL_A, OP_F32_MUL_B },
+	{ OP_F64_ADD_I, OP_F64_ADD_I_A, 0 },
+	{ OP_F64_SUB_I, OP_F64_SUB_I_A, 0 },
+	{ OP_F64_MUL_I, OP_F64_MUL_I_A, 0 },
+	{ OP_F64_DIV_I, OP_F64_DIV_I_A, 0 },
+	{ OP_F64_SQRT, OP_F64_SQRT_A, 0 },
 	{ OP_I32_ADD_I, OP_I32_ADD_I_A, 0 },
 	{ OP_I32_AND_I, OP_I32_AND_I_A, 0 },
 	{ OP_I32_XOR_I, OP_I32_XOR_I_A, 0 },
@@ -1161,6 +1166,8 @@ post_init(void)
 		{ OP_F64_MULSUB, OP_F64_MULSUB_N },
 		{ OP_F64_SQRT, OP_F64_SQRT_N },
 		{ OP_F64_MUL_B, OP_F64_MUL_B_N },
+		{ OP_F64_SQRT_A, OP_F64_SQRT_A_N },
+		{ OP_F64_ADD_B, OP_F64_ADD_B_N },
 	};
 	/* every handler that sets facc (exec.c: FOP, MEMBF, the f64
 	 * read-modify-writes, F64_MUL_MM, NSF) */
@@ -1178,7 +1185,9 @@ post_init(void)
 		OP_F64_ADD_M_A, OP_F64_SUB_M_A, OP_F64_MUL_M_A,
 		OP_F64_DIV_M_A,
 		OP_F64_MULADD_N, OP_F64_MULSUB_N, OP_F64_SQRT_N,
-		OP_F64_MUL_B_N,
+		OP_F64_MUL_B_N, OP_F64_ADD_I_A, OP_F64_SUB_I_A,
+		OP_F64_MUL_I_A, OP_F64_DIV_I_A, OP_F64_SQRT_A,
+		OP_F64_SQRT_A_N, OP_F64_ADD_B_N,
 	};
 	/* the f64 variants that read facc, with their plain forms */
 	static const uint16_t fread[][2] = {
@@ -1192,6 +1201,9 @@ post_init(void)
 		{ OP_F64_SUB_M_A, OP_F64_SUB_M },
 		{ OP_F64_MUL_M_A, OP_F64_MUL_M },
 		{ OP_F64_DIV_M_A, OP_F64_DIV_M },
+		{ OP_F64_ADD_I_A, OP_F64_ADD_I }, { OP_F64_SUB_I_A, OP_F64_SUB_I },
+		{ OP_F64_MUL_I_A, OP_F64_MUL_I }, { OP_F64_DIV_I_A, OP_F64_DIV_I },
+		{ OP_F64_SQRT_A, OP_F64_SQRT },
 	};
 
 	for (int o = 0; o < OP__COUNT; o++) {
