@@ -833,6 +833,10 @@ do_binop(struct wcomp *c, const struct numop *n)
 			cell(c, lf.off);
 			return push_t(c, n->out);
 		}
+		if (o == OP_I32_ADD && bt__wasm_fuse_addf(c, h, sa, sb)) {
+			drop_vals(c, 2);
+			return push_t(c, n->out);
+		}
 		int va = bt__wasm_acc_variant(c, o, h, 0);
 		if (va == o && !imm)
 			va = bt__wasm_acc_variant(c, o, h + 1, 1);

@@ -311,6 +311,12 @@ bool bt__wasm_fuse_addc(struct wcomp *c, uint32_t h, int va, uint32_t sa,
  * index h) and an LD32_X just before it one instruction, when they share
  * base and shift. */
 void bt__wasm_fuse_ld2(struct wcomp *c, uint32_t h);
+/* bt__wasm_fuse_addf emits x + f(...) in one instruction for the i32.add
+ * of the entries at h and h + 1 (slots sa and sb, not yet popped) when
+ * the instruction just emitted computed one of them with a bit function
+ * (trick 20), and returns true; or returns false. */
+bool bt__wasm_fuse_addf(struct wcomp *c, uint32_t h, uint32_t sa,
+    uint32_t sb);
 /* bt__wasm_fuse_post makes the last rewrites (trick 19) over the finished
  * code of one function, from cell start to the end of the module's code;
  * nlocals is the function's number of locals (the first stack slot). */

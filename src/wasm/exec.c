@@ -746,6 +746,40 @@ L_I32_MAJ: {
 	acc = R(1) = (U32(2) & (p_ ^ q_)) ^ (p_ & q_);
 	NEXT(5);
 }
+	/* x + f(...) for the bit functions above (fuse.c, trick 20): (d,
+	 * x, f's operands); ADD_ANDN_A takes x from acc */
+L_I32_ADD_MAJ: {
+	uint32_t p_ = U32(4), q_ = U32(5);
+
+	acc = R(1) = (uint32_t)(U32(2) + ((U32(3) & (p_ ^ q_)) ^ (p_ & q_)));
+	NEXT(6);
+}
+L_I32_ADD_ANDN:
+	acc = R(1) = (uint32_t)(U32(2) + (U32(3) & ~U32(4)));
+	NEXT(5);
+L_I32_ADD_ANDN_A:
+	acc = R(1) = (uint32_t)((uint32_t)acc + (U32(3) & ~U32(4)));
+	NEXT(5);
+L_I32_ADD_ANDN_N:
+	acc = (uint32_t)(U32(2) + (U32(3) & ~U32(4)));
+	NEXT(5);
+L_I32_ADD_ANDN_A_N:
+	acc = (uint32_t)((uint32_t)acc + (U32(3) & ~U32(4)));
+	NEXT(5);
+L_I32_ADD_ROT2SHRX: {
+	uint32_t v_ = U32(3);
+
+	acc = R(1) = (uint32_t)(U32(2) + (rotl32(v_, (uint32_t)pc[4]) ^
+	    rotl32(v_, (uint32_t)pc[5]) ^ (v_ >> (pc[6] & 31))));
+	NEXT(7);
+}
+L_I32_ADD_ROT2SHRX_N: {
+	uint32_t v_ = U32(3);
+
+	acc = (uint32_t)(U32(2) + (rotl32(v_, (uint32_t)pc[4]) ^
+	    rotl32(v_, (uint32_t)pc[5]) ^ (v_ >> (pc[6] & 31))));
+	NEXT(7);
+}
 	/* x + (a op b): (d, x, a, b) */
 #define ADDC(name, T, op_)                                                  \
 	L_ADDC_I32_##name:                                                  \

@@ -315,6 +315,7 @@ static const struct {
 	{ OP_I64_SHL_I, OP_I64_SHL_I_A, 0 },
 	{ OP_I64_SHR_U_I, OP_I64_SHR_U_I_A, 0 },
 	{ OP_LD32, OP_LD32_A, 0 },
+	{ OP_I32_ADD_ANDN, OP_I32_ADD_ANDN_A, 0 },
 	{ OP_LD64, OP_LD64_A, 0 },
 	{ OP_ST32, 0, OP_ST32_V },
 	{ OP_ST64, 0, OP_ST64_V },
@@ -1168,6 +1169,9 @@ post_init(void)
 		{ OP_F64_MUL_B, OP_F64_MUL_B_N },
 		{ OP_F64_SQRT_A, OP_F64_SQRT_A_N },
 		{ OP_F64_ADD_B, OP_F64_ADD_B_N },
+		{ OP_I32_ADD_ANDN, OP_I32_ADD_ANDN_N },
+		{ OP_I32_ADD_ANDN_A, OP_I32_ADD_ANDN_A_N },
+		{ OP_I32_ADD_ROT2SHRX, OP_I32_ADD_ROT2SHRX_N },
 	};
 	/* every handler that sets facc (exec.c: FOP, MEMBF, the f64
 	 * read-modify-writes, F64_MUL_MM, NSF) */
@@ -1290,4 +1294,60 @@ bt__wasm_fuse_calls(bt_wasm_module *m)
 		}
 		pc += (uint32_t)len;
 	}
+}
+
+/*
+ * Trick 20: x + f(...) where f is majority, and-not or the xor of two
+ * rotations and a shift (the fused bit functions of trick 16), computed
+ * by the instruction just emitted into a stack temporary that only this
+ * add reads: one instruction, which reads f's operands where f did (no
+ * instruction lies between) and takes x from acc when the instruction
+ * before f computed it (and-not; the fusions that make the other two
+ * forget acc). SHA-2's rounds and message schedule add each of
+ * these to a running sum.
+ */
+bool
+bt__wasm_fuse_addf(struct wcomp *c, uint32_t h, uint32_t sa, uint32_t sb)
+{
+	static const uint16_t tab[][2] = {
+		{ OP_I32_MAJ, OP_I32_ADD_MAJ },
+		{ OP_I32_ANDN, OP_I32_ADD_ANDN },
+		{ OP_I32_ROT2SHRX, OP_I32_ADD_ROT2SHRX },
+	};
+	bt_wasm_module *m = c->m;
+	uint64_t f[4];
+	uint32_t xi, xs, n;
+	int fo = -1;
+
+	if (c->oom || c->last_dst == NOFIX || m->nmap == 0 ||
+	    m->map[m->nmap - 1].pc != c->last_start)
+		return false;
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (tab[i][0] == c->last_base)
+			fo = tab[i][1];
+	if (fo < 0)
+		return false;
+	if (c->last_h == h + 1 && c->vals[h + 1].kind == K_SLOT) {
+		xi = h;
+		xs = sa;
+	} else if (c->last_h == h && c->vals[h].kind == K_SLOT) {
+		xi = h + 1;
+		xs = sb;
+	} else {
+		return false;
+	}
+	/* f's operands: the cells after its result */
+	n = bt__wasm_op_len[c->last_base] - 2;
+	if (c->last_start + 2 + n != m->ncode || n > 4)
+		return false;
+	memcpy(f, m->code + c->last_start + 2, n * sizeof(f[0]));
+	unemit_last(c);
+	fo = bt__wasm_acc_variant(c, fo, xi, 0);
+	op(c, fo);
+	cell(c, S(c, h));
+	produced(c, h);
+	cell(c, xs);
+	for (uint32_t i = 0; i < n; i++)
+		cell(c, f[i]);
+	return true;
 }
