@@ -103,6 +103,15 @@ struct blk_hook {
 	void (*on_flush_start)(void *arg, uint64_t widx);
 };
 
+/* Flush latency, for status and the log at close (dev.c). */
+#define BLK_FLUSH_BUCKETS 24u /* bucket i: [2^i, 2^(i+1)) us */
+struct blk_flush_stats {
+	_Atomic uint64_t n;
+	_Atomic uint64_t local_ns; /* sum: the local flush */
+	_Atomic uint64_t repl_ns; /* sum: then waiting for the backups */
+	_Atomic uint64_t hist[BLK_FLUSH_BUCKETS]; /* whole flush */
+};
+
 struct bt_blk_dev {
 	char    *data_path;
 	char    *meta_path;
@@ -123,10 +132,17 @@ struct bt_blk_dev {
 	/* Protects widx, jslot and the hook's queue order. */
 	pthread_mutex_t seq_mu;
 	uint64_t        widx; /* last write index assigned/applied */
+	/* The client's flush rhythm (bt__blk_dev_flush_ahead_due): writes
+	 * since its last flush, the writes its last two flushes covered,
+	 * and the index a flush ahead was last run for. */
+	uint32_t        since_flush;
+	uint32_t        rhythm[2];
+	uint64_t        ahead_widx;
 	uint64_t        jslot; /* next free journal slot */
 	uint64_t        commit_slot; /* slot after the last commit record */
 	uint64_t        jalloc; /* journal slots allocated on disk */
 	pthread_mutex_t flush_mu; /* one flush/checkpoint at a time */
+	uint64_t        durable_widx; /* flush_mu: writes up to it durable */
 
 	uint64_t         gen; /* journal generation = checkpoint number */
 	uint64_t         epoch; /* nonce epoch of this open */
@@ -142,6 +158,7 @@ struct bt_blk_dev {
 	struct blk_hook hook; /* on_write NULL = no replication */
 	pthread_mutex_t hook_mu;
 	struct blk_hmac meta_mac; /* under flush_mu (checkpoints) */
+	struct blk_flush_stats fstats;
 };
 
 /* meta.c */
@@ -183,6 +200,16 @@ int bt__blk_dev_read_raw(
 void bt__blk_dev_set_hook(bt_blk_dev *dev, const struct blk_hook *hook);
 int  bt__blk_dev_set_role(
      bt_blk_dev *dev, int role, uint64_t ballot, uint64_t widx);
-int bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out);
+/*
+ * bt__blk_flush_local makes every write completed before the call durable
+ * here and returns (widx_out) the write index it covers: every write up
+ * to it is durable. need != 0 is the highest index the caller needs: when
+ * a flush that ended meanwhile (one this call waited behind) covered it,
+ * there is no second fdatasync. need 0: sync whatever is not yet.
+ */
+int bt__blk_flush_local(bt_blk_dev *dev, uint64_t need, uint64_t *widx_out);
+/* bt__blk_flush_stats appends "flushes: ..." (count, mean, local and
+ * replica parts, percentiles) to out; nothing when there were none. */
+int bt__blk_flush_stats(bt_blk_dev *dev, struct bt_dbuf *out);
 
 #endif /* BT_BLK_INT_H */

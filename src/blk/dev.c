@@ -368,6 +368,7 @@ commit_sectors(bt_blk_dev *dev, struct blk_io *io, uint64_t widx_in, int type,
 	pthread_mutex_lock(&dev->seq_mu);
 	if (widx_in == 0) {
 		widx = ++dev->widx;
+		dev->since_flush++;
 	} else if (widx_in == UINT64_MAX) {
 		widx = 0; /* a sync install keeps the source's indexes */
 	} else {
@@ -612,6 +613,8 @@ many_locked(bt_blk_dev *dev, struct blk_io *io, struct bt__blk_wreq *w,
 		uint64_t widx = ++dev->widx;
 		uint64_t ns = w[done].len / BLK_SS;
 
+		dev->since_flush++;
+
 		for (uint64_t j = 0; j < ns; j++)
 			io->ents[k + j].widx = widx;
 		if (dev->hook.on_write != NULL) {
@@ -789,11 +792,13 @@ done:
 /* ------------------------------------------------------------------ */
 
 /*
- * bt__blk_flush_local makes every write completed before the call durable
- * here (invariant 4) and returns the write index it covers.
+ * bt__blk_flush_local (blk_int.h). Flushes queue on flush_mu; each
+ * remembers the index its commit point covered (durable_widx), so of the
+ * flushes that waited behind one, those it covered return without an
+ * fdatasync of their own (a database's concurrent commits).
  */
 int
-bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out)
+bt__blk_flush_local(bt_blk_dev *dev, uint64_t need, uint64_t *widx_out)
 {
 	struct blk_io  *io;
 	uint8_t         rec[BLK_REC_SIZE];
@@ -807,6 +812,11 @@ bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out)
 	if (io == NULL)
 		return rc;
 	pthread_mutex_lock(&dev->flush_mu);
+	if (need != 0 && dev->durable_widx >= need) {
+		widx = dev->durable_widx;
+		rc = 0;
+		goto out;
+	}
 	pthread_rwlock_wrlock(&dev->quiesce);
 	dirty = dev->jslot != dev->commit_slot;
 	slot = dev->jslot;
@@ -843,6 +853,8 @@ bt__blk_flush_local(bt_blk_dev *dev, uint64_t *widx_out)
 			dev->commit_slot = slot + 1;
 		}
 	}
+	if (rc == 0 && widx > dev->durable_widx)
+		dev->durable_widx = widx;
 	if (rc == 0) {
 		// jslot moves under seq_mu (writers); read it there.
 		pthread_mutex_lock(&dev->seq_mu);
@@ -866,11 +878,14 @@ out:
 	return rc;
 }
 
+static void flush_count(
+    bt_blk_dev *dev, uint64_t t0, uint64_t t1, uint64_t t2);
+
 int
 bt_blk_dev_flush(bt_blk_dev *dev)
 {
 	struct blk_hook hook;
-	uint64_t        widx, sent = 0;
+	uint64_t        widx, sent = 0, t0, t1;
 	bool            repl;
 	int             rc;
 
@@ -879,21 +894,123 @@ bt_blk_dev_flush(bt_blk_dev *dev)
 	pthread_mutex_unlock(&dev->hook_mu);
 	repl = hook.on_flush != NULL
 	    && atomic_load(&dev->role) == BT_BLK_ROLE_PRIMARY;
-	if (repl) {
-		// A write completed before this flush has an index of at most
-		// dev->widx and was queued to the backups under seq_mu with
-		// it: they start their flush now, in parallel with ours and
-		// with our wait for flush_mu behind another flush.
-		pthread_mutex_lock(&dev->seq_mu);
-		sent = dev->widx;
-		pthread_mutex_unlock(&dev->seq_mu);
-		if (hook.on_flush_start != NULL)
-			hook.on_flush_start(hook.arg, sent);
-	}
-	rc = bt__blk_flush_local(dev, &widx);
+	// A write completed before this flush has an index of at most
+	// dev->widx (and, replicating, was queued to the backups under
+	// seq_mu with it): that is what this flush needs, here and there.
+	pthread_mutex_lock(&dev->seq_mu);
+	sent = dev->widx;
+	dev->rhythm[1] = dev->rhythm[0];
+	dev->rhythm[0] = dev->since_flush;
+	dev->since_flush = 0;
+	pthread_mutex_unlock(&dev->seq_mu);
+	// The backups start their flush now, in parallel with ours and with
+	// our wait for flush_mu behind another flush.
+	if (repl && hook.on_flush_start != NULL)
+		hook.on_flush_start(hook.arg, sent);
+	t0 = bt_time_mono_ns();
+	rc = bt__blk_flush_local(dev, sent, &widx);
+	t1 = bt_time_mono_ns();
 	if (rc == 0 && repl)
 		rc = hook.on_flush(hook.arg, sent);
+	if (rc == 0)
+		flush_count(dev, t0, t1, repl ? bt_time_mono_ns() : t1);
 	return rc;
+}
+
+static void
+flush_count(bt_blk_dev *dev, uint64_t t0, uint64_t t1, uint64_t t2)
+{
+	struct blk_flush_stats *f = &dev->fstats;
+	uint64_t                us = (t2 - t0) / 1000;
+	unsigned                b = 0;
+
+	while (b + 1 < BLK_FLUSH_BUCKETS && us >= (2ull << b))
+		b++;
+	atomic_fetch_add(&f->n, 1);
+	atomic_fetch_add(&f->local_ns, t1 - t0);
+	atomic_fetch_add(&f->repl_ns, t2 - t1);
+	atomic_fetch_add(&f->hist[b], 1);
+}
+
+/* pct returns the upper bound (us) of the bucket holding percentile p. */
+static uint64_t
+pct(const uint64_t *h, uint64_t n, unsigned p)
+{
+	uint64_t want = (n * p + 99) / 100, seen = 0;
+
+	for (unsigned b = 0; b < BLK_FLUSH_BUCKETS; b++) {
+		seen += h[b];
+		if (seen >= want)
+			return 2ull << b;
+	}
+	return 2ull << (BLK_FLUSH_BUCKETS - 1);
+}
+
+int
+bt__blk_flush_stats(bt_blk_dev *dev, struct bt_dbuf *out)
+{
+	struct blk_flush_stats *f = &dev->fstats;
+	uint64_t                h[BLK_FLUSH_BUCKETS], n = 0;
+
+	for (unsigned b = 0; b < BLK_FLUSH_BUCKETS; b++) {
+		h[b] = atomic_load(&f->hist[b]);
+		n += h[b];
+	}
+	if (n == 0)
+		return 0;
+	return bt_dbuf_printf(out,
+	    "flushes: %llu, mean %llu us (local %llu, then backups %llu), "
+	    "p50 < %llu us, p90 < %llu us, p99 < %llu us\n",
+	    (unsigned long long)n,
+	    (unsigned long long)((atomic_load(&f->local_ns)
+	                             + atomic_load(&f->repl_ns))
+	        / n / 1000),
+	    (unsigned long long)(atomic_load(&f->local_ns) / n / 1000),
+	    (unsigned long long)(atomic_load(&f->repl_ns) / n / 1000),
+	    (unsigned long long)pct(h, n, 50),
+	    (unsigned long long)pct(h, n, 90),
+	    (unsigned long long)pct(h, n, 99));
+}
+
+/*
+ * Flushing ahead. A client in a steady rhythm of k <= 4 writes and a flush
+ * (fio's fsync after every write, a database committing each transaction
+ * alone) sends its flush right after the k-th write's reply. When the last
+ * two flushes each came after the same k writes and the k-th write since
+ * the last flush has just been answered, the NBD worker runs the local
+ * flush at once (bt__blk_dev_flush_ahead), while the reply travels and the
+ * client sends its FLUSH; that FLUSH then finds its writes durable
+ * (durable_widx) and needs no fdatasync of its own, only the backups'
+ * ACKs. Replicating, the backup syncs ahead by the same rule (repl.c), so
+ * the two fdatasyncs start together instead of one a network hop after
+ * the other (on one disk, the second then finds the first's flush has
+ * persisted most of its pages). A wrong guess costs one fdatasync and
+ * breaks the rhythm. It changes only when data becomes durable, never
+ * what a reply promises.
+ */
+#define BLK_AHEAD_MAX_K 4u
+
+bool
+bt__blk_dev_flush_ahead_due(bt_blk_dev *dev)
+{
+	bool due;
+
+	pthread_mutex_lock(&dev->seq_mu);
+	due = dev->rhythm[0] != 0 && dev->rhythm[0] <= BLK_AHEAD_MAX_K
+	    && dev->rhythm[1] == dev->rhythm[0]
+	    && dev->since_flush == dev->rhythm[0]
+	    && dev->ahead_widx != dev->widx;
+	if (due)
+		dev->ahead_widx = dev->widx;
+	pthread_mutex_unlock(&dev->seq_mu);
+	return due;
+}
+
+void
+bt__blk_dev_flush_ahead(bt_blk_dev *dev)
+{
+	// A failure moves the device to ERROR: the client's flush says so.
+	(void)bt__blk_flush_local(dev, 0, NULL);
 }
 
 /* ------------------------------------------------------------------ */

@@ -874,6 +874,15 @@ bt_blk_dev_close(bt_blk_dev *dev)
 {
 	if (dev == NULL)
 		return;
+	{
+		struct bt_dbuf st;
+
+		bt_dbuf_init(&st, 4096);
+		if (bt__blk_flush_stats(dev, &st) == 0 && st.len > 0)
+			bt_log_info("blk", "%s: %.*s", dev->data_path,
+			    (int)st.len - 1, (const char *)st.ptr);
+		bt_dbuf_fini(&st);
+	}
 	if (atomic_load(&dev->state) == BT_BLK_STATE_OPEN) {
 		pthread_mutex_lock(&dev->flush_mu);
 		pthread_rwlock_wrlock(&dev->quiesce);
