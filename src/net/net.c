@@ -189,9 +189,16 @@ struct bt_net_conn {
 	pthread_mutex_t	      mu;
 	struct bt_dbuf	      outq;	/* mu */
 	size_t		      inflight; /* mu */
+	/*
+	 * sending holds frames taken from outq that are not yet encrypted,
+	 * [send_off, len) left (loop thread only; counted in inflight).
+	 */
+	struct bt_dbuf	      sending;
+	size_t		      send_off;
 	bool		      closed;	/* mu */
 	bool		      dirty;	/* mu */
 	bt_net_conn	     *dirty_next; /* net->mu */
+	bool		      linked;	  /* net->mu: on net->dirty */
 	struct bt_net_handler h;
 	_Atomic(void *)	      data;
 	char		     *peer_path;
@@ -231,6 +238,7 @@ static void conn_fail(bt_net_conn *c, int rc, const char *fmt, ...)
 static void conn_shutdown(bt_net_conn *c, int rc, const char *msg);
 static void flush_dirty(bt_net *net);
 static void conn_flush(bt_net_conn *c);
+static void conn_flush_all(bt_net_conn *c);
 static void drain_locked(bt_net_conn *c);
 static void on_timer(uv_timer_t *t);
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -974,6 +982,7 @@ conn_alloc(bt_net *net, const struct bt_net_handler *h, bool outgoing)
 	c->fd = -1;
 	c->rfd = -1;
 	bt_dbuf_init(&c->outq, SIZE_MAX);
+	bt_dbuf_init(&c->sending, SIZE_MAX);
 	bt_dbuf_init(&c->in, net->max_frame + 2 * READ_CHUNK);
 	atomic_init(&c->open, false);
 	atomic_init(&c->finished, false);
@@ -995,6 +1004,7 @@ bt_net_conn_rele(bt_net_conn *c)
 	if (atomic_fetch_sub(&c->refs, 1) != 1)
 		return;
 	bt_dbuf_fini(&c->outq);
+	bt_dbuf_fini(&c->sending);
 	bt_dbuf_fini(&c->in);
 	bt_free(c->peer_path);
 	bt_free(c->unix_path);
@@ -1189,6 +1199,8 @@ on_write(uv_write_t *req, int status)
 			    uv_strerror(status));
 		return;
 	}
+	if (c->state == C_OPEN && c->send_off < c->sending.len)
+		conn_flush(c); /* the next step of a long queue */
 	if (c->paused && pending < c->net->sendq_max / 2 &&
 	    c->state <= C_OPEN)
 		read_resume(c);
@@ -1313,31 +1325,96 @@ outq_recycle(bt_net_conn *c, struct bt_dbuf *q)
 	}
 }
 
-/* conn_flush writes the queued frames through TLS (loop, OPEN only). */
+/*
+ * Encrypting runs only a little ahead of the socket: at most
+ * FLUSH_BACKLOG bytes of TLS output wait in libuv's write queue, in steps
+ * of FLUSH_STEP plaintext bytes; the rest stays plaintext in c->sending
+ * and goes on from on_write as the peer reads. Encrypting a burst whole
+ * (a publisher that outruns its subscribers queues megabytes) doubled
+ * the memory it held, and copied the part the socket refused once more
+ * into write requests, most of it into freshly faulted pages.
+ */
+#define FLUSH_STEP    65536
+#define FLUSH_BACKLOG (4 * FLUSH_STEP)
+#define FLUSH_KEEP    (4 * FLUSH_STEP) /* bytes of buffer a conn keeps */
+
+/*
+ * conn_flush_upto writes queued frames through TLS (loop, OPEN or
+ * CLOSING): all of them when all is set (a graceful close, before its
+ * close_notify), else as far as the write queue's bound allows.
+ */
 static void
-conn_flush(bt_net_conn *c)
+conn_flush_upto(bt_net_conn *c, bool all)
 {
-	struct bt_dbuf q;
+	size_t n, left;
+	bool wrote = false;
 
 	if (c->state != C_OPEN && c->state != C_CLOSING)
 		return;
-	if (c->ssl == NULL || c->state == C_CLOSED)
+	if (c->ssl == NULL)
 		return;
-	pthread_mutex_lock(&c->mu);
-	q = c->outq;
-	bt_dbuf_init(&c->outq, SIZE_MAX);
-	c->dirty = false;
-	/* The bytes move from the queue to in flight as one amount. */
-	c->inflight += q.len;
-	pthread_mutex_unlock(&c->mu);
-	/* Drain even with nothing new: a direct writer may have left some. */
-	if (q.len == 0 || ssl_write_all(c, q.ptr, q.len) == 0)
+	for (;;) {
+		pthread_mutex_lock(&c->mu);
+		if (c->send_off == c->sending.len && c->outq.len > 0) {
+			/*
+			 * Swap: the drained buffer takes the next frames, so
+			 * a long stream reuses two buffers instead of growing
+			 * a fresh one each time (FLUSH_KEEP bounds what an
+			 * idle connection keeps).
+			 */
+			struct bt_dbuf t = c->sending;
+
+			c->sending = c->outq;
+			if (t.cap > FLUSH_KEEP) {
+				bt_dbuf_fini(&t);
+				bt_dbuf_init(&t, SIZE_MAX);
+			}
+			c->outq = t;
+			c->outq.len = 0;
+			c->send_off = 0;
+			/* The bytes move from the queue to in flight. */
+			c->inflight += c->sending.len;
+		}
+		c->dirty = false;
+		pthread_mutex_unlock(&c->mu);
+		left = c->sending.len - c->send_off;
+		if (left == 0 || c->state == C_CLOSED)
+			break;
+		if (!all && c->u.s.write_queue_size >= FLUSH_BACKLOG)
+			break; /* on_write goes on */
+		n = left < FLUSH_STEP ? left : FLUSH_STEP;
+		if (ssl_write_all(c, c->sending.ptr + c->send_off, n) != 0)
+			return; /* the connection failed */
+		c->send_off += n;
+		pthread_mutex_lock(&c->mu);
+		c->inflight -= n;
+		pthread_mutex_unlock(&c->mu);
 		drain_wbio(c);
-	pthread_mutex_lock(&c->mu);
-	c->inflight -= q.len;
-	outq_recycle(c, &q);
-	pthread_mutex_unlock(&c->mu);
-	bt_dbuf_fini(&q);
+		wrote = true;
+	}
+	if (c->send_off == c->sending.len) {
+		c->send_off = c->sending.len = 0;
+		if (c->sending.cap > FLUSH_KEEP / 4) {
+			/* A burst's buffer goes; the usual size stays. */
+			bt_dbuf_fini(&c->sending);
+			bt_dbuf_init(&c->sending, SIZE_MAX);
+		}
+	}
+	/* Drain even with nothing new: a direct writer may have left some. */
+	if (!wrote)
+		drain_wbio(c);
+}
+
+static void
+conn_flush(bt_net_conn *c)
+{
+	conn_flush_upto(c, false);
+}
+
+static void
+conn_flush_all(bt_net_conn *c)
+{
+	conn_flush_upto(c, true);
 }
 
 static void
@@ -1350,8 +1427,12 @@ flush_dirty(bt_net *net)
 	net->dirty = NULL;
 	pthread_mutex_unlock(&net->mu);
 	while ((c = list) != NULL) {
+		/* Off the list, c may be marked again (and linked anew). */
+		pthread_mutex_lock(&net->mu);
 		list = c->dirty_next;
 		c->dirty_next = NULL;
+		c->linked = false;
+		pthread_mutex_unlock(&net->mu);
 		conn_flush(c);
 		bt_net_conn_rele(c);
 	}
@@ -1363,10 +1444,18 @@ mark_dirty(bt_net_conn *c)
 	bt_net *net = c->net;
 	bool wake;
 
-	bt_net_conn_hold(c);
+	/*
+	 * c->dirty only spares senders this call; whether c is on the list is
+	 * c->linked, so a conn is never linked twice (that would cut the list
+	 * and leave the conns after it unflushed).
+	 */
 	pthread_mutex_lock(&net->mu);
-	c->dirty_next = net->dirty;
-	net->dirty = c;
+	if (!c->linked) {
+		bt_net_conn_hold(c);
+		c->dirty_next = net->dirty;
+		net->dirty = c;
+		c->linked = true;
+	}
 	pthread_mutex_unlock(&net->mu);
 	/* Inside a read callback the queue is flushed when it returns. */
 	wake = !(bt_net_in_loop(net) && net->in_read);
@@ -2442,7 +2531,7 @@ conn_shutdown(bt_net_conn *c, int rc, const char *msg)
 	if (c->state >= C_CLOSING)
 		return;
 	if (c->state == C_OPEN)
-		conn_flush(c);
+		conn_flush_all(c);
 	conn_set_error(c, rc, msg);
 	if (c->ssl != NULL && c->state >= C_HELLO) {
 		pthread_mutex_lock(&c->io_mu);

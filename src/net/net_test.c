@@ -718,6 +718,142 @@ test_send_queue_bound(void **state)
 	close(lfd);
 }
 
+/* ---- a burst larger than the socket buffers, from two threads ---- */
+
+#define BURST_CONNS   4
+#define BURST_THREADS 2
+#define BURST_FRAMES  1500 /* per thread and connection, 1 KiB each */
+
+struct sink {
+	pthread_mutex_t mu;
+	bt_net_conn    *conns[BURST_CONNS];
+	uint32_t	next[BURST_CONNS][BURST_THREADS];
+	int		got, bad;
+};
+
+static void
+sink_frame(void *arg, bt_net_conn *c, const struct bt_net_frame *f)
+{
+	struct sink *k = arg;
+	uint32_t seq = 0;
+	int i;
+
+	if (f->payload.len >= 4)
+		memcpy(&seq, f->payload.ptr, 4);
+	pthread_mutex_lock(&k->mu);
+	for (i = 0; i < BURST_CONNS && k->conns[i] != c; i++)
+		if (k->conns[i] == NULL) {
+			k->conns[i] = c;
+			break;
+		}
+	if (i == BURST_CONNS || f->stream >= BURST_THREADS ||
+	    seq != k->next[i][f->stream]) {
+		k->bad++; /* an unknown conn, or a frame lost or out of order */
+	} else {
+		k->next[i][f->stream]++;
+		k->got++;
+	}
+	pthread_mutex_unlock(&k->mu);
+}
+
+struct burst_arg {
+	bt_net_conn **conns;
+	uint64_t      id;
+	int	      errors;
+};
+
+static void *
+burst_run(void *p)
+{
+	struct burst_arg *a = p;
+	static uint8_t payload[BURST_THREADS][1024];
+	struct bt_net_frame f = { .kind = BT_NET_KIND_USER + 3 };
+	int rc;
+
+	f.stream = a->id;
+	f.payload.ptr = payload[a->id];
+	f.payload.len = sizeof(payload[a->id]);
+	for (uint32_t seq = 0; seq < BURST_FRAMES; seq++) {
+		memcpy(payload[a->id], &seq, 4);
+		for (int i = 0; i < BURST_CONNS; i++) {
+			/* Both ways of sending; back off while the queue is full. */
+			do {
+				rc = (seq + i) % 2 ?
+				    bt_net_conn_send_now(a->conns[i], &f) :
+				    bt_net_conn_send(a->conns[i], &f);
+				if (rc == BT_ELIMIT)
+					usleep(200);
+			} while (rc == BT_ELIMIT);
+			a->errors += rc != 0;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Every frame of a burst far larger than the socket buffers arrives, in
+ * order, on every connection, while two threads send at once (directly
+ * and through the loop thread) and the loop thread writes in steps as
+ * the peer reads: no frame is lost in the hand-offs between them.
+ */
+static void
+test_burst_whole_and_in_order(void **state)
+{
+	struct bt_net_config cfg = { .version = 1 };
+	struct bt_net_handler sh = { NULL, sink_frame, NULL, NULL };
+	struct sink k = { .got = 0 };
+	struct burst_arg args[BURST_THREADS];
+	bt_net_conn *conns[BURST_CONNS];
+	pthread_t th[BURST_THREADS];
+	char addr[BT_NET_ADDR_MAX];
+	struct ident sid;
+	bt_net *srv, *cn;
+	struct bt_diag d;
+	uint64_t end;
+	int want = BURST_CONNS * BURST_THREADS * BURST_FRAMES, got, bad;
+
+	pthread_mutex_init(&k.mu, NULL);
+	sh.arg = &k;
+	ident_make(&sid, NULL, "sink", 0, bt_time_now_s() + 3600);
+	cfg.key = sid.node;
+	cfg.cred = sid.cred;
+	cfg.path = sid.path;
+	cfg.allow_anonymous = true;
+	assert_int_equal(bt_net_new(&srv, &cfg, &d), 0);
+	assert_int_equal(bt_net_listen(srv, "127.0.0.1:0", &sh, addr,
+	    sizeof(addr), NULL, &d), 0);
+	cfg = (struct bt_net_config) { .version = 1 };
+	assert_int_equal(bt_net_new(&cn, &cfg, &d), 0);
+	for (int i = 0; i < BURST_CONNS; i++)
+		assert_int_equal(bt_net_dial(cn, addr, NULL, 5 * SEC,
+		    &conns[i], &d), 0);
+	for (int t = 0; t < BURST_THREADS; t++) {
+		args[t] = (struct burst_arg) { conns, (uint64_t)t, 0 };
+		assert_int_equal(pthread_create(&th[t], NULL, burst_run,
+		    &args[t]), 0);
+	}
+	for (int t = 0; t < BURST_THREADS; t++) {
+		pthread_join(th[t], NULL);
+		assert_int_equal(args[t].errors, 0);
+	}
+	end = bt_time_mono_ns() + 30 * SEC;
+	do {
+		usleep(2000);
+		pthread_mutex_lock(&k.mu);
+		got = k.got;
+		bad = k.bad;
+		pthread_mutex_unlock(&k.mu);
+	} while (got + bad < want && bt_time_mono_ns() < end);
+	assert_int_equal(bad, 0);
+	assert_int_equal(got, want);
+	for (int i = 0; i < BURST_CONNS; i++)
+		bt_net_conn_rele(conns[i]);
+	bt_net_free(cn);
+	bt_net_free(srv);
+	ident_fini(&sid);
+	pthread_mutex_destroy(&k.mu);
+}
+
 /* ---- a caller reading its answer itself (net_int.h) ---- */
 
 struct aw {
@@ -988,6 +1124,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_plain_tcp_refused),
 		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_send_queue_bound),
+		cmocka_unit_test(test_burst_whole_and_in_order),
 		cmocka_unit_test(test_await_reads_on_caller_thread),
 		cmocka_unit_test(test_await_woken_by_close),
 	};
