@@ -4,6 +4,7 @@
 #ifndef BT_BLK_BATCH_H
 #define BT_BLK_BATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,5 +34,15 @@ struct bt__blk_wreq {
  * they run one after the other. Any thread.
  */
 void bt__blk_dev_write_many(bt_blk_dev *dev, struct bt__blk_wreq *w, size_t n);
+
+/*
+ * bt__blk_dev_flush_ahead_due says whether the client's flush rhythm makes
+ * a flush the likely next request (dev.c explains); it answers true once
+ * per write index. bt__blk_dev_flush_ahead then makes every completed
+ * write durable locally, so that flush finds nothing to sync. Call both
+ * after the replies of the writes went out, without the reading turn.
+ */
+bool bt__blk_dev_flush_ahead_due(bt_blk_dev *dev);
+void bt__blk_dev_flush_ahead(bt_blk_dev *dev);
 
 #endif /* BT_BLK_BATCH_H */

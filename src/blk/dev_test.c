@@ -382,6 +382,61 @@ test_write_many_commits_in_order_and_replays(void **state)
 	bt_blk_dev_close(dev);
 }
 
+/*
+ * A flush that a finished flush already covered syncs nothing; a client in
+ * a write+flush rhythm gets its flush run ahead (once per write), and its
+ * own flush then needs no fdatasync.
+ */
+static void
+test_flush_ahead_and_covered_flushes_skip_fdatasync(void **state)
+{
+	struct fx  *f = *state;
+	bt_blk_dev *dev = open_dev(f);
+	uint8_t     a[BT_BLK_SECTOR_SIZE], b[BT_BLK_SECTOR_SIZE];
+
+	fill(a, sizeof(a), 5);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(bt_blk_dev_write(dev, a, sizeof(a), 0, 0), 0);
+		assert_false(bt__blk_dev_flush_ahead_due(dev));
+		assert_int_equal(bt_blk_dev_flush(dev), 0);
+	}
+	bt_test_os_fault(BT_TEST_OS_FSYNC, 1 << 30, EIO); /* count only */
+	assert_int_equal(bt_blk_dev_flush(dev), 0); /* nothing new */
+	assert_int_equal(bt_test_os_calls(BT_TEST_OS_FSYNC), 0);
+	// Rhythm (1 write, flush) twice, then a write: a flush is due once.
+	// (The empty flush above broke the rhythm.)
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(
+		    bt_blk_dev_write(dev, a, sizeof(a), 4096, 0), 0);
+		assert_false(bt__blk_dev_flush_ahead_due(dev));
+		assert_int_equal(bt_blk_dev_flush(dev), 0);
+	}
+	assert_int_equal(bt_test_os_calls(BT_TEST_OS_FSYNC), 2);
+	assert_int_equal(bt_blk_dev_write(dev, a, sizeof(a), 8192, 0), 0);
+	assert_true(bt__blk_dev_flush_ahead_due(dev));
+	assert_false(bt__blk_dev_flush_ahead_due(dev));
+	bt__blk_dev_flush_ahead(dev);
+	assert_int_equal(bt_test_os_calls(BT_TEST_OS_FSYNC), 3);
+	assert_int_equal(bt_blk_dev_flush(dev), 0);
+	assert_int_equal(bt_test_os_calls(BT_TEST_OS_FSYNC), 3);
+	// A second write breaks the rhythm: nothing is due, the flush syncs.
+	assert_int_equal(bt_blk_dev_write(dev, a, sizeof(a), 0, 0), 0);
+	assert_true(bt__blk_dev_flush_ahead_due(dev));
+	assert_int_equal(bt_blk_dev_write(dev, a, sizeof(a), 4096, 0), 0);
+	assert_false(bt__blk_dev_flush_ahead_due(dev));
+	assert_int_equal(bt_blk_dev_flush(dev), 0);
+	assert_int_equal(bt_test_os_calls(BT_TEST_OS_FSYNC), 4);
+	bt_test_os_reset();
+	// What the flushes covered survives a kill.
+	abandon(dev);
+	dev = open_dev(f);
+	for (unsigned s = 0; s < 3; s++) {
+		assert_int_equal(bt_blk_dev_read(dev, b, sizeof(b), s * 4096), 0);
+		assert_memory_equal(a, b, sizeof(a));
+	}
+	bt_blk_dev_close(dev);
+}
+
 /* ------------------------------------------------------------------ */
 /* Crash simulation: an os table that can undo every unsynced write    */
 /* ------------------------------------------------------------------ */
@@ -719,6 +774,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_write_many_commits_in_order_and_replays, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_flush_ahead_and_covered_flushes_skip_fdatasync, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_crash_keeps_flushed_writes_and_every_sector_readable,

@@ -103,6 +103,16 @@ struct peer {
 	uint32_t            rhythm[2]; /* WRITEs the last two FLUSHes covered */
 	struct blk_entry   *ents;
 	size_t              ecap;
+	/* Backup, streaming: the flusher thread runs the FLUSHes that find
+	 * something to sync, so the loop thread goes on applying WRITEs
+	 * meanwhile (p->mu; flusher_main). */
+	pthread_t           flusher;
+	bool                has_flusher;
+	bool                fl_stop;
+	bool                fl_busy;
+	uint64_t            fl_req; /* FLUSHes handed to the flusher */
+	uint64_t            fl_served; /* of those, answered */
+	pthread_cond_t      fl_cv;
 	pthread_t           thread; /* backup: session thread */
 	bool                has_thread;
 	struct peer        *next;
@@ -161,6 +171,7 @@ peer_free(struct peer *p)
 	bt_free(p->ents);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
+	pthread_cond_destroy(&p->fl_cv);
 	bt_free(p->addr);
 	bt_free(p);
 }
@@ -180,6 +191,7 @@ peer_new(struct bt_blk_repl *r, const char *addr)
 	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
+	pthread_cond_init(&p->fl_cv, NULL);
 	return p;
 }
 
@@ -973,6 +985,103 @@ rejoin_main(void *arg)
  * FLUSH is ever ACKed: this changes when data becomes durable here, not
  * what an ACK promises (invariant 3).
  */
+/*
+ * The backup's flusher. A FLUSH that finds nothing to sync (the eager
+ * flush below made it all durable) is ACKed on the loop thread at once; one
+ * that has to sync is handed to the flusher thread, so the loop thread
+ * goes on applying the WRITEs that follow while the fdatasync runs (it used
+ * to wait for it: with a database's stream of writes and commits, the
+ * writes after a commit were applied only after its sync, and the next
+ * commit's sync after them). FLUSHes that arrive while one syncs are
+ * answered together by the next sync (one fdatasync). The flusher ACKs
+ * what bt__blk_flush_local covered: every WRITE applied before it cut its
+ * commit point, which includes every WRITE before each FLUSH it answers
+ * (applied in order on the loop thread before that FLUSH was taken), so
+ * invariant 3 holds.
+ */
+static bool
+flusher_busy(struct peer *p)
+{
+	bool busy;
+
+	pthread_mutex_lock(&p->mu);
+	busy = p->has_flusher && (p->fl_busy || p->fl_req > p->fl_served);
+	pthread_mutex_unlock(&p->mu);
+	return busy;
+}
+
+/* flusher_take hands a FLUSH to the flusher; false: answer it here (it
+ * finds nothing to sync, or there is no flusher). Loop thread. */
+static bool
+flusher_take(struct peer *p)
+{
+	bt_blk_dev *dev = p->r->dev;
+	bool        dirty = true;
+
+	pthread_mutex_lock(&p->mu);
+	if (!p->has_flusher || p->fl_stop) {
+		pthread_mutex_unlock(&p->mu);
+		return false;
+	}
+	if (p->fl_busy || p->fl_req > p->fl_served)
+		goto take;
+	pthread_mutex_unlock(&p->mu);
+	// Nothing else flushes now (only this thread hands work over): a
+	// held flush_mu means some other flush runs, and then we sync too.
+	if (pthread_mutex_trylock(&dev->flush_mu) == 0) {
+		pthread_mutex_lock(&dev->seq_mu);
+		dirty = dev->jslot != dev->commit_slot;
+		pthread_mutex_unlock(&dev->seq_mu);
+		pthread_mutex_unlock(&dev->flush_mu);
+	}
+	if (!dirty)
+		return false;
+	pthread_mutex_lock(&p->mu);
+take:
+	p->fl_req++;
+	pthread_cond_signal(&p->fl_cv);
+	pthread_mutex_unlock(&p->mu);
+	return true;
+}
+
+static void *
+flusher_main(void *arg)
+{
+	struct peer *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		uint64_t req, w = 0;
+		int      rc;
+
+		while (!p->fl_stop && p->fl_req <= p->fl_served)
+			pthread_cond_wait(&p->fl_cv, &p->mu);
+		if (p->fl_stop)
+			break;
+		req = p->fl_req;
+		p->fl_busy = true;
+		pthread_mutex_unlock(&p->mu);
+		rc = bt__blk_flush_local(p->r->dev, 0, &w);
+		if (rc == 0)
+			rc = send_u64s(p, M_ACK, &w, 1);
+		pthread_mutex_lock(&p->mu);
+		p->fl_busy = false;
+		p->fl_served = req;
+		if (rc != 0) {
+			// The link is no good without its flushes.
+			if (p->stream_rc == 0)
+				p->stream_rc = rc;
+			p->inline_apply = false;
+			pthread_mutex_unlock(&p->mu);
+			bt_net_conn_close(p->conn);
+			pthread_mutex_lock(&p->mu);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
 #define EAGER_FLUSH_MAX_K 4u
 
 static bool
@@ -1006,10 +1115,12 @@ stream_msg(struct peer *p, uint32_t kind, const uint8_t *data, size_t len)
 		p->rhythm[1] = p->rhythm[0];
 		p->rhythm[0] = p->since_flush;
 		p->since_flush = 0;
+		if (rc == 0 && flusher_take(p))
+			return 0;
 		// After an eager flush (below) there is usually nothing left
 		// to sync: flush_local then costs no fdatasync.
 		if (rc == 0)
-			rc = bt__blk_flush_local(dev, &w);
+			rc = bt__blk_flush_local(dev, 0, &w);
 		if (rc == 0)
 			rc = send_u64s(p, M_ACK, &w, 1);
 		return rc;
@@ -1052,8 +1163,8 @@ stream_msg(struct peer *p, uint32_t kind, const uint8_t *data, size_t len)
 		    (uint32_t)v[3], p->ents, d.ptr + d.off + v[3] * 28);
 	if (rc == 0 && p->since_flush < UINT32_MAX)
 		p->since_flush++;
-	if (rc == 0 && eager_flush_due(p))
-		rc = bt__blk_flush_local(dev, NULL);
+	if (rc == 0 && eager_flush_due(p) && !flusher_busy(p))
+		rc = bt__blk_flush_local(dev, 0, NULL);
 	return rc;
 }
 
@@ -1076,8 +1187,14 @@ backup_stream(struct peer *p)
 		pthread_mutex_lock(&p->mu);
 		m = p->head;
 		if (m == NULL) {
-			if (!p->closed)
+			if (!p->closed) {
 				p->inline_apply = true;
+				if (!p->has_flusher
+				    && pthread_create(&p->flusher, NULL,
+				           flusher_main, p)
+				        == 0)
+					p->has_flusher = true;
+			}
 			pthread_mutex_unlock(&p->mu);
 			break;
 		}
@@ -1098,7 +1215,15 @@ backup_stream(struct peer *p)
 	while (!p->closed)
 		pthread_cond_wait(&p->cv, &p->mu);
 	rc = p->stream_rc != 0 ? p->stream_rc : BT_ECLOSED;
+	p->fl_stop = true;
+	pthread_cond_signal(&p->fl_cv);
 	pthread_mutex_unlock(&p->mu);
+	if (p->has_flusher) {
+		pthread_join(p->flusher, NULL);
+		pthread_mutex_lock(&p->mu);
+		p->has_flusher = false;
+		pthread_mutex_unlock(&p->mu);
+	}
 	return rc;
 }
 
@@ -1430,6 +1555,8 @@ bt_blk_repl_status(bt_blk_repl *r, struct bt_dbuf *out)
 			    p->failed ? " FAILED" : "");
 	}
 	pthread_mutex_unlock(&r->mu);
+	if (rc == 0)
+		rc = bt__blk_flush_stats(r->dev, out);
 	return rc;
 }
 

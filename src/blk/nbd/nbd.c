@@ -672,6 +672,17 @@ all_fast(const struct nbd_worker *wk)
 	return true;
 }
 
+static bool
+has_write(const struct nbd_worker *wk)
+{
+	for (unsigned i = 0; i < wk->n; i++) {
+		if (wk->jobs[i].req.type == NBD_CMD_WRITE
+		    && (wk->jobs[i].req.flags & NBD_CMD_FLAG_FUA) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* run_timed runs the batch and returns its mean time per request. */
 static uint64_t
 run_timed(struct nbd_conn *c, struct nbd_worker *wk)
@@ -707,10 +718,18 @@ worker_loop(struct nbd_conn *c)
 		if (keep) {
 			per = run_timed(c, wk);
 			c->kept_ns = (c->kept_ns * 7 + per) / 8;
+			if (!has_write(wk)
+			    || !bt__blk_dev_flush_ahead_due(c->dev))
+				continue;
+			pthread_mutex_unlock(&c->read_mu);
+			bt__blk_dev_flush_ahead(c->dev);
+			pthread_mutex_lock(&c->read_mu);
 			continue;
 		}
 		pthread_mutex_unlock(&c->read_mu);
 		per = run_timed(c, wk);
+		if (has_write(wk) && bt__blk_dev_flush_ahead_due(c->dev))
+			bt__blk_dev_flush_ahead(c->dev);
 		pthread_mutex_lock(&c->read_mu);
 		if (fast)
 			c->kept_ns = (c->kept_ns * 7 + per) / 8;
