@@ -944,6 +944,13 @@ L_SELECT:
 		R(4) = k_;                                                  \
 		acc = R(1) = k_ ? R(2) : R(3);                              \
 		NEXT(7);                                                    \
+	}                                                                   \
+	L_SEL_I32_##name##_N:                                               \
+	{                                                                   \
+		uint32_t k_ = (T)(uint32_t)R(5) op_ (T)(uint32_t)R(6);      \
+		R(4) = k_;                                                  \
+		acc = k_ ? R(2) : R(3);                                     \
+		NEXT(7);                                                    \
 	}
 	SELC(EQ, uint32_t, ==)
 	SELC(NE, uint32_t, !=)
@@ -1984,6 +1991,7 @@ L_F64_ADD_RMW_A: {
 	NS(I32_SHL_I, 4, (uint32_t)(U32(2) << (IMM32 & 31)))
 	NS(I32_SHR_U_I, 4, U32(2) >> (IMM32 & 31))
 	NS(I32_ANDN, 4, U32(2) & ~U32(3))
+	NS(I32_ADD3, 5, (uint32_t)(U32(2) + U32(3) + U32(4)))
 L_I32_MAJ_N: {
 	uint32_t p_ = U32(3), q_ = U32(4);
 

@@ -1172,6 +1172,17 @@ post_init(void)
 		{ OP_I32_ADD_ANDN, OP_I32_ADD_ANDN_N },
 		{ OP_I32_ADD_ANDN_A, OP_I32_ADD_ANDN_A_N },
 		{ OP_I32_ADD_ROT2SHRX, OP_I32_ADD_ROT2SHRX_N },
+		{ OP_I32_ADD3, OP_I32_ADD3_N },
+		{ OP_SEL_I32_EQ, OP_SEL_I32_EQ_N },
+		{ OP_SEL_I32_NE, OP_SEL_I32_NE_N },
+		{ OP_SEL_I32_LT_S, OP_SEL_I32_LT_S_N },
+		{ OP_SEL_I32_LT_U, OP_SEL_I32_LT_U_N },
+		{ OP_SEL_I32_GT_S, OP_SEL_I32_GT_S_N },
+		{ OP_SEL_I32_GT_U, OP_SEL_I32_GT_U_N },
+		{ OP_SEL_I32_LE_S, OP_SEL_I32_LE_S_N },
+		{ OP_SEL_I32_LE_U, OP_SEL_I32_LE_U_N },
+		{ OP_SEL_I32_GE_S, OP_SEL_I32_GE_S_N },
+		{ OP_SEL_I32_GE_U, OP_SEL_I32_GE_U_N },
 	};
 	/* every handler that sets facc (exec.c: FOP, MEMBF, the f64
 	 * read-modify-writes, F64_MUL_MM, NSF) */
