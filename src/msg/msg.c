@@ -63,6 +63,10 @@
 /* Topics one connection may subscribe to here: a peer cannot grow the
  * table (and the cost of every publication) without bound. */
 #define SUBS_PER_CONN	4096
+/* Calls one connection may have in flight through this node: a peer that
+ * calls a path that never answers cannot grow the pending table (each
+ * entry lives FORWARD_TIMEOUT) without bound. */
+#define FORWARDS_PER_CONN 4096
 /* The kinds a waiting caller may take off the wire itself (on_frame). */
 #define ANSWER_KINDS                            \
 	((1ULL << BT_MSG_WIRE_REPLY) | (1ULL << BT_MSG_WIRE_ERROR))
@@ -214,6 +218,33 @@ sbuf(const char *s)
 /* Pending calls                                                        */
 /* ------------------------------------------------------------------ */
 
+/*
+ * How many calls from connection c this node forwards and awaits: kept in
+ * the connection's data slot, which msg uses for nothing else (n->mu).
+ */
+static size_t
+forwarded(const bt_net_conn *c)
+{
+	return (size_t)(uintptr_t)bt_net_conn_data(c);
+}
+
+static void
+forwarded_add(bt_net_conn *c, int delta)
+{
+	bt_net_conn_set_data(c, (void *)(uintptr_t)(forwarded(c) + delta));
+}
+
+/* origin_drop lets go of the caller of a call forwarded as p. */
+static void
+origin_drop(bt_msg_node *n, struct pend *p)
+{
+	pthread_mutex_lock(&n->mu);
+	forwarded_add(p->origin, -1);
+	pthread_mutex_unlock(&n->mu);
+	bt_net_conn_rele(p->origin);
+	p->origin = NULL;
+}
+
 static void
 pend_put(bt_msg_node *n, struct pend *p)
 {
@@ -357,7 +388,7 @@ complete(bt_msg_node *n, struct pend *p, uint32_t kind, int rc,
 			(void)send_error(p->origin, p->origin_stream, "", "",
 			    rc, text);
 		}
-		bt_net_conn_rele(p->origin);
+		origin_drop(n, p);
 	} else if (p->w != NULL) {
 		/* The waiter reads these only once it sees W_DONE. */
 		p->w->rc = rc;
@@ -975,8 +1006,7 @@ on_close(void *arg, bt_net_conn *c, int rc)
 		failed = p->next;
 		if (p->origin == c) {
 			/* The caller went away: nobody to answer. */
-			bt_net_conn_rele(p->origin);
-			p->origin = NULL;
+			origin_drop(n, p);
 			bt_net_conn_rele(p->conn);
 			bt_free(p);
 			continue;
@@ -1106,6 +1136,15 @@ deliver(bt_msg_node *n, bt_net_conn *c, const struct bt_net_frame *f,
 		hop_limit(n, c, f, from, to);
 		return;
 	}
+	if (target != NULL && f->kind == BT_MSG_WIRE_CALL &&
+	    forwarded(c) >= FORWARDS_PER_CONN) {
+		pthread_mutex_unlock(&n->mu);
+		bt_net_conn_rele(target);
+		snprintf(why, sizeof(why), "%d calls from one connection are "
+		    "already in flight through this node", FORWARDS_PER_CONN);
+		(void)send_error(c, f->stream, to, from, -EBUSY, why);
+		return;
+	}
 	if (target != NULL && f->kind == BT_MSG_WIRE_CALL) {
 		p = bt_zalloc(sizeof(*p));
 		if (p == NULL) {
@@ -1120,6 +1159,7 @@ deliver(bt_msg_node *n, bt_net_conn *c, const struct bt_net_frame *f,
 			p->deadline = bt_time_mono_ns() + FORWARD_TIMEOUT;
 			bt_net_conn_hold(c);
 			p->origin = c;
+			forwarded_add(c, 1);
 			p->origin_stream = f->stream;
 			pend_put(n, p);
 		}

@@ -902,6 +902,122 @@ test_deferred_after_free(void **state)
 }
 
 /* A call routed to a node that restarted reconnects by itself. */
+/*
+ * A node forwards at most 4,096 calls from one connection at a time: a
+ * service that holds every call does not let one peer grow the forwarder's
+ * table of pending calls; the call past the limit is refused at once with
+ * -EBUSY, never reaches the service, and calls go through again once the
+ * held ones are answered.
+ */
+#define FORWARD_LIMIT 4096
+
+struct holder {
+	pthread_mutex_t	  mu;
+	bool		  hold;
+	int		  n;
+	bt_msg_deferred **d;
+};
+
+static void
+hold_cb(void *arg, struct bt_msg *m)
+{
+	struct holder *h = arg;
+	bt_msg_deferred *d;
+
+	pthread_mutex_lock(&h->mu);
+	if (h->hold && h->n < FORWARD_LIMIT + 1 && bt_msg_defer(m, &d) == 0)
+		h->d[h->n++] = d;
+	else
+		bt_msg_reply(m, "now", 3);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void
+count_cb(void *arg, int rc, const void *data, size_t len)
+{
+	atomic_int *ok = arg;
+
+	if (rc == 0)
+		atomic_fetch_add(ok, 1);
+}
+
+static int
+holder_n(struct holder *h)
+{
+	int n;
+
+	pthread_mutex_lock(&h->mu);
+	n = h->n;
+	pthread_mutex_unlock(&h->mu);
+	return n;
+}
+
+static void
+test_forward_limit(void **state)
+{
+	struct ident nid, svid;
+	struct holder h = { .hold = true };
+	atomic_int ok = 0;
+	char addr[300], out[64];
+	bt_msg_node *node, *svc, *cl;
+	struct bt_msg_reply r;
+	struct bt_diag d;
+	bt_msg_ep *ep;
+	uint64_t end;
+
+	pthread_mutex_init(&h.mu, NULL);
+	h.d = bt_calloc(FORWARD_LIMIT + 1, sizeof(*h.d));
+	assert_non_null(h.d);
+	ident_make(&nid, NULL, "node");
+	ident_make(&svid, &nid, "svc");
+	node = node_new(&nid);
+	assert_int_equal(bt_msg_node_listen(node, "127.0.0.1:0", addr,
+	    sizeof(addr), &d), 0);
+	svc = node_new(&svid);
+	assert_int_equal(bt_msg_bind(svc, svid.path, hold_cb, &h,
+	    BT_MSG_BIND_ANONYMOUS, &ep), 0);
+	assert_int_equal(bt_msg_route_add(svc, "*", addr), 0);
+	assert_int_equal(bt_msg_node_connect(svc, addr, 5 * SEC, &d), 0);
+	cl = node_new(NULL);
+	assert_int_equal(bt_msg_route_add(cl, nid.path, addr), 0);
+	assert_int_equal(bt_msg_node_connect(cl, addr, 5 * SEC, &d), 0);
+
+	for (int i = 0; i < FORWARD_LIMIT; i++)
+		assert_int_equal(bt_msg_call_async(cl, svid.path, 0, "x", 1,
+		    60 * SEC, count_cb, &ok), 0);
+	end = bt_time_mono_ns() + 20 * SEC;
+	while (holder_n(&h) < FORWARD_LIMIT && bt_time_mono_ns() < end)
+		usleep(1000);
+	assert_int_equal(holder_n(&h), FORWARD_LIMIT);
+	bt_diag_clear(&d);
+	assert_int_equal(bt_msg_call(cl, svid.path, 0, "y", 1, 5 * SEC, &r,
+	    &d), -EBUSY);
+	assert_non_null(strstr(d.msg, "in flight"));
+	assert_int_equal(holder_n(&h), FORWARD_LIMIT);
+
+	pthread_mutex_lock(&h.mu);
+	h.hold = false;
+	for (int i = 0; i < h.n; i++)
+		assert_int_equal(bt_msg_deferred_reply(h.d[i], "late", 4), 0);
+	pthread_mutex_unlock(&h.mu);
+	end = bt_time_mono_ns() + 20 * SEC;
+	while (atomic_load(&ok) < FORWARD_LIMIT && bt_time_mono_ns() < end)
+		usleep(1000);
+	assert_int_equal(atomic_load(&ok), FORWARD_LIMIT);
+	assert_int_equal(call_str(cl, svid.path, "z", out, sizeof(out),
+	    5 * SEC), 0);
+	assert_string_equal(out, "now");
+
+	bt_msg_node_free(cl);
+	bt_msg_unbind(ep);
+	bt_msg_node_free(svc);
+	bt_msg_node_free(node);
+	ident_fini(&nid);
+	ident_fini(&svid);
+	bt_free(h.d);
+	pthread_mutex_destroy(&h.mu);
+}
+
 static void
 test_reconnect(void **state)
 {
@@ -1184,6 +1300,7 @@ main(void)
 		cmocka_unit_test(test_route_loop),
 		cmocka_unit_test(test_deferred),
 		cmocka_unit_test(test_deferred_after_free),
+		cmocka_unit_test(test_forward_limit),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_concurrent_calls),
 		cmocka_unit_test(test_calls_amid_publications),
