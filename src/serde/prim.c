@@ -209,6 +209,12 @@ bt_serde_get_uvarint(struct bt_serde_dec *d, uint64_t *out)
 	uint64_t v = 0;
 	size_t   i;
 
+	/* Most varints (kinds, lengths of paths) are one byte. */
+	if (start < d->len && d->ptr[start] < 0x80) {
+		*out = d->ptr[start];
+		d->off = start + 1;
+		return 0;
+	}
 	for (i = 0;; i++) {
 		uint8_t c;
 
