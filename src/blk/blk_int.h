@@ -142,7 +142,8 @@ struct bt_blk_dev {
 	uint64_t        commit_slot; /* slot after the last commit record */
 	uint64_t        jalloc; /* journal slots allocated on disk */
 	pthread_mutex_t flush_mu; /* one flush/checkpoint at a time */
-	uint64_t        durable_widx; /* flush_mu: writes up to it durable */
+	/* Writes up to it are durable (written under flush_mu). */
+	_Atomic uint64_t durable_widx;
 
 	uint64_t         gen; /* journal generation = checkpoint number */
 	uint64_t         epoch; /* nonce epoch of this open */

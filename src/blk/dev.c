@@ -812,8 +812,8 @@ bt__blk_flush_local(bt_blk_dev *dev, uint64_t need, uint64_t *widx_out)
 	if (io == NULL)
 		return rc;
 	pthread_mutex_lock(&dev->flush_mu);
-	if (need != 0 && dev->durable_widx >= need) {
-		widx = dev->durable_widx;
+	if (need != 0 && atomic_load(&dev->durable_widx) >= need) {
+		widx = atomic_load(&dev->durable_widx);
 		rc = 0;
 		goto out;
 	}
@@ -853,8 +853,8 @@ bt__blk_flush_local(bt_blk_dev *dev, uint64_t need, uint64_t *widx_out)
 			dev->commit_slot = slot + 1;
 		}
 	}
-	if (rc == 0 && widx > dev->durable_widx)
-		dev->durable_widx = widx;
+	if (rc == 0 && widx > atomic_load(&dev->durable_widx))
+		atomic_store(&dev->durable_widx, widx);
 	if (rc == 0) {
 		// jslot moves under seq_mu (writers); read it there.
 		pthread_mutex_lock(&dev->seq_mu);
@@ -1004,6 +1004,17 @@ bt__blk_dev_flush_ahead_due(bt_blk_dev *dev)
 		dev->ahead_widx = dev->widx;
 	pthread_mutex_unlock(&dev->seq_mu);
 	return due;
+}
+
+bool
+bt__blk_dev_durable(bt_blk_dev *dev)
+{
+	uint64_t w;
+
+	pthread_mutex_lock(&dev->seq_mu);
+	w = dev->widx;
+	pthread_mutex_unlock(&dev->seq_mu);
+	return atomic_load(&dev->durable_widx) >= w;
 }
 
 void

@@ -644,7 +644,7 @@ read_batch(struct nbd_conn *c, struct nbd_worker *wk)
 
 /* Requests slower than this on average (a disk that blocks reads, dirty
  * page throttling) are not run holding the reading turn. */
-#define NBD_KEEP_NS 50000u
+#define NBD_KEEP_NS 150000u
 #ifndef NBD_KEEP_MAX
 #define NBD_KEEP_MAX 4u
 #endif
@@ -662,9 +662,13 @@ read_batch(struct nbd_conn *c, struct nbd_worker *wk)
  * the disk, writes throttled), hand the turn to another worker first, so
  * requests keep flowing while they run.
  */
+/* all_fast: the batch is short reads and writes, or a lone FLUSH that
+ * finds every write durable already (after a flush ahead). */
 static bool
-all_fast(const struct nbd_worker *wk)
+all_fast(struct nbd_conn *c, const struct nbd_worker *wk)
 {
+	if (wk->n == 1 && wk->jobs[0].req.type == NBD_CMD_FLUSH)
+		return bt__blk_dev_durable(c->dev);
 	for (unsigned i = 0; i < wk->n; i++) {
 		if (!joins_after(&wk->jobs[i].req))
 			return false;
@@ -706,7 +710,7 @@ worker_loop(struct nbd_conn *c)
 	}
 	while (!c->stopping) {
 		int      rc = read_batch(c, wk);
-		bool     fast = rc == 0 && all_fast(wk);
+		bool     fast = rc == 0 && all_fast(c, wk);
 		bool     keep = fast && c->kept_ns <= NBD_KEEP_NS
 		    && wk->n < NBD_KEEP_MAX;
 		uint64_t per;
@@ -715,15 +719,20 @@ worker_loop(struct nbd_conn *c)
 			c->stopping = true;
 			c->end_rc = rc > 0 ? 0 : rc;
 		}
+		// Only reads and writes are timed: a FLUSH after a flush ahead
+		// waits for the backups, not for this disk.
+		bool     timed = fast && wk->jobs[0].req.type != NBD_CMD_FLUSH;
+
 		if (keep) {
 			per = run_timed(c, wk);
-			c->kept_ns = (c->kept_ns * 7 + per) / 8;
-			if (!has_write(wk)
-			    || !bt__blk_dev_flush_ahead_due(c->dev))
-				continue;
-			pthread_mutex_unlock(&c->read_mu);
-			bt__blk_dev_flush_ahead(c->dev);
-			pthread_mutex_lock(&c->read_mu);
+			if (timed)
+				c->kept_ns = (c->kept_ns * 7 + per) / 8;
+			// Still holding the turn: the FLUSH this expects is
+			// read by this thread once the sync is done, with no
+			// wake-up of another worker to read it, wait behind
+			// the sync and be woken again (three switches).
+			if (has_write(wk) && bt__blk_dev_flush_ahead_due(c->dev))
+				bt__blk_dev_flush_ahead(c->dev);
 			continue;
 		}
 		pthread_mutex_unlock(&c->read_mu);
@@ -731,7 +740,7 @@ worker_loop(struct nbd_conn *c)
 		if (has_write(wk) && bt__blk_dev_flush_ahead_due(c->dev))
 			bt__blk_dev_flush_ahead(c->dev);
 		pthread_mutex_lock(&c->read_mu);
-		if (fast)
+		if (timed)
 			c->kept_ns = (c->kept_ns * 7 + per) / 8;
 	}
 	pthread_mutex_unlock(&c->read_mu);
