@@ -768,13 +768,21 @@ do_binop(struct wcomp *c, const struct numop *n)
 			return push_t(c, n->out);
 		}
 		if (o == OP_I32_ADD && bt__wasm_fuse_add(c, h, &sa, &sb, &mulb)) {
+			uint32_t ap, aq;
+			bool and3 = bt__wasm_fuse_add3_and(c, mulb, &ap, &aq);
+
 			drop_vals(c, 2);
-			op(c, OP_I32_ADD3);
+			op(c, and3 ? OP_I32_ADD3_AND : OP_I32_ADD3);
 			cell(c, S(c, h));
 			produced(c, h);
 			cell(c, sa);
 			cell(c, sb);
-			cell(c, mulb);
+			if (and3) {
+				cell(c, ap);
+				cell(c, aq);
+			} else {
+				cell(c, mulb);
+			}
 			return push_t(c, n->out);
 		}
 		if ((o == OP_F64_ADD || o == OP_F64_SUB) &&

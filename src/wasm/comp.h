@@ -317,6 +317,8 @@ void bt__wasm_fuse_ld2(struct wcomp *c, uint32_t h);
  * (trick 20), and returns true; or returns false. */
 bool bt__wasm_fuse_addf(struct wcomp *c, uint32_t h, uint32_t sa,
     uint32_t sb);
+bool bt__wasm_fuse_add3_and(struct wcomp *c, uint32_t sc, uint32_t *p,
+    uint32_t *q);
 /* bt__wasm_fuse_post makes the last rewrites (trick 19) over the finished
  * code of one function, from cell start to the end of the module's code;
  * nlocals is the function's number of locals (the first stack slot). */

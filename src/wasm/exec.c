@@ -1726,6 +1726,10 @@ L_ST64_V: {
 L_I32_ADD3:
 	acc = R(1) = (uint32_t)(U32(2) + U32(3) + U32(4));
 	NEXT(5);
+	/* a + b + (p & q) (dst, a, b, p, q) */
+L_I32_ADD3_AND:
+	acc = R(1) = (uint32_t)(U32(2) + U32(3) + (U32(4) & U32(5)));
+	NEXT(6);
 	/* a + (x << k): array indexing (dst, a, x, k) */
 L_I32_ADD_SHL:
 	acc = R(1) = (uint32_t)(U32(2) + (U32(3) << (pc[4] & 31)));
@@ -1992,6 +1996,7 @@ L_F64_ADD_RMW_A: {
 	NS(I32_SHR_U_I, 4, U32(2) >> (IMM32 & 31))
 	NS(I32_ANDN, 4, U32(2) & ~U32(3))
 	NS(I32_ADD3, 5, (uint32_t)(U32(2) + U32(3) + U32(4)))
+	NS(I32_ADD3_AND, 6, (uint32_t)(U32(2) + U32(3) + (U32(4) & U32(5))))
 L_I32_MAJ_N: {
 	uint32_t p_ = U32(3), q_ = U32(4);
 

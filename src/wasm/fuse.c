@@ -1173,6 +1173,7 @@ post_init(void)
 		{ OP_I32_ADD_ANDN_A, OP_I32_ADD_ANDN_A_N },
 		{ OP_I32_ADD_ROT2SHRX, OP_I32_ADD_ROT2SHRX_N },
 		{ OP_I32_ADD3, OP_I32_ADD3_N },
+		{ OP_I32_ADD3_AND, OP_I32_ADD3_AND_N },
 		{ OP_SEL_I32_EQ, OP_SEL_I32_EQ_N },
 		{ OP_SEL_I32_NE, OP_SEL_I32_NE_N },
 		{ OP_SEL_I32_LT_S, OP_SEL_I32_LT_S_N },
@@ -1360,5 +1361,38 @@ bt__wasm_fuse_addf(struct wcomp *c, uint32_t h, uint32_t sa, uint32_t sb)
 	cell(c, xs);
 	for (uint32_t i = 0; i < n; i++)
 		cell(c, f[i]);
+	return true;
+}
+
+/*
+ * After bt__wasm_fuse_add: when the sum's third term (slot sc) is a stack
+ * temporary that an i32.and just before computed, the and goes into the
+ * sum too (I32_ADD3_AND, a + b + (p & q): SHA-2's h + Sigma1 + (e & f)).
+ * Nothing lies between the and and the sum, and the and's operands are
+ * neither sc nor the sum's other terms' slots' writers, so they still
+ * hold their values. Returns true with the and's operands in *p and *q.
+ */
+bool
+bt__wasm_fuse_add3_and(struct wcomp *c, uint32_t sc, uint32_t *p,
+    uint32_t *q)
+{
+	bt_wasm_module *m = c->m;
+	const uint64_t *ins;
+
+	if (c->oom || c->seq_op < 0 || m->nmap == 0 ||
+	    bt__wasm_base_of(c->seq_op) != OP_I32_AND ||
+	    c->seq_start + 4 != m->ncode ||
+	    m->map[m->nmap - 1].pc != c->seq_start || sc < c->nlocals)
+		return false;
+	ins = m->code + c->seq_start;
+	if (ins[1] != sc)
+		return false;
+	*p = (uint32_t)ins[2];
+	*q = (uint32_t)ins[3];
+	/* unemit_last would remove the add fuse_add took: remove the and
+	 * by hand (acc then holds nothing known) */
+	m->ncode = c->seq_start;
+	m->nmap--;
+	forget(c);
 	return true;
 }
