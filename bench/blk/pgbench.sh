@@ -155,4 +155,8 @@ for n, label in (("nbdkit", "nbdkit file"), ("blk", "blk"), ("bak", "blk + backu
 PY
 echo
 echo "(pgbench scale $SCALE, $CLIENTS clients, $ROUNDS interleaved rounds of ${TIME}s; ext4 on loop on nbdfuse; NBD on unix sockets, replica link on TCP; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+# The replicated primary's flush latency over the whole run (pgbench -i
+# included): local flush and the wait for the backup.
+f=$("$BT" blk status --data-dir "$T/bak/run" 2>/dev/null | grep '^flushes:')
+[ -n "$f" ] && echo "(blk + backup, $f)"
 exit 0

@@ -43,8 +43,8 @@ void bt__blk_dev_write_many(bt_blk_dev *dev, struct bt__blk_wreq *w, size_t n);
  * after the replies of the writes went out, without the reading turn.
  */
 bool bt__blk_dev_flush_ahead_due(bt_blk_dev *dev);
-/* bt__blk_dev_durable: every write so far is durable here (a FLUSH now
- * needs no local fdatasync; replicating, it still waits for the ACKs). */
+/* bt__blk_dev_durable: every write so far is durable and there are no
+ * backups to wait for: a FLUSH now returns at once. */
 bool bt__blk_dev_durable(bt_blk_dev *dev);
 void bt__blk_dev_flush_ahead(bt_blk_dev *dev);
 

@@ -1010,11 +1010,16 @@ bool
 bt__blk_dev_durable(bt_blk_dev *dev)
 {
 	uint64_t w;
+	bool     repl;
 
 	pthread_mutex_lock(&dev->seq_mu);
 	w = dev->widx;
+	// Replicating, a FLUSH also waits for the backups' ACKs, which can
+	// take a backup's whole fdatasync: not a request to run holding
+	// the reading turn.
+	repl = dev->hook.on_flush != NULL;
 	pthread_mutex_unlock(&dev->seq_mu);
-	return atomic_load(&dev->durable_widx) >= w;
+	return !repl && atomic_load(&dev->durable_widx) >= w;
 }
 
 void

@@ -731,8 +731,17 @@ worker_loop(struct nbd_conn *c)
 			// read by this thread once the sync is done, with no
 			// wake-up of another worker to read it, wait behind
 			// the sync and be woken again (three switches).
-			if (has_write(wk) && bt__blk_dev_flush_ahead_due(c->dev))
+			// Other requests already waiting (several clients
+			// share the connection) are not held up for the sync.
+			if (has_write(wk) && bt__blk_dev_flush_ahead_due(c->dev)) {
+				bool others = c->rend > c->rstart;
+
+				if (others)
+					pthread_mutex_unlock(&c->read_mu);
 				bt__blk_dev_flush_ahead(c->dev);
+				if (others)
+					pthread_mutex_lock(&c->read_mu);
+			}
 			continue;
 		}
 		pthread_mutex_unlock(&c->read_mu);
