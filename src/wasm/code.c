@@ -34,10 +34,17 @@
  * (_addr) and direct calls (CALL_D); 14, a sum of three (_add); 15, an
  * argument x + k computed by the call (CALL_D_ADDI); 16, xors of
  * rotations and shifts of one value, and-not, majority (_bits); 17, x +
- * (a op b) (_addc); 18, two indexed loads from one base (_ld2). Every
+ * (a op b) (_addc); 18, two indexed loads from one base (_ld2); 20, x +
+ * a bit function of 16 (_addf), and a + b + (p & q) (_add3_and). Every
  * fusion removes instructions emitted since the last label only (it looks
  * back at most three: seq_op, prev_seq_op, prev2_seq_op), and keeps exact
- * trap offsets (map_add).
+ * trap offsets (map_add). Trick 19 runs on each finished function
+ * (bt__wasm_fuse_post): f64 acc variants read facc, the interpreter's
+ * floating-point accumulator, where the instruction before set it (else
+ * they go back to their plain forms), and an instruction whose result
+ * only the next one takes from acc becomes its no-store twin. Once all
+ * bodies are compiled, bt__wasm_fuse_calls gives each direct call the
+ * place of its callee's code and frame end.
  *
  * Invariants the compiler keeps:
  *  - At the start of every block, loop and if, no lazy entry is on the
