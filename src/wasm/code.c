@@ -60,6 +60,7 @@
  * a block's end are chained through their offset cells and patched at end.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "comp.h"
@@ -594,14 +595,16 @@ struct numop {
 
 static struct numop numops[256];
 
+/* The tables, filled once (pthread_once: modules may be compiled on
+ * several threads at once, and fuse.c's handler-to-op table is sorted in
+ * place while it is filled). */
+static pthread_once_t numops_once = PTHREAD_ONCE_INIT;
+
 static void
-numops_init(void)
+numops_fill(void)
 {
-	static bool done;
 	struct numop *n = numops;
 
-	if (done)
-		return;
 	bt__wasm_fuse_init();
 #define B(code, o, t, r) n[code] = (struct numop){ OP_##o, 0, N_BIN, t, r }
 #define BI(code, o, t, r) n[code] = (struct numop){ OP_##o, OP_##o##_I, N_BIN, t, r }
@@ -681,7 +684,12 @@ numops_init(void)
 #undef BI
 #undef U
 #undef NP
-	done = true;
+}
+
+static void
+numops_init(void)
+{
+	pthread_once(&numops_once, numops_fill);
 }
 
 static const uint16_t sat_ops[8] = {
