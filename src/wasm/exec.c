@@ -1769,6 +1769,51 @@ L_LD32_X2: {
 	acc = R(6) = v;
 	NEXT(9);
 }
+	/* LD32_X2 (d1 .. d2 ..) and the select of the two values just after
+	 * it (SEL_I32_xx d d1 d2 k d1 d2: min, max, a merge's step), left
+	 * in place as two instructions with the first one's handler
+	 * replaced (fuse.c, trick 21): the select uses the loaded values
+	 * without reading them back; a jump to the select runs it alone */
+#define LDX2SEL(name, T, op_, store)                                        \
+	{                                                                   \
+		uint64_t ea = (uint64_t)(uint32_t)(U32(2) +                 \
+				  (U32(3) << (pc[4] & 31))) + pc[5];        \
+		uint32_t v1, v2, k_;                                        \
+		if (__builtin_expect(ea + 4 > ms, 0))                       \
+			TRAP(BT_WASM_TRAP_MEMORY_OOB);                      \
+		memcpy(&v1, mb + ea, 4);                                    \
+		R(1) = v1;                                                  \
+		ea = (uint64_t)(uint32_t)(U32(2) +                          \
+			 (U32(7) << (pc[4] & 31))) + pc[8];                 \
+		if (__builtin_expect(ea + 4 > ms, 0)) {                     \
+			pc += 6;                                            \
+			TRAP(BT_WASM_TRAP_MEMORY_OOB);                      \
+		}                                                           \
+		memcpy(&v2, mb + ea, 4);                                    \
+		R(6) = v2;                                                  \
+		pc += 9;                                                    \
+		k_ = (T)v1 op_ (T)v2;                                       \
+		R(4) = k_;                                                  \
+		acc = k_ ? v1 : v2;                                         \
+		if (store)                                                  \
+			R(1) = acc;                                         \
+		NEXT(7);                                                    \
+	}
+#define LDX2SELS(name, T, op_)                                              \
+	L_LDX2SEL_I32_##name:                                               \
+	LDX2SEL(name, T, op_, 1)                                            \
+	L_LDX2SEL_I32_##name##_N:                                           \
+	LDX2SEL(name, T, op_, 0)
+	LDX2SELS(EQ, uint32_t, ==)
+	LDX2SELS(NE, uint32_t, !=)
+	LDX2SELS(LT_S, int32_t, <)
+	LDX2SELS(LT_U, uint32_t, <)
+	LDX2SELS(GT_S, int32_t, >)
+	LDX2SELS(GT_U, uint32_t, >)
+	LDX2SELS(LE_S, int32_t, <=)
+	LDX2SELS(LE_U, uint32_t, <=)
+	LDX2SELS(GE_S, int32_t, >=)
+	LDX2SELS(GE_U, uint32_t, >=)
 	LDX(LD64, 8, uint64_t, v)
 	LDX(LD8U, 1, uint8_t, v)
 	LDX(LD16S32, 2, int16_t, (uint32_t)(int32_t)v)

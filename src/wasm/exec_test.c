@@ -1233,6 +1233,93 @@ test_acc_forms(void **state)
 	bt_wasm_module_free(m);
 }
 
+/* The module of test_load_select, assembled with wat2wasm from:
+ *
+ * (module
+ *   (memory 1)
+ *   (data (i32.const 64) "\05\00\00\00\fb\ff\ff\ff\07\00\00\00\00\00\00\80")
+ *   (func (export "msel") (param $b i32) (param $i i32) (param $j i32) (result i32) (local $x i32) (local $y i32)
+ *     (local.set $x (i32.load (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2)))))
+ *     (local.set $y (i32.load (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2)))))
+ *     (i32.add (i32.mul (select (local.get $x) (local.get $y) (i32.lt_s (local.get $x) (local.get $y)))
+ *                       (i32.const 1000))
+ *              (i32.add (local.get $x) (i32.mul (local.get $y) (i32.const 10)))))
+ *   (func (export "mselu") (param $b i32) (param $i i32) (param $j i32) (result i32) (local $x i32) (local $y i32)
+ *     (local.set $x (i32.load (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2)))))
+ *     (local.set $y (i32.load (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2)))))
+ *     (i32.xor (select (local.get $x) (local.get $y) (i32.ge_u (local.get $x) (local.get $y)))
+ *              (local.get $x)))
+ * )
+ *
+ * Two indexed loads from one base (LD32_X2) and the select of the two
+ * values just after them run as one handler (fuse.c, trick 21), with and
+ * without the select's store; the two i32.load of "msel" are at byte
+ * offsets 61 and 74 of the module.
+ */
+static const uint8_t sel_wasm[] = {
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x01, 0x60,
+	0x03, 0x7f, 0x7f, 0x7f, 0x01, 0x7f, 0x03, 0x03, 0x02, 0x00, 0x00, 0x05,
+	0x03, 0x01, 0x00, 0x01, 0x07, 0x10, 0x02, 0x04, 0x6d, 0x73, 0x65, 0x6c,
+	0x00, 0x00, 0x05, 0x6d, 0x73, 0x65, 0x6c, 0x75, 0x00, 0x01, 0x0a, 0x63,
+	0x02, 0x35, 0x01, 0x02, 0x7f, 0x20, 0x00, 0x20, 0x01, 0x41, 0x02, 0x74,
+	0x6a, 0x28, 0x02, 0x00, 0x21, 0x03, 0x20, 0x00, 0x20, 0x02, 0x41, 0x02,
+	0x74, 0x6a, 0x28, 0x02, 0x00, 0x21, 0x04, 0x20, 0x03, 0x20, 0x04, 0x20,
+	0x03, 0x20, 0x04, 0x48, 0x1b, 0x41, 0xe8, 0x07, 0x6c, 0x20, 0x03, 0x20,
+	0x04, 0x41, 0x0a, 0x6c, 0x6a, 0x6a, 0x0b, 0x2b, 0x01, 0x02, 0x7f, 0x20,
+	0x00, 0x20, 0x01, 0x41, 0x02, 0x74, 0x6a, 0x28, 0x02, 0x00, 0x21, 0x03,
+	0x20, 0x00, 0x20, 0x02, 0x41, 0x02, 0x74, 0x6a, 0x28, 0x02, 0x00, 0x21,
+	0x04, 0x20, 0x03, 0x20, 0x04, 0x20, 0x03, 0x20, 0x04, 0x4f, 0x1b, 0x20,
+	0x03, 0x73, 0x0b, 0x0b, 0x17, 0x01, 0x00, 0x41, 0xc0, 0x00, 0x0b, 0x10,
+	0x05, 0x00, 0x00, 0x00, 0xfb, 0xff, 0xff, 0xff, 0x07, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x80
+};
+
+static void
+test_load_select(void **state)
+{
+	static const uint32_t a[4] = { 5, (uint32_t)-5, 7, 0x80000000u };
+	bt_wasm_module *m;
+	bt_wasm_instance *inst;
+	struct bt_diag d;
+	struct bt_wasm_val r;
+	struct bt_wasm_trap t;
+
+	(void)state;
+	assert_int_equal(bt_wasm_module_new(&m, sel_wasm, sizeof(sel_wasm),
+			     &d), 0);
+	assert_int_equal(bt_wasm_instance_new(&inst, m, NULL, NULL, &d), 0);
+	for (uint32_t i = 0; i < 4; i++) {
+		for (uint32_t j = 0; j < 4; j++) {
+			struct bt_wasm_val args[3] = { i32(64), i32(i),
+				i32(j) };
+			uint32_t x = a[i], y = a[j];
+			uint32_t mn = (int32_t)x < (int32_t)y ? x : y;
+
+			assert_int_equal(bt_wasm_instance_call(inst, "msel",
+					     args, 3, &r, 1), 0);
+			assert_int_equal(r.u.i32,
+			    (uint32_t)(mn * 1000u + x + y * 10u));
+			assert_int_equal(bt_wasm_instance_call(inst, "mselu",
+					     args, 3, &r, 1), 0);
+			assert_int_equal(r.u.i32, (x >= y ? x : y) ^ x);
+		}
+	}
+	/* each load reports its own offset */
+	for (int w = 0; w < 2; w++) {
+		struct bt_wasm_val args[3] = { i32(64), i32(w ? 1u << 28 : 0),
+			i32(w ? 0 : 1u << 28) };
+
+		assert_int_equal(bt_wasm_instance_call(inst, "msel", args, 3,
+				     &r, 1), BT_ETRAP);
+		bt_wasm_instance_trap(inst, &t);
+		assert_int_equal(t.kind, BT_WASM_TRAP_MEMORY_OOB);
+		assert_int_equal(t.func, 0);
+		assert_int_equal(t.offset, w ? 61 : 74);
+	}
+	bt_wasm_instance_free(inst);
+	bt_wasm_module_free(m);
+}
+
 static void
 test_interrupt_before(void **state)
 {
@@ -1536,6 +1623,7 @@ main(void)
 		cmocka_unit_test(test_fuel_fused_call),
 		cmocka_unit_test(test_fused_bit_ops),
 		cmocka_unit_test(test_acc_forms),
+		cmocka_unit_test(test_load_select),
 		cmocka_unit_test(test_fused_latches_and_rmw),
 		cmocka_unit_test(test_interrupt_before),
 		cmocka_unit_test(test_interrupt_thread),

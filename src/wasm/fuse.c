@@ -333,6 +333,13 @@ bt__wasm_base_of(int o)
 
 static void post_init(void);
 
+_Static_assert(OP_SEL_I32_GE_U - OP_SEL_I32_EQ == 9 &&
+	OP_SEL_I32_GE_U_N - OP_SEL_I32_EQ_N == 9 &&
+	OP_LDX2SEL_I32_GE_U - OP_LDX2SEL_I32_EQ == 9 &&
+	OP_LDX2SEL_I32_EQ_N - OP_LDX2SEL_I32_EQ == 10 &&
+	OP_LDX2SEL_I32_GE_U_N - OP_LDX2SEL_I32_EQ == 19,
+    "ops.h: the select forms out of order");
+
 void
 bt__wasm_fuse_init(void)
 {
@@ -1273,6 +1280,37 @@ bt__wasm_fuse_post(bt_wasm_module *m, uint32_t start, uint32_t nlocals)
 			    code[ppc + 1] == s) {
 				code[ppc] = bt__wasm_handler(twin_of[po]);
 			}
+		}
+		po = o;
+		ppc = pc;
+		pc += (uint32_t)len;
+	}
+	/* Trick 21, on the code as rewritten above: an LD32_X2 and the
+	 * select of its two values just after it become one handler at the
+	 * load's place, the select still whole after it (see exec.c) */
+	pc = start;
+	po = -1;
+	while (pc < m->ncode) {
+		int o = op_of_handler(code[pc]);
+		uint64_t len;
+		int sel = -1;
+
+		if (o < 0)
+			return;
+		len = o == OP_BR_TABLE ? 4 + code[pc + 2] : bt__wasm_op_len[o];
+		if (o >= OP_SEL_I32_EQ && o <= OP_SEL_I32_GE_U)
+			sel = o - OP_SEL_I32_EQ;
+		else if (o >= OP_SEL_I32_EQ_N && o <= OP_SEL_I32_GE_U_N)
+			sel = 10 + o - OP_SEL_I32_EQ_N;
+		if (po == OP_LD32_X2 && sel >= 0) {
+			const uint64_t *l = code + ppc, *k = code + pc;
+
+			/* (d1 b i1 s off1 d2 i2 off2), (d a b k p q) */
+			if (l[1] != l[6] && k[2] == l[1] && k[5] == l[1] &&
+			    k[3] == l[6] && k[6] == l[6] && k[4] != l[1] &&
+			    k[4] != l[6])
+				code[ppc] = bt__wasm_handler(
+				    OP_LDX2SEL_I32_EQ + sel);
 		}
 		po = o;
 		ppc = pc;
