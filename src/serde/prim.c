@@ -382,7 +382,7 @@ int
 bt_serde_get_str(struct bt_serde_dec *d, char **out)
 {
 	size_t        start = d->off;
-	struct bt_buf v;
+	struct bt_buf v = { NULL, 0 };
 	char         *s;
 	int           rc;
 
