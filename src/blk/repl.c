@@ -645,7 +645,7 @@ sync_source(struct peer *p)
 	v[1] = bt_blk_dev_write_index(dev);
 	rc = send_u64s(p, M_SYNC_DONE, v, 2);
 	if (rc == 0) {
-		struct qmsg *m;
+		struct qmsg *m = NULL; /* expect sets it only on success */
 
 		rc = expect(p, M_SYNC_ACK, &m);
 		bt_free(m);
