@@ -473,7 +473,7 @@ test_cred_chain_length_is_bounded(void **state)
 	struct fx          *f = *state;
 	bt_key             *keys[BT_CRED_CHAIN_MAX + 2];
 	struct bt_principal p[BT_CRED_CHAIN_MAX + 2];
-	char                path[BT_CRED_CHAIN_MAX + 2][512];
+	char                path[BT_CRED_CHAIN_MAX + 2][512], prev[512];
 	bt_cred            *c[BT_CRED_CHAIN_MAX + 1] = { 0 }, *x = NULL;
 	struct bt_dbuf      enc[BT_CRED_CHAIN_MAX + 2];
 	struct bt_diag      d;
@@ -485,9 +485,12 @@ test_cred_chain_length_is_bounded(void **state)
 		bt_key_principal(keys[i], &p[i]);
 		if (i == 0)
 			snprintf(path[i], sizeof(path[i]), "/%s", f->rootstr);
-		else
-			snprintf(path[i], sizeof(path[i]), "%s/l%d",
-			    path[i - 1], i);
+		else {
+			/* From a copy: GCC at -O0 takes path[i - 1] to overlap. */
+			memcpy(prev, path[i - 1], sizeof(prev));
+			snprintf(path[i], sizeof(path[i]), "%.490s/l%d", prev,
+			    i);
+		}
 	}
 	bt_key_free(keys[0]);
 	keys[0] = f->root;
