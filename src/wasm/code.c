@@ -42,7 +42,10 @@
  * (bt__wasm_fuse_post): f64 acc variants read facc, the interpreter's
  * floating-point accumulator, where the instruction before set it (else
  * they go back to their plain forms), and an instruction whose result
- * only the next one takes from acc becomes its no-store twin. Once all
+ * only the next one takes from acc becomes its no-store twin; and (trick
+ * 21) two indexed loads and the select of their values after them run
+ * as one handler put in place of the loads' (the select stays whole, so
+ * a jump to it still works). Once all
  * bodies are compiled, bt__wasm_fuse_calls gives each direct call the
  * place of its callee's code and frame end.
  *
