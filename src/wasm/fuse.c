@@ -555,6 +555,27 @@ bt__wasm_fuse_mul(struct wcomp *c, uint32_t h, int o, uint32_t *sa,
 	return true;
 }
 
+/*
+ * restart_at drops the code from start on (the last n instructions and
+ * their map entries) and begins instruction o there, mapped to code offset
+ * map_off: where the first dropped one began, so a trap in the fused
+ * instruction reports the place of its first part.
+ */
+static void
+restart_at(struct wcomp *c, uint32_t start, size_t n, uint32_t map_off,
+    int o)
+{
+	bt_wasm_module *m = c->m;
+	uint32_t save = c->cur_off;
+
+	m->ncode = start;
+	m->nmap -= n;
+	forget(c);
+	c->cur_off = map_off;
+	op(c, o);
+	c->cur_off = save;
+}
+
 /* The _I form of bt__wasm_fuse_rmw: o's two instructions are the
  * last two, and if an I32_ADD_I into the address slot sa comes just
  * before them, all three become one (see below). */
@@ -563,19 +584,15 @@ rmw_addi(struct wcomp *c, int o, uint32_t sa, uint32_t sv, uint32_t off,
     uint32_t fa, uint32_t fb, uint32_t map_off)
 {
 	bt_wasm_module *m = c->m;
-	uint32_t w, s, k, save = c->cur_off;
+	uint32_t w, s, k;
 
 	if (m->nmap < 3 ||
 	    !addi_at(c, c->prev2_seq_op, c->prev2_seq_start,
 		c->prev_seq_start, m->nmap - 3, &w, &s, &k) || w != sa)
 		return false;
-	m->ncode = c->prev2_seq_start;
-	m->nmap -= 3;
-	forget(c);
-	c->cur_off = map_off;
-	op(c, o == OP_F64_MULSUB_RMW ? OP_F64_MULSUB_RMW_I :
-				       OP_F64_MULADD_RMW_I);
-	c->cur_off = save;
+	restart_at(c, c->prev2_seq_start, 3, map_off,
+	    o == OP_F64_MULSUB_RMW ? OP_F64_MULSUB_RMW_I :
+				     OP_F64_MULADD_RMW_I);
 	cell(c, sv);
 	cell(c, s);
 	cell(c, k);
@@ -609,7 +626,7 @@ bt__wasm_fuse_rmw(struct wcomp *c, uint32_t sa, uint32_t sv, uint32_t off)
 {
 	bt_wasm_module *m = c->m;
 	const uint64_t *ins, *ld;
-	uint32_t n, map_off, fa, fb, save = c->cur_off;
+	uint32_t n, map_off, fa, fb;
 	bool a_acc;
 	int o;
 
@@ -642,12 +659,7 @@ bt__wasm_fuse_rmw(struct wcomp *c, uint32_t sa, uint32_t sv, uint32_t off)
 		map_off = m->map[m->nmap - 2].off;
 		if (rmw_addi(c, o, sa, sv, off, fa, fb, map_off))
 			break;
-		m->ncode = c->prev_seq_start;
-		m->nmap -= 2;
-		forget(c);
-		c->cur_off = map_off;
-		op(c, o);
-		c->cur_off = save;
+		restart_at(c, c->prev_seq_start, 2, map_off, o);
 		cell(c, sv);
 		cell(c, sa);
 		cell(c, off);
@@ -678,12 +690,8 @@ bt__wasm_fuse_rmw(struct wcomp *c, uint32_t sa, uint32_t sv, uint32_t off)
 			if (rmw_addi(c, OP_F64_MULADD_RMW, sa, sv, off, fa,
 				fb, map_off))
 				break;
-			m->ncode = c->prev_seq_start;
-			m->nmap -= 2;
-			forget(c);
-			c->cur_off = map_off;
-			op(c, OP_F64_MULADD_RMW);
-			c->cur_off = save;
+			restart_at(c, c->prev_seq_start, 2, map_off,
+			    OP_F64_MULADD_RMW);
 			cell(c, sv);
 			cell(c, sa);
 			cell(c, off);
@@ -691,12 +699,8 @@ bt__wasm_fuse_rmw(struct wcomp *c, uint32_t sa, uint32_t sv, uint32_t off)
 			cell(c, fb);
 			break;
 		}
-		m->ncode = c->seq_start;
-		m->nmap--;
-		forget(c);
-		c->cur_off = map_off;
-		op(c, a_acc ? OP_F64_ADD_RMW_A : OP_F64_ADD_RMW);
-		c->cur_off = save;
+		restart_at(c, c->seq_start, 1, map_off,
+		    a_acc ? OP_F64_ADD_RMW_A : OP_F64_ADD_RMW);
 		cell(c, sv);
 		if (!a_acc)
 			cell(c, fa);
@@ -1059,7 +1063,7 @@ bt__wasm_fuse_ld2(struct wcomp *c, uint32_t h)
 {
 	bt_wasm_module *m = c->m;
 	const uint64_t *a, *b;
-	uint32_t d1, base, i1, k, off1, d2, i2, off2, map1, map2, save;
+	uint32_t d1, base, i1, k, off1, d2, i2, off2, map1, map2;
 
 	if (c->oom || c->seq_op != OP_LD32_X || c->prev_seq_op != OP_LD32_X ||
 	    m->nmap < 2 || c->prev_seq_start + 6 != c->seq_start ||
@@ -1081,13 +1085,7 @@ bt__wasm_fuse_ld2(struct wcomp *c, uint32_t h)
 	off2 = (uint32_t)b[5];
 	map1 = m->map[m->nmap - 2].off;
 	map2 = m->map[m->nmap - 1].off;
-	save = c->cur_off;
-	m->ncode = c->prev_seq_start;
-	m->nmap -= 2;
-	forget(c);
-	c->cur_off = map1;
-	op(c, OP_LD32_X2);
-	c->cur_off = save;
+	restart_at(c, c->prev_seq_start, 2, map1, OP_LD32_X2);
 	cell(c, d1);
 	cell(c, base);
 	cell(c, i1);
