@@ -265,6 +265,31 @@ BT_API int bt_hmac_sha256(uint8_t out[BT_SHA256_LEN], const void *key,
     size_t keylen, const void *msg, size_t len);
 
 /*
+ * A keyed HMAC-SHA256 context, for many MACs under one key: the key is
+ * absorbed once, at bt_hmac_new, so each MAC costs only its message's
+ * SHA-256 blocks and no allocation (a 96-byte message: three block
+ * computations instead of the four digests and their EVP overhead of
+ * bt_hmac_sha256). The MACs are exactly bt_hmac_sha256's.
+ *
+ * bt_hmac_new keys a context with keylen bytes (any length; key may be
+ * NULL when keylen is 0). The key is not kept, only the two hash states it
+ * determines; the caller should zeroize its own copy. Returns 0 and *out;
+ * -ENOMEM; -EIO.
+ * bt_hmac_update adds len bytes of message (p may be NULL when len is 0);
+ * bt_hmac_final writes HMAC-SHA256(key, message so far) into out and
+ * starts an empty message under the same key. Both return 0 or -EIO; after
+ * -EIO the context holds no meaningful message (free it).
+ * bt_hmac_free zeroizes the keyed state and frees h; NULL is a no-op.
+ * One context is not thread-safe: give each thread its own.
+ */
+typedef struct bt_hmac bt_hmac;
+
+BT_API int  bt_hmac_new(bt_hmac **out, const void *key, size_t keylen);
+BT_API int  bt_hmac_update(bt_hmac *h, const void *p, size_t len);
+BT_API int  bt_hmac_final(bt_hmac *h, uint8_t out[BT_SHA256_LEN]);
+BT_API void bt_hmac_free(bt_hmac *h);
+
+/*
  * bt_hkdf_sha256 is HKDF (RFC 5869) with SHA-256, extract then expand:
  * outlen bytes of output keying material from ikm, salt and info (salt and
  * info may be NULL when their length is 0). Returns 0; -EINVAL if outlen

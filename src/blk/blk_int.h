@@ -57,11 +57,9 @@ blk_entry_has_data(const struct blk_entry *e)
 	    && __builtin_memcmp(e->nonce, zero, BLK_NONCE_LEN) != 0;
 }
 
-/* HMAC-SHA256 with a precomputed key, on a reusable SHA-256 context. */
+/* HMAC-SHA256 under the meta key, keyed once (bt_hmac). */
 struct blk_hmac {
-	bt_sha256_ctx *sha;
-	uint8_t        ipad[64];
-	uint8_t        opad[64];
+	bt_hmac *h;
 };
 
 int  bt__blk_hmac_init(struct blk_hmac *h, const uint8_t key[32]);

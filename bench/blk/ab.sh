@@ -1,0 +1,129 @@
+#!/bin/sh
+# bench/blk/ab.sh: an A/B of two `bt` builds on one fio job, with the
+# deterministic measures beside the timings. Starts nbdkit's file plugin
+# and, for each build, our device alone (MODE=solo) or with one backup
+# (MODE=repl), all side by side on unix sockets; then runs the fio job
+# against nbdkit, A and B in turn, ROUNDS times, and prints per run: IOPS,
+# the ratio to the nbdkit run just before it, and per request the
+# server's CPU time (user + system, all threads; with a backup, the
+# primary's and the backup's), its context switches and fio's CPU time.
+#
+#   sh bench/blk/ab.sh BT_A BT_B [fio args...]
+#
+# Default job: 4k randwrite at depth 16. Env: MODE (solo, repl), ROUNDS
+# (default 5), SECS (seconds per run, default 5), SIZE (default 256M),
+# CPUS (a taskset list for servers and fio, e.g. 0 for one CPU). Prints
+# the load average at the start and the end. Not part of the suite.
+set -u
+A=$1; B=$2; shift 2
+[ $# -gt 0 ] || set -- --rw=randwrite --bs=4k --iodepth=16
+JOB="$*"
+MODE=${MODE:-solo}
+ROUNDS=${ROUNDS:-5}
+SECS=${SECS:-5}
+SIZE=${SIZE:-256M}
+TS=""
+[ -n "${CPUS:-}" ] && TS="taskset -c $CPUS"
+T=$(mktemp -d "${TMPDIR:-/tmp}/bt-blk-ab.XXXXXX")
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+wait_file() {
+	n=400
+	while [ ! -S "$1" ] && [ ! -s "$1" ]; do
+		n=$((n - 1)); [ $n -gt 0 ] || { echo "timed out waiting for $1"; exit 1; }
+		sleep 0.05
+	done
+}
+
+(umask 077; head -c 32 /dev/urandom >"$T/k")
+head -c "$SIZE" /dev/urandom >"$T/fill.bin"
+truncate -s "$SIZE" "$T/nbdkit.img"
+$TS nbdkit -f -U "$T/nbdkit.sock" file "$T/nbdkit.img" 2>"$T/nbdkit.log" &
+PIDS="$PIDS $!"
+echo "$!" >"$T/base.pids"
+wait_file "$T/nbdkit.sock"
+echo "nbd+unix:///?socket=$T/nbdkit.sock" >"$T/base.uri"
+
+# start NAME BT: our device (and its backup with MODE=repl) under $T/NAME.
+start() {
+	d=$T/$1; bt=$2
+	mkdir -p "$d"
+	: >"$d.pids"
+	if [ "$MODE" = repl ]; then
+		"$bt" blk init --data "$d/b.img" --size "$SIZE" --key-file "$T/k" --backup >/dev/null
+		BT_LOG=warn $TS "$bt" blk serve --backup --data "$d/b.img" --key-file "$T/k" \
+		    --listen-replica 127.0.0.1:0 --data-dir "$d/brun" >"$d/bak.log" 2>&1 &
+		PIDS="$PIDS $!"
+		echo "$!" >>"$d.pids"
+		wait_file "$d/brun/replica.addr"
+		REPL="--replicas $(cat "$d/brun/replica.addr")"
+	else
+		REPL=""
+	fi
+	"$bt" blk init --data "$d/d.img" --size "$SIZE" --key-file "$T/k" >/dev/null
+	# shellcheck disable=SC2086
+	BT_LOG=warn $TS "$bt" blk serve --data "$d/d.img" --key-file "$T/k" \
+	    --data-dir "$d/run" $REPL >"$d/pri.log" 2>&1 &
+	PIDS="$PIDS $!"
+	echo "$!" >>"$d.pids"
+	wait_file "$d/run/nbd.addr"
+	echo "nbd+unix:///blk?socket=$d/run/nbd.sock" >"$d.uri"
+}
+start a "$A"
+start b "$B"
+for n in base a b; do
+	nbdcopy --flush --request-size=4096 "$T/fill.bin" "$(cat "$T/$n.uri")" ||
+	    { echo "prefill of $n failed"; exit 1; }
+done
+
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); job: $JOB; mode $MODE"
+printf '%-5s %8s %6s %10s %10s %10s\n' run IOPS ratio "srv us/rq" "sw/rq" "fio us/rq"
+BASE_IOPS=1
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+	for n in base a b; do
+		# perf stat follows the servers' threads (the connection's
+		# workers come and go with fio's connection).
+		perf stat -x, -e task-clock,context-switches -o "$T/perf.txt" \
+		    -p "$(paste -sd, "$T/$n.pids")" 2>/dev/null &
+		PERF=$!
+		sleep 0.2
+		/usr/bin/time -f '%U %S' -o "$T/fio.time" $TS fio --name="$n" --ioengine=nbd \
+		    --uri="$(cat "$T/$n.uri")" --size="$SIZE" --time_based \
+		    --runtime="$SECS" --output-format=json $JOB >"$T/fio.json" 2>"$T/fio.err"
+		kill -INT $PERF; wait $PERF
+		python3 - "$T/fio.json" "$T/fio.time" "$T/perf.txt" "$n" "$BASE_IOPS" <<'PY' >"$T/line"
+import json, sys
+t = open(sys.argv[1]).read()
+j = json.loads(t[t.index("{"):])["jobs"][0]
+op = "write" if j["write"]["io_bytes"] > 0 else "read"
+iops = j[op]["iops"]
+n = max(j[op]["total_ios"], 1)
+u, s = map(float, open(sys.argv[2]).read().split()[-2:])
+ms = sw = 0.0
+for l in open(sys.argv[3]):
+    f = l.strip().split(",")
+    if len(f) > 2 and f[2] == "task-clock":
+        ms = float(f[0])
+    elif len(f) > 2 and f[2] == "context-switches":
+        sw = float(f[0])
+srv = ms * 1e3 / n
+sw = sw / n
+fio = (u + s) * 1e6 / n
+base = float(sys.argv[5])
+ratio = "-" if sys.argv[4] == "base" else "%.2f" % (iops / base)
+print("%-5s %8.0f %6s %10.2f %10.2f %10.2f %.0f" % (sys.argv[4], iops, ratio, srv, sw, fio, iops))
+PY
+		[ -s "$T/line" ] || { echo "$n: fio failed:"; cat "$T/fio.err"; }
+		awk '{ printf "%-5s %8s %6s %10s %10s %10s\n", $1, $2, $3, $4, $5, $6 }' "$T/line"
+		[ "$n" = base ] && BASE_IOPS=$(awk '{ print $7 }' "$T/line")
+	done
+	r=$((r + 1))
+done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
