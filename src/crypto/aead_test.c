@@ -2,6 +2,8 @@
  * crypto/aead_test.c: AES-256-GCM against McGrew-Viega vectors
  * (tests/data/crypto/aes256gcm.txt), tamper detection, in-place use.
  */
+#include <openssl/evp.h>
+
 #include "bt/crypto.h"
 #include "testvec.h"
 
@@ -188,6 +190,78 @@ test_aead_distinct_nonces_give_distinct_ciphertexts(void **state)
 	assert_memory_not_equal(ct, f->ct, sizeof(ct));
 }
 
+/* ref_seal: AES-256-GCM through a fresh OpenSSL context and the
+ * EVP_CTRL_GCM_GET_TAG control, the way bt_aead_seal first did it. */
+static void
+ref_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
+    size_t adlen, const uint8_t *pt, size_t len, uint8_t *ct, uint8_t tag[16])
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	uint8_t         fin[16];
+	int             n = 0;
+
+	assert_non_null(c);
+	assert_int_equal(
+	    EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce), 1);
+	assert_int_equal(EVP_EncryptUpdate(c, NULL, &n, ad, (int)adlen), 1);
+	if (len > 0)
+		assert_int_equal(EVP_EncryptUpdate(c, ct, &n, pt, (int)len), 1);
+	assert_int_equal(EVP_EncryptFinal_ex(c, fin, &n), 1);
+	assert_int_equal(
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag), 1);
+	EVP_CIPHER_CTX_free(c);
+}
+
+/*
+ * The tag path through OSSL_PARAMs gives the reference's ciphertext and
+ * tag for sector-like messages (24 bytes of associated data, as blk's)
+ * under many nonces on one reused context, and open accepts exactly those
+ * tags.
+ */
+static void
+test_aead_matches_reference_on_a_reused_context(void **state)
+{
+	static const size_t lens[] = { 0, 1, 16, 100, 4095, 4096, 5000 };
+	uint8_t             key[32], nonce[12], ad[24], tag[16], rtag[16];
+	uint8_t            *pt, *ct, *rct, *out;
+	bt_aead            *a;
+
+	pt = bt_alloc(5000);
+	ct = bt_alloc(5000);
+	rct = bt_alloc(5000);
+	out = bt_alloc(5000);
+	assert_true(pt && ct && rct && out);
+	assert_int_equal(bt_random(key, sizeof(key)), 0);
+	assert_int_equal(bt_random(pt, 5000), 0);
+	assert_int_equal(bt_aead_new(&a, key), 0);
+	for (unsigned i = 0; i < 32; i++) {
+		size_t len = lens[i % (sizeof(lens) / sizeof(lens[0]))];
+
+		assert_int_equal(bt_random(nonce, sizeof(nonce)), 0);
+		assert_int_equal(bt_random(ad, sizeof(ad)), 0);
+		ref_seal(key, nonce, ad, sizeof(ad), pt, len, rct, rtag);
+		assert_int_equal(
+		    bt_aead_seal(a, nonce, ad, sizeof(ad), pt, len, ct, tag), 0);
+		assert_memory_equal(tag, rtag, 16);
+		if (len > 0)
+			assert_memory_equal(ct, rct, len);
+		assert_int_equal(
+		    bt_aead_open(a, nonce, ad, sizeof(ad), rct, len, rtag, out),
+		    0);
+		if (len > 0)
+			assert_memory_equal(out, pt, len);
+		rtag[i % 16] ^= (uint8_t)(1u << (i % 8));
+		assert_int_equal(
+		    bt_aead_open(a, nonce, ad, sizeof(ad), rct, len, rtag, out),
+		    BT_ECORRUPT);
+	}
+	bt_aead_free(a);
+	bt_free(pt);
+	bt_free(ct);
+	bt_free(rct);
+	bt_free(out);
+}
+
 static int
 new_body(void *arg)
 {
@@ -214,6 +288,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_aead_known_answers_match),
+		cmocka_unit_test(
+		    test_aead_matches_reference_on_a_reused_context),
 		cmocka_unit_test_setup_teardown(
 		    test_aead_open_refuses_any_flipped_bit_and_zeroes_output,
 		    setup, teardown),
