@@ -226,12 +226,20 @@ BT_API void *bt_net_conn_data(const bt_net_conn *c);
  * bt_net_in_loop says whether the caller is the loop thread.
  * bt_net_set_tick makes fn(arg) run on the loop thread every period_ns
  * (one tick per net; period 0 stops it). Blocking.
+ * bt_net_tick_rest, called by the tick's fn on the loop thread, stops the
+ * tick until bt_net_tick_wake, so an idle net never wakes; wake may be
+ * called from any thread, never blocks nor allocates, and costs one
+ * atomic load while the tick runs. Whoever makes work for the tick calls
+ * wake after the work is visible to fn (under the lock fn takes to look,
+ * say), so a tick that rests never misses it.
  */
 typedef void bt_net_fn(void *arg);
 BT_API int  bt_net_post(bt_net *net, bt_net_fn *fn, void *arg);
 BT_API bool bt_net_in_loop(const bt_net *net);
 BT_API int  bt_net_set_tick(bt_net *net, uint64_t period_ns, bt_net_fn *fn,
      void *arg);
+BT_API void bt_net_tick_rest(bt_net *net);
+BT_API void bt_net_tick_wake(bt_net *net);
 
 /*
  * The path this net claims (NULL when anonymous), borrowed for the net's

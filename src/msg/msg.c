@@ -245,6 +245,11 @@ origin_drop(bt_msg_node *n, struct pend *p)
 	p->origin = NULL;
 }
 
+/*
+ * pend_put records a pending call (mu). The tick keeps the deadlines of
+ * those nobody waits for (p->w NULL): it may be resting (on_tick), so it
+ * is woken; under mu, so on_tick either sees p or rested before.
+ */
 static void
 pend_put(bt_msg_node *n, struct pend *p)
 {
@@ -252,6 +257,8 @@ pend_put(bt_msg_node *n, struct pend *p)
 
 	p->next = *b;
 	*b = p;
+	if (p->w == NULL)
+		bt_net_tick_wake(n->net);
 }
 
 static struct pend *
@@ -978,6 +985,7 @@ on_close(void *arg, bt_net_conn *c, int rc)
 		if (pe->backoff > BACKOFF_MAX)
 			pe->backoff = BACKOFF_MAX;
 		pe->next_try = now + pe->backoff;
+		bt_net_tick_wake(n->net); /* on_tick reconnects */
 		bt_net_conn_rele(c);
 	}
 	for (size_t i = 0; i < PEND_BUCKETS; i++) {
@@ -1385,13 +1393,19 @@ bad:
 		    "the destination is not a valid path");
 }
 
-/* on_tick: deadlines of pending calls and reconnecting subscribers. */
+/*
+ * on_tick: deadlines of pending calls and reconnecting subscribers. When
+ * there is neither (no call nobody waits for, no subscription whose peer
+ * is down) the tick rests until pend_put, a lost peer connection or a
+ * subscription wakes it: an idle node does not wake 50 times a second.
+ */
 static void
 on_tick(void *arg)
 {
 	bt_msg_node *n = arg;
 	uint64_t now = bt_time_mono_ns();
 	struct pend *late = NULL, *p, **pp;
+	bool busy = false;
 
 	pthread_mutex_lock(&n->mu);
 	for (size_t i = 0; i < PEND_BUCKETS; i++) {
@@ -1401,6 +1415,7 @@ on_tick(void *arg)
 				p->next = late;
 				late = p;
 			} else {
+				busy |= p->w == NULL;
 				pp = &p->next;
 			}
 		}
@@ -1408,15 +1423,18 @@ on_tick(void *arg)
 	for (struct peer *pe = n->peers; pe != NULL; pe = pe->next) {
 		bool wanted = false;
 
-		if (pe->conn != NULL || pe->next_try > now)
+		if (pe->conn != NULL)
 			continue;
 		for (struct bt_msg_sub *s = n->subs; s != NULL; s = s->next)
 			wanted |= s->via == pe;
-		if (wanted) {
+		busy |= wanted;
+		if (wanted && pe->next_try <= now) {
 			pe->next_try = now + BACKOFF_MAX;
 			(void)peer_conn(n, pe);
 		}
 	}
+	if (!busy)
+		bt_net_tick_rest(n->net);
 	pthread_mutex_unlock(&n->mu);
 	while ((p = late) != NULL) {
 		late = p->next;
@@ -2057,6 +2075,8 @@ bt_msg_subscribe(bt_msg_node *n, const char *topic, bt_msg_handler_cb *cb,
 	}
 	s->next = n->subs;
 	n->subs = s;
+	if (s->via != NULL && s->via->conn == NULL)
+		bt_net_tick_wake(n->net); /* on_tick connects */
 	pthread_mutex_unlock(&n->mu);
 	if (c != NULL) {
 		f.from = sbuf(my_path(n));

@@ -901,7 +901,6 @@ test_deferred_after_free(void **state)
 	pthread_mutex_destroy(&l.mu);
 }
 
-/* A call routed to a node that restarted reconnects by itself. */
 /*
  * A node forwards at most 4,096 calls from one connection at a time: a
  * service that holds every call does not let one peer grow the forwarder's
@@ -1018,6 +1017,63 @@ test_forward_limit(void **state)
 	pthread_mutex_destroy(&h.mu);
 }
 
+/*
+ * An idle node's tick rests (it does not wake 50 times a second), and the
+ * first call nobody waits for wakes it again: an async call to a service
+ * that never answers, remote or in-process, made after the nodes were
+ * left idle, still fails with -ETIMEDOUT by its deadline.
+ */
+static void
+test_idle_tick_wakes(void **state)
+{
+	struct ident sid;
+	struct holder h = { .hold = true };
+	struct async_seen ra = { .count = 0 }, la = { .count = 0 };
+	char addr[300];
+	bt_msg_node *srv, *cl;
+	bt_msg_ep *ep;
+	struct bt_diag d;
+
+	pthread_mutex_init(&h.mu, NULL);
+	h.d = bt_calloc(FORWARD_LIMIT + 1, sizeof(*h.d));
+	assert_non_null(h.d);
+	ident_make(&sid, NULL, "idle");
+	srv = node_new(&sid);
+	assert_int_equal(bt_msg_node_listen(srv, "127.0.0.1:0", addr,
+	    sizeof(addr), &d), 0);
+	assert_int_equal(bt_msg_bind(srv, sid.path, hold_cb, &h,
+	    BT_MSG_BIND_ANONYMOUS, &ep), 0);
+	cl = node_new(NULL);
+	assert_int_equal(bt_msg_route_add(cl, sid.path, addr), 0);
+	assert_int_equal(bt_msg_node_connect(cl, addr, 5 * SEC, &d), 0);
+	/* Ten ticks with nothing pending: both ticks rest. */
+	usleep(200000);
+	assert_int_equal(bt_msg_call_async(cl, sid.path, 0, "x", 1, SEC / 20,
+	    async_seen_cb, &ra), 0);
+	assert_true(wait_count(&ra.count, 1));
+	assert_int_equal(atomic_load(&ra.rc), -ETIMEDOUT);
+	usleep(200000);
+	assert_int_equal(bt_msg_call_async(srv, sid.path, 0, "x", 1, SEC / 20,
+	    async_seen_cb, &la), 0);
+	assert_true(wait_count(&la.count, 1));
+	assert_int_equal(atomic_load(&la.rc), -ETIMEDOUT);
+	assert_int_equal(holder_n(&h), 2); /* both reached the service */
+
+	pthread_mutex_lock(&h.mu);
+	for (int i = 0; i < h.n; i++) /* too late: dropped */
+		assert_int_equal(bt_msg_deferred_reply(h.d[i], "late", 4), 0);
+	pthread_mutex_unlock(&h.mu);
+	bt_msg_node_free(cl);
+	bt_msg_unbind(ep);
+	bt_msg_node_free(srv);
+	ident_fini(&sid);
+	bt_free(h.d);
+	pthread_mutex_destroy(&h.mu);
+	assert_int_equal(atomic_load(&ra.count), 1);
+	assert_int_equal(atomic_load(&la.count), 1);
+}
+
+/* A call routed to a node that restarted reconnects by itself. */
 static void
 test_reconnect(void **state)
 {
@@ -1301,6 +1357,7 @@ main(void)
 		cmocka_unit_test(test_deferred),
 		cmocka_unit_test(test_deferred_after_free),
 		cmocka_unit_test(test_forward_limit),
+		cmocka_unit_test(test_idle_tick_wakes),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_concurrent_calls),
 		cmocka_unit_test(test_calls_amid_publications),

@@ -135,6 +135,9 @@ struct bt_net {
 	bt_net_listener	    *listeners; /* loop */
 	bt_net_fn	    *tick_fn;
 	void		    *tick_arg;
+	uint64_t	     tick_ms;	 /* loop; 0: no tick */
+	atomic_bool	     tick_rest;	 /* stopped by bt_net_tick_rest */
+	atomic_bool	     tick_kick;	 /* on_async restarts it */
 	char		     rdbuf[65536]; /* loop */
 };
 
@@ -295,11 +298,15 @@ run_ops(bt_net *net)
 	}
 }
 
+static void tick_restart(bt_net *net);
+
 static void
 on_async(uv_async_t *a)
 {
 	bt_net *net = a->data;
 
+	if (atomic_exchange(&net->tick_kick, false))
+		tick_restart(net);
 	run_ops(net);
 	flush_dirty(net);
 }
@@ -397,13 +404,45 @@ static void
 tick_set(void *arg)
 {
 	struct tick_set *t = arg;
-	uint64_t ms = (t->period + 999999) / 1000000;
 
 	t->net->tick_fn = t->fn;
 	t->net->tick_arg = t->arg;
+	t->net->tick_ms = (t->period + 999999) / 1000000;
+	atomic_store(&t->net->tick_rest, false);
 	uv_timer_stop(&t->net->tick);
-	if (t->period != 0)
-		uv_timer_start(&t->net->tick, on_tick, ms, ms);
+	tick_restart(t->net);
+}
+
+/* tick_restart starts the tick again as set (loop). */
+static void
+tick_restart(bt_net *net)
+{
+	if (net->tick_ms != 0 && net->tick_fn != NULL)
+		uv_timer_start(&net->tick, on_tick, net->tick_ms,
+		    net->tick_ms);
+}
+
+void
+bt_net_tick_rest(bt_net *net)
+{
+	atomic_store(&net->tick_rest, true);
+	uv_timer_stop(&net->tick);
+}
+
+void
+bt_net_tick_wake(bt_net *net)
+{
+	/* The load first: the common case (ticking) costs no write. */
+	if (!atomic_load(&net->tick_rest) ||
+	    !atomic_exchange(&net->tick_rest, false))
+		return;
+	if (bt_net_in_loop(net)) {
+		tick_restart(net);
+		return;
+	}
+	/* No allocation, no lock: a flag on_async looks at. */
+	atomic_store(&net->tick_kick, true);
+	uv_async_send(&net->async);
 }
 
 int
