@@ -424,6 +424,66 @@ emit_return(struct wcomp *c)
 	op(c, OP_RETURN);
 }
 
+/*
+ * Trick 23: a branch back to a loop whose first instruction is MOVm (the
+ * loop-carried variables the head of the loop rotates) does those moves
+ * itself, after the moves just before it if any (MOVn, n + m <= 8), and
+ * jumps past them: MOV(n+m)_BR. The order of the moves is the order they
+ * ran in before; other branches to the loop still run the head's MOVm.
+ * The code at the loop's label is final when its back-edges are compiled
+ * (fusions only reach back to the last label, and the in-place rewrites
+ * are of the last instruction or, after the body, of ops other than
+ * MOVm). Returns true if it emitted the branch.
+ */
+static bool
+emit_br_head(struct wcomp *c, struct cctl *t)
+{
+	static const uint16_t movs[] = { 0, OP_MOV, OP_MOV2, OP_MOV3, OP_MOV4,
+		OP_MOV5 };
+	static const uint16_t brs[] = { 0, OP_MOV_BR, OP_MOV2_BR, OP_MOV3_BR,
+		OP_MOV4_BR, OP_MOV5_BR, OP_MOV6_BR, OP_MOV7_BR, OP_MOV8_BR };
+	bt_wasm_module *m = c->m;
+	uint64_t mv[16];
+	uint32_t n = 0, hm = 0, end = (uint32_t)m->ncode, here, save;
+
+	if (c->oom || t->op != 0x03 || t == &c->ctls[0])
+		return false;
+	for (uint32_t k = 1; k <= 5; k++)
+		if (c->seq_op == movs[k] &&
+		    c->seq_start + 2 * k + 1 == m->ncode && m->nmap > 0 &&
+		    m->map[m->nmap - 1].pc == c->seq_start) {
+			n = k;
+			end = c->seq_start;
+		}
+	if (t->label_pc >= end)
+		return false;
+	for (uint32_t k = 1; k <= 5; k++)
+		if (m->code[t->label_pc] == bt__wasm_handler(movs[k]) &&
+		    t->label_pc + 2 * k + 1 <= end)
+			hm = k;
+	if (hm == 0 || n + hm > 8)
+		return false;
+	memcpy(mv, m->code + end + 1, 2 * n * sizeof(mv[0]));
+	memcpy(mv + 2 * n, m->code + t->label_pc + 1, 2 * hm * sizeof(mv[0]));
+	save = c->cur_off;
+	if (n > 0) {
+		/* in the place of the moves, with their code offset */
+		c->cur_off = m->map[m->nmap - 1].off;
+		m->ncode = end;
+		m->nmap--;
+	}
+	forget(c);
+	op(c, brs[n + hm]);
+	c->cur_off = save;
+	for (uint32_t i = 0; i < 2 * (n + hm); i++)
+		cell(c, mv[i]);
+	here = (uint32_t)m->ncode;
+	cell(c, (uint32_t)((int32_t)(t->label_pc + 2 * hm + 1) -
+			   (int32_t)here));
+	forget(c);
+	return true;
+}
+
 /* Unconditional branch to ctl t, moving the label values. */
 static void
 emit_br(struct wcomp *c, struct cctl *t)
@@ -433,6 +493,8 @@ emit_br(struct wcomp *c, struct cctl *t)
 		return;
 	}
 	emit_label_moves(c, label_arity(t), S(c, t->height));
+	if (emit_br_head(c, t))
+		return;
 	if (!c->oom && (c->seq_op == OP_MOV || c->seq_op == OP_MOV2 ||
 			   c->seq_op == OP_MOV3 || c->seq_op == OP_MOV4 ||
 			   c->seq_op == OP_MOV5) &&
@@ -803,6 +865,10 @@ do_binop(struct wcomp *c, const struct numop *n)
 			}
 			return push_t(c, n->out);
 		}
+		if (o == OP_I32_ADD && bt__wasm_fuse_mac(c, h, sa, sb)) {
+			drop_vals(c, 2);
+			return push_t(c, n->out);
+		}
 		if ((o == OP_F64_ADD || o == OP_F64_SUB) &&
 		    bt__wasm_fuse_mul(c, h, o, &sa, &sb, &mulb, &fused)) {
 			drop_vals(c, 2);
@@ -869,6 +935,8 @@ do_binop(struct wcomp *c, const struct numop *n)
 		drop_vals(c, 2);
 		if (!imm && (bt__wasm_fuse_bits(c, h, va, sa, sb) ||
 				bt__wasm_fuse_addc(c, h, va, sa, sb)))
+			return push_t(c, n->out);
+		if (va == OP_I32_ADD && bt__wasm_fuse_add2(c, h, sa, sb))
 			return push_t(c, n->out);
 		op(c, va);
 		cell(c, S(c, h));
@@ -972,7 +1040,7 @@ body(struct wcomp *c)
 				return rc;
 			if (c->live)
 				flush(c);
-			forget(c);
+			label_here(c);
 			if ((rc = push_ctl(c, b, t.params, t.nparams, t.results,
 				 t.nresults)) != 0)
 				return rc;
@@ -1009,7 +1077,7 @@ body(struct wcomp *c)
 			f->op = 0x05;
 			f->unreachable = false;
 			c->live = f->live_entry;
-			forget(c);
+			label_here(c);
 			if ((rc = push_n(c, f->params, f->nparams)) != 0)
 				return rc;
 			break;
@@ -1060,7 +1128,7 @@ body(struct wcomp *c)
 			}
 			c->live = f->live_entry;
 			c->nctls--;
-			forget(c);
+			label_here(c);
 			if ((rc = push_n(c, res_of(f), f->nresults)) != 0)
 				return rc;
 			break;
@@ -1104,7 +1172,7 @@ body(struct wcomp *c)
 						m->code[skip] = (uint32_t)(
 						    (int32_t)m->ncode - (int32_t)skip);
 				}
-				forget(c);
+				label_here(c);
 			}
 			/* br_if leaves the label types on the stack. */
 			{
@@ -1977,6 +2045,7 @@ bt__wasm_compile_func(bt_wasm_module *m, uint32_t fi, const uint8_t *base,
 	c.seq_op = -1;
 	c.prev_seq_op = -1;
 	c.prev2_seq_op = -1;
+	c.label_pc = (uint32_t)m->ncode;
 	c.prev_dst = NOFIX;
 	c.acc_slot = NOFIX;
 	code->body_off = (uint32_t)(p - base);

@@ -87,6 +87,9 @@ struct wcomp {
 	uint32_t	prev_seq_start;
 	int		prev2_seq_op;
 	uint32_t	prev2_seq_start;
+	/* the code cell of the latest label (a branch target, the start of
+	 * a block, the function's entry): no fusion reaches below it */
+	uint32_t	label_pc;
 };
 
 #define S(c, h) ((c)->nlocals + (h))
@@ -180,6 +183,14 @@ forget(struct wcomp *c)
 	c->seq_op = -1;
 	c->prev_seq_op = -1;
 	c->prev2_seq_op = -1;
+}
+
+/* A label at the end of the code: forget what was emitted before it. */
+static inline void
+label_here(struct wcomp *c)
+{
+	forget(c);
+	c->label_pc = (uint32_t)c->m->ncode;
 }
 
 /* Removes the instruction just emitted (a fusion takes it into the next
@@ -319,6 +330,18 @@ bool bt__wasm_fuse_addf(struct wcomp *c, uint32_t h, uint32_t sa,
     uint32_t sb);
 bool bt__wasm_fuse_add3_and(struct wcomp *c, uint32_t sc, uint32_t *p,
     uint32_t *q);
+/* bt__wasm_fuse_mac emits c + products of loads in one instruction for
+ * the i32.add of the entries at h and h + 1 (slots sa and sb, not yet
+ * popped) when the instructions just emitted computed the products
+ * (trick 22), and returns true; or returns false. */
+bool bt__wasm_fuse_mac(struct wcomp *c, uint32_t h, uint32_t sa,
+    uint32_t sb);
+/* bt__wasm_fuse_add2 emits the i32.add of slots sa and sb (stack index
+ * h, popped) together with the acc-reading i32.add just before it when
+ * one of sa and sb is the local that one read from acc (trick 24), and
+ * returns true; or returns false. */
+bool bt__wasm_fuse_add2(struct wcomp *c, uint32_t h, uint32_t sa,
+    uint32_t sb);
 /* bt__wasm_fuse_post makes the last rewrites (trick 19) over the finished
  * code of one function, from cell start to the end of the module's code;
  * nlocals is the function's number of locals (the first stack slot). */

@@ -690,6 +690,44 @@ L_MOV5_BR:
 	R(9) = R(10);
 	pc += 11 + (int32_t)pc[11];
 	DISPATCH();
+	/* a back-edge's moves and the moves at the head of its loop, which
+	 * the branch then skips (code.c, trick 23) */
+L_MOV6_BR:
+	if ((int32_t)pc[13] < 0)
+		TICK();
+	R(1) = R(2);
+	R(3) = R(4);
+	R(5) = R(6);
+	R(7) = R(8);
+	R(9) = R(10);
+	R(11) = R(12);
+	pc += 13 + (int32_t)pc[13];
+	DISPATCH();
+L_MOV7_BR:
+	if ((int32_t)pc[15] < 0)
+		TICK();
+	R(1) = R(2);
+	R(3) = R(4);
+	R(5) = R(6);
+	R(7) = R(8);
+	R(9) = R(10);
+	R(11) = R(12);
+	R(13) = R(14);
+	pc += 15 + (int32_t)pc[15];
+	DISPATCH();
+L_MOV8_BR:
+	if ((int32_t)pc[17] < 0)
+		TICK();
+	R(1) = R(2);
+	R(3) = R(4);
+	R(5) = R(6);
+	R(7) = R(8);
+	R(9) = R(10);
+	R(11) = R(12);
+	R(13) = R(14);
+	R(15) = R(16);
+	pc += 17 + (int32_t)pc[17];
+	DISPATCH();
 	/* moves leave the last value moved in acc (code.c, trick 5) */
 L_MOV:
 	acc = R(1) = R(2);
@@ -1728,6 +1766,15 @@ L_ST64_V: {
 	NEXT(4);
 }
 
+	/* x + acc, then acc + o (d1, x, d2, o): one value added to two
+	 * (code.c, trick 24); acc is read once, before either write */
+L_I32_ADD2_A: {
+	uint32_t v_ = (uint32_t)acc;
+
+	R(1) = (uint32_t)(U32(2) + v_);
+	acc = R(3) = (uint32_t)(v_ + U32(4));
+	NEXT(5);
+}
 	/* a + b + c (dst, a, b, c) */
 L_I32_ADD3:
 	acc = R(1) = (uint32_t)(U32(2) + U32(3) + U32(4));
@@ -1947,6 +1994,99 @@ L_F64_ADD_RMW_A: {
 	MEMMM(I32_MUL_MM16S, 2, int16_t,
 	    (uint32_t)((uint32_t)(int32_t)x * (uint32_t)(int32_t)y))
 	MEMMM(F64_MUL_MM, 8, uint64_t, f64b(facc = f64v(x) * f64v(y)))
+
+	/* c plus k products of loaded values (a dot product's unrolled
+	 * step): (dst, c, then k times base1, imm1, off1, base2, imm2,
+	 * off2), the products in the order their loads ran; all are checked
+	 * before anything is written, and a trap in a load reports the code
+	 * offset code.c mapped at that load's first cell (trick 22). */
+#define MACT(j, n, T)                                                       \
+	{                                                                   \
+		uint64_t ea_ = (uint64_t)(uint32_t)(U32(3 + 6 * (j)) +      \
+				   pc[4 + 6 * (j)]) + pc[5 + 6 * (j)];     \
+		uint64_t eb_ = (uint64_t)(uint32_t)(U32(6 + 6 * (j)) +      \
+				   pc[7 + 6 * (j)]) + pc[8 + 6 * (j)];     \
+		T x_, y_;                                                   \
+		if (__builtin_expect(ea_ + (n) > ms, 0)) {                  \
+			pc += (j) ? 3 + 6 * (j) : 0;                        \
+			TRAP(BT_WASM_TRAP_MEMORY_OOB);                      \
+		}                                                           \
+		if (__builtin_expect(eb_ + (n) > ms, 0)) {                  \
+			pc += 6 + 6 * (j);                                  \
+			TRAP(BT_WASM_TRAP_MEMORY_OOB);                      \
+		}                                                           \
+		memcpy(&x_, mb + ea_, n);                                   \
+		memcpy(&y_, mb + eb_, n);                                   \
+		s_ += (uint32_t)(int32_t)x_ * (uint32_t)(int32_t)y_;        \
+	}
+#define MAC(name, k, n, T)                                                  \
+	L_##name:                                                           \
+	{                                                                   \
+		uint32_t s_ = U32(2);                                       \
+		MACT(0, n, T)                                               \
+		if ((k) > 1)                                                \
+			MACT(1, n, T)                                       \
+		if ((k) > 2)                                                \
+			MACT(2, n, T)                                       \
+		if ((k) > 3)                                                \
+			MACT(3, n, T)                                       \
+		acc = R(1) = s_;                                            \
+		NEXT(3 + 6 * (k));                                          \
+	}
+	MAC(I32_MAC_MM, 1, 4, uint32_t)
+	MAC(I32_MAC2_MM, 2, 4, uint32_t)
+	MAC(I32_MAC3_MM, 3, 4, uint32_t)
+	MAC(I32_MAC4_MM, 4, 4, uint32_t)
+	MAC(I32_MAC_MM16S, 1, 2, int16_t)
+	MAC(I32_MAC2_MM16S, 2, 2, int16_t)
+	MAC(I32_MAC3_MM16S, 3, 2, int16_t)
+	MAC(I32_MAC4_MM16S, 4, 2, int16_t)
+
+	/* The same with four products whose first factors share a base
+	 * slot and whose second factors share another (a dot product's
+	 * rows and columns): (dst, c, base1, base2, then the eight loads'
+	 * imm + off in load order, then their imm | off << 32). base + (imm
+	 * + off), computed in 64 bits, is the address when base + imm does
+	 * not wrap at 32 bits; when it does, that sum is at least 2^32, not
+	 * below the memory size, and the slow path computes the wrapped
+	 * address from the separate imm and off. A trap in load i reports
+	 * the code offset code.c mapped at its cell 5 + i (the first one's
+	 * at the start). */
+#define DOTL(i, base, n, T, v)                                              \
+	{                                                                   \
+		uint64_t e_ = (base) + pc[5 + (i)];                         \
+		if (__builtin_expect(e_ + (n) > ms, 0)) {                   \
+			uint64_t r_ = pc[13 + (i)];                         \
+			e_ = (uint64_t)(uint32_t)((base) + (uint32_t)r_) +  \
+			    (r_ >> 32);                                     \
+			if (e_ + (n) > ms) {                                \
+				pc += (i) ? 5 + (i) : 0;                    \
+				TRAP(BT_WASM_TRAP_MEMORY_OOB);              \
+			}                                                   \
+		}                                                           \
+		T t_;                                                       \
+		memcpy(&t_, mb + e_, n);                                    \
+		v = (uint32_t)(int32_t)t_;                                  \
+	}
+#define DOT4(name, n, T)                                                    \
+	L_##name:                                                           \
+	{                                                                   \
+		uint64_t bx_ = U32(3), by_ = U32(4);                        \
+		uint32_t x0, y0, x1, y1, x2, y2, x3, y3;                    \
+		DOTL(0, bx_, n, T, x0)                                      \
+		DOTL(1, by_, n, T, y0)                                      \
+		DOTL(2, bx_, n, T, x1)                                      \
+		DOTL(3, by_, n, T, y1)                                      \
+		DOTL(4, bx_, n, T, x2)                                      \
+		DOTL(5, by_, n, T, y2)                                      \
+		DOTL(6, bx_, n, T, x3)                                      \
+		DOTL(7, by_, n, T, y3)                                      \
+		acc = R(1) = (uint32_t)(U32(2) + x0 * y0 + x1 * y1 +        \
+		    x2 * y2 + x3 * y3);                                     \
+		NEXT(21);                                                   \
+	}
+	DOT4(I32_DOT4_MM, 4, uint32_t)
+	DOT4(I32_DOT4_MM16S, 2, int16_t)
 
 	/* binary operations whose operand b is loaded from memory: (dst, a,
 	 * base, imm, offset); the address is (base + imm) wrapped to 32

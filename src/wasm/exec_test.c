@@ -1320,6 +1320,741 @@ test_load_select(void **state)
 	bt_wasm_module_free(m);
 }
 
+/* The module of test_dot_products, assembled with wat2wasm from:
+ *
+ * (module
+ *   (memory 1)
+ *   (func (export "dot4") (param $a i32) (param $b i32) (param $s i32) (result i32)
+ *     (i32.load16_s offset=0 (i32.add (local.get $a) (i32.const 64)))
+ *     (i32.load16_s offset=0 (local.get $b))
+ *     i32.mul
+ *     (i32.load16_s offset=1 (i32.add (local.get $a) (i32.const 68)))
+ *     (i32.load16_s offset=80 (local.get $b))
+ *     i32.mul
+ *     (i32.load16_s offset=2 (i32.add (local.get $a) (i32.const 72)))
+ *     (i32.load16_s offset=3 (i32.add (local.get $b) (i32.const 157)))
+ *     i32.mul
+ *     (i32.load16_s offset=3 (i32.add (local.get $a) (i32.const 76)))
+ *     (i32.load16_s offset=240 (local.get $b))
+ *     i32.mul
+ *     local.get $s
+ *     i32.add i32.add i32.add i32.add)
+ *   (func (export "dot4w") (param $a i32) (param $b i32) (param $s i32) (result i32)
+ *     (i32.load offset=0 (i32.add (local.get $a) (i32.const 64)))
+ *     (i32.load offset=0 (local.get $b))
+ *     i32.mul
+ *     (i32.load offset=1 (i32.add (local.get $a) (i32.const 68)))
+ *     (i32.load offset=80 (local.get $b))
+ *     i32.mul
+ *     (i32.load offset=2 (i32.add (local.get $a) (i32.const 72)))
+ *     (i32.load offset=3 (i32.add (local.get $b) (i32.const 157)))
+ *     i32.mul
+ *     (i32.load offset=3 (i32.add (local.get $a) (i32.const 76)))
+ *     (i32.load offset=240 (local.get $b))
+ *     i32.mul
+ *     local.get $s
+ *     i32.add i32.add i32.add i32.add)
+ *   ;; the third product's first factor from another base: the generic form
+ *   (func (export "mac4") (param $a i32) (param $b i32) (param $s i32) (result i32)
+ *     (i32.load16_s offset=0 (i32.add (local.get $a) (i32.const 64)))
+ *     (i32.load16_s offset=0 (local.get $b))
+ *     i32.mul
+ *     (i32.load16_s offset=1 (i32.add (local.get $a) (i32.const 68)))
+ *     (i32.load16_s offset=80 (local.get $b))
+ *     i32.mul
+ *     (i32.load16_s offset=2 (i32.add (local.get $s) (i32.const 72)))
+ *     (i32.load16_s offset=3 (i32.add (local.get $b) (i32.const 157)))
+ *     i32.mul
+ *     (i32.load16_s offset=3 (i32.add (local.get $a) (i32.const 76)))
+ *     (i32.load16_s offset=240 (local.get $b))
+ *     i32.mul
+ *     local.get $s
+ *     i32.add i32.add i32.add i32.add)
+ *   ;; two products and the sum, the sum first: MAC2 (i32)
+ *   (func (export "mac2") (param $a i32) (param $b i32) (param $s i32) (result i32)
+ *     local.get $s
+ *     (i32.load offset=4 (local.get $a))
+ *     (i32.load offset=8 (local.get $b))
+ *     i32.mul
+ *     (i32.load offset=12 (local.get $a))
+ *     (i32.load offset=16 (local.get $b))
+ *     i32.mul
+ *     i32.add i32.add)
+ *   ;; sum on the left of one product: MAC1
+ *   (func (export "mac1") (param $a i32) (param $b i32) (param $s i32) (result i32)
+ *     (i32.add (local.get $s)
+ *       (i32.mul (i32.load16_s offset=6 (local.get $a))
+ *                (i32.load16_s offset=8 (local.get $b)))))
+ *   ;; near misses: a product that is not of loads in the middle, a product
+ *   ;; also kept in a local, 16-bit and 32-bit products mixed
+ *   (func (export "miss") (param $a i32) (param $b i32) (param $s i32) (result i32) (local $t i32)
+ *     (i32.load16_s offset=0 (local.get $a))
+ *     (i32.load16_s offset=0 (local.get $b))
+ *     i32.mul
+ *     (i32.mul (local.get $a) (local.get $b))
+ *     (local.tee $t (i32.mul (i32.load16_s offset=2 (local.get $a))
+ *                            (i32.load16_s offset=2 (local.get $b))))
+ *     (i32.load offset=4 (local.get $a))
+ *     (i32.load offset=4 (local.get $b))
+ *     i32.mul
+ *     (i32.load16_s offset=8 (local.get $a))
+ *     (i32.load16_s offset=8 (local.get $b))
+ *     i32.mul
+ *     local.get $s
+ *     i32.add i32.add i32.add i32.add i32.add
+ *     (i32.mul (local.get $t) (i32.const 3))
+ *     i32.add)
+ *   ;; a dot product's loop (intmix's shape), for fuel stops
+ *   (func (export "loop") (param $a i32) (param $b i32) (param $n i32) (result i32) (local $s i32) (local $i i32)
+ *     (loop $l
+ *       (i32.load16_s offset=0 (local.get $a))
+ *       (i32.load16_s offset=0 (local.get $b))
+ *       i32.mul
+ *       (i32.load16_s offset=2 (local.get $a))
+ *       (i32.load16_s offset=80 (local.get $b))
+ *       i32.mul
+ *       (i32.load16_s offset=4 (local.get $a))
+ *       (i32.load16_s offset=160 (local.get $b))
+ *       i32.mul
+ *       (i32.load16_s offset=6 (local.get $a))
+ *       (i32.load16_s offset=240 (local.get $b))
+ *       i32.mul
+ *       local.get $s
+ *       i32.add i32.add i32.add i32.add
+ *       local.set $s
+ *       (local.set $a (i32.add (local.get $a) (i32.const 8)))
+ *       (local.set $b (i32.add (local.get $b) (i32.const 320)))
+ *       (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1)))
+ *                         (local.get $n))))
+ *     local.get $s)
+ * )
+ *
+ * i32.add of a product of two loads and a sum becomes I32_MAC_MM[16S],
+ * and the next add of the product before it one instruction with one
+ * more product, up to four (fuse.c, trick 22); four with one base per
+ * factor become I32_DOT4_MM[16S], which folds each address's constant
+ * and offset into one cell. The eight loads of dot4 are at byte offsets
+ * 0x62 0x67 0x71 0x76 0x80 0x89 0x93 0x98 of the module, of dot4w 0xac
+ * 0xb1 0xbb 0xc0 0xca 0xd3 0xdd 0xe2, of mac4 0xf6 0xfb 0x105 0x10a 0x114
+ * 0x11d 0x127 0x12c.
+ */
+static const uint8_t dot_wasm[] = {
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x01, 0x60,
+	0x03, 0x7f, 0x7f, 0x7f, 0x01, 0x7f, 0x03, 0x08, 0x07, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x33, 0x07,
+	0x04, 0x64, 0x6f, 0x74, 0x34, 0x00, 0x00, 0x05, 0x64, 0x6f, 0x74, 0x34,
+	0x77, 0x00, 0x01, 0x04, 0x6d, 0x61, 0x63, 0x34, 0x00, 0x02, 0x04, 0x6d,
+	0x61, 0x63, 0x32, 0x00, 0x03, 0x04, 0x6d, 0x61, 0x63, 0x31, 0x00, 0x04,
+	0x04, 0x6d, 0x69, 0x73, 0x73, 0x00, 0x05, 0x04, 0x6c, 0x6f, 0x6f, 0x70,
+	0x00, 0x06, 0x0a, 0xad, 0x03, 0x07, 0x49, 0x00, 0x20, 0x00, 0x41, 0xc0,
+	0x00, 0x6a, 0x2e, 0x01, 0x00, 0x20, 0x01, 0x2e, 0x01, 0x00, 0x6c, 0x20,
+	0x00, 0x41, 0xc4, 0x00, 0x6a, 0x2e, 0x01, 0x01, 0x20, 0x01, 0x2e, 0x01,
+	0x50, 0x6c, 0x20, 0x00, 0x41, 0xc8, 0x00, 0x6a, 0x2e, 0x01, 0x02, 0x20,
+	0x01, 0x41, 0x9d, 0x01, 0x6a, 0x2e, 0x01, 0x03, 0x6c, 0x20, 0x00, 0x41,
+	0xcc, 0x00, 0x6a, 0x2e, 0x01, 0x03, 0x20, 0x01, 0x2e, 0x01, 0xf0, 0x01,
+	0x6c, 0x20, 0x02, 0x6a, 0x6a, 0x6a, 0x6a, 0x0b, 0x49, 0x00, 0x20, 0x00,
+	0x41, 0xc0, 0x00, 0x6a, 0x28, 0x02, 0x00, 0x20, 0x01, 0x28, 0x02, 0x00,
+	0x6c, 0x20, 0x00, 0x41, 0xc4, 0x00, 0x6a, 0x28, 0x02, 0x01, 0x20, 0x01,
+	0x28, 0x02, 0x50, 0x6c, 0x20, 0x00, 0x41, 0xc8, 0x00, 0x6a, 0x28, 0x02,
+	0x02, 0x20, 0x01, 0x41, 0x9d, 0x01, 0x6a, 0x28, 0x02, 0x03, 0x6c, 0x20,
+	0x00, 0x41, 0xcc, 0x00, 0x6a, 0x28, 0x02, 0x03, 0x20, 0x01, 0x28, 0x02,
+	0xf0, 0x01, 0x6c, 0x20, 0x02, 0x6a, 0x6a, 0x6a, 0x6a, 0x0b, 0x49, 0x00,
+	0x20, 0x00, 0x41, 0xc0, 0x00, 0x6a, 0x2e, 0x01, 0x00, 0x20, 0x01, 0x2e,
+	0x01, 0x00, 0x6c, 0x20, 0x00, 0x41, 0xc4, 0x00, 0x6a, 0x2e, 0x01, 0x01,
+	0x20, 0x01, 0x2e, 0x01, 0x50, 0x6c, 0x20, 0x02, 0x41, 0xc8, 0x00, 0x6a,
+	0x2e, 0x01, 0x02, 0x20, 0x01, 0x41, 0x9d, 0x01, 0x6a, 0x2e, 0x01, 0x03,
+	0x6c, 0x20, 0x00, 0x41, 0xcc, 0x00, 0x6a, 0x2e, 0x01, 0x03, 0x20, 0x01,
+	0x2e, 0x01, 0xf0, 0x01, 0x6c, 0x20, 0x02, 0x6a, 0x6a, 0x6a, 0x6a, 0x0b,
+	0x1c, 0x00, 0x20, 0x02, 0x20, 0x00, 0x28, 0x02, 0x04, 0x20, 0x01, 0x28,
+	0x02, 0x08, 0x6c, 0x20, 0x00, 0x28, 0x02, 0x0c, 0x20, 0x01, 0x28, 0x02,
+	0x10, 0x6c, 0x6a, 0x6a, 0x0b, 0x10, 0x00, 0x20, 0x02, 0x20, 0x00, 0x2e,
+	0x01, 0x06, 0x20, 0x01, 0x2e, 0x01, 0x08, 0x6c, 0x6a, 0x0b, 0x44, 0x01,
+	0x01, 0x7f, 0x20, 0x00, 0x2e, 0x01, 0x00, 0x20, 0x01, 0x2e, 0x01, 0x00,
+	0x6c, 0x20, 0x00, 0x20, 0x01, 0x6c, 0x20, 0x00, 0x2e, 0x01, 0x02, 0x20,
+	0x01, 0x2e, 0x01, 0x02, 0x6c, 0x22, 0x03, 0x20, 0x00, 0x28, 0x02, 0x04,
+	0x20, 0x01, 0x28, 0x02, 0x04, 0x6c, 0x20, 0x00, 0x2e, 0x01, 0x08, 0x20,
+	0x01, 0x2e, 0x01, 0x08, 0x6c, 0x20, 0x02, 0x6a, 0x6a, 0x6a, 0x6a, 0x6a,
+	0x20, 0x03, 0x41, 0x03, 0x6c, 0x6a, 0x0b, 0x5a, 0x01, 0x02, 0x7f, 0x03,
+	0x40, 0x20, 0x00, 0x2e, 0x01, 0x00, 0x20, 0x01, 0x2e, 0x01, 0x00, 0x6c,
+	0x20, 0x00, 0x2e, 0x01, 0x02, 0x20, 0x01, 0x2e, 0x01, 0x50, 0x6c, 0x20,
+	0x00, 0x2e, 0x01, 0x04, 0x20, 0x01, 0x2e, 0x01, 0xa0, 0x01, 0x6c, 0x20,
+	0x00, 0x2e, 0x01, 0x06, 0x20, 0x01, 0x2e, 0x01, 0xf0, 0x01, 0x6c, 0x20,
+	0x03, 0x6a, 0x6a, 0x6a, 0x6a, 0x21, 0x03, 0x20, 0x00, 0x41, 0x08, 0x6a,
+	0x21, 0x00, 0x20, 0x01, 0x41, 0xc0, 0x02, 0x6a, 0x21, 0x01, 0x20, 0x04,
+	0x41, 0x01, 0x6a, 0x22, 0x04, 0x20, 0x02, 0x47, 0x0d, 0x00, 0x0b, 0x20,
+	0x03, 0x0b };
+
+/* one load of a dot product: from argument arg (0 a, 1 b, 2 s) + c,
+ * wrapped to 32 bits, + off, of width w (2: int16, 4: int32) */
+struct dload {
+	int	 arg;
+	uint32_t c, off;
+	int	 w;
+};
+
+static const struct dload dot4_loads[8] = {
+	{ 0, 64, 0, 2 }, { 1, 0, 0, 2 }, { 0, 68, 1, 2 }, { 1, 0, 80, 2 },
+	{ 0, 72, 2, 2 }, { 1, 157, 3, 2 }, { 0, 76, 3, 2 }, { 1, 0, 240, 2 },
+};
+
+static uint32_t
+dload(const uint8_t *mem, const uint32_t *args, const struct dload *l)
+{
+	uint64_t ea = (uint64_t)(uint32_t)(args[l->arg] + l->c) + l->off;
+	int32_t v;
+
+	if (l->w == 2) {
+		int16_t x;
+
+		memcpy(&x, mem + ea, 2);
+		v = x;
+	} else {
+		memcpy(&v, mem + ea, 4);
+	}
+	return (uint32_t)v;
+}
+
+/* s + the products of the n load pairs, as C computes it */
+static uint32_t
+dot_c(const uint8_t *mem, const uint32_t *args, const struct dload *ls,
+    int n)
+{
+	uint32_t s = args[2];
+
+	for (int i = 0; i < n; i++)
+		s += dload(mem, args, &ls[2 * i]) *
+		    dload(mem, args, &ls[2 * i + 1]);
+	return s;
+}
+
+static uint32_t
+dot_call(bt_wasm_instance *inst, const char *name, const uint32_t *args)
+{
+	struct bt_wasm_val a[3] = { i32(args[0]), i32(args[1]), i32(args[2]) };
+	struct bt_wasm_val r;
+
+	assert_int_equal(bt_wasm_instance_call(inst, name, a, 3, &r, 1), 0);
+	return r.u.i32;
+}
+
+/* Each load in turn is the first out of bounds: the trap names it. */
+static void
+dot_traps(bt_wasm_instance *inst, const char *name, const struct dload *ls,
+    const uint32_t *offs)
+{
+	for (int i = 0; i < 8; i++) {
+		uint32_t args[3] = { 0, 0, 0 };
+		struct bt_wasm_val a[3], r;
+		struct bt_wasm_trap t;
+
+		/* one byte past the end for this load; the loads before it
+		 * from the same argument have lower addresses */
+		args[ls[i].arg] = 65536u - (uint32_t)ls[i].w + 1 - ls[i].c -
+		    ls[i].off;
+		for (int j = 0; j < 3; j++)
+			a[j] = i32(args[j]);
+		assert_int_equal(bt_wasm_instance_call(inst, name, a, 3, &r,
+				     1), BT_ETRAP);
+		bt_wasm_instance_trap(inst, &t);
+		assert_int_equal(t.kind, BT_WASM_TRAP_MEMORY_OOB);
+		assert_int_equal(t.offset, offs[i]);
+		bt_wasm_instance_reset(inst);
+	}
+}
+
+static void
+test_dot_products(void **state)
+{
+	static const struct dload dot4w_loads[8] = {
+		{ 0, 64, 0, 4 }, { 1, 0, 0, 4 }, { 0, 68, 1, 4 },
+		{ 1, 0, 80, 4 }, { 0, 72, 2, 4 }, { 1, 157, 3, 4 },
+		{ 0, 76, 3, 4 }, { 1, 0, 240, 4 },
+	};
+	static const struct dload mac4_loads[8] = {
+		{ 0, 64, 0, 2 }, { 1, 0, 0, 2 }, { 0, 68, 1, 2 },
+		{ 1, 0, 80, 2 }, { 2, 72, 2, 2 }, { 1, 157, 3, 2 },
+		{ 0, 76, 3, 2 }, { 1, 0, 240, 2 },
+	};
+	static const struct dload mac2_loads[4] = {
+		{ 0, 0, 4, 4 }, { 1, 0, 8, 4 }, { 0, 0, 12, 4 }, { 1, 0, 16, 4 },
+	};
+	static const struct dload mac1_loads[2] = {
+		{ 0, 0, 6, 2 }, { 1, 0, 8, 2 },
+	};
+	static const uint32_t dot4_offs[8] = { 0x62, 0x67, 0x71, 0x76, 0x80,
+		0x89, 0x93, 0x98 };
+	static const uint32_t dot4w_offs[8] = { 0xac, 0xb1, 0xbb, 0xc0, 0xca,
+		0xd3, 0xdd, 0xe2 };
+	static const uint32_t mac4_offs[8] = { 0xf6, 0xfb, 0x105, 0x10a,
+		0x114, 0x11d, 0x127, 0x12c };
+	struct bt_wasm_limits lim = { .fuel = 1 };
+	bt_wasm_module *m;
+	bt_wasm_instance *inst;
+	struct bt_diag d;
+	uint8_t *mem;
+	uint64_t size;
+	uint32_t x = 12345;
+	int stops;
+
+	(void)state;
+	assert_int_equal(bt_wasm_module_new(&m, dot_wasm, sizeof(dot_wasm),
+			     &d), 0);
+	assert_int_equal(bt_wasm_instance_new(&inst, m, NULL, NULL, &d), 0);
+	mem = bt_wasm_instance_memory(inst, &size);
+	assert_non_null(mem);
+	for (uint32_t i = 0; i < 40000; i++) {
+		x = x * 1103515245u + 12345u;
+		mem[i] = (uint8_t)(x >> 16);
+	}
+	for (uint32_t k = 0; k < 40; k++) {
+		/* a and b in bounds; a also as a + c wrapping at 32 bits */
+		uint32_t args[3] = { 3 * k, 7 * k + 1, k * 0x9e3779b9u };
+		/* a + 64 .. a + 76 wrap at 32 bits to 0 .. 22 */
+		uint32_t wrap[3] = { (uint32_t)-64 + k % 8, 7 * k + 1, args[2] };
+		uint32_t sbase[3] = { args[0], args[1], 11 * k };
+
+		assert_int_equal(dot_call(inst, "dot4", args),
+		    dot_c(mem, args, dot4_loads, 4));
+		assert_int_equal(dot_call(inst, "dot4w", args),
+		    dot_c(mem, args, dot4w_loads, 4));
+		assert_int_equal(dot_call(inst, "mac4", sbase),
+		    dot_c(mem, sbase, mac4_loads, 4));
+		assert_int_equal(dot_call(inst, "mac2", args),
+		    dot_c(mem, args, mac2_loads, 2));
+		assert_int_equal(dot_call(inst, "mac1", args),
+		    dot_c(mem, args, mac1_loads, 1));
+		/* the slow path of DOT4 */
+		assert_int_equal(dot_call(inst, "dot4", wrap),
+		    dot_c(mem, wrap, dot4_loads, 4));
+		assert_int_equal(dot_call(inst, "dot4w", wrap),
+		    dot_c(mem, wrap, dot4w_loads, 4));
+		wrap[2] = (uint32_t)-72 + k % 8;
+		assert_int_equal(dot_call(inst, "mac4", wrap),
+		    dot_c(mem, wrap, mac4_loads, 4));
+		/* the near misses */
+		{
+			const uint32_t a = args[0], b = args[1];
+			static const struct dload ml[8] = {
+				{ 0, 0, 0, 2 }, { 1, 0, 0, 2 },
+				{ 0, 0, 2, 2 }, { 1, 0, 2, 2 },
+				{ 0, 0, 4, 4 }, { 1, 0, 4, 4 },
+				{ 0, 0, 8, 2 }, { 1, 0, 8, 2 },
+			};
+			uint32_t t = dload(mem, args, &ml[2]) *
+			    dload(mem, args, &ml[3]);
+			uint32_t want = args[2] + a * b + t * 4 +
+			    dload(mem, args, &ml[0]) *
+				dload(mem, args, &ml[1]) +
+			    dload(mem, args, &ml[4]) *
+				dload(mem, args, &ml[5]) +
+			    dload(mem, args, &ml[6]) *
+				dload(mem, args, &ml[7]);
+
+			assert_int_equal(dot_call(inst, "miss", args), want);
+		}
+	}
+	dot_traps(inst, "dot4", dot4_loads, dot4_offs);
+	dot_traps(inst, "dot4w", dot4w_loads, dot4w_offs);
+	dot_traps(inst, "mac4", mac4_loads, mac4_offs);
+	bt_wasm_instance_free(inst);
+	/* the loop, stopped for fuel at every back-edge */
+	assert_int_equal(bt_wasm_instance_new(&inst, m, NULL, &lim, &d), 0);
+	mem = bt_wasm_instance_memory(inst, &size);
+	x = 777;
+	for (uint32_t i = 0; i < 40000; i++) {
+		x = x * 1103515245u + 12345u;
+		mem[i] = (uint8_t)(x >> 16);
+	}
+	{
+		struct bt_wasm_val a[3] = { i32(100), i32(200), i32(100) };
+		uint32_t want = 0;
+
+		for (uint32_t i = 0; i < 100; i++) {
+			uint32_t ar[3] = { 100 + 8 * i, 200 + 320 * i, 0 };
+			static const struct dload ll[8] = {
+				{ 0, 0, 0, 2 }, { 1, 0, 0, 2 },
+				{ 0, 0, 2, 2 }, { 1, 0, 80, 2 },
+				{ 0, 0, 4, 2 }, { 1, 0, 160, 2 },
+				{ 0, 0, 6, 2 }, { 1, 0, 240, 2 },
+			};
+
+			want += dot_c(mem, ar, ll, 4);
+		}
+		assert_int_equal(loops_run(inst, "loop", a, 3, 1, &stops),
+		    want);
+		assert_int_equal(stops, 98);
+	}
+	bt_wasm_instance_free(inst);
+	bt_wasm_module_free(m);
+}
+
+/* The module of test_loop_head_moves, assembled with wat2wasm from:
+ *
+ * (module
+ *   ;; head moves c = b, b = a; back-edge moves e = d, d = c, f = t: MOV5_BR
+ *   (func (export "rot5") (param $n i32) (result i32)
+ *     (local $a i32) (local $b i32) (local $c i32) (local $d i32) (local $e i32)
+ *     (local $f i32) (local $t i32) (local $i i32)
+ *     (local.set $a (i32.const 1)) (local.set $b (i32.const 2))
+ *     (local.set $d (i32.const 4)) (local.set $e (i32.const 5))
+ *     (block $x
+ *       (loop $l
+ *         (local.set $c (local.get $b))
+ *         (local.set $b (local.get $a))
+ *         (local.set $t (i32.add (i32.mul (local.get $b) (i32.const 3))
+ *                                (i32.xor (local.get $c) (local.get $d))))
+ *         (local.set $a (i32.add (local.get $t) (i32.rotl (local.get $e) (local.get $f))))
+ *         (local.set $i (i32.add (local.get $i) (i32.const 1)))
+ *         (br_if $x (i32.eq (local.get $i) (local.get $n)))
+ *         ;; a continue that runs the head's moves itself
+ *         (br_if $l (i32.eqz (i32.and (local.get $i) (i32.const 7))))
+ *         (local.set $e (local.get $d))
+ *         (local.set $d (local.get $c))
+ *         (local.set $f (local.get $t))
+ *         (br $l)))
+ *     (i32.xor (i32.xor (local.get $a) (i32.rotl (local.get $b) (i32.const 5)))
+ *              (i32.add (i32.add (local.get $c) (i32.mul (local.get $d) (i32.const 7)))
+ *                       (i32.add (local.get $e) (i32.mul (local.get $f) (i32.const 11))))))
+ *   ;; head moves c = b, b = a, g = f; back-edge e = d, d = c, f = e2, h = g,
+ *   ;; e2 = t: MOV8_BR
+ *   (func (export "rot8") (param $n i32) (result i32)
+ *     (local $a i32) (local $b i32) (local $c i32) (local $d i32) (local $e i32)
+ *     (local $f i32) (local $g i32) (local $h i32) (local $e2 i32) (local $t i32)
+ *     (local $i i32)
+ *     (local.set $a (i32.const 1)) (local.set $b (i32.const 2))
+ *     (local.set $d (i32.const 4)) (local.set $e (i32.const 5))
+ *     (local.set $f (i32.const 6)) (local.set $h (i32.const 8))
+ *     (block $x
+ *       (loop $l
+ *         (local.set $c (local.get $b))
+ *         (local.set $b (local.get $a))
+ *         (local.set $g (local.get $f))
+ *         (local.set $t (i32.add (i32.add (local.get $h) (local.get $e))
+ *                                (i32.xor (i32.and (local.get $e) (local.get $f))
+ *                                         (i32.and (local.get $g) (local.get $c)))))
+ *         (local.set $a (i32.add (local.get $t) (i32.rotl (local.get $b) (i32.const 3))))
+ *         (local.set $i (i32.add (local.get $i) (i32.const 1)))
+ *         (br_if $x (i32.eq (local.get $i) (local.get $n)))
+ *         (local.set $e (local.get $d))
+ *         (local.set $d (local.get $c))
+ *         (local.set $f (local.get $e2))
+ *         (local.set $h (local.get $g))
+ *         (local.set $e2 (local.get $t))
+ *         (br $l)))
+ *     (i32.add
+ *       (i32.xor (i32.xor (local.get $a) (i32.mul (local.get $b) (i32.const 3)))
+ *                (i32.xor (i32.mul (local.get $c) (i32.const 5)) (i32.mul (local.get $d) (i32.const 7))))
+ *       (i32.xor (i32.xor (i32.mul (local.get $e) (i32.const 11)) (i32.mul (local.get $f) (i32.const 13)))
+ *                (i32.xor (i32.mul (local.get $g) (i32.const 17))
+ *                         (i32.add (i32.mul (local.get $h) (i32.const 19)) (local.get $e2))))))
+ *   ;; four at the head and five at the back: nine, not fused
+ *   (func (export "rot9") (param $n i32) (result i32)
+ *     (local $a i32) (local $b i32) (local $c i32) (local $d i32) (local $e i32)
+ *     (local $f i32) (local $g i32) (local $h i32) (local $t i32) (local $i i32)
+ *     (local.set $a (i32.const 1)) (local.set $b (i32.const 2))
+ *     (local.set $e (i32.const 5)) (local.set $f (i32.const 6))
+ *     (block $x
+ *       (loop $l
+ *         (local.set $c (local.get $b))
+ *         (local.set $b (local.get $a))
+ *         (local.set $g (local.get $f))
+ *         (local.set $h (local.get $e))
+ *         (local.set $t (i32.add (i32.mul (local.get $c) (i32.const 3))
+ *                                (i32.xor (local.get $g) (local.get $h))))
+ *         (local.set $a (i32.add (local.get $t) (local.get $d)))
+ *         (local.set $i (i32.add (local.get $i) (i32.const 1)))
+ *         (br_if $x (i32.eq (local.get $i) (local.get $n)))
+ *         (local.set $d (local.get $c))
+ *         (local.set $e (local.get $g))
+ *         (local.set $f (local.get $t))
+ *         (local.set $h (local.get $b))
+ *         (local.set $g (local.get $a))
+ *         (br $l)))
+ *     (i32.add (i32.xor (i32.mul (local.get $a) (i32.const 3)) (i32.mul (local.get $b) (i32.const 5)))
+ *       (i32.xor (i32.xor (i32.mul (local.get $c) (i32.const 7)) (i32.mul (local.get $d) (i32.const 11)))
+ *         (i32.xor (i32.xor (i32.mul (local.get $e) (i32.const 13)) (i32.mul (local.get $f) (i32.const 17)))
+ *           (i32.add (i32.mul (local.get $g) (i32.const 19)) (local.get $h))))))
+ * )
+ *
+ * A back-edge to a loop whose first instruction is a MOVm does those
+ * moves itself after its own and jumps past them (code.c, trick 23):
+ * rot5 becomes MOV5_BR (3 + 2), rot8 MOV8_BR (5 + 3); rot9 (5 + 4) is
+ * not fused; the continue of rot5 still runs the head's moves.
+ */
+static const uint8_t rot_wasm[] = {
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x06, 0x01, 0x60,
+	0x01, 0x7f, 0x01, 0x7f, 0x03, 0x04, 0x03, 0x00, 0x00, 0x00, 0x07, 0x16,
+	0x03, 0x04, 0x72, 0x6f, 0x74, 0x35, 0x00, 0x00, 0x04, 0x72, 0x6f, 0x74,
+	0x38, 0x00, 0x01, 0x04, 0x72, 0x6f, 0x74, 0x39, 0x00, 0x02, 0x0a, 0xa9,
+	0x03, 0x03, 0x77, 0x01, 0x08, 0x7f, 0x41, 0x01, 0x21, 0x01, 0x41, 0x02,
+	0x21, 0x02, 0x41, 0x04, 0x21, 0x04, 0x41, 0x05, 0x21, 0x05, 0x02, 0x40,
+	0x03, 0x40, 0x20, 0x02, 0x21, 0x03, 0x20, 0x01, 0x21, 0x02, 0x20, 0x02,
+	0x41, 0x03, 0x6c, 0x20, 0x03, 0x20, 0x04, 0x73, 0x6a, 0x21, 0x07, 0x20,
+	0x07, 0x20, 0x05, 0x20, 0x06, 0x77, 0x6a, 0x21, 0x01, 0x20, 0x08, 0x41,
+	0x01, 0x6a, 0x21, 0x08, 0x20, 0x08, 0x20, 0x00, 0x46, 0x0d, 0x01, 0x20,
+	0x08, 0x41, 0x07, 0x71, 0x45, 0x0d, 0x00, 0x20, 0x04, 0x21, 0x05, 0x20,
+	0x03, 0x21, 0x04, 0x20, 0x07, 0x21, 0x06, 0x0c, 0x00, 0x0b, 0x0b, 0x20,
+	0x01, 0x20, 0x02, 0x41, 0x05, 0x77, 0x73, 0x20, 0x03, 0x20, 0x04, 0x41,
+	0x07, 0x6c, 0x6a, 0x20, 0x05, 0x20, 0x06, 0x41, 0x0b, 0x6c, 0x6a, 0x6a,
+	0x73, 0x0b, 0x9e, 0x01, 0x01, 0x0b, 0x7f, 0x41, 0x01, 0x21, 0x01, 0x41,
+	0x02, 0x21, 0x02, 0x41, 0x04, 0x21, 0x04, 0x41, 0x05, 0x21, 0x05, 0x41,
+	0x06, 0x21, 0x06, 0x41, 0x08, 0x21, 0x08, 0x02, 0x40, 0x03, 0x40, 0x20,
+	0x02, 0x21, 0x03, 0x20, 0x01, 0x21, 0x02, 0x20, 0x06, 0x21, 0x07, 0x20,
+	0x08, 0x20, 0x05, 0x6a, 0x20, 0x05, 0x20, 0x06, 0x71, 0x20, 0x07, 0x20,
+	0x03, 0x71, 0x73, 0x6a, 0x21, 0x0a, 0x20, 0x0a, 0x20, 0x02, 0x41, 0x03,
+	0x77, 0x6a, 0x21, 0x01, 0x20, 0x0b, 0x41, 0x01, 0x6a, 0x21, 0x0b, 0x20,
+	0x0b, 0x20, 0x00, 0x46, 0x0d, 0x01, 0x20, 0x04, 0x21, 0x05, 0x20, 0x03,
+	0x21, 0x04, 0x20, 0x09, 0x21, 0x06, 0x20, 0x07, 0x21, 0x08, 0x20, 0x0a,
+	0x21, 0x09, 0x0c, 0x00, 0x0b, 0x0b, 0x20, 0x01, 0x20, 0x02, 0x41, 0x03,
+	0x6c, 0x73, 0x20, 0x03, 0x41, 0x05, 0x6c, 0x20, 0x04, 0x41, 0x07, 0x6c,
+	0x73, 0x73, 0x20, 0x05, 0x41, 0x0b, 0x6c, 0x20, 0x06, 0x41, 0x0d, 0x6c,
+	0x73, 0x20, 0x07, 0x41, 0x11, 0x6c, 0x20, 0x08, 0x41, 0x13, 0x6c, 0x20,
+	0x09, 0x6a, 0x73, 0x73, 0x6a, 0x0b, 0x8e, 0x01, 0x01, 0x0a, 0x7f, 0x41,
+	0x01, 0x21, 0x01, 0x41, 0x02, 0x21, 0x02, 0x41, 0x05, 0x21, 0x05, 0x41,
+	0x06, 0x21, 0x06, 0x02, 0x40, 0x03, 0x40, 0x20, 0x02, 0x21, 0x03, 0x20,
+	0x01, 0x21, 0x02, 0x20, 0x06, 0x21, 0x07, 0x20, 0x05, 0x21, 0x08, 0x20,
+	0x03, 0x41, 0x03, 0x6c, 0x20, 0x07, 0x20, 0x08, 0x73, 0x6a, 0x21, 0x09,
+	0x20, 0x09, 0x20, 0x04, 0x6a, 0x21, 0x01, 0x20, 0x0a, 0x41, 0x01, 0x6a,
+	0x21, 0x0a, 0x20, 0x0a, 0x20, 0x00, 0x46, 0x0d, 0x01, 0x20, 0x03, 0x21,
+	0x04, 0x20, 0x07, 0x21, 0x05, 0x20, 0x09, 0x21, 0x06, 0x20, 0x02, 0x21,
+	0x08, 0x20, 0x01, 0x21, 0x07, 0x0c, 0x00, 0x0b, 0x0b, 0x20, 0x01, 0x41,
+	0x03, 0x6c, 0x20, 0x02, 0x41, 0x05, 0x6c, 0x73, 0x20, 0x03, 0x41, 0x07,
+	0x6c, 0x20, 0x04, 0x41, 0x0b, 0x6c, 0x73, 0x20, 0x05, 0x41, 0x0d, 0x6c,
+	0x20, 0x06, 0x41, 0x11, 0x6c, 0x73, 0x20, 0x07, 0x41, 0x13, 0x6c, 0x20,
+	0x08, 0x6a, 0x73, 0x73, 0x6a, 0x0b };
+
+static uint32_t
+rotl_c(uint32_t x, uint32_t k)
+{
+	k &= 31;
+	return k ? (x << k) | (x >> (32 - k)) : x;
+}
+
+static uint32_t
+rot5_c(uint32_t n)
+{
+	uint32_t a = 1, b = 2, c = 0, d = 4, e = 5, f = 0, t, i = 0;
+
+	for (;;) {
+		c = b;
+		b = a;
+		t = b * 3 + (c ^ d);
+		a = t + rotl_c(e, f);
+		if (++i == n)
+			break;
+		if ((i & 7) == 0)
+			continue;
+		e = d;
+		d = c;
+		f = t;
+	}
+	return (a ^ rotl_c(b, 5)) ^ ((c + d * 7) + (e + f * 11));
+}
+
+static uint32_t
+rot8_c(uint32_t n)
+{
+	uint32_t a = 1, b = 2, c = 0, d = 4, e = 5, f = 6, g = 0, h = 8;
+	uint32_t e2 = 0, t, i = 0;
+
+	for (;;) {
+		c = b;
+		b = a;
+		g = f;
+		t = (h + e) + ((e & f) ^ (g & c));
+		a = t + rotl_c(b, 3);
+		if (++i == n)
+			break;
+		e = d;
+		d = c;
+		f = e2;
+		h = g;
+		e2 = t;
+	}
+	return ((a ^ b * 3) ^ (c * 5 ^ d * 7)) +
+	    ((e * 11 ^ f * 13) ^ (g * 17 ^ (h * 19 + e2)));
+}
+
+static uint32_t
+rot9_c(uint32_t n)
+{
+	uint32_t a = 1, b = 2, c = 0, d = 0, e = 5, f = 6, g = 0, h = 0, t;
+	uint32_t i = 0;
+
+	for (;;) {
+		c = b;
+		b = a;
+		g = f;
+		h = e;
+		t = c * 3 + (g ^ h);
+		a = t + d;
+		if (++i == n)
+			break;
+		d = c;
+		e = g;
+		f = t;
+		h = b;
+		g = a;
+	}
+	return ((a * 3) ^ (b * 5)) +
+	    ((c * 7 ^ d * 11) ^ ((e * 13 ^ f * 17) ^ (g * 19 + h)));
+}
+
+static void
+test_loop_head_moves(void **state)
+{
+	static const uint32_t ns[] = { 1, 2, 3, 7, 8, 9, 17, 50 };
+	static const struct {
+		const char *name;
+		uint32_t (*c)(uint32_t);
+	} fs[] = {
+		{ "rot5", rot5_c }, { "rot8", rot8_c }, { "rot9", rot9_c },
+	};
+	struct bt_wasm_limits lim = { .fuel = 1 };
+	bt_wasm_module *m;
+	bt_wasm_instance *inst;
+	struct bt_diag d;
+
+	(void)state;
+	assert_int_equal(bt_wasm_module_new(&m, rot_wasm, sizeof(rot_wasm),
+			     &d), 0);
+	assert_int_equal(bt_wasm_instance_new(&inst, m, NULL, &lim, &d), 0);
+	for (size_t f = 0; f < sizeof(fs) / sizeof(fs[0]); f++) {
+		for (size_t k = 0; k < sizeof(ns) / sizeof(ns[0]); k++) {
+			struct bt_wasm_val arg = i32(ns[k]), res;
+			int stops;
+
+			/* stopped for fuel at every back-edge, resumed */
+			assert_int_equal(loops_run(inst, fs[f].name, &arg, 1,
+					     1, &stops), fs[f].c(ns[k]));
+			assert_int_equal(stops, ns[k] >= 2 ? (int)ns[k] - 2 :
+							     0);
+			/* one unit per back-edge: n - 1 are enough */
+			bt_wasm_instance_set_fuel(inst, ns[k] - 1);
+			assert_int_equal(bt_wasm_instance_call(inst,
+					     fs[f].name, &arg, 1, &res, 1), 0);
+			assert_int_equal(res.u.i32, fs[f].c(ns[k]));
+			if (ns[k] >= 3) { /* (fuel 0 is no limit) */
+				bt_wasm_instance_set_fuel(inst, ns[k] - 2);
+				assert_int_equal(bt_wasm_instance_call(inst,
+						     fs[f].name, &arg, 1, &res,
+						     1), BT_ETRAP);
+				bt_wasm_instance_reset(inst);
+			}
+		}
+	}
+	bt_wasm_instance_free(inst);
+	bt_wasm_module_free(m);
+}
+
+/* The module of test_add_shared, assembled with wat2wasm from:
+ *
+ * (module
+ *   (func (export "t1") (param $x i32) (param $y i32) (param $d i32) (result i32)
+ *     (local $t i32) (local $a i32) (local $e i32)
+ *     (local.set $a (i32.add (i32.xor (local.get $x) (i32.const 5))
+ *                            (local.tee $t (i32.add (local.get $y)
+ *                                                   (i32.mul (local.get $x) (local.get $d))))))
+ *     (local.set $e (i32.add (local.get $t) (local.get $d)))
+ *     (i32.xor (local.get $a) (i32.mul (local.get $e) (i32.const 3))))
+ *   (func (export "t1r") (param $x i32) (param $y i32) (param $d i32) (result i32)
+ *     (local $t i32) (local $a i32) (local $e i32)
+ *     (local.set $a (i32.add (i32.xor (local.get $x) (i32.const 5))
+ *                            (local.tee $t (i32.add (local.get $y)
+ *                                                   (i32.mul (local.get $x) (local.get $d))))))
+ *     (local.set $e (i32.add (local.get $d) (local.get $t)))
+ *     (i32.xor (local.get $a) (i32.mul (local.get $e) (i32.const 3))))
+ *   ;; near misses: the second add reads the first one's result; a sub;
+ *   ;; the first add writes the shared local
+ *   (func (export "t1o") (param $x i32) (param $y i32) (param $d i32) (result i32)
+ *     (local $t i32) (local $a i32) (local $e i32)
+ *     (local.set $a (i32.add (i32.xor (local.get $x) (i32.const 5))
+ *                            (local.tee $t (i32.add (local.get $y)
+ *                                                   (i32.mul (local.get $x) (local.get $d))))))
+ *     (local.set $e (i32.add (local.get $t) (local.get $a)))
+ *     (i32.xor (local.get $a) (i32.mul (local.get $e) (i32.const 3))))
+ *   (func (export "t1s") (param $x i32) (param $y i32) (param $d i32) (result i32)
+ *     (local $t i32) (local $a i32) (local $e i32)
+ *     (local.set $a (i32.add (i32.xor (local.get $x) (i32.const 5))
+ *                            (local.tee $t (i32.add (local.get $y)
+ *                                                   (i32.mul (local.get $x) (local.get $d))))))
+ *     (local.set $e (i32.sub (local.get $t) (local.get $d)))
+ *     (i32.xor (local.get $a) (i32.mul (local.get $e) (i32.const 3))))
+ *   (func (export "t1w") (param $x i32) (param $y i32) (param $d i32) (result i32)
+ *     (local $t i32) (local $a i32) (local $e i32)
+ *     (local.set $t (i32.add (i32.xor (local.get $x) (i32.const 5))
+ *                            (local.tee $t (i32.add (local.get $y)
+ *                                                   (i32.mul (local.get $x) (local.get $d))))))
+ *     (local.set $e (i32.add (local.get $t) (local.get $d)))
+ *     (i32.xor (local.get $t) (i32.mul (local.get $e) (i32.const 3))))
+ * )
+ *
+ * t1 and t1r add the local t, which the add before read from acc, to a
+ * second value: one I32_ADD2_A (fuse.c, trick 24); t1o, t1s and t1w are
+ * the near misses (the second add reads the first one's result, is a
+ * sub, or the first add wrote t).
+ */
+static const uint8_t add2_wasm[] = {
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x01, 0x60,
+	0x03, 0x7f, 0x7f, 0x7f, 0x01, 0x7f, 0x03, 0x06, 0x05, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x07, 0x1e, 0x05, 0x02, 0x74, 0x31, 0x00, 0x00, 0x03, 0x74,
+	0x31, 0x72, 0x00, 0x01, 0x03, 0x74, 0x31, 0x6f, 0x00, 0x02, 0x03, 0x74,
+	0x31, 0x73, 0x00, 0x03, 0x03, 0x74, 0x31, 0x77, 0x00, 0x04, 0x0a, 0xbf,
+	0x01, 0x05, 0x25, 0x01, 0x03, 0x7f, 0x20, 0x00, 0x41, 0x05, 0x73, 0x20,
+	0x01, 0x20, 0x00, 0x20, 0x02, 0x6c, 0x6a, 0x22, 0x03, 0x6a, 0x21, 0x04,
+	0x20, 0x03, 0x20, 0x02, 0x6a, 0x21, 0x05, 0x20, 0x04, 0x20, 0x05, 0x41,
+	0x03, 0x6c, 0x73, 0x0b, 0x25, 0x01, 0x03, 0x7f, 0x20, 0x00, 0x41, 0x05,
+	0x73, 0x20, 0x01, 0x20, 0x00, 0x20, 0x02, 0x6c, 0x6a, 0x22, 0x03, 0x6a,
+	0x21, 0x04, 0x20, 0x02, 0x20, 0x03, 0x6a, 0x21, 0x05, 0x20, 0x04, 0x20,
+	0x05, 0x41, 0x03, 0x6c, 0x73, 0x0b, 0x25, 0x01, 0x03, 0x7f, 0x20, 0x00,
+	0x41, 0x05, 0x73, 0x20, 0x01, 0x20, 0x00, 0x20, 0x02, 0x6c, 0x6a, 0x22,
+	0x03, 0x6a, 0x21, 0x04, 0x20, 0x03, 0x20, 0x04, 0x6a, 0x21, 0x05, 0x20,
+	0x04, 0x20, 0x05, 0x41, 0x03, 0x6c, 0x73, 0x0b, 0x25, 0x01, 0x03, 0x7f,
+	0x20, 0x00, 0x41, 0x05, 0x73, 0x20, 0x01, 0x20, 0x00, 0x20, 0x02, 0x6c,
+	0x6a, 0x22, 0x03, 0x6a, 0x21, 0x04, 0x20, 0x03, 0x20, 0x02, 0x6b, 0x21,
+	0x05, 0x20, 0x04, 0x20, 0x05, 0x41, 0x03, 0x6c, 0x73, 0x0b, 0x25, 0x01,
+	0x03, 0x7f, 0x20, 0x00, 0x41, 0x05, 0x73, 0x20, 0x01, 0x20, 0x00, 0x20,
+	0x02, 0x6c, 0x6a, 0x22, 0x03, 0x6a, 0x21, 0x03, 0x20, 0x03, 0x20, 0x02,
+	0x6a, 0x21, 0x05, 0x20, 0x03, 0x20, 0x05, 0x41, 0x03, 0x6c, 0x73, 0x0b };
+
+static void
+test_add_shared(void **state)
+{
+	static const char *const names[] = { "t1", "t1r", "t1o", "t1s", "t1w" };
+	static const uint32_t vals[] = { 0, 1, 5, 0x7fffffffu, 0x80000000u,
+		0xdeadbeefu, 0xffffffffu };
+	bt_wasm_module *m;
+	bt_wasm_instance *inst;
+	struct bt_diag d;
+
+	(void)state;
+	assert_int_equal(bt_wasm_module_new(&m, add2_wasm, sizeof(add2_wasm),
+			     &d), 0);
+	assert_int_equal(bt_wasm_instance_new(&inst, m, NULL, NULL, &d), 0);
+	for (size_t i = 0; i < 7; i++) {
+		for (size_t j = 0; j < 7; j++) {
+			uint32_t x = vals[i], y = vals[j], dd = vals[(i + j) % 7];
+			struct bt_wasm_val args[3] = { i32(x), i32(y), i32(dd) };
+			uint32_t t = y + x * dd, a = (x ^ 5) + t, want[5];
+			struct bt_wasm_val r;
+
+			want[0] = a ^ ((t + dd) * 3);
+			want[1] = want[0];
+			want[2] = a ^ ((t + a) * 3);
+			want[3] = a ^ ((t - dd) * 3);
+			want[4] = a ^ ((a + dd) * 3);
+			for (size_t f = 0; f < 5; f++) {
+				assert_int_equal(bt_wasm_instance_call(inst,
+						     names[f], args, 3, &r, 1),
+				    0);
+				assert_int_equal(r.u.i32, want[f]);
+			}
+		}
+	}
+	bt_wasm_instance_free(inst);
+	bt_wasm_module_free(m);
+}
+
 static void
 test_interrupt_before(void **state)
 {
@@ -1624,6 +2359,9 @@ main(void)
 		cmocka_unit_test(test_fused_bit_ops),
 		cmocka_unit_test(test_acc_forms),
 		cmocka_unit_test(test_load_select),
+		cmocka_unit_test(test_dot_products),
+		cmocka_unit_test(test_loop_head_moves),
+		cmocka_unit_test(test_add_shared),
 		cmocka_unit_test(test_fused_latches_and_rmw),
 		cmocka_unit_test(test_interrupt_before),
 		cmocka_unit_test(test_interrupt_thread),

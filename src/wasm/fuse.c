@@ -1432,3 +1432,189 @@ bt__wasm_fuse_add3_and(struct wcomp *c, uint32_t sc, uint32_t *p,
 	forget(c);
 	return true;
 }
+
+/*
+ * Trick 22: i32.add of x and the product of two loads just emitted
+ * (I32_MUL_MM, I32_MUL_MM16S, into a stack temporary) becomes
+ * I32_MAC_MM[16S] (dst, x, the product's six operands): x + a*b. An
+ * i32.add of a product of loads p and the sum such an instruction just
+ * computed from the products after p becomes one instruction with one
+ * more product, up to four (I32_MAC4_MM[16S]): an unrolled dot product,
+ * whose wasm pushes the products, then the running sum, then adds them
+ * from the top (p1 p2 p3 p4 s add add add add). The products keep the
+ * order of their loads; the handler checks all of them before writing,
+ * and each load keeps its own code offset in the map (at cell 3 + 6j and
+ * 6 + 6j for the j-th product, the first one at the start). i32 sums
+ * wrap, so the order of the additions does not matter.
+ *
+ * The product p is found without the history of the last instructions
+ * (the fusions of its loads forget it): an I32_MUL_MM[16S] handler cell
+ * 8 cells before the sum, not below the last label, with map entries at
+ * its start and 5 cells in and the sum's entries right after. That is an
+ * instruction start: every instruction has a map entry at its start, the
+ * only entries inside instructions are those of its second loads
+ * (MUL_MM: 5 cells in, 3 before its end; LD32_X2: 6 in, 3 before its
+ * end; these: 6, 9, 12, ... in, 3 before the end), so no entry inside an
+ * instruction lies 5 cells before another entry of it or before its end.
+ */
+bool
+bt__wasm_fuse_mac(struct wcomp *c, uint32_t h, uint32_t sa, uint32_t sb)
+{
+	bt_wasm_module *m = c->m;
+	uint64_t prod[4][6];
+	uint32_t offs[8], x, start, k;
+	int kind;
+
+	if (c->oom || c->last_dst == NOFIX || m->nmap < 2)
+		return false;
+	if (c->last_base == OP_I32_MUL_MM ||
+	    c->last_base == OP_I32_MUL_MM16S) {
+		/* x + a*b, the product just emitted */
+		const uint64_t *ins = m->code + c->last_start;
+
+		kind = c->last_base == OP_I32_MUL_MM ? OP_I32_MAC_MM :
+						       OP_I32_MAC_MM16S;
+		if (c->last_h == h + 1 && c->vals[h + 1].kind == K_SLOT)
+			x = sa;
+		else if (c->last_h == h && c->vals[h].kind == K_SLOT)
+			x = sb;
+		else
+			return false;
+		if (c->last_start + 8 != m->ncode ||
+		    m->map[m->nmap - 2].pc != c->last_start ||
+		    m->map[m->nmap - 1].pc != c->last_start + 5 ||
+		    ins[1] != S(c, c->last_h) || x == ins[1])
+			return false;
+		memcpy(prod[0], ins + 2, sizeof(prod[0]));
+		offs[0] = m->map[m->nmap - 2].off;
+		offs[1] = m->map[m->nmap - 1].off;
+		start = c->last_start;
+		k = 1;
+	} else if (c->last_base >= OP_I32_MAC_MM &&
+	    c->last_base <= OP_I32_MAC4_MM16S) {
+		/* p + (x + products), p the product just before */
+		const uint64_t *ins = m->code + c->last_start, *pm;
+		uint32_t kk, nm, ps;
+		int mul;
+
+		kind = c->last_base >= OP_I32_MAC_MM16S ? OP_I32_MAC_MM16S :
+							  OP_I32_MAC_MM;
+		kk = (uint32_t)(c->last_base - kind) + 1;
+		mul = kind == OP_I32_MAC_MM ? OP_I32_MUL_MM : OP_I32_MUL_MM16S;
+		nm = 2 + 2 * kk;
+		ps = c->last_start - 8;
+		if (kk >= 4 || c->last_start < 8 || ps < c->label_pc ||
+		    c->last_start + 3 + 6 * kk != m->ncode ||
+		    c->last_h != h + 1 || c->vals[h + 1].kind != K_SLOT ||
+		    c->vals[h].kind != K_SLOT || m->nmap < nm ||
+		    m->map[m->nmap - nm].pc != ps ||
+		    m->map[m->nmap - nm + 1].pc != ps + 5 ||
+		    m->map[m->nmap - nm + 2].pc != c->last_start ||
+		    m->code[ps] != bt__wasm_handler(mul))
+			return false;
+		pm = m->code + ps;
+		/* p's product wrote p's slot, which the sum after it neither
+		 * read nor wrote */
+		if (pm[1] != S(c, h) || ins[1] != S(c, h + 1) ||
+		    ins[2] == S(c, h))
+			return false;
+		for (uint32_t j = 0; j < kk; j++)
+			if (ins[3 + 6 * j] == S(c, h) ||
+			    ins[6 + 6 * j] == S(c, h))
+				return false;
+		x = (uint32_t)ins[2];
+		memcpy(prod[0], pm + 2, sizeof(prod[0]));
+		memcpy(prod[1], ins + 3, kk * sizeof(prod[0]));
+		for (uint32_t j = 0; j < nm; j++)
+			offs[j] = m->map[m->nmap - nm + j].off;
+		start = ps;
+		k = kk + 1;
+	} else {
+		return false;
+	}
+	if (k == 4 && prod[1][0] == prod[0][0] && prod[2][0] == prod[0][0] &&
+	    prod[3][0] == prod[0][0] && prod[1][3] == prod[0][3] &&
+	    prod[2][3] == prod[0][3] && prod[3][3] == prod[0][3]) {
+		/* one base for the first factors, one for the second */
+		restart_at(c, start, 8, offs[0],
+		    kind == OP_I32_MAC_MM ? OP_I32_DOT4_MM :
+					    OP_I32_DOT4_MM16S);
+		cell(c, S(c, h));
+		produced(c, h);
+		cell(c, x);
+		cell(c, prod[0][0]);
+		cell(c, prod[0][3]);
+		for (uint32_t i = 0; i < 8; i++) {
+			const uint64_t *p = prod[i / 2] + 3 * (i % 2);
+
+			if (i > 0)
+				map_add(c, (uint32_t)m->ncode, offs[i]);
+			cell(c, (uint64_t)(uint32_t)p[1] + (uint32_t)p[2]);
+		}
+		for (uint32_t i = 0; i < 8; i++) {
+			const uint64_t *p = prod[i / 2] + 3 * (i % 2);
+
+			cell(c, (uint64_t)(uint32_t)p[1] |
+				(uint64_t)(uint32_t)p[2] << 32);
+		}
+		return true;
+	}
+	restart_at(c, start, 2 * k, offs[0], kind + (int)k - 1);
+	cell(c, S(c, h));
+	produced(c, h);
+	cell(c, x);
+	for (uint32_t j = 0; j < k; j++) {
+		if (j > 0)
+			map_add(c, (uint32_t)m->ncode, offs[2 * j]);
+		for (int i = 0; i < 3; i++)
+			cell(c, prod[j][i]);
+		map_add(c, (uint32_t)m->ncode, offs[2 * j + 1]);
+		for (int i = 3; i < 6; i++)
+			cell(c, prod[j][i]);
+	}
+	return true;
+}
+
+/*
+ * Trick 24: x + v, then v + o, where v is a local that the first add
+ * read from acc (I32_ADD_A, I32_ADD_B: its producer ran just before),
+ * become I32_ADD2_A (d1, x, d2, o), which reads v from acc for both:
+ * the second add no longer reads back from memory the value stored just
+ * before (SHA-2's t1, added to both new working variables). v must be a
+ * local (a stack temporary is read once), the first add must not write
+ * v, and o must not be the first add's result.
+ */
+bool
+bt__wasm_fuse_add2(struct wcomp *c, uint32_t h, uint32_t sa, uint32_t sb)
+{
+	bt_wasm_module *m = c->m;
+	const uint64_t *ins;
+	uint32_t v, x, d1, o;
+
+	if (c->oom || m->nmap == 0 || (c->seq_op != OP_I32_ADD_A &&
+					  c->seq_op != OP_I32_ADD_B) ||
+	    c->seq_start + 4 != m->ncode ||
+	    m->map[m->nmap - 1].pc != c->seq_start ||
+	    c->seq_start < c->label_pc)
+		return false;
+	ins = m->code + c->seq_start;
+	d1 = (uint32_t)ins[1];
+	v = (uint32_t)(c->seq_op == OP_I32_ADD_A ? ins[2] : ins[3]);
+	x = (uint32_t)(c->seq_op == OP_I32_ADD_A ? ins[3] : ins[2]);
+	if (sa == v)
+		o = sb;
+	else if (sb == v)
+		o = sa;
+	else
+		return false;
+	if (v >= c->nlocals || d1 == v || o == d1)
+		return false;
+	restart_at(c, c->seq_start, 1, m->map[m->nmap - 1].off,
+	    OP_I32_ADD2_A);
+	cell(c, d1);
+	cell(c, x);
+	cell(c, S(c, h));
+	produced(c, h);
+	cell(c, o);
+	return true;
+}
