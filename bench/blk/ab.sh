@@ -1,21 +1,31 @@
 #!/bin/sh
-# bench/blk/ab.sh: an A/B of two `bt` builds on one fio job, with the
+# bench/blk/ab.sh: an A/B of `bt` builds on one fio job, with the
 # deterministic measures beside the timings. Starts nbdkit's file plugin
 # and, for each build, our device alone (MODE=solo) or with one backup
 # (MODE=repl), all side by side on unix sockets; then runs the fio job
-# against nbdkit, A and B in turn, ROUNDS times, and prints per run: IOPS,
-# the ratio to the nbdkit run just before it, and per request the
-# server's CPU time (user + system, all threads; with a backup, the
-# primary's and the backup's), its context switches and fio's CPU time.
+# against nbdkit and each build in turn, ROUNDS times, and prints per
+# run: IOPS, the ratio to the nbdkit run just before it, and per request
+# the server's CPU time (user + system, all threads; with a backup, the
+# primary's and the backup's), its context switches and fio's CPU time,
+# and the median latency (with --fsync, of a write plus its flush).
 #
-#   sh bench/blk/ab.sh BT_A BT_B [fio args...]
+#   sh bench/blk/ab.sh BT_A BT_B [BT_C ...] [-- fio args...]
 #
+# A build given as repl:PATH (or solo:PATH) runs with a backup (alone)
+# whatever MODE says, so one run can set a build's device alone beside the
+# same build with a backup (the fsync-per-write target).
 # Default job: 4k randwrite at depth 16. Env: MODE (solo, repl), ROUNDS
 # (default 5), SECS (seconds per run, default 5), SIZE (default 256M),
-# CPUS (a taskset list for servers and fio, e.g. 0 for one CPU). Prints
-# the load average at the start and the end. Not part of the suite.
+# CPUS (a taskset list for servers and fio, e.g. 0 for one CPU), CHRT (a
+# SCHED_FIFO priority for servers and fio, as BLK_BENCH_CHRT in run.sh).
+# Prints the load average at the start and the end. Not part of the suite.
 set -u
-A=$1; B=$2; shift 2
+BUILDS=""
+NB=0
+while [ $# -gt 0 ] && [ "$1" != -- ]; do
+	NB=$((NB + 1)); eval "BT_$NB=\$1"; BUILDS="$BUILDS $NB"; shift
+done
+[ $# -gt 0 ] && shift
 [ $# -gt 0 ] || set -- --rw=randwrite --bs=4k --iodepth=16
 JOB="$*"
 MODE=${MODE:-solo}
@@ -24,6 +34,7 @@ SECS=${SECS:-5}
 SIZE=${SIZE:-256M}
 TS=""
 [ -n "${CPUS:-}" ] && TS="taskset -c $CPUS"
+[ -n "${CHRT:-}" ] && TS="$TS chrt -f $CHRT"
 T=$(mktemp -d "${TMPDIR:-/tmp}/bt-blk-ab.XXXXXX")
 PIDS=""
 cleanup() {
@@ -52,10 +63,14 @@ echo "nbd+unix:///?socket=$T/nbdkit.sock" >"$T/base.uri"
 
 # start NAME BT: our device (and its backup with MODE=repl) under $T/NAME.
 start() {
-	d=$T/$1; bt=$2
+	d=$T/$1; bt=$2; mode=$MODE
+	case $bt in
+	repl:*) mode=repl; bt=${bt#repl:} ;;
+	solo:*) mode=solo; bt=${bt#solo:} ;;
+	esac
 	mkdir -p "$d"
 	: >"$d.pids"
-	if [ "$MODE" = repl ]; then
+	if [ "$mode" = repl ]; then
 		"$bt" blk init --data "$d/b.img" --size "$SIZE" --key-file "$T/k" --backup >/dev/null
 		BT_LOG=warn $TS "$bt" blk serve --backup --data "$d/b.img" --key-file "$T/k" \
 		    --listen-replica 127.0.0.1:0 --data-dir "$d/brun" >"$d/bak.log" 2>&1 &
@@ -74,20 +89,20 @@ start() {
 	echo "$!" >>"$d.pids"
 	wait_file "$d/run/nbd.addr"
 	echo "nbd+unix:///blk?socket=$d/run/nbd.sock" >"$d.uri"
+	echo "$bt" >"$d.bt"
 }
-start a "$A"
-start b "$B"
-for n in base a b; do
+for i in $BUILDS; do eval "start b$i \"\$BT_$i\""; done
+for n in base $(for i in $BUILDS; do printf 'b%s ' "$i"; done); do
 	nbdcopy --flush --request-size=4096 "$T/fill.bin" "$(cat "$T/$n.uri")" ||
 	    { echo "prefill of $n failed"; exit 1; }
 done
 
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); job: $JOB; mode $MODE"
-printf '%-5s %8s %6s %10s %10s %10s\n' run IOPS ratio "srv us/rq" "sw/rq" "fio us/rq"
+printf '%-5s %8s %6s %10s %10s %10s %9s\n' run IOPS ratio "srv us/rq" "sw/rq" "fio us/rq" "p50 us"
 BASE_IOPS=1
 r=0
 while [ $r -lt "$ROUNDS" ]; do
-	for n in base a b; do
+	for n in base $(for i in $BUILDS; do printf 'b%s ' "$i"; done); do
 		# perf stat follows the servers' threads (the connection's
 		# workers come and go with fio's connection).
 		perf stat -x, -e task-clock,context-switches -o "$T/perf.txt" \
@@ -118,12 +133,20 @@ sw = sw / n
 fio = (u + s) * 1e6 / n
 base = float(sys.argv[5])
 ratio = "-" if sys.argv[4] == "base" else "%.2f" % (iops / base)
-print("%-5s %8.0f %6s %10.2f %10.2f %10.2f %.0f" % (sys.argv[4], iops, ratio, srv, sw, fio, iops))
+def p50(d):
+    pc = d.get("percentile", {})
+    return pc.get("50.000000", 0) / 1000.0
+lat = p50(j[op].get("clat_ns", {})) + p50(j.get("sync", {}).get("lat_ns", {}))
+print("%-5s %8.0f %6s %10.2f %10.2f %10.2f %9.1f %.0f" % (sys.argv[4], iops, ratio, srv, sw, fio, lat, iops))
 PY
 		[ -s "$T/line" ] || { echo "$n: fio failed:"; cat "$T/fio.err"; }
-		awk '{ printf "%-5s %8s %6s %10s %10s %10s\n", $1, $2, $3, $4, $5, $6 }' "$T/line"
-		[ "$n" = base ] && BASE_IOPS=$(awk '{ print $7 }' "$T/line")
+		awk '{ printf "%-5s %8s %6s %10s %10s %10s %9s\n", $1, $2, $3, $4, $5, $6, $7 }' "$T/line"
+		[ "$n" = base ] && BASE_IOPS=$(awk '{ print $8 }' "$T/line")
 	done
 	r=$((r + 1))
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+# The primaries' flush statistics over all rounds (bt blk status).
+for i in $BUILDS; do
+	printf 'b%s %s\n' "$i" "$("$(cat "$T/b$i.bt")" blk status --data-dir "$T/b$i/run" | grep '^flushes')"
+done

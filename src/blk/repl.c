@@ -9,9 +9,11 @@
  *     whose index is not its own + 1.
  *  2. A backup verifies every sealed sector (AES-GCM under the shared
  *     device key and the sector's index) before it touches its disk.
- *  3. A FLUSH(w) is answered with ACK(v), v >= w, only after the backup
- *     applied every write up to v and made it durable (its own flush). The
- *     primary acknowledges a client FLUSH/FUA only when every backup has
+ *  3. A backup sends ACK(v) only after it applied every write up to v and
+ *     made it durable (its own flush); a FLUSH(w) is answered with an
+ *     ACK(v), v >= w, unless one was sent already (after an eager flush:
+ *     ACKs and FLUSHes travel in order, so the primary has it or will
+ *     have it before anything later on the link). The primary acknowledges a client FLUSH/FUA only when every backup has
  *     ACKed at least the flush's index; a backup that is gone makes it fail
  *     (EIO), never succeed. Ordinary writes do not wait, and never bypass
  *     the queue: a full send queue blocks the writer (back-pressure).
@@ -101,6 +103,7 @@ struct peer {
 	/* Backup: the flush rhythm of the stream (eager_flush_due). */
 	uint32_t            since_flush; /* WRITEs since the last FLUSH */
 	uint32_t            rhythm[2]; /* WRITEs the last two FLUSHes covered */
+	uint64_t            ack_sent; /* highest ACK written to the link (mu) */
 	struct blk_entry   *ents;
 	size_t              ecap;
 	/* Backup, streaming: the flusher thread runs the FLUSHes that find
@@ -393,6 +396,21 @@ send_u64s(struct peer *p, uint32_t kind, const uint64_t *v, size_t n)
 	if (rc == 0)
 		rc = peer_send(p, kind, b.ptr, b.len);
 	bt_dbuf_fini(&b);
+	return rc;
+}
+
+/* send_ack writes ACK(w) and remembers the highest ACK sent (backup). */
+static int
+send_ack(struct peer *p, uint64_t w)
+{
+	int rc = send_u64s(p, M_ACK, &w, 1);
+
+	if (rc == 0) {
+		pthread_mutex_lock(&p->mu);
+		if (w > p->ack_sent)
+			p->ack_sent = w;
+		pthread_mutex_unlock(&p->mu);
+	}
 	return rc;
 }
 
@@ -978,12 +996,14 @@ rejoin_main(void *arg)
  * since the last FLUSH has just been applied, the next message is most
  * likely that FLUSH: syncing now overlaps our fdatasync with the
  * primary's reply to its client and the client's flush request, instead
- * of starting it a network hop after the primary's own. The FLUSH then
- * finds nothing to sync and is ACKed at once. A wrong guess costs one
- * fdatasync and breaks the rhythm (the next FLUSH covers k + 1), so an
- * irregular stream, or one without flushes, never syncs eagerly. Only a
- * FLUSH is ever ACKed: this changes when data becomes durable here, not
- * what an ACK promises (invariant 3).
+ * of starting it a network hop after the primary's own. Its ACK is sent
+ * as soon as the sync is done, so the primary usually holds it before its
+ * own fdatasync ends; the FLUSH that follows finds it sent and needs no
+ * answer. A wrong guess costs one fdatasync and breaks the rhythm (the
+ * next FLUSH covers k + 1), so an irregular stream, or one without
+ * flushes, never syncs eagerly. This changes when data becomes durable
+ * here and when the ACK saying so leaves, not what an ACK promises
+ * (invariant 3).
  */
 /*
  * The backup's flusher. A FLUSH that finds nothing to sync (the eager
@@ -1063,7 +1083,7 @@ flusher_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		rc = bt__blk_flush_local(p->r->dev, 0, &w);
 		if (rc == 0)
-			rc = send_u64s(p, M_ACK, &w, 1);
+			rc = send_ack(p, w);
 		pthread_mutex_lock(&p->mu);
 		p->fl_busy = false;
 		p->fl_served = req;
@@ -1115,14 +1135,18 @@ stream_msg(struct peer *p, uint32_t kind, const uint8_t *data, size_t len)
 		p->rhythm[1] = p->rhythm[0];
 		p->rhythm[0] = p->since_flush;
 		p->since_flush = 0;
-		if (rc == 0 && flusher_take(p))
+		if (rc != 0)
+			return rc;
+		// After an eager flush (below) its ACK already covers this
+		// FLUSH: the primary has it, or will before anything later.
+		pthread_mutex_lock(&p->mu);
+		bool covered = p->ack_sent >= v[0];
+		pthread_mutex_unlock(&p->mu);
+		if (covered || flusher_take(p))
 			return 0;
-		// After an eager flush (below) there is usually nothing left
-		// to sync: flush_local then costs no fdatasync.
+		rc = bt__blk_flush_local(dev, 0, &w);
 		if (rc == 0)
-			rc = bt__blk_flush_local(dev, 0, &w);
-		if (rc == 0)
-			rc = send_u64s(p, M_ACK, &w, 1);
+			rc = send_ack(p, w);
 		return rc;
 	}
 	if (kind != M_WRITE)
@@ -1163,8 +1187,16 @@ stream_msg(struct peer *p, uint32_t kind, const uint8_t *data, size_t len)
 		    (uint32_t)v[3], p->ents, d.ptr + d.off + v[3] * 28);
 	if (rc == 0 && p->since_flush < UINT32_MAX)
 		p->since_flush++;
-	if (rc == 0 && eager_flush_due(p) && !flusher_busy(p))
-		rc = bt__blk_flush_local(dev, 0, NULL);
+	// The eager flush's ACK goes out at once: the primary, whose own
+	// fdatasync usually ends after ours, then finds it there when its
+	// client's FLUSH comes, instead of a round trip after its sync.
+	if (rc == 0 && eager_flush_due(p) && !flusher_busy(p)) {
+		uint64_t w = 0;
+
+		rc = bt__blk_flush_local(dev, 0, &w);
+		if (rc == 0)
+			rc = send_ack(p, w);
+	}
 	return rc;
 }
 
