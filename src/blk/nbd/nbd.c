@@ -17,6 +17,14 @@
  * (FLUSH, FUA) and every NBD_REPLY_EVERY requests. No request is handed
  * from thread to thread. A client that never reads its replies blocks
  * the workers in writev, which stops the reading (back-pressure).
+ *
+ * Write payloads that are whole in the read-ahead buffer are sealed from
+ * there, not copied out first. The buffer must then stay put until the
+ * batch ran: a batch run holding the reading turn is done before the next
+ * read; one run after handing the turn over takes the buffer with it and
+ * leaves the next reader its spare, holding the bytes not yet taken
+ * (rbuf_hand_over). So the buffers of a connection (c->rbuf and each
+ * worker's spare) each have one owner at a time.
  */
 #include <errno.h>
 #include <limits.h>
@@ -40,6 +48,8 @@ struct nbd_job {
 	struct nbd_req req;
 	uint8_t       *buf;
 	size_t         cap;
+	const uint8_t *wdata; /* WRITE payload: in buf, or in c->rbuf */
+	bool           in_rbuf; /* wdata points into c->rbuf */
 	uint32_t       err; /* NBD error of the reply */
 	bool           data; /* the reply carries req.len bytes of buf */
 };
@@ -61,6 +71,7 @@ struct nbd_worker {
 	uint8_t             hdr[NBD_BATCH][16];
 	struct iovec        iov[2 * NBD_BATCH];
 	struct bt__blk_wreq w[NBD_WRITE_GROUP];
+	uint8_t            *spare; /* a read-ahead buffer this worker owns */
 };
 
 struct nbd_conn {
@@ -422,7 +433,7 @@ exec(struct nbd_conn *c, struct nbd_job *j)
 			break;
 		case NBD_CMD_WRITE:
 			rc = bt_blk_dev_write(
-			    c->dev, j->buf, r->len, r->off, fl);
+			    c->dev, j->wdata, r->len, r->off, fl);
 			break;
 		case NBD_CMD_FLUSH:
 			rc = bt_blk_dev_flush(c->dev);
@@ -511,7 +522,7 @@ run_batch(struct nbd_conn *c, struct nbd_worker *wk)
 			for (unsigned k = 0; k < m; k++) {
 				struct nbd_job *g = &wk->jobs[i + k];
 
-				wk->w[k].buf = g->buf;
+				wk->w[k].buf = g->wdata;
 				wk->w[k].len = g->req.len;
 				wk->w[k].off = g->req.off;
 				wk->w[k].rc = 0;
@@ -577,15 +588,23 @@ read_request(struct nbd_conn *c, struct nbd_job *j)
 		return 1;
 	if (j->req.type != NBD_CMD_WRITE)
 		return 0;
+	j->in_rbuf = false;
+	j->wdata = NULL;
 	if (j->req.len > BT_BLK_REQ_MAX) {
 		// Keep the stream in step, then say EOVERFLOW (exec does).
 		if (j->req.len > NBD_WRITE_DRAIN_MAX)
 			return -EPROTO;
 		rc = drain(c, j->req.len);
+	} else if (c->rend - c->rstart >= j->req.len) {
+		// Whole in the read-ahead: sealed from there (see the top).
+		j->wdata = c->rbuf + c->rstart;
+		j->in_rbuf = true;
+		c->rstart += j->req.len;
 	} else {
 		rc = job_buf(j, j->req.len);
 		if (rc == 0)
 			rc = conn_read(c, j->buf, j->req.len);
+		j->wdata = j->buf;
 	}
 	return rc == BT_ECLOSED ? -EPROTO : rc;
 }
@@ -697,6 +716,37 @@ run_timed(struct nbd_conn *c, struct nbd_worker *wk)
 	return (bt_time_mono_ns() - t0) / (wk->n ? wk->n : 1);
 }
 
+/*
+ * rbuf_hand_over (read_mu held): the batch is about to run after the turn
+ * is handed over; if it seals payloads in c->rbuf, the worker keeps that
+ * buffer (until its next hand-over, after the batch ran) and the next
+ * reader gets the worker's spare with the bytes not yet taken. Returns
+ * false when no spare can be had: run the batch holding the turn then.
+ */
+static bool
+rbuf_hand_over(struct nbd_conn *c, struct nbd_worker *wk)
+{
+	size_t   left = c->rend - c->rstart;
+	uint8_t *old = c->rbuf;
+	bool     used = false;
+
+	for (unsigned i = 0; i < wk->n; i++)
+		used = used || wk->jobs[i].in_rbuf;
+	if (!used)
+		return true;
+	if (wk->spare == NULL)
+		wk->spare = bt_alloc(NBD_RBUF);
+	if (wk->spare == NULL)
+		return false;
+	if (left > 0)
+		memcpy(wk->spare, old + c->rstart, left);
+	c->rbuf = wk->spare;
+	c->rstart = 0;
+	c->rend = left;
+	wk->spare = old;
+	return true;
+}
+
 /* worker_loop: take the reading turn, read a batch, run it, repeat. */
 static void
 worker_loop(struct nbd_conn *c)
@@ -711,8 +761,9 @@ worker_loop(struct nbd_conn *c)
 	while (!c->stopping) {
 		int      rc = read_batch(c, wk);
 		bool     fast = rc == 0 && all_fast(c, wk);
-		bool     keep = fast && c->kept_ns <= NBD_KEEP_NS
-		    && wk->n < NBD_KEEP_MAX;
+		bool     keep = (fast && c->kept_ns <= NBD_KEEP_NS
+		               && wk->n < NBD_KEEP_MAX)
+		    || !rbuf_hand_over(c, wk);
 		uint64_t per;
 
 		if (rc != 0) {
@@ -756,6 +807,7 @@ worker_loop(struct nbd_conn *c)
 	if (wk != NULL) {
 		for (unsigned i = 0; i < NBD_BATCH; i++)
 			bt_free(wk->jobs[i].buf);
+		bt_free(wk->spare);
 	}
 	bt_free(wk);
 }

@@ -1,13 +1,17 @@
 /*
- * blk/nbd/nbd_test.c: the NBD request and option parsers, and one whole
+ * blk/nbd/nbd_test.c: the NBD request and option parsers, one whole
  * session (handshake, WRITE, READ, FLUSH, TRIM, bad requests, DISC) over a
- * socketpair against a real device.
+ * socketpair against a real device, and pipelined writes to a server with
+ * several workers (batches sealed from the read-ahead buffer while other
+ * workers read on).
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "bt/blk.h"
@@ -240,6 +244,178 @@ test_session_handshake_and_requests(void **state)
 	bt_test_tmpdir_remove(dir);
 }
 
+/* go_blk: the client side of the handshake, up to transmission. */
+static void
+go_blk(int fd)
+{
+	uint8_t  b[64];
+	uint32_t rtype, len;
+
+	rd(fd, b, 18);
+	assert_int_equal(bt_get_be64(b), NBD_MAGIC);
+	bt_put_be32(b, NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
+	assert_int_equal(write(fd, b, 4), 4);
+	bt_put_be64(b, NBD_OPTS_MAGIC);
+	bt_put_be32(b + 8, NBD_OPT_GO);
+	bt_put_be32(b + 12, 4 + 3 + 2);
+	bt_put_be32(b + 16, 3);
+	memcpy(b + 20, "blk", 3);
+	bt_put_be16(b + 23, 0);
+	assert_int_equal(write(fd, b, 25), 25);
+	do {
+		rd(fd, b, 20);
+		rtype = bt_get_be32(b + 12);
+		len = bt_get_be32(b + 16);
+		assert_true(len <= sizeof(b));
+		rd(fd, b, len);
+	} while (rtype == NBD_REP_INFO);
+	assert_int_equal(rtype, NBD_REP_ACK);
+}
+
+#define PIPE_REQS   160u
+#define PIPE_ROUNDS 4u
+#define PIPE_SECS   1024u
+
+/* The bytes of sector s as written in round r (odd requests are 2 KiB at
+ * an unaligned offset: read-modify-write, not grouped). */
+static uint8_t
+pipe_byte(unsigned r, unsigned s, unsigned i)
+{
+	return (uint8_t)(r * 131 + s * 7 + i * 3 + (i >> 9));
+}
+
+struct pipe_writer {
+	int      fd;
+	unsigned round;
+};
+
+static unsigned
+pipe_sector(unsigned r, unsigned k)
+{
+	return (k * 37 + r * 5) % PIPE_SECS;
+}
+
+static void *
+pipe_write_main(void *arg)
+{
+	struct pipe_writer *pw = arg;
+	uint8_t            *buf = bt_alloc(PIPE_REQS * (NBD_REQ_HDR_LEN + 4096));
+	size_t              n = 0;
+
+	assert_non_null(buf);
+	// One round: every request written back to back, in one write().
+	for (unsigned k = 0; k < PIPE_REQS; k++) {
+		unsigned s = pipe_sector(pw->round, k);
+		uint32_t len = (k % 7 == 3) ? 2048 : 4096;
+		uint64_t off = (uint64_t)s * 4096 + (len == 2048 ? 1024 : 0);
+
+		req_hdr(buf + n, NBD_REQUEST_MAGIC, 0, NBD_CMD_WRITE,
+		    (uint64_t)pw->round << 32 | k, off, len);
+		n += NBD_REQ_HDR_LEN;
+		for (unsigned i = 0; i < len; i++)
+			buf[n + i] = pipe_byte(pw->round, s,
+			    i + (len == 2048 ? 1024 : 0));
+		n += len;
+	}
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(pw->fd, buf + off, n - off);
+
+		assert_true(w > 0);
+		off += (size_t)w;
+	}
+	bt_free(buf);
+	return NULL;
+}
+
+static void
+test_pipelined_writes_with_workers_land_whole(void **state)
+{
+	char                     *dir = bt_test_tmpdir();
+	char                     *data = bt_test_path(dir, "d.img");
+	char                     *sock = bt_test_path(dir, "s.sock");
+	char                      addr[300];
+	uint8_t                   key[32] = { 9 };
+	uint8_t                   r[4096], want[4096];
+	int                       last[PIPE_SECS], lo[PIPE_SECS];
+	struct bt_blk_nbd_config  cfg = { .version = 1, .workers = 4 };
+	struct sockaddr_un        sa = { .sun_family = AF_UNIX };
+	bt_blk_dev               *dev;
+	bt_blk_nbd               *srv;
+	int                       fd;
+
+	(void)state;
+	snprintf(addr, sizeof(addr), "unix:%s", sock);
+	cfg.listen = addr;
+	assert_int_equal(bt_blk_dev_create(data, PIPE_SECS * 4096, key,
+	                     BT_BLK_ROLE_PRIMARY, NULL),
+	    0);
+	assert_int_equal(bt_blk_dev_open(&dev, data, key, NULL), 0);
+	assert_int_equal(bt_blk_nbd_start(&srv, dev, &cfg, NULL), 0);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	go_blk(fd);
+	for (unsigned s = 0; s < PIPE_SECS; s++)
+		last[s] = lo[s] = -1;
+	for (unsigned round = 0; round < PIPE_ROUNDS; round++) {
+		struct pipe_writer pw = { fd, round };
+		bool               seen[PIPE_REQS] = { false };
+		pthread_t          t;
+
+		assert_int_equal(
+		    pthread_create(&t, NULL, pipe_write_main, &pw), 0);
+		// Replies come in any order; each request once, each fine.
+		for (unsigned k = 0; k < PIPE_REQS; k++) {
+			uint8_t  rep[16];
+			uint64_t cookie;
+
+			rd(fd, rep, sizeof(rep));
+			assert_int_equal(bt_get_be32(rep), NBD_SIMPLE_REPLY_MAGIC);
+			assert_int_equal(bt_get_be32(rep + 4), 0);
+			cookie = bt_get_be64(rep + 8);
+			assert_int_equal(cookie >> 32, round);
+			assert_true((cookie & 0xffffffffu) < PIPE_REQS);
+			assert_false(seen[cookie & 0xffffffffu]);
+			seen[cookie & 0xffffffffu] = true;
+		}
+		pthread_join(t, NULL);
+		for (unsigned k = 0; k < PIPE_REQS; k++) {
+			unsigned s = pipe_sector(round, k);
+
+			if (k % 7 == 3) {
+				lo[s] = last[s]; /* the rest of it stays */
+				last[s] = (int)(round | 0x100);
+			} else {
+				last[s] = (int)round;
+			}
+		}
+	}
+	for (unsigned s = 0; s < PIPE_SECS; s++) {
+		if (last[s] == -1)
+			continue;
+		for (unsigned i = 0; i < 4096; i++) {
+			int rr = last[s];
+
+			if ((rr & 0x100) != 0 && (i < 1024 || i >= 3072))
+				rr = lo[s];
+			want[i] = rr < 0 ? 0
+			                 : pipe_byte((unsigned)rr & 0xff, s, i);
+		}
+		assert_int_equal(
+		    request(fd, NBD_CMD_READ, 0, (uint64_t)s * 4096, 4096,
+		        NULL, r),
+		    0);
+		assert_memory_equal(r, want, 4096);
+	}
+	close(fd);
+	bt_blk_nbd_stop(srv);
+	bt_blk_dev_close(dev);
+	bt_free(sock);
+	bt_free(data);
+	bt_test_tmpdir_remove(dir);
+}
+
 int
 main(void)
 {
@@ -248,6 +424,7 @@ main(void)
 		cmocka_unit_test(test_request_check_bounds_and_commands),
 		cmocka_unit_test(test_go_parse_requires_exact_lengths),
 		cmocka_unit_test(test_session_handshake_and_requests),
+		cmocka_unit_test(test_pipelined_writes_with_workers_land_whole),
 	};
 
 	return cmocka_run_group_tests_name("blk.nbd", tests, NULL, NULL);
