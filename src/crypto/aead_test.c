@@ -2,6 +2,8 @@
  * crypto/aead_test.c: AES-256-GCM against McGrew-Viega vectors
  * (tests/data/crypto/aes256gcm.txt), tamper detection, in-place use.
  */
+#include <stdlib.h>
+
 #include <openssl/evp.h>
 
 #include "bt/crypto.h"
@@ -213,19 +215,21 @@ ref_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
 }
 
 /*
- * The tag path through OSSL_PARAMs gives the reference's ciphertext and
- * tag for sector-like messages (24 bytes of associated data, as blk's)
- * under many nonces on one reused context, and open accepts exactly those
- * tags.
+ * The nonce and tag paths through OSSL_PARAMs give the reference's
+ * ciphertext and tag for sector-like messages (24 bytes of associated
+ * data, as blk's) under many nonces on one reused context, and open
+ * accepts exactly those tags.
  */
 static void
-test_aead_matches_reference_on_a_reused_context(void **state)
+matches_reference(bool generic)
 {
 	static const size_t lens[] = { 0, 1, 16, 100, 4095, 4096, 5000 };
 	uint8_t             key[32], nonce[12], ad[24], tag[16], rtag[16];
 	uint8_t            *pt, *ct, *rct, *out;
 	bt_aead            *a;
 
+	assert_int_equal(
+	    setenv("BT_CRYPTO_GENERIC", generic ? "1" : "0", 1), 0);
 	pt = bt_alloc(5000);
 	ct = bt_alloc(5000);
 	rct = bt_alloc(5000);
@@ -260,6 +264,21 @@ test_aead_matches_reference_on_a_reused_context(void **state)
 	bt_free(ct);
 	bt_free(rct);
 	bt_free(out);
+	unsetenv("BT_CRYPTO_GENERIC");
+}
+
+/* The nonce set through the IV parameter (the default here), and through
+ * EVP_EncryptInit_ex/DecryptInit_ex (BT_CRYPTO_GENERIC=1). */
+static void
+test_aead_matches_reference_on_a_reused_context(void **state)
+{
+	matches_reference(false);
+}
+
+static void
+test_aead_generic_path_matches_reference(void **state)
+{
+	matches_reference(true);
 }
 
 static int
@@ -290,6 +309,7 @@ main(void)
 		cmocka_unit_test(test_aead_known_answers_match),
 		cmocka_unit_test(
 		    test_aead_matches_reference_on_a_reused_context),
+		cmocka_unit_test(test_aead_generic_path_matches_reference),
 		cmocka_unit_test_setup_teardown(
 		    test_aead_open_refuses_any_flipped_bit_and_zeroes_output,
 		    setup, teardown),
