@@ -35,10 +35,14 @@
  * argument x + k computed by the call (CALL_D_ADDI); 16, xors of
  * rotations and shifts of one value, and-not, majority (_bits); 17, x +
  * (a op b) (_addc); 18, two indexed loads from one base (_ld2); 20, x +
- * a bit function of 16 (_addf), and a + b + (p & q) (_add3_and). Every
- * fusion removes instructions emitted since the last label only (it looks
- * back at most three: seq_op, prev_seq_op, prev2_seq_op), and keeps exact
- * trap offsets (map_add). Trick 19 runs on each finished function
+ * a bit function of 16 (_addf), and a + b + (p & q) (_add3_and); 22,
+ * sums of products of loads, up to an unrolled dot product's four in
+ * one instruction (_mac); 23, a back-edge that does its loop head's
+ * moves (emit_br_head); 24, one value from acc added to two (_add2).
+ * Every fusion removes instructions emitted since the last label only
+ * (it looks back at most three: seq_op, prev_seq_op, prev2_seq_op; 22
+ * finds the product before a sum by its handler and map entries, not
+ * below label_pc), and keeps exact trap offsets (map_add). Trick 19 runs on each finished function
  * (bt__wasm_fuse_post): f64 acc variants read facc, the interpreter's
  * floating-point accumulator, where the instruction before set it (else
  * they go back to their plain forms), and an instruction whose result

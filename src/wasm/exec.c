@@ -2088,6 +2088,65 @@ L_F64_ADD_RMW_A: {
 	DOT4(I32_DOT4_MM, 4, uint32_t)
 	DOT4(I32_DOT4_MM16S, 2, int16_t)
 
+	/* The int16 form whose four first (CX) or second (CY) factors are
+	 * the 8 bytes at one address (a row of a matrix): (dst, c, base1,
+	 * base2, the contiguous side's lowest imm + off, the other side's
+	 * imm + off for each int16 of those 8 bytes in order, then the eight
+	 * loads' imm | off << 32 in load order). The fast path reads the
+	 * row with one load; when any address is not plainly in bounds
+	 * (out of bounds, or base + imm wrapped: see DOT4), the slow path
+	 * does the eight loads in order, exactly, and a trap in load i
+	 * reports the code offset mapped at its cell 10 + i (the first one's
+	 * at the start). */
+#define DOT4C(name, cb, ob)                                                 \
+	L_##name:                                                           \
+	{                                                                   \
+		uint64_t bc_ = U32(cb), bo_ = U32(ob);                      \
+		uint64_t er_ = bc_ + pc[5], e0_ = bo_ + pc[6];              \
+		uint64_t e1_ = bo_ + pc[7], e2_ = bo_ + pc[8];              \
+		uint64_t e3_ = bo_ + pc[9], w_;                             \
+		int16_t a0_, a1_, a2_, a3_;                                 \
+		if (__builtin_expect(er_ + 8 > ms || e0_ + 2 > ms ||        \
+			e1_ + 2 > ms || e2_ + 2 > ms || e3_ + 2 > ms, 0))   \
+			goto L_##name##_slow;                               \
+		memcpy(&w_, mb + er_, 8);                                   \
+		memcpy(&a0_, mb + e0_, 2);                                  \
+		memcpy(&a1_, mb + e1_, 2);                                  \
+		memcpy(&a2_, mb + e2_, 2);                                  \
+		memcpy(&a3_, mb + e3_, 2);                                  \
+		acc = R(1) = (uint32_t)(U32(2) +                            \
+		    (uint32_t)(int32_t)a0_ * (uint32_t)(int32_t)(int16_t)w_ + \
+		    (uint32_t)(int32_t)a1_ *                                \
+			(uint32_t)(int32_t)(int16_t)(w_ >> 16) +            \
+		    (uint32_t)(int32_t)a2_ *                                \
+			(uint32_t)(int32_t)(int16_t)(w_ >> 32) +            \
+		    (uint32_t)(int32_t)a3_ *                                \
+			(uint32_t)(int32_t)(int16_t)(w_ >> 48));            \
+		NEXT(18);                                                   \
+	}                                                                   \
+	L_##name##_slow:                                                    \
+	{                                                                   \
+		uint32_t v_[8];                                             \
+		for (int i_ = 0; i_ < 8; i_++) {                            \
+			uint64_t b_ = (i_ & 1) ? U32(4) : U32(3);           \
+			uint64_t r_ = pc[10 + i_];                          \
+			uint64_t e_ = (uint64_t)(uint32_t)(b_ +             \
+					  (uint32_t)r_) + (r_ >> 32);       \
+			int16_t t_;                                         \
+			if (e_ + 2 > ms) {                                  \
+				pc += i_ ? 10 + i_ : 0;                     \
+				TRAP(BT_WASM_TRAP_MEMORY_OOB);              \
+			}                                                   \
+			memcpy(&t_, mb + e_, 2);                            \
+			v_[i_] = (uint32_t)(int32_t)t_;                     \
+		}                                                           \
+		acc = R(1) = (uint32_t)(U32(2) + v_[0] * v_[1] +            \
+		    v_[2] * v_[3] + v_[4] * v_[5] + v_[6] * v_[7]);         \
+		NEXT(18);                                                   \
+	}
+	DOT4C(I32_DOT4CX_MM16S, 3, 4)
+	DOT4C(I32_DOT4CY_MM16S, 4, 3)
+
 	/* binary operations whose operand b is loaded from memory: (dst, a,
 	 * base, imm, offset); the address is (base + imm) wrapped to 32
 	 * bits, plus the offset (code.c, trick 6) */

@@ -1457,6 +1457,66 @@ bt__wasm_fuse_add3_and(struct wcomp *c, uint32_t sc, uint32_t *p,
  * end; these: 6, 9, 12, ... in, 3 before the end), so no entry inside an
  * instruction lies 5 cells before another entry of it or before its end.
  */
+static uint64_t
+dot_k(const uint64_t *p)
+{
+	return (uint64_t)(uint32_t)p[1] + (uint32_t)p[2];
+}
+
+/*
+ * The int16 DOT4 whose first (side 0) or second (side 1) factors are
+ * the four int16 of 8 contiguous bytes, in any order, becomes
+ * I32_DOT4CX_MM16S or I32_DOT4CY_MM16S (exec.c), which reads them with
+ * one load. prod holds the four products in load order (base1, imm1,
+ * off1, base2, imm2, off2), offs the eight loads' code offsets.
+ */
+static bool
+dot4c(struct wcomp *c, uint32_t start, uint64_t prod[4][6],
+    const uint32_t *offs, uint32_t h, uint32_t x)
+{
+	bt_wasm_module *m = c->m;
+
+	for (int side = 0; side < 2; side++) {
+		uint64_t lo = UINT64_MAX;
+		int at[4] = { -1, -1, -1, -1 };
+		bool ok = true;
+
+		for (int j = 0; j < 4; j++)
+			if (dot_k(prod[j] + 3 * side) < lo)
+				lo = dot_k(prod[j] + 3 * side);
+		for (int j = 0; j < 4 && ok; j++) {
+			uint64_t d = dot_k(prod[j] + 3 * side) - lo;
+
+			if (d % 2 != 0 || d > 6 || at[d / 2] >= 0)
+				ok = false;
+			else
+				at[d / 2] = j;
+		}
+		if (!ok)
+			continue;
+		restart_at(c, start, 8, offs[0],
+		    side == 0 ? OP_I32_DOT4CX_MM16S : OP_I32_DOT4CY_MM16S);
+		cell(c, S(c, h));
+		produced(c, h);
+		cell(c, x);
+		cell(c, prod[0][0]);
+		cell(c, prod[0][3]);
+		cell(c, lo);
+		for (int i = 0; i < 4; i++)
+			cell(c, dot_k(prod[at[i]] + 3 * (1 - side)));
+		for (uint32_t i = 0; i < 8; i++) {
+			const uint64_t *p = prod[i / 2] + 3 * (i % 2);
+
+			if (i > 0)
+				map_add(c, (uint32_t)m->ncode, offs[i]);
+			cell(c, (uint64_t)(uint32_t)p[1] |
+				(uint64_t)(uint32_t)p[2] << 32);
+		}
+		return true;
+	}
+	return false;
+}
+
 bool
 bt__wasm_fuse_mac(struct wcomp *c, uint32_t h, uint32_t sa, uint32_t sb)
 {
@@ -1536,6 +1596,9 @@ bt__wasm_fuse_mac(struct wcomp *c, uint32_t h, uint32_t sa, uint32_t sb)
 	    prod[3][0] == prod[0][0] && prod[1][3] == prod[0][3] &&
 	    prod[2][3] == prod[0][3] && prod[3][3] == prod[0][3]) {
 		/* one base for the first factors, one for the second */
+		if (kind == OP_I32_MAC_MM16S &&
+		    dot4c(c, start, prod, offs, h, x))
+			return true;
 		restart_at(c, start, 8, offs[0],
 		    kind == OP_I32_MAC_MM ? OP_I32_DOT4_MM :
 					    OP_I32_DOT4_MM16S);
