@@ -155,14 +155,19 @@ bt_aead_open(bt_aead *a, const uint8_t nonce[BT_AEAD_NONCE_LEN],
     const uint8_t tag[BT_AEAD_TAG_LEN], void *pt_out)
 {
 	uint8_t    fin[16];
-	int        n = 0, rc;
-	OSSL_PARAM p[2];
+	int        n = 0, rc, k = 0;
+	OSSL_PARAM p[3];
 
-	// OSSL_PARAM takes a non-const pointer; setting only reads it.
-	p[0] = OSSL_PARAM_construct_octet_string(
+	// OSSL_PARAM takes a non-const pointer; setting only reads it. With
+	// the IV parameter, nonce and tag go in one call.
+	if (a->ivparam)
+		p[k++] = OSSL_PARAM_construct_octet_string(
+		    OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED, (void *)nonce,
+		    (size_t)-1);
+	p[k++] = OSSL_PARAM_construct_octet_string(
 	    OSSL_CIPHER_PARAM_AEAD_TAG, (void *)tag, BT_AEAD_TAG_LEN);
-	p[1] = OSSL_PARAM_construct_end();
-	if (nonce_set(a, a->dec, false, nonce) != 0
+	p[k] = OSSL_PARAM_construct_end();
+	if ((!a->ivparam && nonce_set(a, a->dec, false, nonce) != 0)
 	    || EVP_CIPHER_CTX_set_params(a->dec, p) != 1)
 		return bt__crypto_ossl_err();
 	rc = update(a->dec, false, NULL, ad, adlen);
