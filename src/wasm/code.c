@@ -38,7 +38,11 @@
  * a bit function of 16 (_addf), and a + b + (p & q) (_add3_and); 22,
  * sums of products of loads, up to an unrolled dot product's four in
  * one instruction (_mac); 23, a back-edge that does its loop head's
- * moves (emit_br_head); 24, one value from acc added to two (_add2).
+ * moves (emit_br_head); 24, one value from acc added to two (_add2);
+ * (25, two loads and a compare-and-branch of their values, was tried and
+ * dropped: docs/wasm.md); 26, three rotations computed by the add that
+ * takes them (take_rot3x);
+ * 27, a load taken into x + sigma(v) (in _addf).
  * Every fusion removes instructions emitted since the last label only
  * (it looks back at most three: seq_op, prev_seq_op, prev2_seq_op; 22
  * finds the product before a sum by its handler and map entries, not
@@ -853,9 +857,34 @@ do_binop(struct wcomp *c, const struct numop *n)
 		}
 		if (o == OP_I32_ADD && bt__wasm_fuse_add(c, h, &sa, &sb, &mulb)) {
 			uint32_t ap, aq;
+			int rop = c->prev_seq_op;
+			uint32_t rat = c->prev_seq_start;
 			bool and3 = bt__wasm_fuse_add3_and(c, mulb, &ap, &aq);
+			uint64_t r3[4];
+			bool rot = false;
 
+			/* trick 26: the rotations before the and, into sb
+			 * (or sa), computed by the sum */
+			if (and3 && ap != sb && aq != sb && sa != sb &&
+			    bt__wasm_take_rot3x(c, rop, rat, sb, r3)) {
+				rot = true;
+			} else if (and3 && ap != sa && aq != sa && sa != sb &&
+			    bt__wasm_take_rot3x(c, rop, rat, sa, r3)) {
+				rot = true;
+				sa = sb;
+			}
 			drop_vals(c, 2);
+			if (rot) {
+				op(c, OP_I32_ROT3X_ADD3_AND);
+				cell(c, S(c, h));
+				produced(c, h);
+				cell(c, sa);
+				for (int i = 0; i < 4; i++)
+					cell(c, r3[i]);
+				cell(c, ap);
+				cell(c, aq);
+				return push_t(c, n->out);
+			}
 			op(c, and3 ? OP_I32_ADD3_AND : OP_I32_ADD3);
 			cell(c, S(c, h));
 			produced(c, h);
@@ -1493,6 +1522,7 @@ bt_out:
 					int so = c->seq_op;
 					int po = c->prev_seq_op;
 					int p2 = c->prev2_seq_op;
+					int p3 = c->prev3_seq_op;
 
 					m->code[c->last_dst] = x;
 					forget(c);
@@ -1502,6 +1532,7 @@ bt_out:
 					c->seq_op = so;
 					c->prev_seq_op = po;
 					c->prev2_seq_op = p2;
+					c->prev3_seq_op = p3;
 				} else {
 					if (aliased)
 						for (uint32_t i = 0; i < h; i++)
@@ -2049,6 +2080,7 @@ bt__wasm_compile_func(bt_wasm_module *m, uint32_t fi, const uint8_t *base,
 	c.seq_op = -1;
 	c.prev_seq_op = -1;
 	c.prev2_seq_op = -1;
+	c.prev3_seq_op = -1;
 	c.label_pc = (uint32_t)m->ncode;
 	c.prev_dst = NOFIX;
 	c.acc_slot = NOFIX;

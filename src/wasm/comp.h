@@ -87,6 +87,8 @@ struct wcomp {
 	uint32_t	prev_seq_start;
 	int		prev2_seq_op;
 	uint32_t	prev2_seq_start;
+	int		prev3_seq_op; /* one more, for fuse_maj (trick 26) */
+	uint32_t	prev3_seq_start;
 	/* the code cell of the latest label (a branch target, the start of
 	 * a block, the function's entry): no fusion reaches below it */
 	uint32_t	label_pc;
@@ -148,6 +150,8 @@ op(struct wcomp *c, int o)
 	c->prev_acc_slot = c->acc_slot;
 	c->last_dst = NOFIX;
 	c->acc_slot = NOFIX;
+	c->prev3_seq_op = c->prev2_seq_op;
+	c->prev3_seq_start = c->prev2_seq_start;
 	c->prev2_seq_op = c->prev_seq_op;
 	c->prev2_seq_start = c->prev_seq_start;
 	c->prev_seq_op = c->seq_op;
@@ -183,6 +187,7 @@ forget(struct wcomp *c)
 	c->seq_op = -1;
 	c->prev_seq_op = -1;
 	c->prev2_seq_op = -1;
+	c->prev3_seq_op = -1;
 }
 
 /* A label at the end of the code: forget what was emitted before it. */
@@ -199,8 +204,9 @@ static inline void
 unemit_last(struct wcomp *c)
 {
 	uint32_t a = c->prev_acc_slot;
-	int so = c->prev_seq_op, po = c->prev2_seq_op;
+	int so = c->prev_seq_op, po = c->prev2_seq_op, p3 = c->prev3_seq_op;
 	uint32_t ss = c->prev_seq_start, ps = c->prev2_seq_start;
+	uint32_t s3 = c->prev3_seq_start;
 
 	c->m->ncode = c->last_start;
 	c->m->nmap--;
@@ -210,6 +216,8 @@ unemit_last(struct wcomp *c)
 	c->seq_start = ss;
 	c->prev_seq_op = po;
 	c->prev_seq_start = ps;
+	c->prev2_seq_op = p3;
+	c->prev2_seq_start = s3;
 }
 
 static inline void
@@ -342,6 +350,12 @@ bool bt__wasm_fuse_mac(struct wcomp *c, uint32_t h, uint32_t sa,
  * returns true; or returns false. */
 bool bt__wasm_fuse_add2(struct wcomp *c, uint32_t h, uint32_t sa,
     uint32_t sb);
+/* bt__wasm_take_rot3x removes the I32_ROT3X at cell at (op o, the last
+ * instruction, whole) when it wrote the stack temporary slot, after the
+ * last label, and returns its operands (v, i, j, k) in out (trick 26);
+ * or returns false and changes nothing. */
+bool bt__wasm_take_rot3x(struct wcomp *c, int o, uint32_t at, uint32_t slot,
+    uint64_t out[4]);
 /* bt__wasm_fuse_post makes the last rewrites (trick 19) over the finished
  * code of one function, from cell start to the end of the module's code;
  * nlocals is the function's number of locals (the first stack slot). */

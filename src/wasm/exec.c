@@ -798,6 +798,17 @@ L_I32_ADD_MAJ: {
 	acc = R(1) = (uint32_t)(U32(2) + ((U32(3) & (p_ ^ q_)) ^ (p_ & q_)));
 	NEXT(6);
 }
+	/* the same with x the xor of three rotations of v computed just
+	 * before (trick 26): (d, v, i, j, k, a, p, q) */
+L_I32_ROT3X_ADD_MAJ: {
+	uint32_t v_ = U32(2), p_ = U32(7), q_ = U32(8);
+
+	acc = R(1) = (uint32_t)((rotl32(v_, (uint32_t)pc[3]) ^
+				    rotl32(v_, (uint32_t)pc[4]) ^
+				    rotl32(v_, (uint32_t)pc[5])) +
+	    ((U32(6) & (p_ ^ q_)) ^ (p_ & q_)));
+	NEXT(9);
+}
 L_I32_ADD_ANDN:
 	acc = R(1) = (uint32_t)(U32(2) + (U32(3) & ~U32(4)));
 	NEXT(5);
@@ -810,6 +821,26 @@ L_I32_ADD_ANDN_N:
 L_I32_ADD_ANDN_A_N:
 	acc = (uint32_t)((uint32_t)acc + (U32(3) & ~U32(4)));
 	NEXT(5);
+	/* the same with v loaded just before into a local, which is still
+	 * written (e, x, v's slot, base, imm, off, i, j, s) (trick 27) */
+#define ROTLD(name, st)                                                     \
+	L_##name:                                                           \
+	{                                                                   \
+		uint64_t ea_ = (uint64_t)(uint32_t)(U32(4) + pc[5]) + pc[6]; \
+		uint32_t v_, r_;                                            \
+		if (__builtin_expect(ea_ + 4 > ms, 0))                      \
+			TRAP(BT_WASM_TRAP_MEMORY_OOB);                      \
+		memcpy(&v_, mb + ea_, 4);                                   \
+		R(3) = v_;                                                  \
+		r_ = (uint32_t)(U32(2) + (rotl32(v_, (uint32_t)pc[7]) ^     \
+		    rotl32(v_, (uint32_t)pc[8]) ^ (v_ >> (pc[9] & 31))));   \
+		if (st)                                                     \
+			R(1) = r_;                                          \
+		acc = r_;                                                   \
+		NEXT(10);                                                   \
+	}
+	ROTLD(I32_ADD_ROT2SHRX_LD, 1)
+	ROTLD(I32_ADD_ROT2SHRX_LD_N, 0)
 L_I32_ADD_ROT2SHRX: {
 	uint32_t v_ = U32(3);
 
@@ -1780,6 +1811,16 @@ L_I32_ADD3:
 	acc = R(1) = (uint32_t)(U32(2) + U32(3) + U32(4));
 	NEXT(5);
 	/* a + b + (p & q) (dst, a, b, p, q) */
+	/* x + rot3x(v) + (p & q) (d, x, v, i, j, k, p, q) (trick 26) */
+L_I32_ROT3X_ADD3_AND: {
+	uint32_t v_ = U32(3);
+
+	acc = R(1) = (uint32_t)(U32(2) + (rotl32(v_, (uint32_t)pc[4]) ^
+					     rotl32(v_, (uint32_t)pc[5]) ^
+					     rotl32(v_, (uint32_t)pc[6])) +
+	    (U32(7) & U32(8)));
+	NEXT(9);
+}
 L_I32_ADD3_AND:
 	acc = R(1) = (uint32_t)(U32(2) + U32(3) + (U32(4) & U32(5)));
 	NEXT(6);
@@ -2247,6 +2288,11 @@ L_F64_ADD_RMW_A: {
 	NS(I32_ANDN, 4, U32(2) & ~U32(3))
 	NS(I32_ADD3, 5, (uint32_t)(U32(2) + U32(3) + U32(4)))
 	NS(I32_ADD3_AND, 6, (uint32_t)(U32(2) + U32(3) + (U32(4) & U32(5))))
+	NS(I32_ROT3X_ADD3_AND, 9,
+	    (uint32_t)(U32(2) + (rotl32(U32(3), (uint32_t)pc[4]) ^
+				    rotl32(U32(3), (uint32_t)pc[5]) ^
+				    rotl32(U32(3), (uint32_t)pc[6])) +
+		(U32(7) & U32(8))))
 L_I32_MAJ_N: {
 	uint32_t p_ = U32(3), q_ = U32(4);
 

@@ -2096,6 +2096,282 @@ test_add_shared(void **state)
 	bt_wasm_module_free(m);
 }
 
+/* The module of test_sigma_sums, assembled with wat2wasm from:
+ *
+ * (module
+ *   ;; Sigma0(x) + maj(x, b, c), in SHA-256's order
+ *   (func (export "s0maj") (param $x i32) (param $a i32) (result i32) (local $b i32) (local $c i32)
+ *     (local.set $b (i32.add (local.get $a) (i32.const 0x1234567)))
+ *     (local.set $c (i32.mul (local.get $a) (i32.const 3)))
+ *     (i32.xor (i32.xor (i32.rotl (local.get $x) (i32.const 30))
+ *                       (i32.rotl (local.get $x) (i32.const 19)))
+ *              (i32.rotl (local.get $x) (i32.const 10)))
+ *     (i32.xor (i32.and (local.get $x) (i32.xor (local.get $b) (local.get $c)))
+ *              (i32.and (local.get $b) (local.get $c)))
+ *     i32.add)
+ *   ;; h + Sigma1(e) + (f & e) + (g & ~e), in SHA-256's order: the first
+ *   ;; sum's result goes to the next add through acc (its no-store twin)
+ *   (func (export "s1t1") (param $e i32) (param $h i32) (result i32) (local $f i32) (local $g i32)
+ *     (local.set $f (i32.xor (local.get $h) (i32.const 0x5a5a5a5a)))
+ *     (local.set $g (i32.add (local.get $e) (local.get $h)))
+ *     (i32.xor (i32.xor (i32.rotl (local.get $e) (i32.const 26))
+ *                       (i32.rotl (local.get $e) (i32.const 21)))
+ *              (i32.rotl (local.get $e) (i32.const 7)))
+ *     (i32.and (local.get $f) (local.get $e))
+ *     i32.add
+ *     local.get $h
+ *     i32.add
+ *     (i32.and (local.get $g) (i32.xor (local.get $e) (i32.const -1)))
+ *     i32.add)
+ *   ;; the same, the sum also kept in a local (no twin)
+ *   (func (export "s1keep") (param $e i32) (param $h i32) (result i32) (local $f i32) (local $s i32)
+ *     (local.set $f (i32.xor (local.get $h) (i32.const 0x5a5a5a5a)))
+ *     (i32.xor (i32.xor (i32.rotl (local.get $e) (i32.const 26))
+ *                       (i32.rotl (local.get $e) (i32.const 21)))
+ *              (i32.rotl (local.get $e) (i32.const 7)))
+ *     (i32.and (local.get $f) (local.get $e))
+ *     i32.add
+ *     local.get $h
+ *     i32.add
+ *     local.set $s
+ *     (i32.xor (local.get $s) (i32.mul (local.get $s) (i32.const 7))))
+ *   ;; near misses: the rotations kept in a local and read again; a
+ *   ;; rotation of another value between
+ *   (func (export "s0tee") (param $x i32) (param $a i32) (result i32) (local $b i32) (local $c i32) (local $s i32)
+ *     (local.set $b (i32.add (local.get $a) (i32.const 0x1234567)))
+ *     (local.set $c (i32.mul (local.get $a) (i32.const 3)))
+ *     (local.tee $s (i32.xor (i32.xor (i32.rotl (local.get $x) (i32.const 30))
+ *                                     (i32.rotl (local.get $x) (i32.const 19)))
+ *                            (i32.rotl (local.get $x) (i32.const 10))))
+ *     (i32.xor (i32.and (local.get $x) (i32.xor (local.get $b) (local.get $c)))
+ *              (i32.and (local.get $b) (local.get $c)))
+ *     i32.add
+ *     (i32.mul (local.get $s) (i32.const 5))
+ *     i32.xor)
+ *   (func (export "s1mix") (param $e i32) (param $h i32) (result i32) (local $f i32)
+ *     (local.set $f (i32.xor (local.get $h) (i32.const 0x5a5a5a5a)))
+ *     (i32.xor (i32.xor (i32.rotl (local.get $e) (i32.const 26))
+ *                       (i32.rotl (local.get $e) (i32.const 21)))
+ *              (i32.rotl (local.get $h) (i32.const 7)))
+ *     (i32.and (local.get $f) (local.get $e))
+ *     i32.add
+ *     local.get $h
+ *     i32.add)
+ * )
+ *
+ * The xor of three rotations into a temporary that the next instruction
+ * adds is computed by it (fuse.c, trick 26): s0maj is one
+ * I32_ROT3X_ADD_MAJ, s1t1 an I32_ROT3X_ADD3_AND_N (its sum goes on in
+ * acc) and s1keep an I32_ROT3X_ADD3_AND; s0tee and s1mix are not fused.
+ */
+static const uint8_t sig_wasm[] = {
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x07, 0x01, 0x60,
+	0x02, 0x7f, 0x7f, 0x01, 0x7f, 0x03, 0x06, 0x05, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x07, 0x29, 0x05, 0x05, 0x73, 0x30, 0x6d, 0x61, 0x6a, 0x00, 0x00,
+	0x04, 0x73, 0x31, 0x74, 0x31, 0x00, 0x01, 0x06, 0x73, 0x31, 0x6b, 0x65,
+	0x65, 0x70, 0x00, 0x02, 0x05, 0x73, 0x30, 0x74, 0x65, 0x65, 0x00, 0x03,
+	0x05, 0x73, 0x31, 0x6d, 0x69, 0x78, 0x00, 0x04, 0x0a, 0x8d, 0x02, 0x05,
+	0x35, 0x01, 0x02, 0x7f, 0x20, 0x01, 0x41, 0xe7, 0x8a, 0x8d, 0x09, 0x6a,
+	0x21, 0x02, 0x20, 0x01, 0x41, 0x03, 0x6c, 0x21, 0x03, 0x20, 0x00, 0x41,
+	0x1e, 0x77, 0x20, 0x00, 0x41, 0x13, 0x77, 0x73, 0x20, 0x00, 0x41, 0x0a,
+	0x77, 0x73, 0x20, 0x00, 0x20, 0x02, 0x20, 0x03, 0x73, 0x71, 0x20, 0x02,
+	0x20, 0x03, 0x71, 0x73, 0x6a, 0x0b, 0x39, 0x01, 0x02, 0x7f, 0x20, 0x01,
+	0x41, 0xda, 0xb4, 0xe9, 0xd2, 0x05, 0x73, 0x21, 0x02, 0x20, 0x00, 0x20,
+	0x01, 0x6a, 0x21, 0x03, 0x20, 0x00, 0x41, 0x1a, 0x77, 0x20, 0x00, 0x41,
+	0x15, 0x77, 0x73, 0x20, 0x00, 0x41, 0x07, 0x77, 0x73, 0x20, 0x02, 0x20,
+	0x00, 0x71, 0x6a, 0x20, 0x01, 0x6a, 0x20, 0x03, 0x20, 0x00, 0x41, 0x7f,
+	0x73, 0x71, 0x6a, 0x0b, 0x33, 0x01, 0x02, 0x7f, 0x20, 0x01, 0x41, 0xda,
+	0xb4, 0xe9, 0xd2, 0x05, 0x73, 0x21, 0x02, 0x20, 0x00, 0x41, 0x1a, 0x77,
+	0x20, 0x00, 0x41, 0x15, 0x77, 0x73, 0x20, 0x00, 0x41, 0x07, 0x77, 0x73,
+	0x20, 0x02, 0x20, 0x00, 0x71, 0x6a, 0x20, 0x01, 0x6a, 0x21, 0x03, 0x20,
+	0x03, 0x20, 0x03, 0x41, 0x07, 0x6c, 0x73, 0x0b, 0x3d, 0x01, 0x03, 0x7f,
+	0x20, 0x01, 0x41, 0xe7, 0x8a, 0x8d, 0x09, 0x6a, 0x21, 0x02, 0x20, 0x01,
+	0x41, 0x03, 0x6c, 0x21, 0x03, 0x20, 0x00, 0x41, 0x1e, 0x77, 0x20, 0x00,
+	0x41, 0x13, 0x77, 0x73, 0x20, 0x00, 0x41, 0x0a, 0x77, 0x73, 0x22, 0x04,
+	0x20, 0x00, 0x20, 0x02, 0x20, 0x03, 0x73, 0x71, 0x20, 0x02, 0x20, 0x03,
+	0x71, 0x73, 0x6a, 0x20, 0x04, 0x41, 0x05, 0x6c, 0x73, 0x0b, 0x29, 0x01,
+	0x01, 0x7f, 0x20, 0x01, 0x41, 0xda, 0xb4, 0xe9, 0xd2, 0x05, 0x73, 0x21,
+	0x02, 0x20, 0x00, 0x41, 0x1a, 0x77, 0x20, 0x00, 0x41, 0x15, 0x77, 0x73,
+	0x20, 0x01, 0x41, 0x07, 0x77, 0x73, 0x20, 0x02, 0x20, 0x00, 0x71, 0x6a,
+	0x20, 0x01, 0x6a, 0x0b };
+
+static void
+test_sigma_sums(void **state)
+{
+	static const uint32_t vals[] = { 0, 1, 0x80000000u, 0x6a09e667u,
+		0xbb67ae85u, 0xffffffffu, 0x12345678u };
+	bt_wasm_module *m;
+	bt_wasm_instance *inst;
+	struct bt_diag d;
+
+	(void)state;
+	assert_int_equal(bt_wasm_module_new(&m, sig_wasm, sizeof(sig_wasm),
+			     &d), 0);
+	assert_int_equal(bt_wasm_instance_new(&inst, m, NULL, NULL, &d), 0);
+	for (size_t i = 0; i < 7; i++) {
+		for (size_t j = 0; j < 7; j++) {
+			uint32_t x = vals[i], a = vals[j];
+			struct bt_wasm_val args[2] = { i32(x), i32(a) }, r;
+			uint32_t b = a + 0x1234567u, c = a * 3;
+			uint32_t s0 = rotl_c(x, 30) ^ rotl_c(x, 19) ^
+			    rotl_c(x, 10);
+			uint32_t maj = (x & (b ^ c)) ^ (b & c);
+			/* e = x, h = a */
+			uint32_t f = a ^ 0x5a5a5a5au, g = x + a;
+			uint32_t s1 = rotl_c(x, 26) ^ rotl_c(x, 21) ^
+			    rotl_c(x, 7);
+			uint32_t t = s1 + (f & x) + a;
+			uint32_t want[5] = {
+				s0 + maj,
+				t + (g & ~x),
+				t ^ (t * 7),
+				(s0 + maj) ^ (s0 * 5),
+				(rotl_c(x, 26) ^ rotl_c(x, 21) ^ rotl_c(a, 7)) +
+				    (f & x) + a,
+			};
+			static const char *const names[5] = { "s0maj", "s1t1",
+				"s1keep", "s0tee", "s1mix" };
+
+			for (int k = 0; k < 5; k++) {
+				assert_int_equal(bt_wasm_instance_call(inst,
+						     names[k], args, 2, &r, 1),
+				    0);
+				assert_int_equal(r.u.i32, want[k]);
+			}
+		}
+	}
+	bt_wasm_instance_free(inst);
+	bt_wasm_module_free(m);
+}
+
+/* The module of test_sigma_load, assembled with wat2wasm from:
+ *
+ * (module
+ *   (memory 1)
+ *   ;; x + sigma0(v), v loaded into a local just before and read again
+ *   (func (export "sg0") (param $p i32) (param $x i32) (result i32) (local $v i32)
+ *     (local.set $v (i32.load offset=4 (local.get $p)))
+ *     (i32.add (local.get $x)
+ *              (i32.xor (i32.xor (i32.rotl (local.get $v) (i32.const 25))
+ *                                (i32.rotl (local.get $v) (i32.const 14)))
+ *                       (i32.shr_u (local.get $v) (i32.const 3))))
+ *     (i32.mul (local.get $v) (i32.const 3))
+ *     i32.xor)
+ *   ;; the load's address an add, and the sum going on through acc
+ *   (func (export "sg1") (param $p i32) (param $x i32) (result i32) (local $v i32)
+ *     (local.set $v (i32.load offset=56 (i32.add (local.get $p) (i32.const 8))))
+ *     (i32.add (local.get $x)
+ *              (i32.xor (i32.xor (i32.rotl (local.get $v) (i32.const 15))
+ *                                (i32.rotl (local.get $v) (i32.const 13)))
+ *                       (i32.shr_u (local.get $v) (i32.const 10))))
+ *     (i32.load offset=12 (local.get $p))
+ *     i32.add
+ *     (i32.mul (local.get $v) (i32.const 5))
+ *     i32.xor)
+ *   ;; x is the loaded value itself
+ *   (func (export "sgx") (param $p i32) (param $x i32) (result i32) (local $v i32)
+ *     (local.set $v (i32.load offset=4 (local.get $p)))
+ *     (i32.add (local.get $v)
+ *              (i32.xor (i32.xor (i32.rotl (local.get $v) (i32.const 25))
+ *                                (i32.rotl (local.get $v) (i32.const 14)))
+ *                       (i32.shr_u (local.get $v) (i32.const 3)))))
+ *   ;; near miss: the rotations are of x, not of the loaded value
+ *   (func (export "sgm") (param $p i32) (param $x i32) (result i32) (local $v i32)
+ *     (local.set $v (i32.load offset=4 (local.get $p)))
+ *     (i32.add (local.get $v)
+ *              (i32.xor (i32.xor (i32.rotl (local.get $x) (i32.const 25))
+ *                                (i32.rotl (local.get $x) (i32.const 14)))
+ *                       (i32.shr_u (local.get $x) (i32.const 3)))))
+ * )
+ *
+ * x + sigma(v) where v was loaded into a local just before takes the load
+ * in (fuse.c, trick 27): sg0, sgx I32_ADD_ROT2SHRX_LD, sg1 its no-store
+ * twin; sgm is not fused. The first loads are at byte offsets 66, 107,
+ * 151 and 183 of the module.
+ */
+static const uint8_t sg_wasm[] = {
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x07, 0x01, 0x60,
+	0x02, 0x7f, 0x7f, 0x01, 0x7f, 0x03, 0x05, 0x04, 0x00, 0x00, 0x00, 0x00,
+	0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x19, 0x04, 0x03, 0x73, 0x67, 0x30,
+	0x00, 0x00, 0x03, 0x73, 0x67, 0x31, 0x00, 0x01, 0x03, 0x73, 0x67, 0x78,
+	0x00, 0x02, 0x03, 0x73, 0x67, 0x6d, 0x00, 0x03, 0x0a, 0x96, 0x01, 0x04,
+	0x25, 0x01, 0x01, 0x7f, 0x20, 0x00, 0x28, 0x02, 0x04, 0x21, 0x02, 0x20,
+	0x01, 0x20, 0x02, 0x41, 0x19, 0x77, 0x20, 0x02, 0x41, 0x0e, 0x77, 0x73,
+	0x20, 0x02, 0x41, 0x03, 0x76, 0x73, 0x6a, 0x20, 0x02, 0x41, 0x03, 0x6c,
+	0x73, 0x0b, 0x2e, 0x01, 0x01, 0x7f, 0x20, 0x00, 0x41, 0x08, 0x6a, 0x28,
+	0x02, 0x38, 0x21, 0x02, 0x20, 0x01, 0x20, 0x02, 0x41, 0x0f, 0x77, 0x20,
+	0x02, 0x41, 0x0d, 0x77, 0x73, 0x20, 0x02, 0x41, 0x0a, 0x76, 0x73, 0x6a,
+	0x20, 0x00, 0x28, 0x02, 0x0c, 0x6a, 0x20, 0x02, 0x41, 0x05, 0x6c, 0x73,
+	0x0b, 0x1f, 0x01, 0x01, 0x7f, 0x20, 0x00, 0x28, 0x02, 0x04, 0x21, 0x02,
+	0x20, 0x02, 0x20, 0x02, 0x41, 0x19, 0x77, 0x20, 0x02, 0x41, 0x0e, 0x77,
+	0x73, 0x20, 0x02, 0x41, 0x03, 0x76, 0x73, 0x6a, 0x0b, 0x1f, 0x01, 0x01,
+	0x7f, 0x20, 0x00, 0x28, 0x02, 0x04, 0x21, 0x02, 0x20, 0x02, 0x20, 0x01,
+	0x41, 0x19, 0x77, 0x20, 0x01, 0x41, 0x0e, 0x77, 0x73, 0x20, 0x01, 0x41,
+	0x03, 0x76, 0x73, 0x6a, 0x0b };
+
+static void
+test_sigma_load(void **state)
+{
+	static const uint32_t offs[4] = { 66, 107, 151, 183 };
+	static const char *const names[4] = { "sg0", "sg1", "sgx", "sgm" };
+	bt_wasm_module *m;
+	bt_wasm_instance *inst;
+	struct bt_diag d;
+	uint8_t *mem;
+	uint64_t size;
+	uint32_t z = 99;
+
+	(void)state;
+	assert_int_equal(bt_wasm_module_new(&m, sg_wasm, sizeof(sg_wasm), &d),
+	    0);
+	assert_int_equal(bt_wasm_instance_new(&inst, m, NULL, NULL, &d), 0);
+	mem = bt_wasm_instance_memory(inst, &size);
+	assert_non_null(mem);
+	for (uint32_t i = 0; i < 4096; i++) {
+		z = z * 1103515245u + 12345u;
+		mem[i] = (uint8_t)(z >> 16);
+	}
+	for (uint32_t p = 0; p < 2000; p += 37) {
+		for (uint32_t k = 0; k < 3; k++) {
+			uint32_t x = k * 0x9e3779b9u, v, w, a, want[4];
+			struct bt_wasm_val args[2] = { i32(p), i32(x) }, r;
+
+			memcpy(&v, mem + p + 4, 4);
+			want[0] = (x + (rotl_c(v, 25) ^ rotl_c(v, 14) ^
+					   (v >> 3))) ^ (v * 3);
+			want[2] = v + (rotl_c(v, 25) ^ rotl_c(v, 14) ^
+					  (v >> 3));
+			want[3] = v + (rotl_c(x, 25) ^ rotl_c(x, 14) ^
+					  (x >> 3));
+			memcpy(&v, mem + p + 64, 4);
+			memcpy(&w, mem + p + 12, 4);
+			a = x + (rotl_c(v, 15) ^ rotl_c(v, 13) ^ (v >> 10));
+			want[1] = (a + w) ^ (v * 5);
+			for (int f = 0; f < 4; f++) {
+				assert_int_equal(bt_wasm_instance_call(inst,
+						     names[f], args, 2, &r, 1),
+				    0);
+				assert_int_equal(r.u.i32, want[f]);
+			}
+		}
+	}
+	/* the load still reports its own offset */
+	for (int f = 0; f < 4; f++) {
+		struct bt_wasm_val args[2] = { i32(f == 1 ? 65536 - 67 : 65533),
+			i32(1) }, r;
+		struct bt_wasm_trap t;
+
+		assert_int_equal(bt_wasm_instance_call(inst, names[f], args, 2,
+				     &r, 1), BT_ETRAP);
+		bt_wasm_instance_trap(inst, &t);
+		assert_int_equal(t.kind, BT_WASM_TRAP_MEMORY_OOB);
+		assert_int_equal(t.offset, offs[f]);
+		bt_wasm_instance_reset(inst);
+	}
+	bt_wasm_instance_free(inst);
+	bt_wasm_module_free(m);
+}
+
 static void
 test_interrupt_before(void **state)
 {
@@ -2403,6 +2679,8 @@ main(void)
 		cmocka_unit_test(test_dot_products),
 		cmocka_unit_test(test_loop_head_moves),
 		cmocka_unit_test(test_add_shared),
+		cmocka_unit_test(test_sigma_sums),
+		cmocka_unit_test(test_sigma_load),
 		cmocka_unit_test(test_fused_latches_and_rmw),
 		cmocka_unit_test(test_interrupt_before),
 		cmocka_unit_test(test_interrupt_thread),

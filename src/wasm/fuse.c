@@ -815,6 +815,40 @@ seq_whole(struct wcomp *c)
 	return c->seq_start;
 }
 
+/*
+ * rewind_keep drops the code from cell at on (n map entries: the last
+ * instructions, the oldest of which starts at at and is in the history
+ * of the last instructions) like restart_at, but keeps the history of
+ * the instructions before at, so that a later fusion can still look at
+ * them (trick 27 looks past the rotations at the load before them).
+ */
+static void
+rewind_keep(struct wcomp *c, uint32_t at, uint32_t n)
+{
+	int o[3] = { -1, -1, -1 };
+	uint32_t st[3] = { 0, 0, 0 };
+
+	if (c->seq_op >= 0 && c->seq_start == at) {
+		o[0] = c->prev_seq_op, st[0] = c->prev_seq_start;
+		o[1] = c->prev2_seq_op, st[1] = c->prev2_seq_start;
+		o[2] = c->prev3_seq_op, st[2] = c->prev3_seq_start;
+	} else if (c->prev_seq_op >= 0 && c->prev_seq_start == at) {
+		o[0] = c->prev2_seq_op, st[0] = c->prev2_seq_start;
+		o[1] = c->prev3_seq_op, st[1] = c->prev3_seq_start;
+	} else if (c->prev2_seq_op >= 0 && c->prev2_seq_start == at) {
+		o[0] = c->prev3_seq_op, st[0] = c->prev3_seq_start;
+	}
+	c->m->ncode = at;
+	c->m->nmap -= n;
+	forget(c);
+	c->seq_op = o[0];
+	c->seq_start = st[0];
+	c->prev_seq_op = o[1];
+	c->prev_seq_start = st[1];
+	c->prev2_seq_op = o[2];
+	c->prev2_seq_start = st[2];
+}
+
 /* a ^ rotl(x, rk), the rotate just removed; a is at stack index h. */
 static void
 xor_rotl(struct wcomp *c, uint32_t h, uint32_t sa, uint32_t x, uint32_t rk,
@@ -837,9 +871,7 @@ xor_rotl(struct wcomp *c, uint32_t h, uint32_t sa, uint32_t x, uint32_t rk,
 			uint32_t k1 = (uint32_t)ins[3];
 			uint32_t k2 = so == OP_I32_ROT2X ? (uint32_t)ins[4] : 0;
 
-			m->ncode = at;
-			m->nmap--;
-			forget(c);
+			rewind_keep(c, at, 1);
 			op(c, so == OP_I32_ROT2X ? OP_I32_ROT3X : OP_I32_ROT2X);
 			cell(c, d);
 			produced(c, h);
@@ -899,9 +931,18 @@ fuse_maj(struct wcomp *c, uint32_t h)
 		return false;
 	if (a == t)
 		return false;
+	int p3 = c->prev3_seq_op;
+	uint32_t s3 = c->prev3_seq_start;
+
 	m->ncode = c->prev2_seq_start;
 	m->nmap -= 3;
 	forget(c);
+	/* the instruction before, whole, for trick 26 */
+	if (p3 >= 0 && s3 + bt__wasm_op_len[p3] == m->ncode &&
+	    s3 >= c->label_pc) {
+		c->seq_op = p3;
+		c->seq_start = s3;
+	}
 	op(c, OP_I32_MAJ);
 	cell(c, d);
 	produced(c, h);
@@ -966,9 +1007,7 @@ bt__wasm_fuse_bits(struct wcomp *c, uint32_t h, int va, uint32_t sa,
 		uint32_t k1 = (uint32_t)r[3], k2 = (uint32_t)r[4];
 		uint32_t s = (uint32_t)ins[3];
 
-		m->ncode = c->prev_seq_start;
-		m->nmap -= 2;
-		forget(c);
+		rewind_keep(c, c->prev_seq_start, 2);
 		op(c, OP_I32_ROT2SHRX);
 		cell(c, d);
 		produced(c, h);
@@ -1179,6 +1218,8 @@ post_init(void)
 		{ OP_I32_ADD_ROT2SHRX, OP_I32_ADD_ROT2SHRX_N },
 		{ OP_I32_ADD3, OP_I32_ADD3_N },
 		{ OP_I32_ADD3_AND, OP_I32_ADD3_AND_N },
+		{ OP_I32_ROT3X_ADD3_AND, OP_I32_ROT3X_ADD3_AND_N },
+		{ OP_I32_ADD_ROT2SHRX_LD, OP_I32_ADD_ROT2SHRX_LD_N },
 		{ OP_SEL_I32_EQ, OP_SEL_I32_EQ_N },
 		{ OP_SEL_I32_NE, OP_SEL_I32_NE_N },
 		{ OP_SEL_I32_LT_S, OP_SEL_I32_LT_S_N },
@@ -1390,6 +1431,47 @@ bt__wasm_fuse_addf(struct wcomp *c, uint32_t h, uint32_t sa, uint32_t sb)
 		return false;
 	memcpy(f, m->code + c->last_start + 2, n * sizeof(f[0]));
 	unemit_last(c);
+	if (fo == OP_I32_ADD_MAJ && f[0] != xs && f[1] != xs && f[2] != xs) {
+		uint64_t r[4];
+
+		if (bt__wasm_take_rot3x(c, c->seq_op, c->seq_start, xs, r)) {
+			op(c, OP_I32_ROT3X_ADD_MAJ);
+			cell(c, S(c, h));
+			produced(c, h);
+			for (int i = 0; i < 4; i++)
+				cell(c, r[i]);
+			for (uint32_t i = 0; i < n; i++)
+				cell(c, f[i]);
+			return true;
+		}
+	}
+	if (fo == OP_I32_ADD_ROT2SHRX && c->seq_op >= 0 && m->nmap > 0 &&
+	    c->seq_start >= c->label_pc) {
+		/* trick 27: v loaded just before (LD32, LD32_I) */
+		const uint64_t *l = m->code + c->seq_start;
+		int plain;
+
+		if (ld_kind(c->seq_op, &plain) == OP_LD32 &&
+		    c->seq_start + bt__wasm_op_len[c->seq_op] == m->ncode &&
+		    m->map[m->nmap - 1].pc == c->seq_start && l[1] == f[0]) {
+			uint64_t base = l[2], imm = plain ? 0 : l[3];
+			uint64_t off = plain ? l[3] : l[4];
+
+			restart_at(c, c->seq_start, 1,
+			    m->map[m->nmap - 1].off, OP_I32_ADD_ROT2SHRX_LD);
+			cell(c, S(c, h));
+			produced(c, h);
+			cell(c, xs);
+			cell(c, f[0]);
+			cell(c, base);
+			cell(c, imm);
+			cell(c, off);
+			cell(c, f[1]);
+			cell(c, f[2]);
+			cell(c, f[3]);
+			return true;
+		}
+	}
 	fo = bt__wasm_acc_variant(c, fo, xi, 0);
 	op(c, fo);
 	cell(c, S(c, h));
@@ -1679,5 +1761,30 @@ bt__wasm_fuse_add2(struct wcomp *c, uint32_t h, uint32_t sa, uint32_t sb)
 	cell(c, S(c, h));
 	produced(c, h);
 	cell(c, o);
+	return true;
+}
+
+/*
+ * Trick 26: the xor of three rotations of one value (I32_ROT3X, trick 16)
+ * into a stack temporary that the next instruction adds (x + maj(...),
+ * x + y + (p & q): SHA-2's Sigma functions added into t1 and t2) is
+ * computed by that instruction: I32_ROT3X_ADD_MAJ, I32_ROT3X_ADD3_AND.
+ * The temporary is read once, by the add, so it need not be written.
+ */
+bool
+bt__wasm_take_rot3x(struct wcomp *c, int o, uint32_t at, uint32_t slot,
+    uint64_t out[4])
+{
+	bt_wasm_module *m = c->m;
+
+	if (c->oom || o != OP_I32_ROT3X || at + 6 != m->ncode ||
+	    m->nmap == 0 || m->map[m->nmap - 1].pc != at ||
+	    at < c->label_pc || slot < c->nlocals ||
+	    m->code[at + 1] != slot)
+		return false;
+	memcpy(out, m->code + at + 2, 4 * sizeof(out[0]));
+	m->ncode = at;
+	m->nmap--;
+	forget(c);
 	return true;
 }
