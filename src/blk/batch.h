@@ -47,5 +47,8 @@ bool bt__blk_dev_flush_ahead_due(bt_blk_dev *dev);
  * backups to wait for: a FLUSH now returns at once. */
 bool bt__blk_dev_durable(bt_blk_dev *dev);
 void bt__blk_dev_flush_ahead(bt_blk_dev *dev);
+/* bt__blk_dev_replicating: writes go to backups too (each one is also
+ * encrypted and sent on the writer's thread). */
+bool bt__blk_dev_replicating(bt_blk_dev *dev);
 
 #endif /* BT_BLK_BATCH_H */

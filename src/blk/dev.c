@@ -1007,6 +1007,17 @@ bt__blk_dev_flush_ahead_due(bt_blk_dev *dev)
 }
 
 bool
+bt__blk_dev_replicating(bt_blk_dev *dev)
+{
+	bool repl;
+
+	pthread_mutex_lock(&dev->seq_mu);
+	repl = dev->hook.on_write != NULL;
+	pthread_mutex_unlock(&dev->seq_mu);
+	return repl;
+}
+
+bool
 bt__blk_dev_durable(bt_blk_dev *dev)
 {
 	uint64_t w;

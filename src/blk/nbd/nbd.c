@@ -664,6 +664,8 @@ read_batch(struct nbd_conn *c, struct nbd_worker *wk)
 /* Requests slower than this on average (a disk that blocks reads, dirty
  * page throttling) are not run holding the reading turn. */
 #define NBD_KEEP_NS 150000u
+/* Replicating, batches of fewer fast requests than this keep the turn;
+ * alone, every batch of fast requests does (see below). */
 #ifndef NBD_KEEP_MAX
 #define NBD_KEEP_MAX 4u
 #endif
@@ -679,7 +681,15 @@ read_batch(struct nbd_conn *c, struct nbd_worker *wk)
  * replies go out, and this thread reads them next. A slow request (FLUSH,
  * FUA, a long one), or batches that turn out slow (reads that wait for
  * the disk, writes throttled), hand the turn to another worker first, so
- * requests keep flowing while they run.
+ * requests keep flowing while they run. Replicating, only batches of
+ * fewer than NBD_KEEP_MAX requests keep the turn: each write also
+ * encrypts and sends the stream on this thread, and a second worker on
+ * the other core pays for its hand-over (4k random writes at depth 16
+ * with a backup: 17-45k IOPS keeping every batch, 41-46k below 4). Alone,
+ * every batch of fast requests does: on two cores, one thread running
+ * them while fio runs on the other beat handing over (4k random writes
+ * at depth 16: 0.78-0.91 of nbdkit below 4, 0.94-1.11 keeping all, server
+ * CPU 7.8-7.9 -> 7.1-7.5 us per request, context switches 0.07 -> 0.01).
  */
 /* all_fast: the batch is short reads and writes, or a lone FLUSH that
  * finds every write durable already (after a flush ahead). */
@@ -762,7 +772,8 @@ worker_loop(struct nbd_conn *c)
 		int      rc = read_batch(c, wk);
 		bool     fast = rc == 0 && all_fast(c, wk);
 		bool     keep = (fast && c->kept_ns <= NBD_KEEP_NS
-		               && wk->n < NBD_KEEP_MAX)
+		               && (wk->n < NBD_KEEP_MAX
+		                   || !bt__blk_dev_replicating(c->dev)))
 		    || !rbuf_hand_over(c, wk);
 		uint64_t per;
 

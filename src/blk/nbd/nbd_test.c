@@ -309,7 +309,11 @@ pipe_write_main(void *arg)
 		uint32_t len = (k % 7 == 3) ? 2048 : 4096;
 		uint64_t off = (uint64_t)s * 4096 + (len == 2048 ? 1024 : 0);
 
-		req_hdr(buf + n, NBD_REQUEST_MAGIC, 0, NBD_CMD_WRITE,
+		// Every 16th with FUA: it ends its batch, which is then not
+		// all fast and is run after handing the turn over (with the
+		// read-ahead buffer its other writes are sealed from).
+		req_hdr(buf + n, NBD_REQUEST_MAGIC,
+		    k % 16 == 15 ? NBD_CMD_FLAG_FUA : 0, NBD_CMD_WRITE,
 		    (uint64_t)pw->round << 32 | k, off, len);
 		n += NBD_REQ_HDR_LEN;
 		for (unsigned i = 0; i < len; i++)
