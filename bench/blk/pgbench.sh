@@ -5,9 +5,12 @@
 # device, mkfs.ext4 and mount. Targets, all on unix sockets in one run:
 #   nbdkit   nbdkit's file plugin (the plain baseline);
 #   blk      our device alone;
-#   blk+bak  our device with one backup (every flush waits for the backup).
-# The three stacks stand side by side; the timed runs interleave them, so a
-# burst of load elsewhere hits all three. Prints a Markdown table with TPS
+#   blk+bak  our device with one backup (every flush waits for the backup's
+#            fdatasync: --replica-ack durable, the default);
+#   blk+app  the same with --replica-ack applied (every flush waits for the
+#            backup to have verified and written the writes).
+# The four stacks stand side by side; the timed runs interleave them, so a
+# burst of load elsewhere hits all four. Prints a Markdown table with TPS
 # ratios to nbdkit. Needs root (losetup, mount), PostgreSQL's server
 # binaries and a `postgres` user, nbdfuse; skips with a message otherwise.
 # Env: BT, PGBENCH_TIME (seconds per run, default 60), PGBENCH_ROUNDS
@@ -37,7 +40,7 @@ done
 T=$(mktemp -d "${TMPDIR:-/tmp}/bt-pgbench.XXXXXX")
 chmod 755 "$T"
 PIDS=""
-NAMES="nbdkit blk bak"
+NAMES="nbdkit blk bak app"
 cleanup() {
 	for n in $NAMES; do
 		[ -f "$T/$n/fs/data/postmaster.pid" ] &&
@@ -61,7 +64,7 @@ wait_file() {
 }
 
 (umask 077; head -c 32 /dev/urandom >"$T/k")
-mkdir -p "$T/nbdkit" "$T/blk" "$T/bak" "$T/bakrep"
+mkdir -p "$T/nbdkit" "$T/blk" "$T/bak" "$T/bakrep" "$T/app" "$T/apprep"
 
 # nbdkit's file plugin.
 truncate -s "$SIZE" "$T/nbdkit/d.img"
@@ -93,6 +96,21 @@ PIDS="$PIDS $!"
 wait_file "$T/bak/run/nbd.addr"
 URI_bak="nbd+unix:///blk?socket=$T/bak/run/nbd.sock"
 
+# The same with --replica-ack applied.
+"$BT" blk init --data "$T/apprep/d.img" --size "$SIZE" --key-file "$T/k" --backup >/dev/null
+"$BT" blk init --data "$T/app/d.img" --size "$SIZE" --key-file "$T/k" >/dev/null
+BT_LOG=warn "$BT" blk serve --backup --data "$T/apprep/d.img" --key-file "$T/k" \
+    --listen-replica 127.0.0.1:0 --data-dir "$T/apprep/run" \
+    >"$T/apprep.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_file "$T/apprep/run/replica.addr"
+BT_LOG=warn "$BT" blk serve --data "$T/app/d.img" --key-file "$T/k" \
+    --data-dir "$T/app/run" --replicas "$(cat "$T/apprep/run/replica.addr")" \
+    --replica-ack applied >"$T/app.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_file "$T/app/run/nbd.addr"
+URI_app="nbd+unix:///blk?socket=$T/app/run/nbd.sock"
+
 # stack NAME URI: nbdfuse + loop + ext4 + a PostgreSQL cluster with the
 # pgbench tables, its socket in $T/NAME/sock.
 stack() {
@@ -120,6 +138,7 @@ stack() {
 stack nbdkit "$URI_nbdkit"
 stack blk "$URI_blk"
 stack bak "$URI_bak"
+stack app "$URI_app"
 
 # run NAME: one timed pgbench run; appends "tps latency_ms" to $T/NAME.txt.
 run() {
@@ -147,7 +166,8 @@ def med(v):
 base = load("nbdkit")
 print("| target | pgbench TPS per round | median TPS | vs nbdkit (median of per-round ratios) | latency ms (median) |")
 print("|---|---|---:|---:|---:|")
-for n, label in (("nbdkit", "nbdkit file"), ("blk", "blk"), ("bak", "blk + backup")):
+for n, label in (("nbdkit", "nbdkit file"), ("blk", "blk"), ("bak", "blk + backup"),
+                 ("app", "blk + backup, ack applied")):
     rows = load(n)
     runs = ", ".join("%.0f" % r[0] for r in rows)
     ratio = med([a[0] / b[0] for a, b in zip(rows, base) if b[0] > 0])
@@ -159,4 +179,6 @@ echo "(pgbench scale $SCALE, $CLIENTS clients, $ROUNDS interleaved rounds of ${T
 # included): local flush and the wait for the backup.
 f=$("$BT" blk status --data-dir "$T/bak/run" 2>/dev/null | grep '^flushes:')
 [ -n "$f" ] && echo "(blk + backup, $f)"
+f=$("$BT" blk status --data-dir "$T/app/run" 2>/dev/null | grep '^flushes:')
+[ -n "$f" ] && echo "(blk + backup, ack applied, $f)"
 exit 0

@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/blk/run.sh: fio (nbd engine) against nbdkit's file plugin (the plain
-# baseline), our device alone, and our device with one backup on loopback,
-# all on unix sockets in one run. Prints a Markdown table with ratios.
+# baseline), our device alone, and our device with one backup on loopback
+# (twice: --replica-ack durable, the default, and applied), all on unix
+# sockets in one run. Prints a Markdown table with ratios.
 # Then bench/blk/pgbench.sh (PostgreSQL on ext4 on each target).
 # Env: BT (path to bt), BLK_BENCH_SIZE (default 256M), BLK_BENCH_TIME
 # (seconds per job, default 5), BLK_BENCH_ROUNDS (default 3),
@@ -76,8 +77,22 @@ PIDS="$PIDS $!"
 wait_file "$T/pri/run/nbd.addr"
 URI_REPL="nbd+unix:///blk?socket=$T/pri/run/nbd.sock"
 
+# The same with --replica-ack applied: a flush waits for the backup to
+# have verified and written the writes, not for its fdatasync.
+mkdir -p "$T/apri" "$T/abak"
+"$BT" blk init --data "$T/abak/d.img" --size "$SIZE" --key-file "$T/k" --backup >/dev/null
+"$BT" blk init --data "$T/apri/d.img" --size "$SIZE" --key-file "$T/k" >/dev/null
+if [ "${BLK_BENCH_REPLICA:-tcp}" = unix ]; then RADDR="unix:$T/abak/replica.sock"; fi
+BT_LOG=warn $RT "$BT" blk serve --backup --data "$T/abak/d.img" --key-file "$T/k" --listen-replica "$RADDR" --data-dir "$T/abak/run" >"$T/abak.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_file "$T/abak/run/replica.addr"
+BT_LOG=warn $RT "$BT" blk serve --data "$T/apri/d.img" --key-file "$T/k" --data-dir "$T/apri/run" --replicas "$(cat "$T/abak/run/replica.addr")" --replica-ack applied >"$T/apri.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_file "$T/apri/run/nbd.addr"
+URI_APPL="nbd+unix:///blk?socket=$T/apri/run/nbd.sock"
+
 # Every sector written once, so reads decrypt real data.
-for u in "$URI_BASE" "$URI_SOLO" "$URI_REPL"; do
+for u in "$URI_BASE" "$URI_SOLO" "$URI_REPL" "$URI_APPL"; do
 	nbdcopy --flush --request-size=4096 "$T/fill.bin" "$u" || { echo "prefill failed"; exit 0; }
 done
 
@@ -102,15 +117,15 @@ PY
 
 
 ROUNDS=${BLK_BENCH_ROUNDS:-3}
-printf '| job | nbdkit file IOPS | blk IOPS (ratio) | blk + backup IOPS (ratio) | mean latency us: nbdkit / blk / blk+backup | replication: latency blk+backup / blk |\n'
-printf '|---|---|---|---|---|---|\n'
+printf '| job | nbdkit file IOPS | blk IOPS (ratio) | blk + backup IOPS (ratio) | blk + backup, ack applied IOPS (ratio) | mean latency us: nbdkit / blk / blk+backup / applied | replication: latency blk+backup / blk | same, ack applied |\n'
+printf '|---|---|---|---|---|---|---|---|\n'
 job() {
 	label=$1; shift
 	if [ -n "${BLK_BENCH_JOBS:-}" ] && ! printf '%s\n' "$label" | grep -Eq -- "$BLK_BENCH_JOBS"; then
 		return
 	fi
-	: >"$T/b.txt"; : >"$T/s.txt"; : >"$T/r.txt"
-	# Rounds interleave the three targets, so a burst of load elsewhere on
+	: >"$T/b.txt"; : >"$T/s.txt"; : >"$T/r.txt"; : >"$T/a.txt"
+	# Rounds interleave the four targets, so a burst of load elsewhere on
 	# the machine hits all of them. Shown: the median of the rounds, and
 	# as ratios the median of each round's own ratio (neighbours in time).
 	n=0
@@ -122,23 +137,28 @@ job() {
 		fio --name=drain --ioengine=nbd --uri="$URI_REPL" --rw=write \
 		    --bs=4k --size=4k --fsync=1 >/dev/null 2>&1
 		run_fio "$URI_REPL" repl "$@" >>"$T/r.txt"
+		fio --name=drain --ioengine=nbd --uri="$URI_APPL" --rw=write \
+		    --bs=4k --size=4k --fsync=1 >/dev/null 2>&1
+		run_fio "$URI_APPL" appl "$@" >>"$T/a.txt"
 		n=$((n + 1))
 	done
-	python3 - "$label" "$T/b.txt" "$T/s.txt" "$T/r.txt" <<'PY'
+	python3 - "$label" "$T/b.txt" "$T/s.txt" "$T/r.txt" "$T/a.txt" <<'PY'
 import sys
 label = sys.argv[1]
-b, s, r = ([tuple(map(float, l.split())) for l in open(f)] for f in sys.argv[2:5])
+b, s, r, a = ([tuple(map(float, l.split())) for l in open(f)] for f in sys.argv[2:6])
 def med(v):
     v = sorted(v)
     return v[(len(v) - 1) // 2] if v else 0.0
 def rat(x, y):
     return med([a / c for a, c in zip(x, y) if c > 0])
-bi, si, ri = (med([t[0] for t in v]) for v in (b, s, r))
-bl, sl, rl = (med([t[1] for t in v]) for v in (b, s, r))
-print("| %s | %.0f | %.0f (%.2f) | %.0f (%.2f) | %.1f / %.1f / %.1f | %.2f |" % (
+bi, si, ri, ai = (med([t[0] for t in v]) for v in (b, s, r, a))
+bl, sl, rl, al = (med([t[1] for t in v]) for v in (b, s, r, a))
+print("| %s | %.0f | %.0f (%.2f) | %.0f (%.2f) | %.0f (%.2f) | %.1f / %.1f / %.1f / %.1f | %.2f | %.2f |" % (
     label, bi, si, rat([t[0] for t in s], [t[0] for t in b]),
-    ri, rat([t[0] for t in r], [t[0] for t in b]), bl, sl, rl,
-    rat([t[1] for t in r], [t[1] for t in s])))
+    ri, rat([t[0] for t in r], [t[0] for t in b]),
+    ai, rat([t[0] for t in a], [t[0] for t in b]), bl, sl, rl, al,
+    rat([t[1] for t in r], [t[1] for t in s]),
+    rat([t[1] for t in a], [t[1] for t in s])))
 PY
 }
 job "4k randwrite qd1" --rw=randwrite --bs=4k --iodepth=1

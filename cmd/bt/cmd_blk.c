@@ -146,6 +146,10 @@ static const struct bt_opt serve_opts[] = {
 	{ "replicas", 0, BT_OPT_LIST, NULL,
 	    "backup replica addresses "
 	    "(primary)" },
+	{ "replica-ack", 0, BT_OPT_STR, "durable",
+	    "what a backup's ACK of a flush means: durable (synced "
+	    "there) or applied (verified and written, synced within "
+	    "5 ms)" },
 	{ "backup", 0, BT_OPT_FLAG, "false", "run as a backup" },
 	{ "listen-replica", 0, BT_OPT_STR, "127.0.0.1:0",
 	    "replica address "
@@ -173,7 +177,9 @@ static const char SERVE_USAGE[]
       "TRIM, WRITE_ZEROES). With --data-dir the NBD address is written to\n"
       "DIR/nbd.addr and a unix socket DIR/nbd.sock is served too; a backup\n"
       "writes its replica address to DIR/replica.addr. A FLUSH or FUA write\n"
-      "is acknowledged only after every backup acknowledged it.\n"
+      "is acknowledged only after every backup acknowledged it: with\n"
+      "--replica-ack durable (the default) once it is durable there, with\n"
+      "applied once it is verified and written there.\n"
       "\n"
       "example:\n"
       "  bt blk serve --backup --data b.img --key-file k "
@@ -400,10 +406,10 @@ cmd_serve(int argc, char **argv)
 	struct serve       sv;
 	struct bt_diag     diag;
 	uint8_t            key[BT_BLK_KEY_LEN];
-	const char        *data, *kf, *listen;
+	const char        *data, *kf, *listen, *ack;
 	const char *const *reps = NULL;
 	size_t             nreps;
-	bool               backup;
+	bool               backup, ack_applied;
 	sigset_t           sigs;
 	pthread_t          ctl_thread;
 	bool               ctl_started = false;
@@ -432,6 +438,13 @@ cmd_serve(int argc, char **argv)
 		ex = bt_cmd_usage(SERVE_USAGE,
 		    "a primary needs --listen or "
 		    "--data-dir");
+		goto out_cfg;
+	}
+	ack = bt_config_str(sv.cfg, "replica-ack");
+	ack_applied = ack != NULL && strcmp(ack, "applied") == 0;
+	if (ack != NULL && !ack_applied && strcmp(ack, "durable") != 0) {
+		ex = bt_cmd_usage(SERVE_USAGE,
+		    "--replica-ack is durable or applied");
 		goto out_cfg;
 	}
 	if (backup && nreps > 0) {
@@ -482,6 +495,7 @@ cmd_serve(int argc, char **argv)
 			.timeout_ns = bt_config_u64(sv.cfg, "timeout"),
 			.node_key_path = bt_config_str(sv.cfg, "key"),
 			.node_cred_path = bt_config_str(sv.cfg, "cred"),
+			.ack_applied = ack_applied,
 		};
 
 		memcpy(rc_cfg.key, key, sizeof(key));

@@ -172,7 +172,22 @@ struct bt_blk_repl_config {
 	 */
 	const char *node_key_path;
 	const char *node_cred_path;
+	/*
+	 * Primary: what a backup's ACK of a FLUSH must mean. false (the
+	 * default): the backup made every write up to it durable (its own
+	 * fdatasync), so an acknowledged flush is durable on every node.
+	 * true: the backup verified and applied them (written to its file,
+	 * not yet synced; it syncs within BT_BLK_APPLIED_SYNC_MS): an
+	 * acknowledged flush is durable on this node and held by every
+	 * backup, as Rollbaccine acknowledges. A backup follows the mode
+	 * each FLUSH names.
+	 */
+	bool ack_applied;
 };
+
+/* In ack_applied mode a backup makes what it acknowledged durable within
+ * about this many milliseconds (one fdatasync per period at most). */
+#define BT_BLK_APPLIED_SYNC_MS 5
 
 /*
  * bt_blk_repl_start attaches replication to dev (borrowed; it must outlive

@@ -13,10 +13,15 @@
  *     made it durable (its own flush); a FLUSH(w) is answered with an
  *     ACK(v), v >= w, unless one was sent already (after an eager flush:
  *     ACKs and FLUSHes travel in order, so the primary has it or will
- *     have it before anything later on the link). The primary acknowledges a client FLUSH/FUA only when every backup has
- *     ACKed at least the flush's index; a backup that is gone makes it fail
- *     (EIO), never succeed. Ordinary writes do not wait, and never bypass
- *     the queue: a full send queue blocks the writer (back-pressure).
+ *     have it before anything later on the link). A FLUSH marked
+ *     "applied" (the primary's ack_applied mode) asks less: its ACK(v)
+ *     says every write up to v was verified and applied, and the backup
+ *     syncs them within BT_BLK_APPLIED_SYNC_MS. The primary acknowledges
+ *     a client FLUSH/FUA only after its own flush and when every backup
+ *     has ACKed at least the flush's index; a backup that is gone makes it
+ *     fail (EIO), never succeed. Ordinary writes do not wait, and never
+ *     bypass the queue: a full send queue blocks the writer
+ *     (back-pressure).
  *  4. Before a primary serves, every backup and the primary agree: the
  *     node with the higher (ballot, write index) is the source; the other
  *     scans its disk, sends its table with failing sectors marked, and
@@ -103,7 +108,9 @@ struct peer {
 	/* Backup: the flush rhythm of the stream (eager_flush_due). */
 	uint32_t            since_flush; /* WRITEs since the last FLUSH */
 	uint32_t            rhythm[2]; /* WRITEs the last two FLUSHes covered */
-	uint64_t            ack_sent; /* highest ACK written to the link (mu) */
+	uint64_t            ack_sent; /* highest durable ACK written (mu) */
+	uint64_t            ack_any; /* highest ACK of either kind (mu) */
+	bool                applied_mode; /* the last FLUSH asked "applied" */
 	struct blk_entry   *ents;
 	size_t              ecap;
 	/* Backup, streaming: the flusher thread runs the FLUSHes that find
@@ -115,6 +122,8 @@ struct peer {
 	bool                fl_busy;
 	uint64_t            fl_req; /* FLUSHes handed to the flusher */
 	uint64_t            fl_served; /* of those, answered */
+	bool                fl_lazy; /* applied mode: sync, no ACK, paced */
+	uint64_t            fl_last_ns; /* when the last lazy sync began */
 	pthread_cond_t      fl_cv;
 	pthread_t           thread; /* backup: session thread */
 	bool                has_thread;
@@ -138,6 +147,7 @@ struct bt_blk_repl {
 	bt_cred    *cred;
 	char        root_path[64];
 	bool        backup;
+	bool        ack_applied; /* primary: FLUSHes ask "applied" */
 	uint64_t    timeout_ns;
 	char        addr[BT_NET_ADDR_MAX];
 
@@ -399,16 +409,21 @@ send_u64s(struct peer *p, uint32_t kind, const uint64_t *v, size_t n)
 	return rc;
 }
 
-/* send_ack writes ACK(w) and remembers the highest ACK sent (backup). */
+/*
+ * send_ack writes ACK(w) and remembers the highest ACK sent (backup):
+ * durable says every write up to w is durable here, not only applied.
+ */
 static int
-send_ack(struct peer *p, uint64_t w)
+send_ack(struct peer *p, uint64_t w, bool durable)
 {
 	int rc = send_u64s(p, M_ACK, &w, 1);
 
 	if (rc == 0) {
 		pthread_mutex_lock(&p->mu);
-		if (w > p->ack_sent)
+		if (durable && w > p->ack_sent)
 			p->ack_sent = w;
+		if (w > p->ack_any)
+			p->ack_any = w;
 		pthread_mutex_unlock(&p->mu);
 	}
 	return rc;
@@ -737,10 +752,11 @@ static void
 hook_flush_start(void *arg, uint64_t widx)
 {
 	struct bt_blk_repl *r = arg;
+	uint64_t            v[2] = { widx, 1 }; /* v[1]: ask "applied" */
 
 	for (struct peer *p = r->peers; p != NULL; p = p->next) {
 		if (p->live && !p->retired && !p->failed
-		    && send_u64s(p, M_FLUSH, &widx, 1) != 0) {
+		    && send_u64s(p, M_FLUSH, v, r->ack_applied ? 2 : 1) != 0) {
 			pthread_mutex_lock(&r->mu);
 			p->failed = true;
 			pthread_cond_broadcast(&r->cv);
@@ -1031,9 +1047,10 @@ flusher_busy(struct peer *p)
 }
 
 /* flusher_take hands a FLUSH to the flusher; false: answer it here (it
- * finds nothing to sync, or there is no flusher). Loop thread. */
+ * finds nothing to sync, or there is no flusher). lazy: a paced sync with
+ * no ACK (the FLUSH asked only "applied"). Loop thread. */
 static bool
-flusher_take(struct peer *p)
+flusher_take(struct peer *p, bool lazy)
 {
 	bt_blk_dev *dev = p->r->dev;
 	bool        dirty = true;
@@ -1043,6 +1060,7 @@ flusher_take(struct peer *p)
 		pthread_mutex_unlock(&p->mu);
 		return false;
 	}
+	p->fl_lazy = lazy;
 	if (p->fl_busy || p->fl_req > p->fl_served)
 		goto take;
 	pthread_mutex_unlock(&p->mu);
@@ -1072,18 +1090,35 @@ flusher_main(void *arg)
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		uint64_t req, w = 0;
+		bool     lazy;
 		int      rc;
 
 		while (!p->fl_stop && p->fl_req <= p->fl_served)
 			pthread_cond_wait(&p->fl_cv, &p->mu);
 		if (p->fl_stop)
 			break;
+		// A lazy sync waits out its period first, so FLUSHes that come
+		// meanwhile share it: at most one fdatasync per period.
+		lazy = p->fl_lazy;
+		if (lazy) {
+			uint64_t due = p->fl_last_ns
+			    + BT_BLK_APPLIED_SYNC_MS * 1000000ull;
+			struct timespec ts;
+
+			if (bt_time_mono_ns() < due) {
+				abs_timespec(&ts,
+				    (due - bt_time_mono_ns()) / 1000000 + 1);
+				pthread_cond_timedwait(&p->fl_cv, &p->mu, &ts);
+				continue;
+			}
+			p->fl_last_ns = bt_time_mono_ns();
+		}
 		req = p->fl_req;
 		p->fl_busy = true;
 		pthread_mutex_unlock(&p->mu);
 		rc = bt__blk_flush_local(p->r->dev, 0, &w);
-		if (rc == 0)
-			rc = send_ack(p, w);
+		if (rc == 0 && !lazy)
+			rc = send_ack(p, w, true);
 		pthread_mutex_lock(&p->mu);
 		p->fl_busy = false;
 		p->fl_served = req;
@@ -1127,9 +1162,17 @@ stream_msg(struct peer *p, uint32_t kind, const uint8_t *data, size_t len)
 
 	if (kind == M_FLUSH) {
 		uint64_t w;
+		bool     applied = false, covered;
 
+		// FLUSH(widx [, 1 = ask "applied", invariant 3])
 		bt_serde_dec_init(&d, data, len, NULL, NULL);
 		rc = bt_serde_get_uvarint(&d, &v[0]);
+		if (rc == 0 && bt_serde_dec_remaining(&d) > 0) {
+			rc = bt_serde_get_uvarint(&d, &v[1]);
+			if (rc == 0 && v[1] > 1)
+				rc = -EPROTO;
+			applied = rc == 0 && v[1] == 1;
+		}
 		if (rc == 0)
 			rc = bt_serde_dec_end(&d);
 		p->rhythm[1] = p->rhythm[0];
@@ -1140,13 +1183,22 @@ stream_msg(struct peer *p, uint32_t kind, const uint8_t *data, size_t len)
 		// After an eager flush (below) its ACK already covers this
 		// FLUSH: the primary has it, or will before anything later.
 		pthread_mutex_lock(&p->mu);
-		bool covered = p->ack_sent >= v[0];
+		p->applied_mode = applied;
+		covered = (applied ? p->ack_any : p->ack_sent) >= v[0];
 		pthread_mutex_unlock(&p->mu);
-		if (covered || flusher_take(p))
+		if (applied) {
+			// Every write up to v[0] was applied before this FLUSH
+			// (in order); ACK that now, and sync within the period.
+			rc = covered ? 0 : send_ack(p, v[0], false);
+			if (rc == 0 && !flusher_take(p, true))
+				rc = bt__blk_flush_local(dev, 0, &w);
+			return rc;
+		}
+		if (covered || flusher_take(p, false))
 			return 0;
 		rc = bt__blk_flush_local(dev, 0, &w);
 		if (rc == 0)
-			rc = send_ack(p, w);
+			rc = send_ack(p, w, true);
 		return rc;
 	}
 	if (kind != M_WRITE)
@@ -1189,13 +1241,17 @@ stream_msg(struct peer *p, uint32_t kind, const uint8_t *data, size_t len)
 		p->since_flush++;
 	// The eager flush's ACK goes out at once: the primary, whose own
 	// fdatasync usually ends after ours, then finds it there when its
-	// client's FLUSH comes, instead of a round trip after its sync.
-	if (rc == 0 && eager_flush_due(p) && !flusher_busy(p)) {
+	// client's FLUSH comes, instead of a round trip after its sync. When
+	// FLUSHes ask only "applied", the ACK needs no sync: it leaves now,
+	// and the FLUSH that follows hands the flusher its paced sync.
+	if (rc == 0 && eager_flush_due(p) && p->applied_mode) {
+		rc = send_ack(p, v[0], false);
+	} else if (rc == 0 && eager_flush_due(p) && !flusher_busy(p)) {
 		uint64_t w = 0;
 
 		rc = bt__blk_flush_local(dev, 0, &w);
 		if (rc == 0)
-			rc = send_ack(p, w);
+			rc = send_ack(p, w, true);
 	}
 	return rc;
 }
@@ -1430,6 +1486,7 @@ bt_blk_repl_start(bt_blk_repl **out, bt_blk_dev *dev,
 		return -ENOMEM;
 	r->dev = dev;
 	r->backup = cfg->listen != NULL;
+	r->ack_applied = cfg->ack_applied;
 	r->timeout_ns
 	    = cfg->timeout_ns ? cfg->timeout_ns : 30ull * 1000000000ull;
 	pthread_mutex_init(&r->mu, NULL);
@@ -1571,6 +1628,9 @@ bt_blk_repl_status(bt_blk_repl *r, struct bt_dbuf *out)
 	pthread_mutex_lock(&r->mu);
 	if (rc == 0 && !r->backup && r->peers == NULL)
 		rc = bt_dbuf_printf(out, "replicas: none\n");
+	else if (rc == 0 && !r->backup)
+		rc = bt_dbuf_printf(out, "replica ack: %s\n",
+		    r->ack_applied ? "applied" : "durable");
 	for (struct peer *p = r->peers; rc == 0 && p != NULL; p = p->next) {
 		if (p->retired)
 			continue;

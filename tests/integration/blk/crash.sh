@@ -3,9 +3,13 @@
 # acknowledged is there. $1 = number of kill points (default 3). The
 # flush period cycles through 1, 3 and 8 writes: with 1 and 3 the backup
 # is in a steady write+flush rhythm and syncs eagerly (repl.c,
-# eager_flush_due), with 8 it syncs only when asked.
+# eager_flush_due), with 8 it syncs only when asked. $2 = the primary's
+# --replica-ack (default durable): with applied, the backup acknowledges
+# writes it has applied but not yet synced, and a primary killed with -9
+# must still lose nothing a flush acknowledged.
 . "$BT_SOURCE_DIR/tests/integration/blk/lib.sh"
 POINTS=${1:-3}
+BLK_PRIMARY_ARGS="--replica-ack ${2:-durable}"
 SIZE=16M
 flushed() { c=$(grep -c flushed "$T/stream.log" 2>/dev/null) || true; echo "${c:-0}"; }
 i=0
@@ -34,4 +38,4 @@ while [ "$i" -lt "$POINTS" ]; do
 	echo "kill point $i (flush every $FE writes, after $(flushed) flushes): $(tail -1 "$T/verify.log")"
 	stop "$BPID"
 done
-echo "crash: $POINTS kill points, no flushed write lost"
+echo "crash: $POINTS kill points (--replica-ack ${2:-durable}), no flushed write lost"

@@ -44,12 +44,14 @@ start_backup() {
 	wait_file "$1/run/replica.addr"
 }
 
-# start_primary DIR [REPLICA_ADDR]: a primary on DIR/d.img.
+# start_primary DIR [REPLICA_ADDR]: a primary on DIR/d.img (replicating:
+# with the extra serve options in BLK_PRIMARY_ARGS).
 start_primary() {
 	[ -f "$1/d.img" ] || "$BT" blk init --data "$1/d.img" --size "${SIZE:-32M}" --key-file "$T/k" >/dev/null
 	rm -f "$1/run/nbd.addr"
 	if [ -n "${2:-}" ]; then
-		start "$(basename "$1")" --data "$1/d.img" --key-file "$T/k" --listen 127.0.0.1:0 --data-dir "$1/run" --replicas "$2"
+		# shellcheck disable=SC2086 # BLK_PRIMARY_ARGS: words, e.g. --replica-ack applied
+		start "$(basename "$1")" --data "$1/d.img" --key-file "$T/k" --listen 127.0.0.1:0 --data-dir "$1/run" --replicas "$2" ${BLK_PRIMARY_ARGS:-}
 	else
 		start "$(basename "$1")" --data "$1/d.img" --key-file "$T/k" --listen 127.0.0.1:0 --data-dir "$1/run"
 	fi
