@@ -17,7 +17,9 @@
 # Default job: 4k randwrite at depth 16. Env: MODE (solo, repl), ROUNDS
 # (default 5), SECS (seconds per run, default 5), SIZE (default 256M),
 # CPUS (a taskset list for servers and fio, e.g. 0 for one CPU), CHRT (a
-# SCHED_FIFO priority for servers and fio, as BLK_BENCH_CHRT in run.sh).
+# SCHED_FIFO priority for servers and fio, as BLK_BENCH_CHRT in run.sh),
+# REPL_ARGS (more options for a primary with a backup, e.g.
+# "--replica-ack applied").
 # Prints the load average at the start and the end. Not part of the suite.
 set -u
 BUILDS=""
@@ -77,7 +79,7 @@ start() {
 		PIDS="$PIDS $!"
 		echo "$!" >>"$d.pids"
 		wait_file "$d/brun/replica.addr"
-		REPL="--replicas $(cat "$d/brun/replica.addr")"
+		REPL="--replicas $(cat "$d/brun/replica.addr") ${REPL_ARGS:-}"
 	else
 		REPL=""
 	fi

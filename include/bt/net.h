@@ -187,6 +187,18 @@ BT_API int bt_net_conn_send(bt_net_conn *c, const struct bt_net_frame *f);
 BT_API int bt_net_conn_send_now(bt_net_conn *c, const struct bt_net_frame *f);
 
 /*
+ * bt_net_conn_send_later queues a frame like bt_net_conn_send but wakes
+ * nobody: it leaves with the next bt_net_conn_push (which writes what is
+ * queued, on the calling thread when it can, as bt_net_conn_send_now), or
+ * with whatever is sent next on c. For a caller that must queue in order
+ * inside a critical section and send outside it, or after answering its
+ * own client. A caller that queues this way must push (or send) soon:
+ * nothing else does. Same results as bt_net_conn_send.
+ */
+BT_API int  bt_net_conn_send_later(bt_net_conn *c, const struct bt_net_frame *f);
+BT_API void bt_net_conn_push(bt_net_conn *c);
+
+/*
  * bt_net_conn_close flushes what is queued, sends TLS close_notify and
  * closes; on_close follows with rc 0. Idempotent; any thread.
  */

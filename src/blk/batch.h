@@ -19,6 +19,16 @@ struct bt__blk_wreq {
 	int         rc;
 };
 
+/*
+ * BT__BLK_NO_PUSH, a flag of bt_blk_dev_write and bt_blk_dev_zero for
+ * blk/nbd: leave the replication messages of the write queued; the caller
+ * sends them with bt__blk_dev_push once it has answered its client, so
+ * the answer does not wait for the encryption and send to the backups.
+ * bt__blk_dev_write_many never pushes: its caller does.
+ */
+#define BT__BLK_NO_PUSH 0x100u
+void bt__blk_dev_push(bt_blk_dev *dev);
+
 /* The most sectors one batch commits together. */
 #define BT__BLK_BATCH_SECTORS 256u
 
@@ -43,6 +53,8 @@ void bt__blk_dev_write_many(bt_blk_dev *dev, struct bt__blk_wreq *w, size_t n);
  * after the replies of the writes went out, without the reading turn.
  */
 bool bt__blk_dev_flush_ahead_due(bt_blk_dev *dev);
+/* bt__blk_dev_flush_expected: the same prediction, without using it up. */
+bool bt__blk_dev_flush_expected(bt_blk_dev *dev);
 /* bt__blk_dev_durable: every write so far is durable and there are no
  * backups to wait for: a FLUSH now returns at once. */
 bool bt__blk_dev_durable(bt_blk_dev *dev);

@@ -99,6 +99,11 @@ struct blk_hook {
 	 * overlaps ours. on_flush then waits for their ACKs of widx. May be
 	 * NULL. */
 	void (*on_flush_start)(void *arg, uint64_t widx);
+	/* on_push sends what on_write queued (on_write only queues, inside
+	 * seq_mu; the writer pushes after its data is written, or blk/nbd
+	 * after its reply: bt__blk_dev_push). Runs with hook_mu held. May be
+	 * NULL. */
+	void (*on_push)(void *arg);
 };
 
 /* Flush latency, for status and the log at close (dev.c). */

@@ -513,9 +513,25 @@ bt_blk_dev_write(
 	if (len == 0)
 		return 0;
 	rc = write_common(dev, buf, len, off);
+	if ((flags & BT__BLK_NO_PUSH) == 0)
+		bt__blk_dev_push(dev);
 	if (rc == 0 && (flags & BT_BLK_FUA) != 0)
 		rc = bt_blk_dev_flush(dev);
 	return rc;
+}
+
+/*
+ * bt__blk_dev_push sends what the replication hook queued (batch.h). The
+ * hook stays set while it runs (hook_mu), so the replicator it calls
+ * cannot be stopped under it.
+ */
+void
+bt__blk_dev_push(bt_blk_dev *dev)
+{
+	pthread_mutex_lock(&dev->hook_mu);
+	if (dev->hook.on_push != NULL)
+		dev->hook.on_push(dev->hook.arg);
+	pthread_mutex_unlock(&dev->hook_mu);
 }
 
 /* ------------------------------------------------------------------ */
@@ -689,8 +705,8 @@ bt__blk_dev_write_many(bt_blk_dev *dev, struct bt__blk_wreq *w, size_t n)
 		return;
 	if (n == 1 || !many_ok(dev, w, n, &nsec)) {
 		for (size_t i = 0; i < n; i++)
-			w[i].rc = bt_blk_dev_write(
-			    dev, w[i].buf, w[i].len, w[i].off, 0);
+			w[i].rc = bt_blk_dev_write(dev, w[i].buf, w[i].len,
+			    w[i].off, BT__BLK_NO_PUSH);
 		return;
 	}
 	memset(&set, 0, sizeof(set));
@@ -748,17 +764,17 @@ bt_blk_dev_zero(bt_blk_dev *dev, uint64_t off, uint64_t len, unsigned flags)
 	if (off % BLK_SS != 0) {
 		rc = write_common(dev, NULL, s * BLK_SS - off, off);
 		if (rc != 0)
-			return rc;
+			goto done;
 	}
 	if (end % BLK_SS != 0) {
 		rc = write_common(
 		    dev, NULL, end - s_end * BLK_SS, s_end * BLK_SS);
 		if (rc != 0)
-			return rc;
+			goto done;
 	}
 	io = bt__blk_io_get(dev, &rc);
 	if (io == NULL)
-		return rc;
+		goto done;
 	rc = bt__blk_io_reserve(io, 256);
 	while (rc == 0 && s < s_end) {
 		uint64_t n = s_end - s < 256 ? s_end - s : 256;
@@ -782,6 +798,8 @@ bt_blk_dev_zero(bt_blk_dev *dev, uint64_t off, uint64_t len, unsigned flags)
 	}
 	bt__blk_io_put(dev, io);
 done:
+	if ((flags & BT__BLK_NO_PUSH) == 0)
+		bt__blk_dev_push(dev);
 	if (rc == 0 && (flags & BT_BLK_FUA) != 0)
 		rc = bt_blk_dev_flush(dev);
 	return rc;
@@ -990,18 +1008,35 @@ bt__blk_flush_stats(bt_blk_dev *dev, struct bt_dbuf *out)
  */
 #define BLK_AHEAD_MAX_K 4u
 
+static bool
+flush_ahead_due_locked(const bt_blk_dev *dev)
+{
+	return dev->rhythm[0] != 0 && dev->rhythm[0] <= BLK_AHEAD_MAX_K
+	    && dev->rhythm[1] == dev->rhythm[0]
+	    && dev->since_flush == dev->rhythm[0]
+	    && dev->ahead_widx != dev->widx;
+}
+
 bool
 bt__blk_dev_flush_ahead_due(bt_blk_dev *dev)
 {
 	bool due;
 
 	pthread_mutex_lock(&dev->seq_mu);
-	due = dev->rhythm[0] != 0 && dev->rhythm[0] <= BLK_AHEAD_MAX_K
-	    && dev->rhythm[1] == dev->rhythm[0]
-	    && dev->since_flush == dev->rhythm[0]
-	    && dev->ahead_widx != dev->widx;
+	due = flush_ahead_due_locked(dev);
 	if (due)
 		dev->ahead_widx = dev->widx;
+	pthread_mutex_unlock(&dev->seq_mu);
+	return due;
+}
+
+bool
+bt__blk_dev_flush_expected(bt_blk_dev *dev)
+{
+	bool due;
+
+	pthread_mutex_lock(&dev->seq_mu);
+	due = flush_ahead_due_locked(dev);
 	pthread_mutex_unlock(&dev->seq_mu);
 	return due;
 }

@@ -374,18 +374,24 @@ peer_send(struct peer *p, uint32_t kind, const void *data, size_t len)
 	uint64_t end = deadline_after(p->r->timeout_ns);
 	// The streaming messages are written on this thread when the link is
 	// idle: a flush's round trip then wakes no loop thread on the way
-	// out, on either side, which under CPU contention is most of it.
-	bool     now = kind == M_WRITE || kind == M_FLUSH || kind == M_ACK;
+	// out, on either side, which under CPU contention is most of it. A
+	// WRITE is only queued (on_write runs inside seq_mu): its writer
+	// sends it once its own client has its answer (hook_push).
+	bool     later = kind == M_WRITE;
+	bool     now = kind == M_FLUSH || kind == M_ACK;
 	int      rc;
 
 	// A full queue blocks the writer; writes never bypass replication.
 	// (The ACKs a backup sends from the loop thread never wait: there
 	// the queue could not drain while we slept, so BT_ELIMIT fails.)
-	while ((rc = now ? bt_net_conn_send_now(p->conn, &f)
-	                 : bt_net_conn_send(p->conn, &f))
+	while ((rc = later ? bt_net_conn_send_later(p->conn, &f)
+	            : now  ? bt_net_conn_send_now(p->conn, &f)
+	                   : bt_net_conn_send(p->conn, &f))
 	    == BT_ELIMIT) {
 		if (p->inline_apply)
 			return rc;
+		if (later)
+			bt_net_conn_push(p->conn); /* let it drain */
 		if (bt_time_mono_ns() >= end)
 			return -ETIMEDOUT;
 		usleep(200);
@@ -746,6 +752,39 @@ hook_write(void *arg, uint64_t widx, int type, uint64_t sector, uint32_t n,
 		}
 	}
 	return 0;
+}
+
+/*
+ * hook_push sends the WRITEs hook_write queued, on the calling thread when
+ * the link is idle (bt_net_conn_push). The links are held, not locked,
+ * while they are written, so an ACK is not kept waiting for r->mu.
+ */
+static void
+hook_push(void *arg)
+{
+	struct bt_blk_repl *r = arg;
+	bt_net_conn        *c[16];
+	size_t              n = 0, skip = 0, seen;
+
+	do {
+		seen = 0;
+		n = 0;
+		pthread_mutex_lock(&r->mu);
+		for (struct peer *p = r->peers; p != NULL; p = p->next) {
+			if (!p->live || p->retired || p->conn == NULL)
+				continue;
+			if (seen++ < skip || n == 16)
+				continue;
+			bt_net_conn_hold(p->conn);
+			c[n++] = p->conn;
+		}
+		pthread_mutex_unlock(&r->mu);
+		for (size_t i = 0; i < n; i++) {
+			bt_net_conn_push(c[i]);
+			bt_net_conn_rele(c[i]);
+		}
+		skip += n;
+	} while (skip < seen);
 }
 
 static void
@@ -1544,6 +1583,7 @@ bt_blk_repl_start(bt_blk_repl **out, bt_blk_dev *dev,
 			.on_write = hook_write,
 			.on_flush = hook_flush,
 			.on_flush_start = hook_flush_start,
+			.on_push = hook_push,
 		};
 
 		if (bt_blk_dev_role(dev) != BT_BLK_ROLE_PRIMARY) {

@@ -1574,23 +1574,48 @@ try_direct(bt_net_conn *c)
 	return all;
 }
 
+/* How conn_send hands a frame over: wake the loop thread, write it on the
+ * calling thread when it can, or leave it queued (bt_net_conn_push). */
+enum send_mode { SEND_QUEUE, SEND_DIRECT, SEND_LATER };
+
 static int conn_send(bt_net_conn *c, const struct bt_net_frame *f,
-    bool direct);
+    enum send_mode mode);
 
 int
 bt_net_conn_send(bt_net_conn *c, const struct bt_net_frame *f)
 {
-	return conn_send(c, f, false);
+	return conn_send(c, f, SEND_QUEUE);
 }
 
 int
 bt_net_conn_send_now(bt_net_conn *c, const struct bt_net_frame *f)
 {
-	return conn_send(c, f, true);
+	return conn_send(c, f, SEND_DIRECT);
+}
+
+int
+bt_net_conn_send_later(bt_net_conn *c, const struct bt_net_frame *f)
+{
+	return conn_send(c, f, SEND_LATER);
+}
+
+void
+bt_net_conn_push(bt_net_conn *c)
+{
+	bool mark = false;
+
+	pthread_mutex_lock(&c->mu);
+	if (!c->closed && c->outq.len > 0 && !c->dirty) {
+		c->dirty = true;
+		mark = true;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (mark && !try_direct(c))
+		mark_dirty(c);
 }
 
 static int
-conn_send(bt_net_conn *c, const struct bt_net_frame *f, bool direct)
+conn_send(bt_net_conn *c, const struct bt_net_frame *f, enum send_mode mode)
 {
 	size_t before;
 	bool mark = false;
@@ -1609,13 +1634,15 @@ conn_send(bt_net_conn *c, const struct bt_net_frame *f, bool direct)
 			c->outq.len = before;
 			rc = -EMSGSIZE;
 		}
-		if (rc == 0 && !c->dirty) {
+		// SEND_LATER leaves the frame for bt_net_conn_push, or for
+		// whatever sends next (the queue goes out in order).
+		if (rc == 0 && !c->dirty && mode != SEND_LATER) {
 			c->dirty = true;
 			mark = true;
 		}
 	}
 	pthread_mutex_unlock(&c->mu);
-	if (mark && !(direct && try_direct(c)))
+	if (mark && !(mode == SEND_DIRECT && try_direct(c)))
 		mark_dirty(c);
 	return rc;
 }

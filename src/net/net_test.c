@@ -971,6 +971,51 @@ test_await_reads_on_caller_thread(void **state)
 	ident_fini(&sid);
 }
 
+/*
+ * bt_net_conn_send_later leaves its frames queued until a push, or until
+ * an ordinary send carries them out ahead of its own frame, in order.
+ */
+static void
+test_send_later_waits_for_push(void **state)
+{
+	struct bt_net_frame f = { .stream = 1, .kind = BT_NET_KIND_USER + 2 };
+	struct ident sid;
+	struct server s;
+	struct aw a;
+	bt_net *net;
+
+	memset(&a, 0, sizeof(a));
+	ident_make(&sid, NULL, "node", 0, bt_time_now_s() + 3600);
+	server_start(&s, &sid, true, 0, "127.0.0.1:0");
+	net = aw_dial(&a, s.addr);
+	f.payload.ptr = (const uint8_t *)"x";
+	f.payload.len = 1;
+	/* Make sure the link is up and idle. */
+	assert_int_equal(bt_net_conn_send(a.conn, &f), 0);
+	assert_int_equal(aw_until(&a.on_loop[1], 1), 0);
+	assert_int_equal(bt_net_conn_send_later(a.conn, &f), 0);
+	assert_int_equal(bt_net_conn_send_later(a.conn, &f), 0);
+	usleep(200000);
+	pthread_mutex_lock(&s.mu);
+	assert_int_equal(s.frames, 1);
+	pthread_mutex_unlock(&s.mu);
+	bt_net_conn_push(a.conn);
+	assert_int_equal(aw_until(&a.on_loop[1], 3), 0);
+	bt_net_conn_push(a.conn); /* nothing queued: a no-op */
+	/* Queued later, then carried out by an ordinary send, in order. */
+	assert_int_equal(bt_net_conn_send_later(a.conn, &f), 0);
+	f.kind = BT_NET_KIND_USER + 3;
+	assert_int_equal(bt_net_conn_send(a.conn, &f), 0);
+	assert_int_equal(aw_until(&a.on_loop[1], 5), 0);
+	pthread_mutex_lock(&s.mu);
+	assert_int_equal(s.frames, 5);
+	pthread_mutex_unlock(&s.mu);
+	bt_net_conn_rele(a.conn);
+	bt_net_free(net);
+	server_stop(&s);
+	ident_fini(&sid);
+}
+
 static void *
 aw_main(void *arg)
 {
@@ -1127,6 +1172,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_burst_whole_and_in_order),
 		cmocka_unit_test(test_await_reads_on_caller_thread),
 		cmocka_unit_test(test_await_woken_by_close),
+		cmocka_unit_test(test_send_later_waits_for_push),
 	};
 	const struct CMUnitTest many[] = {
 		cmocka_unit_test(test_many_connections),

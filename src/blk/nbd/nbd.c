@@ -72,6 +72,7 @@ struct nbd_worker {
 	struct iovec        iov[2 * NBD_BATCH];
 	struct bt__blk_wreq w[NBD_WRITE_GROUP];
 	uint8_t            *spare; /* a read-ahead buffer this worker owns */
+	bool                unpushed; /* writes whose replication waits */
 };
 
 struct nbd_conn {
@@ -417,7 +418,9 @@ static void
 exec(struct nbd_conn *c, struct nbd_job *j)
 {
 	struct nbd_req *r = &j->req;
-	unsigned        fl = (r->flags & NBD_CMD_FLAG_FUA) ? BT_BLK_FUA : 0;
+	// Replication messages leave after the reply (replies_send).
+	unsigned fl = BT__BLK_NO_PUSH
+	    | ((r->flags & NBD_CMD_FLAG_FUA) ? BT_BLK_FUA : 0);
 	uint32_t        err = bt__nbd_req_check(r, bt_blk_dev_size(c->dev));
 	int             rc = 0;
 
@@ -450,14 +453,25 @@ exec(struct nbd_conn *c, struct nbd_job *j)
 	j->err = err;
 }
 
-/* replies_send writes the replies that are ready, with one writev. */
+/*
+ * replies_send writes the replies that are ready, with one writev, then
+ * sends the replication messages of the writes among them: the client's
+ * answer does not wait for the encryption and send to the backups (a
+ * flush, which does wait for them, sends them first anyway). When the
+ * client's rhythm says its FLUSH comes next, they go first instead: that
+ * flush waits for the backups, which then start a little sooner.
+ */
 static void
 replies_send(struct nbd_conn *c, struct nbd_worker *wk)
 {
 	int n = 0;
 
+	if (wk->unpushed && bt__blk_dev_flush_expected(c->dev)) {
+		wk->unpushed = false;
+		bt__blk_dev_push(c->dev);
+	}
 	if (wk->sent == wk->done)
-		return;
+		goto push;
 	for (unsigned i = wk->sent; i < wk->done; i++) {
 		struct nbd_job *j = &wk->jobs[i];
 		uint8_t        *h = wk->hdr[i];
@@ -483,6 +497,11 @@ replies_send(struct nbd_conn *c, struct nbd_worker *wk)
 		}
 	}
 	wk->sent = wk->done;
+push:
+	if (wk->unpushed) {
+		wk->unpushed = false;
+		bt__blk_dev_push(c->dev);
+	}
 }
 
 /* groupable: a plain whole-sector write that may be committed together
@@ -528,6 +547,7 @@ run_batch(struct nbd_conn *c, struct nbd_worker *wk)
 				wk->w[k].rc = 0;
 			}
 			bt__blk_dev_write_many(c->dev, wk->w, m);
+			wk->unpushed = true;
 			for (unsigned k = 0; k < m; k++) {
 				wk->jobs[i + k].err = to_nbd_errno(wk->w[k].rc);
 				wk->jobs[i + k].data = false;
@@ -541,6 +561,9 @@ run_batch(struct nbd_conn *c, struct nbd_worker *wk)
 		    || (j->req.flags & NBD_CMD_FLAG_FUA) != 0)
 			replies_send(c, wk);
 		exec(c, j);
+		if (j->req.type == NBD_CMD_WRITE || j->req.type == NBD_CMD_TRIM
+		    || j->req.type == NBD_CMD_WRITE_ZEROES)
+			wk->unpushed = true;
 		wk->done = ++i;
 		if (wk->done - wk->sent >= NBD_REPLY_EVERY)
 			replies_send(c, wk);
