@@ -81,34 +81,25 @@ PIDS="$PIDS $!"
 wait_file "$T/blk/run/nbd.addr"
 URI_blk="nbd+unix:///blk?socket=$T/blk/run/nbd.sock"
 
-# Our device with one backup.
-"$BT" blk init --data "$T/bakrep/d.img" --size "$SIZE" --key-file "$T/k" --backup >/dev/null
-"$BT" blk init --data "$T/bak/d.img" --size "$SIZE" --key-file "$T/k" >/dev/null
-BT_LOG=warn "$BT" blk serve --backup --data "$T/bakrep/d.img" --key-file "$T/k" \
-    --listen-replica 127.0.0.1:0 --data-dir "$T/bakrep/run" \
-    >"$T/bakrep.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_file "$T/bakrep/run/replica.addr"
-BT_LOG=warn "$BT" blk serve --data "$T/bak/d.img" --key-file "$T/k" \
-    --data-dir "$T/bak/run" --replicas "$(cat "$T/bakrep/run/replica.addr")" \
-    >"$T/bak.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_file "$T/bak/run/nbd.addr"
+# replicated NAME ACK: our device in $T/NAME with one backup in
+# $T/NAMErep, the primary run with --replica-ack ACK.
+replicated() {
+	"$BT" blk init --data "$T/${1}rep/d.img" --size "$SIZE" --key-file "$T/k" --backup >/dev/null
+	"$BT" blk init --data "$T/$1/d.img" --size "$SIZE" --key-file "$T/k" >/dev/null
+	BT_LOG=warn "$BT" blk serve --backup --data "$T/${1}rep/d.img" --key-file "$T/k" \
+	    --listen-replica 127.0.0.1:0 --data-dir "$T/${1}rep/run" \
+	    >"$T/${1}rep.log" 2>&1 &
+	PIDS="$PIDS $!"
+	wait_file "$T/${1}rep/run/replica.addr"
+	BT_LOG=warn "$BT" blk serve --data "$T/$1/d.img" --key-file "$T/k" \
+	    --data-dir "$T/$1/run" --replicas "$(cat "$T/${1}rep/run/replica.addr")" \
+	    --replica-ack "$2" >"$T/$1.log" 2>&1 &
+	PIDS="$PIDS $!"
+	wait_file "$T/$1/run/nbd.addr"
+}
+replicated bak durable
 URI_bak="nbd+unix:///blk?socket=$T/bak/run/nbd.sock"
-
-# The same with --replica-ack applied.
-"$BT" blk init --data "$T/apprep/d.img" --size "$SIZE" --key-file "$T/k" --backup >/dev/null
-"$BT" blk init --data "$T/app/d.img" --size "$SIZE" --key-file "$T/k" >/dev/null
-BT_LOG=warn "$BT" blk serve --backup --data "$T/apprep/d.img" --key-file "$T/k" \
-    --listen-replica 127.0.0.1:0 --data-dir "$T/apprep/run" \
-    >"$T/apprep.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_file "$T/apprep/run/replica.addr"
-BT_LOG=warn "$BT" blk serve --data "$T/app/d.img" --key-file "$T/k" \
-    --data-dir "$T/app/run" --replicas "$(cat "$T/apprep/run/replica.addr")" \
-    --replica-ack applied >"$T/app.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_file "$T/app/run/nbd.addr"
+replicated app applied
 URI_app="nbd+unix:///blk?socket=$T/app/run/nbd.sock"
 
 # stack NAME URI: nbdfuse + loop + ext4 + a PostgreSQL cluster with the

@@ -62,33 +62,27 @@ PIDS="$PIDS $!"
 wait_file "$T/solo/run/nbd.addr"
 URI_SOLO="nbd+unix:///blk?socket=$T/solo/run/nbd.sock"
 
-# Our device with one backup on loopback.
-mkdir -p "$T/pri" "$T/bak"
-"$BT" blk init --data "$T/bak/d.img" --size "$SIZE" --key-file "$T/k" --backup >/dev/null
-"$BT" blk init --data "$T/pri/d.img" --size "$SIZE" --key-file "$T/k" >/dev/null
-# The replica link runs over TCP on loopback, as it would between hosts;
-# BLK_BENCH_REPLICA=unix puts it on a unix socket instead.
-if [ "${BLK_BENCH_REPLICA:-tcp}" = unix ]; then RADDR="unix:$T/bak/replica.sock"; else RADDR=127.0.0.1:0; fi
-BT_LOG=warn $RT "$BT" blk serve --backup --data "$T/bak/d.img" --key-file "$T/k" --listen-replica "$RADDR" --data-dir "$T/bak/run" >"$T/bak.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_file "$T/bak/run/replica.addr"
-BT_LOG=warn $RT "$BT" blk serve --data "$T/pri/d.img" --key-file "$T/k" --data-dir "$T/pri/run" --replicas "$(cat "$T/bak/run/replica.addr")" >"$T/pri.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_file "$T/pri/run/nbd.addr"
+# replicated PRI BAK ACK: our device in $T/PRI with one backup in $T/BAK
+# on loopback, the primary run with --replica-ack ACK (durable, the
+# default: a flush waits for the backup's fdatasync; applied: for the
+# backup to have verified and written the writes). The replica link runs
+# over TCP, as it would between hosts; BLK_BENCH_REPLICA=unix puts it on a
+# unix socket instead.
+replicated() {
+	mkdir -p "$T/$1" "$T/$2"
+	"$BT" blk init --data "$T/$2/d.img" --size "$SIZE" --key-file "$T/k" --backup >/dev/null
+	"$BT" blk init --data "$T/$1/d.img" --size "$SIZE" --key-file "$T/k" >/dev/null
+	if [ "${BLK_BENCH_REPLICA:-tcp}" = unix ]; then RADDR="unix:$T/$2/replica.sock"; else RADDR=127.0.0.1:0; fi
+	BT_LOG=warn $RT "$BT" blk serve --backup --data "$T/$2/d.img" --key-file "$T/k" --listen-replica "$RADDR" --data-dir "$T/$2/run" >"$T/$2.log" 2>&1 &
+	PIDS="$PIDS $!"
+	wait_file "$T/$2/run/replica.addr"
+	BT_LOG=warn $RT "$BT" blk serve --data "$T/$1/d.img" --key-file "$T/k" --data-dir "$T/$1/run" --replicas "$(cat "$T/$2/run/replica.addr")" --replica-ack "$3" >"$T/$1.log" 2>&1 &
+	PIDS="$PIDS $!"
+	wait_file "$T/$1/run/nbd.addr"
+}
+replicated pri bak durable
 URI_REPL="nbd+unix:///blk?socket=$T/pri/run/nbd.sock"
-
-# The same with --replica-ack applied: a flush waits for the backup to
-# have verified and written the writes, not for its fdatasync.
-mkdir -p "$T/apri" "$T/abak"
-"$BT" blk init --data "$T/abak/d.img" --size "$SIZE" --key-file "$T/k" --backup >/dev/null
-"$BT" blk init --data "$T/apri/d.img" --size "$SIZE" --key-file "$T/k" >/dev/null
-if [ "${BLK_BENCH_REPLICA:-tcp}" = unix ]; then RADDR="unix:$T/abak/replica.sock"; fi
-BT_LOG=warn $RT "$BT" blk serve --backup --data "$T/abak/d.img" --key-file "$T/k" --listen-replica "$RADDR" --data-dir "$T/abak/run" >"$T/abak.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_file "$T/abak/run/replica.addr"
-BT_LOG=warn $RT "$BT" blk serve --data "$T/apri/d.img" --key-file "$T/k" --data-dir "$T/apri/run" --replicas "$(cat "$T/abak/run/replica.addr")" --replica-ack applied >"$T/apri.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_file "$T/apri/run/nbd.addr"
+replicated apri abak applied
 URI_APPL="nbd+unix:///blk?socket=$T/apri/run/nbd.sock"
 
 # Every sector written once, so reads decrypt real data.
