@@ -39,20 +39,14 @@ TS=""
 [ -n "${CHRT:-}" ] && TS="$TS chrt -f $CHRT"
 T=$(mktemp -d "${TMPDIR:-/tmp}/bt-blk-ab.XXXXXX")
 PIDS=""
+. "$(dirname "$0")/lib.sh"
 cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	stop_pids
 	rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
 
-wait_file() {
-	n=400
-	while [ ! -S "$1" ] && [ ! -s "$1" ]; do
-		n=$((n - 1)); [ $n -gt 0 ] || { echo "timed out waiting for $1"; exit 1; }
-		sleep 0.05
-	done
-}
+bench_timeout() { echo "$1"; exit 1; }
 
 (umask 077; head -c 32 /dev/urandom >"$T/k")
 head -c "$SIZE" /dev/urandom >"$T/fill.bin"

@@ -40,6 +40,7 @@ done
 T=$(mktemp -d "${TMPDIR:-/tmp}/bt-pgbench.XXXXXX")
 chmod 755 "$T"
 PIDS=""
+. "$(dirname "$0")/lib.sh"
 NAMES="nbdkit blk bak app"
 cleanup() {
 	for n in $NAMES; do
@@ -49,19 +50,12 @@ cleanup() {
 		[ -s "$T/$n/loop" ] && losetup -d "$(cat "$T/$n/loop")"
 		mountpoint -q "$T/$n/mnt" && fusermount3 -u "$T/$n/mnt"
 	done
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	stop_pids
 	rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
 
-wait_file() {
-	n=400
-	while [ ! -S "$1" ] && [ ! -s "$1" ]; do
-		n=$((n - 1)); [ $n -gt 0 ] || skip "timed out waiting for $1"
-		sleep 0.05
-	done
-}
+bench_timeout() { skip "$1"; }
 
 (umask 077; head -c 32 /dev/urandom >"$T/k")
 mkdir -p "$T/nbdkit" "$T/blk" "$T/bak" "$T/bakrep" "$T/app" "$T/apprep"

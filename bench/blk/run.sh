@@ -21,20 +21,14 @@ for t in fio nbdkit nbdcopy python3; do
 done
 T=$(mktemp -d "${TMPDIR:-/tmp}/bt-blk-bench.XXXXXX")
 PIDS=""
+. "$(dirname "$0")/lib.sh"
 cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	stop_pids
 	rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
 
-wait_file() {
-	n=400
-	while [ ! -S "$1" ] && [ ! -s "$1" ]; do
-		n=$((n - 1)); [ $n -gt 0 ] || { echo "timed out waiting for $1"; exit 0; }
-		sleep 0.05
-	done
-}
+bench_timeout() { echo "blk bench: $1"; exit 0; }
 
 RT=""
 if [ -n "${BLK_BENCH_CHRT:-}" ]; then

@@ -756,35 +756,29 @@ hook_write(void *arg, uint64_t widx, int type, uint64_t sector, uint32_t n,
 
 /*
  * hook_push sends the WRITEs hook_write queued, on the calling thread when
- * the link is idle (bt_net_conn_push). The links are held, not locked,
- * while they are written, so an ACK is not kept waiting for r->mu.
+ * the link is idle (bt_net_conn_push). A link is held, not locked, while
+ * it is written, so an ACK is not kept waiting for r->mu. Peers leave the
+ * list only in bt_blk_repl_stop, after the hook is cleared, so p stays
+ * valid across the unlocked push.
  */
 static void
 hook_push(void *arg)
 {
 	struct bt_blk_repl *r = arg;
-	bt_net_conn        *c[16];
-	size_t              n = 0, skip = 0, seen;
 
-	do {
-		seen = 0;
-		n = 0;
-		pthread_mutex_lock(&r->mu);
-		for (struct peer *p = r->peers; p != NULL; p = p->next) {
-			if (!p->live || p->retired || p->conn == NULL)
-				continue;
-			if (seen++ < skip || n == 16)
-				continue;
-			bt_net_conn_hold(p->conn);
-			c[n++] = p->conn;
-		}
+	pthread_mutex_lock(&r->mu);
+	for (struct peer *p = r->peers; p != NULL; p = p->next) {
+		bt_net_conn *c = p->conn;
+
+		if (!p->live || p->retired || c == NULL)
+			continue;
+		bt_net_conn_hold(c);
 		pthread_mutex_unlock(&r->mu);
-		for (size_t i = 0; i < n; i++) {
-			bt_net_conn_push(c[i]);
-			bt_net_conn_rele(c[i]);
-		}
-		skip += n;
-	} while (skip < seen);
+		bt_net_conn_push(c);
+		bt_net_conn_rele(c);
+		pthread_mutex_lock(&r->mu);
+	}
+	pthread_mutex_unlock(&r->mu);
 }
 
 static void
