@@ -216,4 +216,9 @@ int bt__blk_flush_local(bt_blk_dev *dev, uint64_t need, uint64_t *widx_out);
  * replica parts, percentiles) to out; nothing when there were none. */
 int bt__blk_flush_stats(bt_blk_dev *dev, struct bt_dbuf *out);
 
+/* repl.c, a test hook (blk.repl): sends a FLUSH with any payload to every
+ * live backup, as a faulty primary would. */
+int bt__blk_repl_send_flush_raw(
+    bt_blk_repl *r, const void *payload, size_t len);
+
 #endif /* BT_BLK_INT_H */

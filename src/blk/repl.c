@@ -781,6 +781,20 @@ hook_push(void *arg)
 	pthread_mutex_unlock(&r->mu);
 }
 
+int
+bt__blk_repl_send_flush_raw(bt_blk_repl *r, const void *payload, size_t len)
+{
+	int rc = -ENOTCONN;
+
+	pthread_mutex_lock(&r->mu);
+	for (struct peer *p = r->peers; p != NULL; p = p->next) {
+		if (p->live && !p->retired && !p->failed)
+			rc = peer_send(p, M_FLUSH, payload, len);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
 static void
 hook_flush_start(void *arg, uint64_t widx)
 {

@@ -4,14 +4,16 @@
  * TLS on loopback. The backup's fdatasync is held at a gate: a flush
  * acknowledged in the default (durable) mode must wait for it, one in
  * ack_applied mode must not, and the applied backup must still sync on its
- * own.
+ * own. A FLUSH whose fields do not parse ends the link.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
 
+#include "blk_int.h"
 #include "bt/blk.h"
+#include "bt/serde.h"
 #include "testing.h"
 
 #define SECTORS 64u
@@ -286,6 +288,73 @@ test_applied_flush_does_not_wait_for_the_backup_sync(void **state)
 	pair_stop(&p);
 }
 
+/* backup_linked: whether the backup's status shows its primary linked. */
+static bool
+backup_linked(struct pair *p)
+{
+	struct bt_dbuf b;
+	bool           up;
+
+	bt_dbuf_init(&b, 1 << 16);
+	assert_int_equal(bt_blk_repl_status(p->brep, &b), 0);
+	assert_int_equal(bt_dbuf_append(&b, "", 1), 0);
+	up = strstr((const char *)b.ptr, "primary: ") != NULL
+	    && strstr((const char *)b.ptr, "(disconnected)") == NULL;
+	bt_dbuf_fini(&b);
+	return up;
+}
+
+/* flush_raw sends FLUSH(widx, fields...) as raw uvarints. */
+static void
+flush_raw(struct pair *p, const uint64_t *v, size_t n)
+{
+	struct bt_dbuf b;
+
+	bt_dbuf_init(&b, 64);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(bt_serde_put_uvarint(&b, v[i]), 0);
+	assert_int_equal(bt__blk_repl_send_flush_raw(p->prep, b.ptr, b.len), 0);
+	bt_dbuf_fini(&b);
+}
+
+/*
+ * A FLUSH asking for an unknown acknowledgement, or carrying a field too
+ * many, is refused: the backup drops the link (and applies nothing more
+ * from it). One naming "applied" or nothing more is accepted.
+ */
+static void
+test_malformed_flush_ends_the_link(void **state)
+{
+	static const uint64_t bad[][3] = { { 0, 2, 0 }, { 0, 1, 7 } };
+	static const size_t   nbad[] = { 2, 3 };
+	struct pair           p;
+
+	(void)state;
+	for (size_t k = 0; k < 2; k++) {
+		uint64_t v[3];
+
+		pair_start(&p, false);
+		write_sector(p.pdev, 1, 5);
+		assert_int_equal(bt_blk_dev_flush(p.pdev), 0);
+		assert_true(backup_linked(&p));
+		// Well-formed: the link stays.
+		v[0] = bt_blk_dev_write_index(p.pdev);
+		v[1] = 1;
+		flush_raw(&p, v, 2);
+		flush_raw(&p, v, 1);
+		struct timespec pause = { 0, 200000000 };
+		nanosleep(&pause, NULL);
+		assert_true(backup_linked(&p));
+		memcpy(v, bad[k], sizeof(v));
+		v[0] = bt_blk_dev_write_index(p.pdev);
+		flush_raw(&p, v, nbad[k]);
+		for (int i = 0; i < 100 && backup_linked(&p); i++)
+			nanosleep(&(struct timespec) { 0, 50000000 }, NULL);
+		assert_false(backup_linked(&p));
+		pair_stop(&p);
+	}
+}
+
 int
 main(void)
 {
@@ -293,6 +362,7 @@ main(void)
 		cmocka_unit_test(test_durable_flush_waits_for_the_backup_sync),
 		cmocka_unit_test(
 		    test_applied_flush_does_not_wait_for_the_backup_sync),
+		cmocka_unit_test(test_malformed_flush_ends_the_link),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

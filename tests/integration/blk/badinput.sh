@@ -1,5 +1,6 @@
 # Garbage, oversized requests, offsets past the end and unknown commands
-# get NBD errors or a closed connection; the server never crashes.
+# get NBD errors or a closed connection; the server never crashes. A bad
+# --replica-ack value is a usage error.
 . "$BT_SOURCE_DIR/tests/integration/blk/lib.sh"
 SIZE=8M
 start_primary "$T/p"
@@ -19,4 +20,10 @@ except OSError: pass
 done
 kill -0 "$PID" || fail "server died"
 nbdinfo "nbd://$A/blk" >/dev/null || fail "server no longer answers"
+# A bad --replica-ack is a usage error that names the option.
+rc=0
+"$BT" blk serve --data "$T/p/d.img" --key-file "$T/k" --listen 127.0.0.1:0 \
+    --replicas 127.0.0.1:1 --replica-ack maybe 2>"$T/ack.err" || rc=$?
+[ "$rc" = 2 ] || fail "--replica-ack maybe: exit $rc, want 2"
+grep -q -- "--replica-ack is durable or applied" "$T/ack.err" || fail "--replica-ack maybe: $(cat "$T/ack.err")"
 echo "badinput: ok"
