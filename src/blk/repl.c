@@ -363,8 +363,16 @@ peer_recv(struct peer *p, uint64_t timeout_ns, struct qmsg **out)
 	return rc;
 }
 
+/* When a message leaves (peer_send_when). */
+enum send_when {
+	SEND_QUEUED, /* through the loop thread */
+	SEND_NOW,    /* written on this thread when the link is idle */
+	SEND_LATER,  /* queued; leaves with the next push or send */
+};
+
 static int
-peer_send(struct peer *p, uint32_t kind, const void *data, size_t len)
+peer_send_when(struct peer *p, uint32_t kind, const void *data, size_t len,
+    enum send_when when)
 {
 	struct bt_net_frame f = {
 		.kind = kind,
@@ -372,25 +380,18 @@ peer_send(struct peer *p, uint32_t kind, const void *data, size_t len)
 		.payload = { data, len },
 	};
 	uint64_t end = deadline_after(p->r->timeout_ns);
-	// The streaming messages are written on this thread when the link is
-	// idle: a flush's round trip then wakes no loop thread on the way
-	// out, on either side, which under CPU contention is most of it. A
-	// WRITE is only queued (on_write runs inside seq_mu): its writer
-	// sends it once its own client has its answer (hook_push).
-	bool     later = kind == M_WRITE;
-	bool     now = kind == M_FLUSH || kind == M_ACK;
 	int      rc;
 
 	// A full queue blocks the writer; writes never bypass replication.
 	// (The ACKs a backup sends from the loop thread never wait: there
 	// the queue could not drain while we slept, so BT_ELIMIT fails.)
-	while ((rc = later ? bt_net_conn_send_later(p->conn, &f)
-	            : now  ? bt_net_conn_send_now(p->conn, &f)
-	                   : bt_net_conn_send(p->conn, &f))
+	while ((rc = when == SEND_LATER ? bt_net_conn_send_later(p->conn, &f)
+	            : when == SEND_NOW  ? bt_net_conn_send_now(p->conn, &f)
+	                                : bt_net_conn_send(p->conn, &f))
 	    == BT_ELIMIT) {
 		if (p->inline_apply)
 			return rc;
-		if (later)
+		if (when == SEND_LATER)
 			bt_net_conn_push(p->conn); /* let it drain */
 		if (bt_time_mono_ns() >= end)
 			return -ETIMEDOUT;
@@ -399,8 +400,33 @@ peer_send(struct peer *p, uint32_t kind, const void *data, size_t len)
 	return rc;
 }
 
+/*
+ * usual_when: when a message of this kind leaves, unless its sender knows
+ * better. The streaming messages are written on the sending thread when
+ * the link is idle: a flush's round trip then wakes no loop thread on the
+ * way out, on either side, which under CPU contention is most of it. A
+ * WRITE is only queued (on_write runs inside seq_mu): its writer sends it
+ * once its own client has its answer (hook_push).
+ */
+static enum send_when
+usual_when(uint32_t kind)
+{
+	if (kind == M_WRITE)
+		return SEND_LATER;
+	if (kind == M_FLUSH || kind == M_ACK)
+		return SEND_NOW;
+	return SEND_QUEUED;
+}
+
 static int
-send_u64s(struct peer *p, uint32_t kind, const uint64_t *v, size_t n)
+peer_send(struct peer *p, uint32_t kind, const void *data, size_t len)
+{
+	return peer_send_when(p, kind, data, len, usual_when(kind));
+}
+
+static int
+send_u64s_when(struct peer *p, uint32_t kind, const uint64_t *v, size_t n,
+    enum send_when when)
 {
 	uint8_t        buf[64];
 	struct bt_dbuf b;
@@ -410,9 +436,15 @@ send_u64s(struct peer *p, uint32_t kind, const uint64_t *v, size_t n)
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = bt_serde_put_uvarint(&b, v[i]);
 	if (rc == 0)
-		rc = peer_send(p, kind, b.ptr, b.len);
+		rc = peer_send_when(p, kind, b.ptr, b.len, when);
 	bt_dbuf_fini(&b);
 	return rc;
+}
+
+static int
+send_u64s(struct peer *p, uint32_t kind, const uint64_t *v, size_t n)
+{
+	return send_u64s_when(p, kind, v, n, usual_when(kind));
 }
 
 /*
@@ -795,6 +827,14 @@ bt__blk_repl_send_flush_raw(bt_blk_repl *r, const void *payload, size_t len)
 	return rc;
 }
 
+/*
+ * hook_flush_start sends FLUSH(widx) to every live backup. A backup that
+ * already ACKed widx (its eager ACK, in a client's write-then-flush
+ * rhythm) needs nothing from this FLUSH but its place in the stream (the
+ * rhythm it learns from): it is queued and leaves with the next WRITE, in
+ * the same send and the same read on the other side, instead of costing
+ * a send, a wake-up and a read of its own on the flush's path.
+ */
 static void
 hook_flush_start(void *arg, uint64_t widx)
 {
@@ -802,8 +842,15 @@ hook_flush_start(void *arg, uint64_t widx)
 	uint64_t            v[2] = { widx, 1 }; /* v[1]: ask "applied" */
 
 	for (struct peer *p = r->peers; p != NULL; p = p->next) {
+		enum send_when when;
+
+		pthread_mutex_lock(&r->mu);
+		when = p->acked >= widx ? SEND_LATER : SEND_NOW;
+		pthread_mutex_unlock(&r->mu);
 		if (p->live && !p->retired && !p->failed
-		    && send_u64s(p, M_FLUSH, v, r->ack_applied ? 2 : 1) != 0) {
+		    && send_u64s_when(p, M_FLUSH, v, r->ack_applied ? 2 : 1,
+		           when)
+		        != 0) {
 			pthread_mutex_lock(&r->mu);
 			p->failed = true;
 			pthread_cond_broadcast(&r->cv);
@@ -1100,7 +1147,7 @@ static bool
 flusher_take(struct peer *p, bool lazy)
 {
 	bt_blk_dev *dev = p->r->dev;
-	bool        dirty = true;
+	bool        dirty = true, wake;
 
 	pthread_mutex_lock(&p->mu);
 	if (!p->has_flusher || p->fl_stop) {
@@ -1123,8 +1170,13 @@ flusher_take(struct peer *p, bool lazy)
 		return false;
 	pthread_mutex_lock(&p->mu);
 take:
+	// A lazy sync that has not begun covers this one too, and a running
+	// one is followed by the next without a signal: only an idle
+	// flusher needs waking (each wake-up is a context switch).
+	wake = !lazy || !(p->fl_busy || p->fl_req > p->fl_served);
 	p->fl_req++;
-	pthread_cond_signal(&p->fl_cv);
+	if (wake)
+		pthread_cond_signal(&p->fl_cv);
 	pthread_mutex_unlock(&p->mu);
 	return true;
 }
@@ -1290,9 +1342,15 @@ stream_msg(struct peer *p, uint32_t kind, const uint8_t *data, size_t len)
 	// fdatasync usually ends after ours, then finds it there when its
 	// client's FLUSH comes, instead of a round trip after its sync. When
 	// FLUSHes ask only "applied", the ACK needs no sync: it leaves now,
-	// and the FLUSH that follows hands the flusher its paced sync.
+	// and the flusher gets its paced sync here, not from the FLUSH: the
+	// primary holds a FLUSH this ACK covers until its next WRITE, which
+	// may never come.
 	if (rc == 0 && eager_flush_due(p) && p->applied_mode) {
+		uint64_t w = 0;
+
 		rc = send_ack(p, v[0], false);
+		if (rc == 0 && !flusher_take(p, true))
+			rc = bt__blk_flush_local(dev, 0, &w);
 	} else if (rc == 0 && eager_flush_due(p) && !flusher_busy(p)) {
 		uint64_t w = 0;
 

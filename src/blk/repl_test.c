@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -111,6 +112,7 @@ pair_start(struct pair *p, bool ack_applied)
 	char       *pdata, *bdata;
 	const char *addr;
 
+	gate_set(false); /* a failed test may have left it shut */
 	for (unsigned i = 0; i < sizeof(key); i++)
 		key[i] = (uint8_t)(i * 5 + 3);
 	memset(p, 0, sizeof(*p));
@@ -288,6 +290,58 @@ test_applied_flush_does_not_wait_for_the_backup_sync(void **state)
 	pair_stop(&p);
 }
 
+/* primary_acked: what the primary's status says the backup ACKed. */
+static uint64_t
+primary_acked(struct pair *p)
+{
+	struct bt_dbuf      b;
+	const char         *a;
+	unsigned long long  w = 0;
+
+	bt_dbuf_init(&b, 1 << 16);
+	assert_int_equal(bt_blk_repl_status(p->prep, &b), 0);
+	assert_int_equal(bt_dbuf_append(&b, "", 1), 0);
+	a = strstr((const char *)b.ptr, " acked ");
+	assert_non_null(a);
+	assert_int_equal(sscanf(a, " acked %llu", &w), 1);
+	bt_dbuf_fini(&b);
+	return w;
+}
+
+/*
+ * ack_applied, in a write-then-flush rhythm: the backup ACKs each write as
+ * it applies it, and the primary holds the FLUSH that ACK covers until its
+ * next write. After the last flush no write comes, so no FLUSH reaches the
+ * backup: its sync must still start, within the period, from the ACK.
+ */
+static void
+test_applied_eager_ack_starts_the_backup_sync(void **state)
+{
+	struct pair     p;
+	struct timespec pause = { 0, 50000000 };
+	uint64_t        w, t0;
+
+	(void)state;
+	pair_start(&p, true);
+	for (unsigned i = 0; i < 4; i++) {
+		write_sector(p.pdev, i, i + 1);
+		assert_int_equal(bt_blk_dev_flush(p.pdev), 0);
+	}
+	nanosleep(&pause, NULL); /* the rhythm's lazy syncs are done */
+	gate_set(true);
+	write_sector(p.pdev, 9, 77);
+	w = bt_blk_dev_write_index(p.pdev);
+	t0 = now_ns();
+	while (primary_acked(&p) < w) {
+		assert_true(now_ns() - t0 < SLOW_NS / 2); /* the eager ACK */
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	assert_int_equal(bt_blk_dev_flush(p.pdev), 0);
+	assert_true(gate_wait_held(2000));
+	gate_set(false);
+	pair_stop(&p);
+}
+
 /* backup_linked: whether the backup's status shows its primary linked. */
 static bool
 backup_linked(struct pair *p)
@@ -362,6 +416,7 @@ main(void)
 		cmocka_unit_test(test_durable_flush_waits_for_the_backup_sync),
 		cmocka_unit_test(
 		    test_applied_flush_does_not_wait_for_the_backup_sync),
+		cmocka_unit_test(test_applied_eager_ack_starts_the_backup_sync),
 		cmocka_unit_test(test_malformed_flush_ends_the_link),
 	};
 
