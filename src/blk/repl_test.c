@@ -8,7 +8,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -296,14 +296,17 @@ primary_acked(struct pair *p)
 {
 	struct bt_dbuf      b;
 	const char         *a;
-	unsigned long long  w = 0;
+	char               *end;
+	unsigned long long  w;
 
 	bt_dbuf_init(&b, 1 << 16);
 	assert_int_equal(bt_blk_repl_status(p->prep, &b), 0);
 	assert_int_equal(bt_dbuf_append(&b, "", 1), 0);
 	a = strstr((const char *)b.ptr, " acked ");
 	assert_non_null(a);
-	assert_int_equal(sscanf(a, " acked %llu", &w), 1);
+	a += strlen(" acked ");
+	w = strtoull(a, &end, 10);
+	assert_true(end > a);
 	bt_dbuf_fini(&b);
 	return w;
 }
