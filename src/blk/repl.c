@@ -844,13 +844,13 @@ hook_flush_start(void *arg, uint64_t widx)
 	for (struct peer *p = r->peers; p != NULL; p = p->next) {
 		enum send_when when;
 
+		if (!p->live || p->retired || p->failed)
+			continue;
 		pthread_mutex_lock(&r->mu);
 		when = p->acked >= widx ? SEND_LATER : SEND_NOW;
 		pthread_mutex_unlock(&r->mu);
-		if (p->live && !p->retired && !p->failed
-		    && send_u64s_when(p, M_FLUSH, v, r->ack_applied ? 2 : 1,
-		           when)
-		        != 0) {
+		if (send_u64s_when(p, M_FLUSH, v, r->ack_applied ? 2 : 1, when)
+		    != 0) {
 			pthread_mutex_lock(&r->mu);
 			p->failed = true;
 			pthread_cond_broadcast(&r->cv);

@@ -186,6 +186,17 @@ write_sector(bt_blk_dev *dev, unsigned s, unsigned seed)
 	    0);
 }
 
+/* flush_rhythm: n write+flush pairs, sectors 0..n-1 (the rhythm a backup
+ * learns, so it ACKs the next write eagerly). */
+static void
+flush_rhythm(bt_blk_dev *dev, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		write_sector(dev, i, i + 1);
+		assert_int_equal(bt_blk_dev_flush(dev), 0);
+	}
+}
+
 static uint64_t
 now_ns(void)
 {
@@ -229,10 +240,7 @@ test_durable_flush_waits_for_the_backup_sync(void **state)
 
 	(void)state;
 	pair_start(&p, false);
-	for (unsigned i = 0; i < 3; i++) {
-		write_sector(p.pdev, i, i + 1);
-		assert_int_equal(bt_blk_dev_flush(p.pdev), 0);
-	}
+	flush_rhythm(p.pdev, 3);
 	gate_set(true);
 	write_sector(p.pdev, 7, 9);
 	f.dev = p.pdev;
@@ -264,10 +272,7 @@ test_applied_flush_does_not_wait_for_the_backup_sync(void **state)
 
 	(void)state;
 	pair_start(&p, true);
-	for (unsigned i = 0; i < 3; i++) {
-		write_sector(p.pdev, i, i + 1);
-		assert_int_equal(bt_blk_dev_flush(p.pdev), 0);
-	}
+	flush_rhythm(p.pdev, 3);
 	gate_set(true);
 	t0 = now_ns();
 	for (unsigned i = 0; i < 20; i++) {
@@ -290,6 +295,16 @@ test_applied_flush_does_not_wait_for_the_backup_sync(void **state)
 	pair_stop(&p);
 }
 
+/* status_text: rep's status as a C string in b (bt_dbuf_fini it). */
+static const char *
+status_text(bt_blk_repl *rep, struct bt_dbuf *b)
+{
+	bt_dbuf_init(b, 1 << 16);
+	assert_int_equal(bt_blk_repl_status(rep, b), 0);
+	assert_int_equal(bt_dbuf_append(b, "", 1), 0);
+	return (const char *)b->ptr;
+}
+
 /* primary_acked: what the primary's status says the backup ACKed. */
 static uint64_t
 primary_acked(struct pair *p)
@@ -299,16 +314,27 @@ primary_acked(struct pair *p)
 	char               *end;
 	unsigned long long  w;
 
-	bt_dbuf_init(&b, 1 << 16);
-	assert_int_equal(bt_blk_repl_status(p->prep, &b), 0);
-	assert_int_equal(bt_dbuf_append(&b, "", 1), 0);
-	a = strstr((const char *)b.ptr, " acked ");
+	a = strstr(status_text(p->prep, &b), " acked ");
 	assert_non_null(a);
 	a += strlen(" acked ");
 	w = strtoull(a, &end, 10);
 	assert_true(end > a);
 	bt_dbuf_fini(&b);
 	return w;
+}
+
+/* backup_linked: whether the backup's status shows its primary linked. */
+static bool
+backup_linked(struct pair *p)
+{
+	struct bt_dbuf b;
+	const char    *t = status_text(p->brep, &b);
+	bool           up;
+
+	up = strstr(t, "primary: ") != NULL
+	    && strstr(t, "(disconnected)") == NULL;
+	bt_dbuf_fini(&b);
+	return up;
 }
 
 /*
@@ -326,10 +352,7 @@ test_applied_eager_ack_starts_the_backup_sync(void **state)
 
 	(void)state;
 	pair_start(&p, true);
-	for (unsigned i = 0; i < 4; i++) {
-		write_sector(p.pdev, i, i + 1);
-		assert_int_equal(bt_blk_dev_flush(p.pdev), 0);
-	}
+	flush_rhythm(p.pdev, 4);
 	nanosleep(&pause, NULL); /* the rhythm's lazy syncs are done */
 	gate_set(true);
 	write_sector(p.pdev, 9, 77);
@@ -343,22 +366,6 @@ test_applied_eager_ack_starts_the_backup_sync(void **state)
 	assert_true(gate_wait_held(2000));
 	gate_set(false);
 	pair_stop(&p);
-}
-
-/* backup_linked: whether the backup's status shows its primary linked. */
-static bool
-backup_linked(struct pair *p)
-{
-	struct bt_dbuf b;
-	bool           up;
-
-	bt_dbuf_init(&b, 1 << 16);
-	assert_int_equal(bt_blk_repl_status(p->brep, &b), 0);
-	assert_int_equal(bt_dbuf_append(&b, "", 1), 0);
-	up = strstr((const char *)b.ptr, "primary: ") != NULL
-	    && strstr((const char *)b.ptr, "(disconnected)") == NULL;
-	bt_dbuf_fini(&b);
-	return up;
 }
 
 /* flush_raw sends FLUSH(widx, fields...) as raw uvarints. */
